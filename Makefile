@@ -1,0 +1,66 @@
+# The few commands a person types. Each installs what it needs first (idempotent, stamp files).
+SHELL := /bin/bash
+VENV := .venv
+BIN := $(VENV)/bin
+PYTHON ?= python3
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | md5sum | cut -c1-8)
+NODE_STAMP := reports_evidence/node_modules/.installed-$(shell cat reports_evidence/package-lock.json 2>/dev/null | md5sum | cut -c1-8)
+export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
+export SEND_ANONYMOUS_USAGE_STATS := no
+export DO_NOT_TRACK := 1
+export DBT_SEND_ANONYMOUS_USAGE_STATS := false
+TODAY ?= $(shell TZ=$${COMPANY_TIMEZONE:-Europe/Moscow} date +%F)
+
+.PHONY: help setup python node system run dev test test-fast validate bench clean
+
+help:
+	@echo "make run    - build the whole pipeline on the demo world (or your CRM) and print where the site is"
+	@echo "make test   - install everything and run the whole test suite"
+	@echo "make dev    - open the Dagster UI (lineage, backfills) on http://127.0.0.1:3000"
+
+setup: python node dagster-home dbt-manifest
+
+python: $(STAMP)
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[test]'
+	rm -f $(VENV)/.installed-* && touch $@
+
+node: $(NODE_STAMP)
+$(NODE_STAMP): reports_evidence/package-lock.json
+	cd reports_evidence && npm ci --no-audit --no-fund --loglevel=error
+	rm -f reports_evidence/node_modules/.installed-* && touch $@
+
+# Chromium (browser test) and a running PostgreSQL (production-mode tests); Debian packages.
+system:
+	@command -v chromium >/dev/null || { apt-get update -q && apt-get install -y -q chromium; }
+	@pg_lsclusters -h 2>/dev/null | grep -q online || { \
+	  command -v pg_ctlcluster >/dev/null || { apt-get update -q && apt-get install -y -q postgresql; }; \
+	  pg_ctlcluster --skip-systemctl-redirect $$(ls /etc/postgresql | head -1) main start; }
+
+dagster-home:
+	@mkdir -p $(DAGSTER_HOME)
+	@test -f $(DAGSTER_HOME)/dagster.yaml || cp deploy/local/dagster.yaml $(DAGSTER_HOME)/dagster.yaml
+
+# The dbt manifest that dagster-dbt reads when definitions load (target/ is not committed).
+dbt-manifest: python
+	cd dbt_project && ../$(BIN)/dbt parse --quiet --profiles-dir . --project-dir . >/dev/null
+
+run: setup
+	$(BIN)/python -m benchmarks.run_pipeline --today $(TODAY)
+
+dev: setup
+	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
+
+validate: setup
+	$(BIN)/dagster definitions validate -w workspace.yaml
+
+test: setup system
+	$(BIN)/pytest -q
+
+bench: setup
+	$(BIN)/python -m benchmarks.run_pipeline --today $(TODAY) --size M
+
+clean:
+	rm -rf data .dagster_home dbt_project/target reports_evidence/build reports_evidence/.evidence

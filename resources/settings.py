@@ -1,0 +1,106 @@
+"""The settings contract (docs: DESIGN.md): every environment variable the product reads, in one place.
+
+Read at run time (never at import time), so tests can set variables per test and Dagster
+resources see the values of the process that runs them.
+"""
+from __future__ import annotations
+
+import os
+from datetime import date, datetime
+from pathlib import Path
+from typing import Literal
+from zoneinfo import ZoneInfo
+
+from pydantic import BaseModel, SecretStr, ValidationError, field_validator
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class SettingsError(ValueError):
+    """A setting is missing or malformed; the message names the variable."""
+
+
+class Settings(BaseModel):
+    """Typed view of the environment. Secrets are SecretStr so they never print."""
+
+    bitrix24_webhook_url: SecretStr | None = None
+    amocrm_base_url: str | None = None
+    amocrm_access_token: SecretStr | None = None
+    crm_export_dir: Path | None = None
+    crm_export_mapping: Path | None = None
+    warehouse_url: str | None = None  # None -> duckdb file under data_dir (see `warehouse`)
+    openai_api_key: SecretStr | None = None
+    openai_base_url: str | None = None
+    openai_model: str = "gpt-4o"
+    telegram_bot_token: SecretStr | None = None
+    telegram_chat_id: str | None = None
+    telegram_oncall_chat_id: str | None = None
+    telegram_api_url: str = "https://api.telegram.org"
+    company_timezone: str = "Europe/Moscow"
+    # Embedded-default (demo) knobs; ignored once a CRM is configured.
+    demo_size: Literal["S", "M", "L"] = "M"
+    demo_today: date | None = None
+    demo_seed: int = 42
+    data_dir: Path = PROJECT_ROOT / "data"
+    plan_file: Path | None = None
+    cbr_rates_file: Path | None = None
+
+    @field_validator("company_timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except Exception as exc:  # noqa: BLE001 - zoneinfo raises several types
+            raise ValueError(f"COMPANY_TIMEZONE={value!r} is not an IANA time zone") from exc
+        return value
+
+    @field_validator("warehouse_url")
+    @classmethod
+    def _known_scheme(cls, value: str | None) -> str | None:
+        if value is not None and not (value.startswith("duckdb:///") or value.startswith(("postgresql://", "postgres://"))):
+            raise ValueError(
+                f"WAREHOUSE_URL must start with duckdb:/// or postgresql://, got {value.split('://')[0]}://…"
+            )
+        return value
+
+    @property
+    def warehouse(self) -> str:
+        """WAREHOUSE_URL, defaulting to a DuckDB file in DATA_DIR."""
+        return self.warehouse_url or f"duckdb:///{self.data_dir.resolve() / 'warehouse.duckdb'}"
+
+    @property
+    def today(self) -> date:
+        """The run's "today": DEMO_TODAY in the demo world, else today in the company's time zone."""
+        return self.demo_today or datetime.now(self.tz).date()
+
+    @property
+    def demo_mode(self) -> bool:
+        """No CRM configured: the embedded demo world and its portal stand in."""
+        return self.bitrix24_webhook_url is None and self.amocrm_base_url is None and self.crm_export_dir is None
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.company_timezone)
+
+    @property
+    def demo_dir(self) -> Path:
+        """Where the demo world of this size/seed/today is written (a cache keyed by all three)."""
+        return self.data_dir / "demo" / f"{self.demo_size}-{self.demo_seed}-{self.today.isoformat()}"
+
+
+_ENV_NAMES = {name: name.upper() for name in Settings.model_fields}
+
+
+def load_settings(environ: dict[str, str] | None = None) -> Settings:
+    """Build Settings from the environment; empty strings count as unset."""
+    env = os.environ if environ is None else environ
+    raw = {field: env[var] for field, var in _ENV_NAMES.items() if env.get(var, "").strip()}
+    try:
+        return Settings(**raw)
+    except ValidationError as exc:
+        # Name the variable and the rule, never echo the value: it may hold a password or token.
+        problems = "; ".join(
+            f"{_ENV_NAMES.get(str(err['loc'][0]), err['loc'][0]) if err['loc'] else 'settings'}: {err['msg']}"
+            for err in exc.errors()
+        )
+        raise SettingsError(f"invalid settings: {problems}") from None
