@@ -81,7 +81,7 @@ class Warehouse(ConfigurableResource):
         """Run a SELECT and return it as a polars frame (portable SQL only)."""
         with self.connect() as con:
             if self.kind == "duckdb":
-                return con.execute(sql, params or []).pl()
+                return con.sql(sql, params=params or None).pl()  # duckdb 2.0: a cursor has no .pl()
             cur = con.cursor()
             cur.execute(sql.replace("?", "%s"), params or None)
             cols = [c.name for c in cur.description]

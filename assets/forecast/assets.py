@@ -1,0 +1,119 @@
+"""Dagster asset: the month-end forecast, one partition per as-of day (ml.forecast_month_end).
+
+Thin on purpose: read the marts, cut them at the as-of day, call the pure model, write one row
+per day. Because nothing after the as-of day is read, backfilling past days replays what the
+forecast would have said then: the backtest behind DOMAIN.md's forecast accuracy.
+A backfill runs as one run (single-run policy) that loops over its days, so a year of
+backtest costs one process start and one read of the marts, not 365.
+"""
+
+from datetime import date, datetime
+
+import polars as pl
+from dagster import (
+    AssetExecutionContext,
+    AssetKey,
+    BackfillPolicy,
+    MaterializeResult,
+    MetadataValue,
+    asset,
+)
+
+from assets.forecast.model import MonthEndForecast, forecast_month_end as predict, month_bounds, to_frame
+from assets.partitions import as_of_days
+from resources.warehouse import Warehouse
+
+SCHEMA, TABLE = "ml", "forecast_month_end"
+
+
+def _company_revenue(warehouse: Warehouse, through: date) -> pl.DataFrame:
+    """Company revenue per day (all departments) up to `through` inclusive."""
+    return warehouse.query(
+        "select day, sum(won_rub) as revenue_rub from marts.mart_revenue_daily "
+        "where day <= ? group by day order by day",
+        [through],
+    )
+
+
+def _company_plans(warehouse: Warehouse, first: date, last: date) -> dict[date, float | None]:
+    """Company plan per month (sum over managers and pipelines); absent or zero -> None."""
+    frame = warehouse.query(
+        "select month, sum(plan_rub) as plan_rub from marts.mart_plan_fact "
+        "where month between ? and ? group by month",
+        [month_bounds(first)[0], month_bounds(last)[0]],
+    )
+    return {
+        (m.date() if isinstance(m, datetime) else m): (float(p) if p is not None and float(p) > 0 else None)
+        for m, p in zip(frame["month"].to_list(), frame["plan_rub"].to_list())
+    }
+
+
+def _fmt(value: float | None) -> str:
+    return "—" if value is None else f"{value:,.0f}".replace(",", " ")
+
+
+@asset(
+    key=["forecast_month_end"],
+    group_name="ml",
+    partitions_def=as_of_days,
+    backfill_policy=BackfillPolicy.single_run(),
+    deps=[AssetKey("mart_revenue_daily"), AssetKey("mart_plan_fact")],
+    kinds={"python"},
+    description=(
+        "Month-end revenue forecast as of the partition's day (Prophet + CatBoost, 80 % interval, "
+        "probability of reaching plan, beside the run-rate ruler). Uses no data after the as-of "
+        "day, so a backfill is a backtest. Table ml.forecast_month_end."
+    ),
+)
+def forecast_month_end(context: AssetExecutionContext, warehouse: Warehouse) -> MaterializeResult:
+    """Forecast each as-of day of the run (one, or a backfill's range) and write one row per day."""
+    days = sorted(date.fromisoformat(k) for k in context.partition_keys)
+    revenue = _company_revenue(warehouse, days[-1])
+    plans = _company_plans(warehouse, days[0], days[-1])
+    results: list[MonthEndForecast] = []
+    for day in days:
+        result = predict(revenue, day, plans.get(month_bounds(day)[0]))
+        warehouse.replace_rows(SCHEMA, TABLE, to_frame([result]), where={"as_of_day": day})
+        context.log.info(
+            f"{day}: forecast {_fmt(result.forecast_rub)} [{_fmt(result.forecast_low_rub)}; "
+            f"{_fmt(result.forecast_high_rub)}], plan {_fmt(result.plan_rub)}, ruler {_fmt(result.ruler_rub)}, "
+            f"model {result.model}"
+        )
+        results.append(result)
+    if len(results) == 1:
+        return MaterializeResult(metadata=_single_metadata(results[0]))
+    # One run for a range: Dagster attaches the same metadata to every partition of the run,
+    # so describe the run (the table holds each day's row).
+    table = "\n".join(
+        ["| as-of day | forecast | low | high | plan | P(plan) | ruler | model |", "|---|---|---|---|---|---|---|---|"]
+        + [
+            f"| {r.as_of_day} | {_fmt(r.forecast_rub)} | {_fmt(r.forecast_low_rub)} | {_fmt(r.forecast_high_rub)} "
+            f"| {_fmt(r.plan_rub)} | {'—' if r.prob_reach_plan is None else f'{r.prob_reach_plan:.0%}'} "
+            f"| {_fmt(r.ruler_rub)} | {r.model} |"
+            for r in results
+        ]
+    )
+    return MaterializeResult(
+        metadata={
+            "partitions_in_run": MetadataValue.int(len(results)),
+            "first_as_of_day": MetadataValue.text(days[0].isoformat()),
+            "last_as_of_day": MetadataValue.text(days[-1].isoformat()),
+            "forecasts": MetadataValue.md(table),
+        }
+    )
+
+
+def _single_metadata(r: MonthEndForecast) -> dict[str, MetadataValue]:
+    """What the asset page shows for one as-of day: the figures a head of sales reads."""
+    return {
+        "forecast_rub": MetadataValue.float(r.forecast_rub),
+        "forecast_low_rub": MetadataValue.float(r.forecast_low_rub),
+        "forecast_high_rub": MetadataValue.float(r.forecast_high_rub),
+        "plan_rub": MetadataValue.float(r.plan_rub) if r.plan_rub is not None else MetadataValue.text("no plan"),
+        "prob_reach_plan": (
+            MetadataValue.float(r.prob_reach_plan) if r.prob_reach_plan is not None else MetadataValue.text("no plan")
+        ),
+        "actual_mtd_rub": MetadataValue.float(r.actual_mtd_rub),
+        "ruler_rub": MetadataValue.float(r.ruler_rub),
+        "model": MetadataValue.text(r.model),
+    }

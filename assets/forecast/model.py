@@ -1,0 +1,323 @@
+"""Month-end revenue forecast as of a day: pure functions, no Dagster, no database.
+
+The head of sales asks one question each morning: "where will this month end, and will we make
+plan?". The answer here is month-to-date actual plus a prediction of the days still to come,
+from two models that fail differently:
+
+- Prophet (trend + weekly + yearly seasonality + Russian public holidays), whose predictive
+  samples give the spread of the remaining-days total;
+- CatBoost on calendar features plus the level of recent days (rolling sums and same-weekday
+  means as of the forecast day), trained "direct": each training row is a (forecast day,
+  target day) pair, so it learns what is knowable at the horizon it will be used at.
+
+Their remaining-days totals are averaged; the 80 % interval and the probability of reaching plan
+come from Prophet's simulated totals recentred on that average, widened by the two models'
+disagreement (Prophet's MAP fit alone knows only day-to-day noise, not its own error).
+Beside it, the run-rate "ruler" (MTD / days elapsed × days in month) that DOMAIN.md's forecast
+accuracy compares against.
+With less than `MIN_HISTORY_DAYS` of history the models are not fitted: the ruler is the
+forecast and `model` says so.
+"""
+from __future__ import annotations
+
+import calendar
+import logging
+import warnings
+from dataclasses import asdict, dataclass
+from datetime import date, timedelta
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+MIN_HISTORY_DAYS = 28          # below this: no model, the ruler, said so in `model`
+MAX_TRAIN_DAYS = 3 * 365       # older history adds fit time, not accuracy
+YEARLY_MIN_DAYS = 365          # yearly seasonality only once a whole year has been seen
+MAX_HORIZON = 31               # a month has at most 30 days after day 1
+INTERVAL = 0.8                 # the 80 % interval of DOMAIN.md
+N_SAMPLES = 500                # Prophet predictive draws (totals for interval and probability)
+CATBOOST_ITERATIONS = 150
+CATBOOST_ANCHOR_DAYS = 365     # forecast days used to build CatBoost's training pairs
+
+COLUMNS = [
+    "as_of_day", "month", "scope", "plan_rub", "actual_mtd_rub", "forecast_rub",
+    "forecast_low_rub", "forecast_high_rub", "prob_reach_plan", "ruler_rub", "model", "history_days",
+]
+
+
+@dataclass(frozen=True)
+class MonthEndForecast:
+    """One row of ml.forecast_month_end (company scope)."""
+
+    as_of_day: date
+    month: date
+    scope: str
+    plan_rub: float | None
+    actual_mtd_rub: float
+    forecast_rub: float
+    forecast_low_rub: float
+    forecast_high_rub: float
+    prob_reach_plan: float | None
+    ruler_rub: float
+    model: str
+    history_days: int
+
+    def as_row(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def to_frame(rows: list[MonthEndForecast]) -> pl.DataFrame:
+    """Rows as the table's frame, typed even when empty (so the table gets its columns)."""
+    schema = {
+        "as_of_day": pl.Date, "month": pl.Date, "scope": pl.Utf8, "plan_rub": pl.Float64,
+        "actual_mtd_rub": pl.Float64, "forecast_rub": pl.Float64, "forecast_low_rub": pl.Float64,
+        "forecast_high_rub": pl.Float64, "prob_reach_plan": pl.Float64, "ruler_rub": pl.Float64,
+        "model": pl.Utf8, "history_days": pl.Int64,
+    }
+    return pl.DataFrame([r.as_row() for r in rows], schema=schema, orient="row")
+
+
+# --- small calendar helpers -----------------------------------------------------------------
+def month_bounds(day: date) -> tuple[date, date]:
+    """First and last day of `day`'s month."""
+    last = calendar.monthrange(day.year, day.month)[1]
+    return day.replace(day=1), day.replace(day=last)
+
+
+def ruler(mtd_rub: float, as_of_day: date) -> float:
+    """Run-rate ruler: month-to-date / days elapsed × days in month (as-of day counts as elapsed)."""
+    days_in_month = calendar.monthrange(as_of_day.year, as_of_day.month)[1]
+    return mtd_rub / as_of_day.day * days_in_month
+
+
+def _ru_holidays(years: range) -> set[date]:
+    """Russian public holidays and transferred days off (python-holidays, works offline)."""
+    try:
+        import holidays
+
+        return set(holidays.country_holidays("RU", years=list(years)).keys())
+    except Exception:  # pragma: no cover - holidays ships with prophet; be robust anyway
+        return set()
+
+
+def dense_history(daily: pl.DataFrame, as_of_day: date) -> pl.DataFrame:
+    """Company revenue per day from the first day with data through `as_of_day`, gaps as zeros.
+
+    Anything after `as_of_day` is dropped here, first: the forecast cannot see the future, so a
+    backfill over past days is an honest backtest.
+    """
+    frame = (
+        daily.select(pl.col("day").cast(pl.Date), pl.col("revenue_rub").cast(pl.Float64).fill_null(0.0))
+        .filter(pl.col("day") <= as_of_day)
+        .group_by("day")
+        .agg(pl.col("revenue_rub").sum())
+    )
+    if frame.is_empty():
+        return pl.DataFrame(schema={"day": pl.Date, "revenue_rub": pl.Float64})
+    start = frame["day"].min()
+    calendar_days = pl.DataFrame({"day": pl.date_range(start, as_of_day, "1d", eager=True)})
+    return (
+        calendar_days.join(frame, on="day", how="left")
+        .with_columns(pl.col("revenue_rub").fill_null(0.0))
+        .sort("day")
+    )
+
+
+# --- the two models ---------------------------------------------------------------------------
+def _quiet_stan() -> None:
+    """cmdstanpy and prophet log every fit at INFO; one line per partition is noise in Dagster."""
+    try:  # cmdstanpy sets its logger to DEBUG the first time it is asked for it: ask first
+        from cmdstanpy.utils import get_logger
+
+        get_logger()
+    except Exception:  # pragma: no cover - older cmdstanpy
+        pass
+    for name in ("cmdstanpy", "prophet", "prophet.models"):
+        logger = logging.getLogger(name)
+        logger.setLevel(logging.ERROR)
+        logger.propagate = False
+
+
+def prophet_remaining(
+    history: pl.DataFrame, future_days: list[date], seed: int = 0
+) -> tuple[float, np.ndarray]:
+    """Prophet's expected remaining total and `N_SAMPLES` simulated totals (days clipped at 0)."""
+    import pandas as pd
+    from prophet import Prophet
+
+    _quiet_stan()  # after the import: cmdstanpy configures its logger when first imported
+
+    n_days = history.height
+    model = Prophet(
+        growth="linear",
+        weekly_seasonality=True,
+        yearly_seasonality=n_days >= YEARLY_MIN_DAYS,
+        daily_seasonality=False,
+        interval_width=INTERVAL,
+        mcmc_samples=0,
+        uncertainty_samples=N_SAMPLES,
+    )
+    model.add_country_holidays(country_name="RU")
+    train = pd.DataFrame(
+        {"ds": pd.to_datetime(history["day"].to_list()), "y": history["revenue_rub"].to_numpy()}
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model.fit(train)
+    future = pd.DataFrame({"ds": pd.to_datetime(future_days)})
+    mean = np.clip(model.predict(future)["yhat"].to_numpy(), 0.0, None).sum()
+    state = np.random.get_state()      # Prophet draws from numpy's global generator
+    np.random.seed(seed)
+    try:
+        draws = model.predictive_samples(future)["yhat"]   # days × samples
+    finally:
+        np.random.set_state(state)
+    totals = np.clip(draws, 0.0, None).sum(axis=0)
+    return float(mean), totals
+
+
+_CB_FEATURES = [
+    "dow", "dom", "month", "days_to_month_end", "is_holiday", "is_working_day", "horizon",
+    "mean_7", "mean_28", "same_dow_mean_4w", "mtd_per_day", "working_mean_28",
+]
+
+
+def _level_features(values: np.ndarray, days: list[date], working: np.ndarray) -> dict[str, np.ndarray]:
+    """Level of the series as known at the end of each day (index i uses values[: i + 1])."""
+    csum = np.concatenate([[0.0], np.cumsum(values)])
+    n = len(values)
+    idx = np.arange(n)
+
+    def trailing_mean(width: int) -> np.ndarray:
+        lo = np.maximum(idx + 1 - width, 0)
+        return (csum[idx + 1] - csum[lo]) / (idx + 1 - lo)
+
+    wsum = np.concatenate([[0.0], np.cumsum(values * working)])
+    wcnt = np.concatenate([[0.0], np.cumsum(working)])
+    lo28 = np.maximum(idx + 1 - 28, 0)
+    wdays = wcnt[idx + 1] - wcnt[lo28]
+    working_mean = np.where(wdays > 0, (wsum[idx + 1] - wsum[lo28]) / np.maximum(wdays, 1), 0.0)
+    dom = np.array([d.day for d in days])
+    mtd = csum[idx + 1] - csum[np.maximum(idx + 1 - dom, 0)]
+    return {
+        "mean_7": trailing_mean(7),
+        "mean_28": trailing_mean(28),
+        "working_mean_28": working_mean,
+        "mtd_per_day": mtd / dom,
+    }
+
+
+def _same_dow_mean(values: np.ndarray, anchor: int, target_dow_offset: int) -> float:
+    """Mean of the last 4 values on the target's weekday, at or before the anchor index."""
+    # the latest index <= anchor with the same weekday as the target
+    last = anchor - ((7 - target_dow_offset) % 7)
+    picks = [last - 7 * k for k in range(4) if last - 7 * k >= 0]
+    return float(values[picks].mean()) if picks else float(values[: anchor + 1].mean())
+
+
+def _catboost_rows(
+    values: np.ndarray, days: list[date], holidays_set: set[date], anchors: list[int], horizons: dict[int, list[int]]
+) -> np.ndarray:
+    """Feature matrix for (anchor, target = anchor + h) pairs."""
+    working = np.array([d.weekday() < 5 and d not in holidays_set for d in days], dtype=float)
+    level = _level_features(values, days, working)
+    rows: list[list[float]] = []
+    for a in anchors:
+        for h in horizons[a]:
+            t = days[a] + timedelta(days=h)
+            last_dom = calendar.monthrange(t.year, t.month)[1]
+            rows.append([
+                t.weekday(), t.day, t.month, last_dom - t.day, float(t in holidays_set),
+                float(t.weekday() < 5 and t not in holidays_set), h,
+                level["mean_7"][a], level["mean_28"][a],
+                _same_dow_mean(values, a, h % 7), level["mtd_per_day"][a], level["working_mean_28"][a],
+            ])
+    return np.asarray(rows, dtype=float)
+
+
+def catboost_remaining(history: pl.DataFrame, future_days: list[date], seed: int = 0) -> float:
+    """CatBoost's expected remaining total: direct multi-horizon regression, days clipped at 0."""
+    from catboost import CatBoostRegressor
+
+    days = history["day"].to_list()
+    values = history["revenue_rub"].to_numpy().astype(float)
+    n = len(values)
+    holidays_set = _ru_holidays(range(days[0].year, future_days[-1].year + 1))
+    # training pairs: every recent anchor day with every horizon whose target is already known
+    first_anchor = max(27, n - 1 - CATBOOST_ANCHOR_DAYS)
+    anchors = list(range(first_anchor, n - 1))
+    horizons = {a: list(range(1, min(MAX_HORIZON, n - 1 - a) + 1)) for a in anchors}
+    x_train = _catboost_rows(values, days, holidays_set, anchors, horizons)
+    y_train = np.array([values[a + h] for a in anchors for h in horizons[a]])
+    model = CatBoostRegressor(
+        iterations=CATBOOST_ITERATIONS, depth=6, learning_rate=0.1, loss_function="RMSE",
+        random_seed=seed, thread_count=2, verbose=False, allow_writing_files=False,
+    )
+    model.fit(x_train, y_train)
+    # future: anchor is the as-of day (last index), horizons 1..len(future)
+    x_future = _catboost_rows(
+        values, days, holidays_set, [n - 1], {n - 1: list(range(1, len(future_days) + 1))}
+    )
+    return float(np.clip(model.predict(x_future), 0.0, None).sum())
+
+
+# --- the forecast -----------------------------------------------------------------------------
+def _prob(totals: np.ndarray, plan_rub: float | None) -> float | None:
+    if plan_rub is None or plan_rub <= 0:
+        return None
+    return float((totals >= plan_rub).mean())
+
+
+def forecast_month_end(
+    daily: pl.DataFrame, as_of_day: date, plan_rub: float | None, *, seed: int = 0
+) -> MonthEndForecast:
+    """Month-end forecast for `as_of_day`'s month from company revenue per day (`day`, `revenue_rub`).
+
+    Only rows with day <= as_of_day are used. `plan_rub` None (no plan) leaves the probability empty.
+    """
+    history = dense_history(daily, as_of_day)
+    month_start, month_end = month_bounds(as_of_day)
+    mtd = float(history.filter(pl.col("day") >= month_start)["revenue_rub"].sum()) if history.height else 0.0
+    run_rate = ruler(mtd, as_of_day)
+    history_days = history.height
+    future_days = [as_of_day + timedelta(days=i) for i in range(1, (month_end - as_of_day).days + 1)]
+
+    def result(forecast: float, low: float, high: float, prob: float | None, model: str) -> MonthEndForecast:
+        return MonthEndForecast(
+            as_of_day=as_of_day, month=month_start, scope="company", plan_rub=plan_rub,
+            actual_mtd_rub=round(mtd, 2), forecast_rub=round(forecast, 2), forecast_low_rub=round(low, 2),
+            forecast_high_rub=round(high, 2), prob_reach_plan=prob, ruler_rub=round(run_rate, 2),
+            model=model, history_days=history_days,
+        )
+
+    if not future_days:  # the last day of the month: the month is known
+        return result(mtd, mtd, mtd, None if not plan_rub else float(mtd >= plan_rub), "actual (month complete)")
+
+    if history_days < MIN_HISTORY_DAYS:
+        # Too little history for a model: the ruler, with a spread from resampling the days seen.
+        observed = history["revenue_rub"].to_numpy() if history_days else np.zeros(1)
+        rng = np.random.default_rng(seed)
+        totals = mtd + rng.choice(observed, size=(N_SAMPLES, len(future_days))).sum(axis=1)
+        low, high = np.quantile(totals, [(1 - INTERVAL) / 2, (1 + INTERVAL) / 2])
+        return result(
+            run_rate, min(float(low), run_rate), max(float(high), run_rate), _prob(totals, plan_rub),
+            f"ruler (history {history_days} days < {MIN_HISTORY_DAYS})",
+        )
+
+    train = history.tail(MAX_TRAIN_DAYS)
+    prophet_mean, prophet_totals = prophet_remaining(train, future_days, seed=seed)
+    catboost_mean = catboost_remaining(train, future_days, seed=seed)
+    remaining = (prophet_mean + catboost_mean) / 2
+    # Spread of the remaining total: Prophet's simulated totals (day noise + trend), recentred on
+    # the ensemble, plus model uncertainty, which Prophet's MAP fit leaves out: two estimates
+    # differing by d suggest an error of about d / 2 for their mean.
+    rng = np.random.default_rng(seed)
+    model_sd = abs(prophet_mean - catboost_mean) / 2
+    spread = prophet_totals - prophet_totals.mean() + rng.normal(0.0, model_sd, prophet_totals.shape)
+    totals = mtd + np.clip(remaining + spread, 0.0, None)
+    low, high = np.quantile(totals, [(1 - INTERVAL) / 2, (1 + INTERVAL) / 2])
+    forecast = mtd + remaining
+    return result(
+        forecast, min(float(low), forecast), max(float(high), forecast), _prob(totals, plan_rub),
+        "prophet+catboost",
+    )

@@ -1,0 +1,57 @@
+"""The `insights` asset: the day's recommendations, written by GPT or by the template, into ml.insights."""
+
+from datetime import date
+
+import polars as pl
+from dagster import AssetExecutionContext, AssetKey, BackfillPolicy, MaterializeResult, MetadataValue, asset
+
+from assets.insights.facts import collect_facts
+from assets.partitions import as_of_days
+from resources.llm import InsightWriter
+from resources.warehouse import Warehouse
+
+
+def insights_frame(day: date, texts: list[str], source: str) -> pl.DataFrame:
+    """Rows of ml.insights for one day: rank 1..n in the order written."""
+    return pl.DataFrame(
+        {
+            "as_of_day": [day] * len(texts),
+            "rank": list(range(1, len(texts) + 1)),
+            "text": texts,
+            "source": [source] * len(texts),
+        },
+        schema={"as_of_day": pl.Date, "rank": pl.Int64, "text": pl.Utf8, "source": pl.Utf8},
+    )
+
+
+@asset(
+    key=["insights"],
+    group_name="insights",
+    partitions_def=as_of_days,
+    # Like forecast and anomalies: a backfill is one run over its days (one job, one DuckDB writer).
+    backfill_policy=BackfillPolicy.single_run(),
+    deps=[AssetKey("forecast_month_end"), AssetKey("manager_anomalies"), AssetKey("mart_plan_fact")],
+    description="3-5 recommendations for the head of sales for the as-of day (GPT, or the template without a key).",
+    kinds={"python", "openai"},
+)
+def insights(context: AssetExecutionContext, warehouse: Warehouse, llm: InsightWriter) -> MaterializeResult:
+    """For each day of the run: collect the facts, write the text, replace that day's rows of ml.insights."""
+    sources: dict[str, int] = {}
+    last_texts: list[str] = []
+    for key in context.partition_keys:
+        day = date.fromisoformat(key)
+        facts = collect_facts(warehouse, day)
+        written = llm.write(facts)
+        if written.fallback_reason:
+            context.log.info(f"{day}: insights written from the template: {written.fallback_reason}")
+        frame = insights_frame(day, written.texts, written.source)
+        warehouse.replace_rows("ml", "insights", frame, where={"as_of_day": day})
+        sources[written.source] = sources.get(written.source, 0) + 1
+        last_texts = written.texts
+    return MaterializeResult(
+        metadata={
+            "days": len(context.partition_keys),
+            "days_by_source": MetadataValue.json(sources),
+            "text_of_last_day": MetadataValue.md("\n".join(f"{i}. {t}" for i, t in enumerate(last_texts, 1))),
+        }
+    )

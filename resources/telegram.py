@@ -1,0 +1,162 @@
+"""Telegram Bot API: the digest to the head of sales and alerts to the on-call chat.
+
+The only code that reaches Telegram. The bot token is part of every Bot API URL, so this module
+never logs a URL and scrubs the token from any error it re-raises. Settings are read when the
+resource is used (not at import time), so the token never sits in Dagster's resource config.
+"""
+from __future__ import annotations
+
+import html
+import json
+import logging
+import os
+import time
+import urllib.error
+import urllib.request
+from typing import Any
+
+from dagster import ConfigurableResource, get_dagster_logger
+
+MAX_MESSAGE_CHARS = 4096
+DEFAULT_API_URL = "https://api.telegram.org"
+
+
+class TelegramError(RuntimeError):
+    """The Bot API refused a message (the text never contains the token)."""
+
+
+def escape_html(text: str) -> str:
+    """Escape < > & for parse_mode=HTML (the Bot API's three reserved characters)."""
+    return html.escape(text, quote=False)
+
+
+def split_message(text: str, limit: int = MAX_MESSAGE_CHARS) -> list[str]:
+    """Cut text into pieces of at most `limit` chars, at line breaks where possible.
+
+    An HTML entity (&amp; …) is never cut in two; callers keep tags within one line.
+    """
+    pieces: list[str] = []
+    rest = text
+    while len(rest) > limit:
+        cut = rest.rfind("\n", 0, limit + 1)
+        if cut <= 0:
+            cut = rest.rfind(" ", 0, limit + 1)
+        if cut <= 0:
+            cut = limit
+            amp = rest.rfind("&", max(0, cut - 8), cut)
+            if amp != -1 and ";" not in rest[amp:cut]:
+                cut = amp
+        pieces.append(rest[:cut].rstrip("\n"))
+        rest = rest[cut:].lstrip("\n")
+    if rest or not pieces:
+        pieces.append(rest)
+    return [p for p in pieces if p] or [""]
+
+
+def _env(name: str) -> str | None:
+    value = os.environ.get(name, "").strip()
+    return value or None
+
+
+class TelegramNotifier(ConfigurableResource):
+    """Sends HTML messages through a Telegram bot.
+
+    Each field left empty is read from the environment when used: bot_token ← TELEGRAM_BOT_TOKEN,
+    chat_id ← TELEGRAM_CHAT_ID (the head of sales), oncall_chat_id ← TELEGRAM_ONCALL_CHAT_ID,
+    api_url ← TELEGRAM_API_URL (default https://api.telegram.org, or a self-hosted Bot API server).
+    Without a token, sending is a logged no-op.
+    """
+
+    bot_token: str | None = None
+    chat_id: str | None = None
+    oncall_chat_id: str | None = None
+    api_url: str | None = None
+    timeout_seconds: float = 15.0
+    max_attempts: int = 3
+    max_retry_after_seconds: float = 60.0
+
+    # --- resolved settings -------------------------------------------------------------
+    def _token(self) -> str | None:
+        return self.bot_token or _env("TELEGRAM_BOT_TOKEN")
+
+    @property
+    def enabled(self) -> bool:
+        return self._token() is not None
+
+    @property
+    def head_chat(self) -> str | None:
+        """The head of sales' chat: digest and business alerts."""
+        return self.chat_id or _env("TELEGRAM_CHAT_ID")
+
+    @property
+    def oncall_chat(self) -> str | None:
+        """The on-call chat: failed runs and failed data checks."""
+        return self.oncall_chat_id or _env("TELEGRAM_ONCALL_CHAT_ID")
+
+    @property
+    def base_url(self) -> str:
+        return (self.api_url or _env("TELEGRAM_API_URL") or DEFAULT_API_URL).rstrip("/")
+
+    def _log(self) -> logging.Logger:
+        return get_dagster_logger("telegram")
+
+    # --- sending -------------------------------------------------------------------------
+    def send(self, chat: str | None, text: str) -> int:
+        """Send plain text (escaped here) to `chat`; returns the number of messages sent."""
+        return self.send_html(chat, escape_html(text))
+
+    def send_html(self, chat: str | None, html_text: str) -> int:
+        """Send text already in Telegram HTML (parts escaped with escape_html); split at 4096 chars."""
+        token = self._token()
+        if token is None:
+            self._log().info("telegram: TELEGRAM_BOT_TOKEN is not set; message not sent (%d chars)", len(html_text))
+            return 0
+        if not chat:
+            self._log().warning("telegram: no chat id configured for this message; not sent")
+            return 0
+        sent = 0
+        for piece in split_message(html_text):
+            self._post(token, "sendMessage", {
+                "chat_id": chat,
+                "text": piece,
+                "parse_mode": "HTML",
+                "link_preview_options": {"is_disabled": True},
+            })
+            sent += 1
+        self._log().info("telegram: sent %d message(s) to chat %s", sent, chat)
+        return sent
+
+    def _post(self, token: str, method: str, payload: dict[str, Any]) -> dict[str, Any]:
+        url = f"{self.base_url}/bot{token}/{method}"
+        body = json.dumps(payload, ensure_ascii=False).encode("utf-8")
+        for attempt in range(1, self.max_attempts + 1):
+            request = urllib.request.Request(
+                url, data=body, method="POST", headers={"Content-Type": "application/json; charset=utf-8"}
+            )
+            try:
+                with urllib.request.urlopen(request, timeout=self.timeout_seconds) as response:  # noqa: S310
+                    answer = json.loads(response.read().decode("utf-8"))
+            except urllib.error.HTTPError as exc:
+                answer = self._error_body(exc)
+            except (urllib.error.URLError, TimeoutError, OSError) as exc:
+                raise TelegramError(
+                    f"telegram {method}: cannot reach the Bot API: {str(exc).replace(token, '***')}"
+                ) from None
+            if answer.get("ok"):
+                return answer
+            retry_after = (answer.get("parameters") or {}).get("retry_after")
+            if answer.get("error_code") == 429 and retry_after is not None and attempt < self.max_attempts:
+                wait = min(float(retry_after), self.max_retry_after_seconds)
+                self._log().warning("telegram: rate limited, retrying in %.0f s", wait)
+                time.sleep(wait)
+                continue
+            description = str(answer.get("description", "no description")).replace(token, "***")
+            raise TelegramError(f"telegram {method} failed: {answer.get('error_code')} {description}")
+        raise TelegramError(f"telegram {method}: still rate limited after {self.max_attempts} attempts")
+
+    @staticmethod
+    def _error_body(exc: urllib.error.HTTPError) -> dict[str, Any]:
+        try:
+            return json.loads(exc.read().decode("utf-8"))
+        except Exception:  # noqa: BLE001 - a proxy's HTML error page, say
+            return {"ok": False, "error_code": exc.code, "description": exc.reason}

@@ -1,0 +1,87 @@
+"""The jobs people and schedules start: the incremental refresh, the morning forecast, the digest."""
+import os
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+from dagster import AssetSelection, Config, OpExecutionContext, define_asset_job, job, op
+
+from assets.insights.facts import collect_facts
+from assets.insights.writer import template_recommendations
+from resources.telegram import TelegramNotifier
+from resources.warehouse import Warehouse
+from schedules.messages import digest_html
+
+REFRESH_JOB_NAME = "incremental_refresh"
+FORECAST_JOB_NAME = "morning_forecast"
+DIGEST_JOB_NAME = "morning_digest"
+
+# Every 15 minutes: pull what changed in the sources and rebuild the dbt models (and their checks).
+incremental_refresh_job = define_asset_job(
+    REFRESH_JOB_NAME,
+    selection=AssetSelection.groups("ingest", "warehouse"),
+    description="Incremental ingest (dlt, merge on key) and the dbt models with their tests.",
+)
+
+# 06:00: the forecast and anomalies for today's as-of partition, then that day's insights.
+morning_forecast_job = define_asset_job(
+    FORECAST_JOB_NAME,
+    selection=AssetSelection.groups("ml", "insights"),  # partitioned by as_of_days (inferred)
+    description="Month-end forecast, manager anomalies and insights for one as-of day.",
+)
+
+
+class DigestConfig(Config):
+    """as_of_day: YYYY-MM-DD; empty means today in COMPANY_TIMEZONE."""
+
+    as_of_day: str | None = None
+    company_timezone: str | None = None
+
+
+def digest_day(config: DigestConfig) -> date:
+    """The digest's day: the configured one, else today in the company's time zone."""
+    if config.as_of_day:
+        return date.fromisoformat(config.as_of_day)
+    tz = config.company_timezone or os.environ.get("COMPANY_TIMEZONE") or "Europe/Moscow"
+    return datetime.now(ZoneInfo(tz)).date()
+
+
+def day_insights(warehouse: Warehouse, day: date) -> tuple[list[str], str] | None:
+    """The day's rows of ml.insights in rank order, with their source; None when not written yet."""
+    if not warehouse.table_exists("ml", "insights"):
+        return None
+    frame = warehouse.query("select rank, text, source from ml.insights where as_of_day = ? order by rank", [day])
+    if frame.is_empty():
+        return None
+    sources = frame["source"].unique().to_list()
+    return frame["text"].to_list(), ("openai" if sources == ["openai"] else "template")
+
+
+@op(description="Reads the day's facts and insights from the warehouse and sends the digest to the head of sales.")
+def send_morning_digest(
+    context: OpExecutionContext, config: DigestConfig, warehouse: Warehouse, telegram: TelegramNotifier
+) -> int:
+    """Compose and send the 09:00 digest; returns the number of Telegram messages sent."""
+    day = digest_day(config)
+    facts = collect_facts(warehouse, day)
+    stored = day_insights(warehouse, day)
+    if stored is None:
+        context.log.warning(f"no insights stored for {day}; the digest uses the template text")
+        texts, source = template_recommendations(facts), "template"
+    else:
+        texts, source = stored
+    sent = telegram.send_html(telegram.head_chat, digest_html(facts, texts, source))
+    context.add_output_metadata({"as_of_day": day.isoformat(), "messages": sent, "source": source})
+    return sent
+
+
+@job(name=DIGEST_JOB_NAME, description="The 09:00 Telegram digest for the head of sales.")
+def morning_digest_job() -> None:
+    send_morning_digest()
+
+
+__all__ = [
+    "DigestConfig",
+    "incremental_refresh_job",
+    "morning_digest_job",
+    "morning_forecast_job",
+]

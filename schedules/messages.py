@@ -1,0 +1,98 @@
+"""The Telegram texts of the digest and the alerts (pure functions, Telegram HTML).
+
+Kept apart from the sensors so the wording is tested without Dagster and so every alert follows
+DOMAIN.md: the metric, its value, the usual value, who owns it, one next step.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import date
+from typing import Any
+
+from assets.insights.facts import AnomalyFact, DayFacts
+from assets.insights.writer import (
+    DEFAULT_NEXT_STEP,
+    NEXT_STEPS,
+    format_day,
+    format_pct,
+    format_rub,
+    format_value,
+    metric_label,
+)
+from resources.telegram import escape_html as e
+
+MAX_DETAIL_CHARS = 1500
+
+
+def digest_html(facts: DayFacts, recommendations: Sequence[str], source: str) -> str:
+    """The 09:00 digest: plan vs actual, forecast, the day's recommendations."""
+    lines = [f"<b>Продажи на {format_day(facts.as_of_day)}</b>"]
+    if facts.plan_rub > 0:
+        lines.append(f"План месяца: {format_rub(facts.plan_rub)}")
+        lines.append(
+            f"Факт: <b>{format_rub(facts.actual_mtd_rub)}</b> ({format_pct(facts.fulfilment_pct or 0)}), "
+            f"осталось {format_rub(facts.remaining_rub)}"
+        )
+    else:
+        lines.append(f"Факт: <b>{format_rub(facts.actual_mtd_rub)}</b> (план не загружен)")
+    if facts.forecast_rub is not None:
+        forecast = f"Прогноз на конец месяца: <b>{format_rub(facts.forecast_rub)}</b>"
+        if facts.prob_reach_plan is not None:
+            forecast += f", вероятность плана {format_pct(facts.prob_reach_plan * 100)}"
+        lines.append(forecast)
+    if recommendations:
+        lines.append("")
+        label = "Рекомендации" if source == "openai" else "Рекомендации (по шаблону)"
+        lines.append(f"<b>{label}</b>")
+        lines.extend(f"{i}. {e(text)}" for i, text in enumerate(recommendations, 1))
+    return "\n".join(lines)
+
+
+def anomaly_alert_html(anomaly: AnomalyFact, day: date) -> str:
+    """One anomaly alert for the head of sales."""
+    step = NEXT_STEPS.get(anomaly.metric, DEFAULT_NEXT_STEP)
+    return "\n".join(
+        [
+            f"⚠️ <b>Аномалия: {e(metric_label(anomaly.metric))}</b> ({format_day(day)})",
+            f"Значение: <b>{e(format_value(anomaly.metric, anomaly.value))}</b>, "
+            f"обычно {e(format_value(anomaly.metric, anomaly.usual))}",
+            f"Ответственный: {e(anomaly.manager_name)}",
+            f"Что сделать: {e(step)}.",
+        ]
+    )
+
+
+def run_failure_html(job_name: str, run_id: str, partition: str | None, message: str,
+                     failed_steps: Mapping[str, str]) -> str:
+    """A failed run, for the on-call chat."""
+    lines = [f"❌ <b>Запуск упал</b>: {e(job_name)}", f"run_id: <code>{e(run_id)}</code>"]
+    if partition:
+        lines.append(f"Партиция: {e(partition)}")
+    if message:
+        lines.append(e(message[:MAX_DETAIL_CHARS]))
+    for step, error in list(failed_steps.items())[:5]:
+        lines.append(f"• {e(step)}: {e(error[:400])}")
+    lines.append("Что сделать: откройте запуск в Dagster UI, исправьте причину и перезапустите упавшие шаги.")
+    return "\n".join(lines)
+
+
+def check_failure_html(asset: str, check_name: str, severity: str, run_id: str, partition: str | None,
+                       description: str | None, metadata: Mapping[str, Any], blocking: bool = False) -> str:
+    """A failed asset check (data quality), for the on-call chat."""
+    lines = [
+        f"🔴 <b>Проверка данных не прошла</b>: {e(asset)} / {e(check_name)}",
+        f"Серьёзность: {e(severity)}",
+        f"run_id: <code>{e(run_id)}</code>",
+    ]
+    if partition:
+        lines.append(f"Партиция: {e(partition)}")
+    if description:
+        lines.append(e(description[:MAX_DETAIL_CHARS]))
+    for key, value in list(metadata.items())[:5]:
+        lines.append(f"• {e(str(key))}: {e(str(value)[:200])}")
+    if blocking:
+        lines.append("Что сделать: проверьте источник и модель — это блокирующая проверка, "
+                     "зависимые данные и отчёт не обновятся, пока она не пройдёт.")
+    else:
+        lines.append("Что сделать: проверьте источник и модель, затем перезапустите материализацию.")
+    return "\n".join(lines)

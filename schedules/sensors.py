@@ -1,0 +1,158 @@
+"""Sensors that tell people: anomalies → head of sales; failed runs and failed data checks → on-call.
+
+Each keeps a cursor, so evaluating it twice sends nothing new the second time (DESIGN.md: every
+alert is idempotent), and anomaly alerts also respect a cool-down (DOMAIN.md alert rules).
+"""
+import json
+import time
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from dagster import (
+    AssetCheckKey,
+    AssetKey,
+    AssetRecordsFilter,
+    DagsterEvent,
+    DefaultSensorStatus,
+    RunFailureSensorContext,
+    SensorEvaluationContext,
+    SkipReason,
+    run_failure_sensor,
+    sensor,
+)
+
+from assets.insights.facts import anomalies_of_day
+from resources.telegram import TelegramNotifier
+from resources.warehouse import Warehouse
+from schedules.messages import anomaly_alert_html, check_failure_html, run_failure_html
+
+ANOMALIES_KEY = AssetKey("manager_anomalies")
+# The same manager and metric are not alerted again within this many hours (DOMAIN.md cool-down).
+ANOMALY_COOLDOWN_HOURS = 12
+# Partitions older than this (backfills, backtests) are history, not news: no alert.
+ANOMALY_MAX_AGE_DAYS = 2
+# How long the cursor remembers which (partition, manager, metric) it already sent.
+SENT_MEMORY_DAYS = 7
+BATCH = 50
+
+
+def _load(cursor: str | None) -> dict:
+    try:
+        return json.loads(cursor) if cursor else {}
+    except ValueError:
+        return {}
+
+
+def _root_message(event: DagsterEvent) -> str:
+    """The innermost error of a step failure: the user's exception, not Dagster's wrapper."""
+    error = getattr(event.event_specific_data, "error", None)
+    if error is None:
+        return event.message or ""
+    while error.cause is not None:
+        error = error.cause
+    return error.message.strip()
+
+
+def build_sensors(tz: str, default_status: DefaultSensorStatus = DefaultSensorStatus.RUNNING) -> list:
+    """The three alert sensors; `tz` is COMPANY_TIMEZONE (what "today" means for anomalies)."""
+
+    @sensor(
+        name="anomaly_alerts_to_head_of_sales",
+        minimum_interval_seconds=60,
+        default_status=default_status,
+        description="When manager_anomalies materializes, one Telegram alert per flagged manager to the head of sales.",
+    )
+    def anomaly_alerts(
+        context: SensorEvaluationContext, telegram: TelegramNotifier, warehouse: Warehouse
+    ) -> SkipReason:
+        state = _load(context.cursor)
+        last_id: int | None = state.get("last_id")
+        sent: dict[str, float] = state.get("sent", {})  # "<day>|<manager>|<metric>" -> epoch seconds
+        cooldown: dict[str, float] = state.get("cooldown", {})  # "<manager>|<metric>" -> epoch seconds
+        now = time.time()
+        today = datetime.now(ZoneInfo(tz)).date()
+        records = context.instance.fetch_materializations(
+            AssetRecordsFilter(asset_key=ANOMALIES_KEY, after_storage_id=last_id), limit=BATCH, ascending=True
+        ).records
+        delivered = 0
+        try:
+            for record in records:
+                partition = record.partition_key
+                if partition and date.fromisoformat(partition) >= today - timedelta(days=ANOMALY_MAX_AGE_DAYS):
+                    day = date.fromisoformat(partition)
+                    rows = warehouse.query("select * from ml.manager_anomalies where as_of_day = ?", [day])
+                    for anomaly in anomalies_of_day(day, rows):
+                        key = f"{day}|{anomaly.manager_id}|{anomaly.metric}"
+                        pair = f"{anomaly.manager_id}|{anomaly.metric}"
+                        if key in sent or now - cooldown.get(pair, 0) < ANOMALY_COOLDOWN_HOURS * 3600:
+                            continue
+                        telegram.send_html(telegram.head_chat, anomaly_alert_html(anomaly, day))
+                        sent[key] = cooldown[pair] = now
+                        delivered += 1
+                last_id = record.storage_id
+        finally:
+            # Whatever was sent stays recorded even if a later send failed (then the tick errors and retries).
+            horizon = now - SENT_MEMORY_DAYS * 86400
+            context.update_cursor(
+                json.dumps(
+                    {
+                        "last_id": last_id,
+                        "sent": {k: v for k, v in sent.items() if v > horizon},
+                        "cooldown": {k: v for k, v in cooldown.items() if v > now - ANOMALY_COOLDOWN_HOURS * 3600},
+                    }
+                )
+            )
+        return SkipReason(f"{delivered} anomaly alert(s) sent from {len(records)} new materialization(s)")
+
+    @run_failure_sensor(
+        name="run_failures_to_oncall",
+        default_status=default_status,
+        description="A failed run of any job of this code location → the on-call chat.",
+    )
+    def run_failures(context: RunFailureSensorContext, telegram: TelegramNotifier) -> None:
+        run = context.dagster_run
+        steps = {event.step_key or "?": _root_message(event) for event in context.get_step_failure_events()}
+        telegram.send_html(
+            telegram.oncall_chat,
+            run_failure_html(
+                run.job_name, run.run_id, run.tags.get("dagster/partition"),
+                context.failure_event.message or "", steps,
+            ),
+        )
+
+    @sensor(
+        name="asset_check_failures_to_oncall",
+        minimum_interval_seconds=60,
+        default_status=default_status,
+        description="A failed asset check (dbt test or Python check) → the on-call chat, once per evaluation.",
+    )
+    def check_failures(context: SensorEvaluationContext, telegram: TelegramNotifier) -> SkipReason:
+        seen: dict[str, int] = _load(context.cursor)
+        keys: list[AssetCheckKey] = list(context.repository_def.asset_graph.asset_check_keys)
+        latest = context.instance.event_log_storage.get_latest_asset_check_execution_by_key(keys)
+        delivered = 0
+        try:
+            for key, record in sorted(latest.items(), key=lambda item: item[1].id):
+                name = key.to_user_string()
+                if record.id <= seen.get(name, -1):
+                    continue
+                if record.status.value == "FAILED" and record.event is not None:
+                    evaluation = record.event.asset_check_evaluation
+                    if evaluation is not None and not evaluation.passed:
+                        telegram.send_html(
+                            telegram.oncall_chat,
+                            check_failure_html(
+                                key.asset_key.to_user_string(), key.name, evaluation.severity.value,
+                                record.run_id, record.partition, evaluation.description,
+                                {k: getattr(v, "value", v) for k, v in evaluation.metadata.items()},
+                                blocking=bool(evaluation.blocking),
+                            ),
+                        )
+                        delivered += 1
+                if record.status.value != "PLANNED":
+                    seen[name] = record.id
+        finally:
+            context.update_cursor(json.dumps(seen))
+        return SkipReason(f"{delivered} failed check(s) sent to on-call")
+
+    return [anomaly_alerts, run_failures, check_failures]

@@ -1,0 +1,1 @@
+"""Loopback stand-ins for outside services (Telegram Bot API, OpenAI) that check the requests' form."""

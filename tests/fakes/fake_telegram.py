@@ -1,0 +1,166 @@
+"""A loopback Telegram Bot API server: records sendMessage calls and rejects malformed ones.
+
+It checks what the real Bot API checks for us: the path /bot<token>/sendMessage, a chat_id, a text
+of at most 4096 characters, a known parse_mode, and (for HTML) that the text's entities parse. It
+can answer 429 with retry_after once, like a rate-limited bot.
+"""
+from __future__ import annotations
+
+import html.parser
+import json
+import threading
+import urllib.parse
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+VALID_PARSE_MODES = {"HTML", "MarkdownV2", "Markdown"}
+HTML_TAGS = {"b", "strong", "i", "em", "u", "ins", "s", "strike", "del", "a", "code", "pre", "tg-spoiler",
+             "blockquote", "span", "tg-emoji"}
+
+
+class _HtmlChecker(html.parser.HTMLParser):
+    """Telegram's HTML: only its tags, properly nested; bare < > & are errors."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=False)
+        self.stack: list[str] = []
+        self.errors: list[str] = []
+        self.visible: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: Any) -> None:
+        if tag not in HTML_TAGS:
+            self.errors.append(f"unsupported tag <{tag}>")
+        self.stack.append(tag)
+
+    def handle_endtag(self, tag: str) -> None:
+        if not self.stack or self.stack.pop() != tag:
+            self.errors.append(f"unbalanced </{tag}>")
+
+    def handle_data(self, data: str) -> None:
+        if any(ch in data for ch in "<>&"):
+            self.errors.append("unescaped < > or & in text")
+        self.visible.append(data)
+
+    def handle_entityref(self, name: str) -> None:
+        if name not in {"lt", "gt", "amp", "quot"}:
+            self.errors.append(f"unknown entity &{name};")
+        self.visible.append({"lt": "<", "gt": ">", "amp": "&", "quot": '"'}.get(name, "?"))
+
+    def handle_charref(self, name: str) -> None:
+        self.visible.append("?")
+
+
+def check_html(text: str) -> tuple[list[str], str]:
+    """(errors, visible text) of a Telegram-HTML message."""
+    checker = _HtmlChecker()
+    checker.feed(text)
+    checker.close()
+    if checker.rawdata:  # an unterminated '<' left over
+        checker.errors.append("unterminated tag")
+    if checker.stack:
+        checker.errors.append(f"unclosed tags {checker.stack}")
+    return checker.errors, "".join(checker.visible)
+
+
+@dataclass
+class SentMessage:
+    token: str
+    chat_id: str
+    text: str
+    parse_mode: str | None
+    visible_text: str
+
+
+@dataclass
+class FakeTelegram:
+    """Start with `with FakeTelegram() as tg:`; point TelegramNotifier(api_url=tg.url) at it."""
+
+    messages: list[SentMessage] = field(default_factory=list)
+    rejected: list[str] = field(default_factory=list)
+    requests: int = 0
+    _rate_limit_next: int | None = None
+    _server: ThreadingHTTPServer | None = None
+
+    def rate_limit_once(self, retry_after: int = 1) -> None:
+        """The next sendMessage gets 429 with parameters.retry_after."""
+        self._rate_limit_next = retry_after
+
+    @property
+    def url(self) -> str:
+        assert self._server is not None
+        return f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    def to(self, chat_id: str) -> list[SentMessage]:
+        return [m for m in self.messages if m.chat_id == str(chat_id)]
+
+    def __enter__(self) -> FakeTelegram:
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: Any) -> None:  # keep test output quiet
+                pass
+
+            def _answer(self, status: int, body: dict[str, Any]) -> None:
+                raw = json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(raw)))
+                self.end_headers()
+                self.wfile.write(raw)
+
+            def _reject(self, status: int, description: str) -> None:
+                fake.rejected.append(description)
+                self._answer(status, {"ok": False, "error_code": status, "description": description})
+
+            def do_GET(self) -> None:  # noqa: N802
+                self._reject(405, "only POST is used by this fake")
+
+            def do_POST(self) -> None:  # noqa: N802
+                fake.requests += 1
+                parts = self.path.split("?")[0].strip("/").split("/")
+                if len(parts) != 2 or not parts[0].startswith("bot") or len(parts[0]) <= 3:
+                    return self._reject(404, f"Not Found: {self.path}")
+                token, method = parts[0][3:], parts[1]
+                if method != "sendMessage":
+                    return self._reject(404, f"method {method} not supported")
+                raw = self.rfile.read(int(self.headers.get("Content-Length") or 0)).decode("utf-8")
+                ctype = self.headers.get("Content-Type", "")
+                if "json" in ctype:
+                    body = json.loads(raw)
+                else:
+                    body = {k: v[0] for k, v in urllib.parse.parse_qs(raw).items()}
+                chat_id, text, mode = body.get("chat_id"), body.get("text"), body.get("parse_mode")
+                if chat_id in (None, ""):
+                    return self._reject(400, "Bad Request: chat_id is empty")
+                if not text:
+                    return self._reject(400, "Bad Request: message text is empty")
+                if mode is not None and mode not in VALID_PARSE_MODES:
+                    return self._reject(400, f"Bad Request: unsupported parse_mode {mode}")
+                visible = text
+                if mode == "HTML":
+                    errors, visible = check_html(text)
+                    if errors:
+                        return self._reject(400, f"Bad Request: can't parse entities: {errors[0]}")
+                if len(text) > 4096:  # stricter than Telegram (which counts after entities): never too long
+                    return self._reject(400, "Bad Request: message is too long")
+                if fake._rate_limit_next is not None:
+                    retry_after, fake._rate_limit_next = fake._rate_limit_next, None
+                    return self._answer(429, {
+                        "ok": False, "error_code": 429,
+                        "description": f"Too Many Requests: retry after {retry_after}",
+                        "parameters": {"retry_after": retry_after},
+                    })
+                fake.messages.append(SentMessage(token, str(chat_id), text, mode, visible))
+                self._answer(200, {"ok": True, "result": {
+                    "message_id": len(fake.messages), "chat": {"id": chat_id}, "text": visible,
+                }})
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()

@@ -1,0 +1,88 @@
+"""A hand-made sales day (10 March 2025) in the three tables insights read, small enough to check by hand.
+
+Figures a person can verify (March has 31 days; day 10 means a pace of 10/31 of the plan):
+- plan 1 000 000 + 1 200 000 + 500 000 + 300 000 = 3 000 000 ₽; actual 500 000 + 100 000 + 200 000
+  + 34 567 = 834 567 ₽ (27.8 % → "28 %"); remaining 2 165 433 ₽ over 21 days = 103 115.9 ₽ a day.
+- Петров: 100 000 of 1 200 000 (8 %) against an expected 387 097 (32 %): lagging.
+- Сидорова: 234 567 of 800 000 against an expected 258 065; the 10 % tolerance ends at 232 258: not lagging.
+- Иванов: 500 000 of 1 000 000: ahead.
+"""
+from __future__ import annotations
+
+from datetime import date
+
+import polars as pl
+
+DAY = date(2025, 3, 10)
+MONTH = date(2025, 3, 1)
+
+
+def plan_fact() -> pl.DataFrame:
+    rows = [
+        # manager_id, name, department, pipeline, plan, actual
+        ("1", "Иванов Иван", "Отдел 1", 0, 1_000_000.0, 500_000.0),
+        ("2", "Петров Пётр", "Отдел 1", 0, 1_200_000.0, 100_000.0),
+        ("3", "Сидорова Анна", "Отдел 2", 0, 500_000.0, 200_000.0),
+        ("3", "Сидорова Анна", "Отдел 2", 1, 300_000.0, 34_567.0),
+        # the previous month must not leak into March's figures
+        ("2", "Петров Пётр", "Отдел 1", 0, 9_999_999.0, 1.0),
+    ]
+    months = [MONTH] * 4 + [date(2025, 2, 1)]
+    return pl.DataFrame(
+        {
+            "month": months,
+            "department_id": ["d1" if r[2] == "Отдел 1" else "d2" for r in rows],
+            "department_name": [r[2] for r in rows],
+            "manager_id": [r[0] for r in rows],
+            "manager_name": [r[1] for r in rows],
+            "pipeline_id": [r[3] for r in rows],
+            "pipeline_name": ["Продажи" if r[3] == 0 else "Повторные" for r in rows],
+            "plan_rub": [r[4] for r in rows],
+            "actual_rub": [r[5] for r in rows],
+            "won_count": [3, 1, 2, 1, 0],
+            "fulfilment_pct": [r[5] / r[4] * 100 for r in rows],
+            "colour": ["red"] * 5,
+            "remaining_rub": [max(r[4] - r[5], 0) for r in rows],
+        }
+    )
+
+
+def forecast() -> pl.DataFrame:
+    return pl.DataFrame(
+        {
+            "as_of_day": [DAY, DAY, date(2025, 3, 9)],
+            "month": [MONTH] * 3,
+            "scope": ["company", "Отдел 1", "company"],
+            "plan_rub": [3_000_000.0, 2_200_000.0, 3_000_000.0],
+            "actual_mtd_rub": [834_567.0, 600_000.0, 700_000.0],
+            "forecast_rub": [2_600_000.0, 1_700_000.0, 9_000_000.0],
+            "forecast_low_rub": [2_300_000.0, 1_500_000.0, 1.0],
+            "forecast_high_rub": [2_900_000.0, 1_900_000.0, 2.0],
+            "prob_reach_plan": [0.25, 0.1, 0.99],
+            "ruler_rub": [2_587_158.0, 1_860_000.0, 2_400_000.0],
+            "model": ["prophet"] * 3,
+            "history_days": [400] * 3,
+        }
+    )
+
+
+def anomalies(day: date = DAY) -> pl.DataFrame:
+    return pl.DataFrame(
+        {
+            "as_of_day": [day, day, day, date(2025, 3, 9)],
+            "manager_id": ["2", "1", "3", "3"],
+            "manager_name": ["Петров Пётр", "Иванов Иван", "Сидорова Анна", "Сидорова Анна"],
+            "score": [0.91, 0.20, 0.75, 0.99],
+            "is_anomaly": [True, False, True, True],
+            "top_metric": ["calls_out", "emails", "won_rub", "meetings"],
+            "metric_value": [3.0, 10.0, 0.0, 0.0],
+            "usual_value": [35.0, 12.0, 48_500.0, 4.0],
+        }
+    )
+
+
+def write_to(warehouse, day: date = DAY) -> None:
+    """Put the day into a Warehouse under the contract's schema.table names."""
+    warehouse.replace_rows("marts", "mart_plan_fact", plan_fact(), where={})
+    warehouse.replace_rows("ml", "forecast_month_end", forecast(), where={})
+    warehouse.replace_rows("ml", "manager_anomalies", anomalies(day), where={})

@@ -1,0 +1,159 @@
+"""The month-end forecast: right figures on a series whose month is known, no peeking, honest fallbacks.
+
+Expected figures are counted by hand from the synthetic series (weekdays in October 2025 etc.),
+never taken from the code under test.
+"""
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import numpy as np
+import polars as pl
+import pytest
+from dagster import materialize
+
+from assets.forecast.assets import forecast_month_end as forecast_asset
+from assets.forecast.model import forecast_month_end
+from resources.warehouse import Warehouse
+from tests.support.pg import temporary_database
+
+AS_OF = date(2025, 10, 15)  # a Wednesday; October 2025 has no Russian public holidays
+# October 2025: the 1st is a Wednesday -> 23 weekdays; through the 15th: 1-3, 6-10, 13-15 = 11.
+OCT_WEEKDAYS, OCT_WEEKDAYS_TO_15 = 23, 11
+
+
+def weekday_series(start: date, end: date, per_day: float = 100.0, noise: float = 0.0, seed: int = 7) -> pl.DataFrame:
+    """`per_day` on Monday-Friday, nothing at weekends (days with no sales are simply absent)."""
+    rng = np.random.default_rng(seed)
+    days, values = [], []
+    d = start
+    while d <= end:
+        if d.weekday() < 5:
+            days.append(d)
+            values.append(per_day + (rng.normal(0, noise) if noise else 0.0))
+        d += timedelta(days=1)
+    return pl.DataFrame({"day": days, "revenue_rub": values})
+
+
+@pytest.fixture(scope="module")
+def steady() -> pl.DataFrame:
+    """~22 months of 100 a weekday with a little noise, through the end of October 2025."""
+    return weekday_series(date(2024, 1, 1), date(2025, 10, 31), noise=5.0)
+
+
+def test_forecast_of_a_steady_month_is_near_its_known_total(steady: pl.DataFrame) -> None:
+    mtd = float(steady.filter((pl.col("day") >= date(2025, 10, 1)) & (pl.col("day") <= AS_OF))["revenue_rub"].sum())
+    # what is known on the 15th: the MTD actual, then 100 on each of the 12 weekdays left
+    expected_total = mtd + 100.0 * (OCT_WEEKDAYS - OCT_WEEKDAYS_TO_15)
+
+    f = forecast_month_end(steady, AS_OF, plan_rub=2000.0)
+
+    assert f.model == "prophet+catboost"
+    assert f.month == date(2025, 10, 1)
+    assert f.actual_mtd_rub == pytest.approx(mtd, abs=0.01)
+    assert f.forecast_rub == pytest.approx(expected_total, rel=0.03)
+    assert f.forecast_low_rub <= expected_total <= f.forecast_high_rub
+    assert f.forecast_low_rub <= f.forecast_rub <= f.forecast_high_rub
+    # the ruler counts weekends as selling days: MTD / 15 × 31, below the true pace here
+    assert f.ruler_rub == pytest.approx(mtd / 15 * 31, abs=0.01)
+    assert f.history_days == (AS_OF - date(2024, 1, 1)).days + 1
+    # 2000 is 300 below a steady month, 3000 is 700 above: near-certain either way
+    assert f.prob_reach_plan is not None and f.prob_reach_plan > 0.9
+    assert forecast_month_end(steady, AS_OF, plan_rub=3000.0).prob_reach_plan < 0.1
+
+
+def test_ruler_by_hand_on_an_exact_series() -> None:
+    exact = weekday_series(date(2025, 9, 1), date(2025, 10, 31))
+    f = forecast_month_end(exact, AS_OF, plan_rub=None)
+    assert f.actual_mtd_rub == 100.0 * OCT_WEEKDAYS_TO_15
+    assert f.ruler_rub == pytest.approx(1100.0 / 15 * 31, abs=0.01)  # 2273.33
+    assert f.prob_reach_plan is None  # no plan, no probability
+
+
+def test_data_after_the_as_of_day_changes_nothing(steady: pl.DataFrame) -> None:
+    cut = steady.filter(pl.col("day") <= AS_OF)
+    # the future, had it leaked, would scream: a hundredfold
+    poisoned = pl.concat([cut, weekday_series(AS_OF + timedelta(days=1), date(2025, 12, 31), per_day=10_000.0)])
+    assert forecast_month_end(poisoned, AS_OF, 2300.0) == forecast_month_end(cut, AS_OF, 2300.0)
+
+
+def test_short_history_falls_back_to_the_ruler_and_says_so() -> None:
+    short = weekday_series(date(2025, 9, 26), AS_OF)  # 20 days of history
+    f = forecast_month_end(short, AS_OF, plan_rub=2300.0)
+    assert f.history_days == 20
+    assert f.model.startswith("ruler")
+    assert f.forecast_rub == pytest.approx(1100.0 / 15 * 31, abs=0.01)
+    assert f.forecast_rub == f.ruler_rub
+    assert f.forecast_low_rub <= f.forecast_rub <= f.forecast_high_rub
+
+
+def test_last_day_of_month_is_the_actual_total(steady: pl.DataFrame) -> None:
+    f = forecast_month_end(steady, date(2025, 10, 31), plan_rub=2000.0)
+    october = float(steady.filter(pl.col("day") >= date(2025, 10, 1))["revenue_rub"].sum())
+    assert f.forecast_rub == f.forecast_low_rub == f.forecast_high_rub == pytest.approx(october, abs=0.01)
+    assert f.prob_reach_plan == 1.0
+
+
+# --- the Dagster asset on a hand-made warehouse ----------------------------------------------
+def _marts(warehouse: Warehouse) -> tuple[float, float]:
+    """Revenue in two departments (70 + 30 a weekday since 1 July 2025) and an October plan of 2 500."""
+    a = weekday_series(date(2025, 7, 1), date(2025, 11, 30), per_day=70.0)
+    b = weekday_series(date(2025, 7, 1), date(2025, 11, 30), per_day=30.0)
+    revenue = pl.concat([
+        a.select(pl.col("day"), pl.lit(1).alias("department_id"), pl.lit("Опт").alias("department_name"),
+                 pl.col("revenue_rub").alias("won_rub"), pl.lit(1).alias("won_count")),
+        b.select(pl.col("day"), pl.lit(2).alias("department_id"), pl.lit("Розница").alias("department_name"),
+                 pl.col("revenue_rub").alias("won_rub"), pl.lit(1).alias("won_count")),
+    ])
+    warehouse.replace_rows("marts", "mart_revenue_daily", revenue, where={})
+    plan = pl.DataFrame({
+        "month": [date(2025, 10, 1), date(2025, 10, 1), date(2025, 11, 1)],
+        "department_id": [1, 2, 1], "manager_id": [11, 21, 11], "pipeline_id": [0, 0, 0],
+        "plan_rub": [1500.0, 1000.0, 9999.0], "actual_rub": [0.0, 0.0, 0.0],
+    })
+    warehouse.replace_rows("marts", "mart_plan_fact", plan, where={})
+    return 100.0 * OCT_WEEKDAYS_TO_15, 2500.0
+
+
+@pytest.fixture(params=["duckdb", "postgres"])
+def warehouse(request, tmp_path):
+    if request.param == "duckdb":
+        yield Warehouse(url=f"duckdb:///{tmp_path}/w.duckdb")
+    else:
+        with temporary_database() as url:
+            yield Warehouse(url=url)
+
+
+def test_asset_writes_one_row_per_as_of_day_and_reruns_replace(warehouse: Warehouse) -> None:
+    mtd, plan = _marts(warehouse)
+    for _ in range(2):  # the second run must replace, not duplicate
+        result = materialize([forecast_asset], partition_key=AS_OF.isoformat(), resources={"warehouse": warehouse})
+        assert result.success
+    rows = warehouse.query("select * from ml.forecast_month_end")
+    assert rows.height == 1
+    row = rows.row(0, named=True)
+    assert row["as_of_day"] == AS_OF and row["month"] == date(2025, 10, 1) and row["scope"] == "company"
+    assert row["plan_rub"] == plan
+    assert row["actual_mtd_rub"] == pytest.approx(mtd)
+    assert row["ruler_rub"] == pytest.approx(mtd / 15 * 31, abs=0.01)
+    assert row["forecast_rub"] == pytest.approx(100.0 * OCT_WEEKDAYS, rel=0.05)
+    assert row["history_days"] == (AS_OF - date(2025, 7, 1)).days + 1
+    assert {"as_of_day", "month", "plan_rub", "actual_mtd_rub", "forecast_rub", "forecast_low_rub",
+            "forecast_high_rub", "prob_reach_plan", "ruler_rub", "model", "history_days"} <= set(rows.columns)
+    meta = result.asset_materializations_for_node("forecast_month_end")[0].metadata
+    assert meta["plan_rub"].value == plan
+    assert meta["forecast_rub"].value == pytest.approx(row["forecast_rub"])
+
+
+def test_a_range_runs_once_and_writes_each_day(tmp_path) -> None:
+    """What `dagster asset materialize --partition-range` does: one run over several as-of days."""
+    warehouse = Warehouse(url=f"duckdb:///{tmp_path}/w.duckdb")
+    _marts(warehouse)
+    tags = {"dagster/asset_partition_range_start": "2025-10-13", "dagster/asset_partition_range_end": "2025-10-15"}
+    result = materialize([forecast_asset], tags=tags, resources={"warehouse": warehouse})
+    assert result.success
+    assert len(result.asset_materializations_for_node("forecast_month_end")) == 3
+    rows = warehouse.query("select as_of_day, actual_mtd_rub from ml.forecast_month_end order by as_of_day")
+    assert rows["as_of_day"].to_list() == [date(2025, 10, 13), date(2025, 10, 14), date(2025, 10, 15)]
+    # weekdays through the 13th: 9, 14th: 10, 15th: 11 — each day sees only its own past
+    assert rows["actual_mtd_rub"].to_list() == pytest.approx([900.0, 1000.0, 1100.0])

@@ -1,0 +1,163 @@
+"""Insights: the figures the head of sales reads are right, GPT is used when configured, the template otherwise."""
+from __future__ import annotations
+
+import logging
+from datetime import date
+
+import pytest
+from dagster import materialize
+
+from assets.insights.assets import insights
+from assets.insights.facts import build_facts, collect_facts
+from assets.insights.writer import format_rub, template_recommendations
+from resources.llm import InsightWriter
+from resources.warehouse import Warehouse
+from tests.fakes import small_day
+from tests.fakes.fake_openai import CANNED_ANSWER, FakeOpenAI
+
+SECRET_KEY = "sk-test-0123456789-secret"
+
+
+@pytest.fixture(autouse=True)
+def no_openai_env(monkeypatch):
+    for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "OPENAI_MODEL"):
+        monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture
+def facts():
+    return build_facts(small_day.DAY, small_day.plan_fact(), small_day.forecast(), small_day.anomalies())
+
+
+@pytest.fixture
+def warehouse(tmp_path):
+    wh = Warehouse(url=f"duckdb:///{tmp_path}/w.duckdb")
+    small_day.write_to(wh)
+    return wh
+
+
+def test_ruble_format():
+    assert format_rub(1234567.4) == "1 234 567 ₽"
+    assert format_rub(999.5) == "1 000 ₽"
+    assert format_rub(0) == "0 ₽"
+
+
+def test_facts_of_the_day(facts):
+    # hand-computed in tests/fakes/small_day.py
+    assert facts.plan_rub == 3_000_000
+    assert facts.actual_mtd_rub == 834_567
+    assert facts.fulfilment_pct == pytest.approx(834_567 / 3_000_000 * 100)
+    assert facts.remaining_rub == 2_165_433
+    assert (facts.days_elapsed, facts.days_in_month, facts.days_left) == (10, 31, 21)
+    assert facts.forecast_rub == 2_600_000  # the company row, not the department's or yesterday's
+    assert facts.prob_reach_plan == 0.25
+    assert [m.manager_name for m in facts.lagging_managers] == ["Петров Пётр"]
+    assert facts.lagging_managers[0].expected_rub == pytest.approx(1_200_000 * 10 / 31)
+    # only today's flagged rows, most anomalous first
+    assert [(a.manager_name, a.metric) for a in facts.anomalies] == [
+        ("Петров Пётр", "calls_out"), ("Сидорова Анна", "won_rub")]
+
+
+def test_template_quotes_the_figures(facts):
+    recs = template_recommendations(facts)
+    text = "\n".join(recs)
+    assert 3 <= len(recs) <= 5
+    for expected in [
+        "834 567 ₽", "3 000 000 ₽", "28 %",           # actual, plan, fulfilment
+        "2 165 433 ₽", "103 116 ₽", "21 дн",          # remaining, per remaining day
+        "2 600 000 ₽", "2 300 000 ₽ – 2 900 000 ₽",   # forecast with its interval
+        "25 %", "400 000 ₽",                           # probability, gap to plan
+        "Петров Пётр — 8 % плана при ожидаемых 32 %",   # the lagging manager
+        "исходящие звонки 3 (обычно 35)",               # the anomaly with its usual value
+        "48 500 ₽",
+    ]:
+        assert expected in text, expected
+    assert "Сидорова Анна —" not in text  # within the 10 % tolerance: not called lagging
+    assert "Иванов" not in text
+
+
+def test_template_without_plan_or_forecast_still_gives_three_recommendations():
+    empty = small_day.plan_fact().head(0)
+    facts = build_facts(small_day.DAY, empty, None, None)
+    recs = template_recommendations(facts)
+    assert 3 <= len(recs) <= 5
+    assert "План на месяц не загружен" in recs[0]
+
+
+def test_collect_facts_reads_the_warehouse(warehouse, facts):
+    assert collect_facts(warehouse, small_day.DAY) == facts
+
+
+def test_llm_path_uses_the_configured_model_and_its_text(monkeypatch, facts):
+    with FakeOpenAI() as ai:
+        monkeypatch.setenv("OPENAI_API_KEY", SECRET_KEY)
+        monkeypatch.setenv("OPENAI_BASE_URL", ai.base_url)
+        monkeypatch.setenv("OPENAI_MODEL", "gpt-test-mini")
+        written = InsightWriter().write(facts)
+    assert written.source == "openai"
+    assert written.texts == [line.removeprefix("- ") for line in CANNED_ANSWER.splitlines()]
+    (request,) = ai.requests
+    assert request["model"] == "gpt-test-mini"
+    assert request["authorization"] == f"Bearer {SECRET_KEY}"
+    system, user = request["messages"]
+    assert system["role"] == "system" and "отдела продаж" in system["content"]
+    assert "834 567 ₽" in user["content"] and "Петров Пётр" in user["content"]
+
+
+def test_default_model_is_gpt_4o(monkeypatch, facts):
+    with FakeOpenAI() as ai:
+        InsightWriter(api_key=SECRET_KEY, base_url=ai.base_url).write(facts)
+    assert ai.requests[0]["model"] == "gpt-4o"
+
+
+def test_server_error_falls_back_to_the_template_and_hides_the_key(facts, caplog):
+    caplog.set_level(logging.DEBUG)
+    with FakeOpenAI(fail_with=500) as ai:
+        written = InsightWriter(api_key=SECRET_KEY, base_url=ai.base_url, max_retries=0).write(facts)
+    assert ai.requests, "the server was asked"
+    assert written.source == "template"
+    assert written.texts == template_recommendations(facts)
+    assert "500" in (written.fallback_reason or "")
+    assert SECRET_KEY not in caplog.text and SECRET_KEY not in (written.fallback_reason or "")
+
+
+def test_no_key_means_template_and_no_request(facts):
+    with FakeOpenAI() as ai:
+        written = InsightWriter(base_url=ai.base_url).write(facts)
+    assert ai.requests == []
+    assert written.source == "template"
+    assert "OPENAI_API_KEY" in (written.fallback_reason or "")
+
+
+def test_insights_asset_writes_the_day_once(warehouse):
+    resources = {"warehouse": warehouse, "llm": InsightWriter()}
+    for _ in range(2):  # a rerun replaces the day's rows
+        result = materialize([insights], partition_key=small_day.DAY.isoformat(), resources=resources)
+        assert result.success
+    rows = warehouse.query("select as_of_day, rank, text, source from ml.insights order by rank")
+    expected = template_recommendations(build_facts(
+        small_day.DAY, small_day.plan_fact(), small_day.forecast(), small_day.anomalies()))
+    assert rows["text"].to_list() == expected
+    assert rows["rank"].to_list() == list(range(1, len(expected) + 1))
+    assert set(rows["source"]) == {"template"}
+    assert set(rows["as_of_day"]) == {small_day.DAY}
+
+
+def test_insights_asset_with_gpt(warehouse):
+    with FakeOpenAI() as ai:
+        llm = InsightWriter(api_key=SECRET_KEY, base_url=ai.base_url, model="gpt-4o-mini")
+        assert materialize([insights], partition_key="2025-03-10", resources={"warehouse": warehouse, "llm": llm}).success
+    rows = warehouse.query("select text, source from ml.insights order by rank")
+    assert set(rows["source"]) == {"openai"}
+    assert rows["text"][0].startswith("Сегодня созвонитесь")
+    assert ai.requests[0]["model"] == "gpt-4o-mini"
+
+
+def test_a_backfill_range_writes_each_day_from_its_own_facts(warehouse):
+    tags = {"dagster/asset_partition_range_start": "2025-03-09", "dagster/asset_partition_range_end": "2025-03-10"}
+    assert materialize([insights], tags=tags, resources={"warehouse": warehouse, "llm": InsightWriter()}).success
+    rows = warehouse.query("select as_of_day, text from ml.insights order by as_of_day, rank")
+    by_day = {d: "\n".join(rows.filter(rows["as_of_day"] == d)["text"]) for d in set(rows["as_of_day"])}
+    assert sorted(by_day) == [date(2025, 3, 9), small_day.DAY]
+    assert "9 000 000 ₽" in by_day[min(by_day)]       # the 9th's own forecast row
+    assert "2 600 000 ₽" in by_day[small_day.DAY]

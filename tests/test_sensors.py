@@ -1,0 +1,196 @@
+"""Schedules and sensors: the right partition at the right local time, alerts to the right chat, exactly once."""
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+import pytest
+from dagster import (
+    AssetCheckResult,
+    AssetMaterialization,
+    Definitions,
+    asset,
+    asset_check,
+    build_run_status_sensor_context,
+    build_schedule_context,
+    build_sensor_context,
+    instance_for_test,
+    job,
+    materialize,
+    op,
+)
+
+from resources.telegram import TelegramNotifier
+from resources.warehouse import Warehouse
+from schedules import build_defs
+from schedules.jobs import morning_digest_job
+from schedules.schedules import build_schedules
+from schedules.sensors import build_sensors
+from tests.fakes import small_day
+from tests.fakes.fake_telegram import FakeTelegram
+
+TZ = "Europe/Moscow"
+HEAD, ONCALL = "100", "200"
+
+
+@pytest.fixture
+def tg():
+    with FakeTelegram() as fake:
+        yield fake
+
+
+@pytest.fixture
+def resources(tg, tmp_path):
+    return {
+        "telegram": TelegramNotifier(bot_token="1:T", chat_id=HEAD, oncall_chat_id=ONCALL, api_url=tg.url),
+        "warehouse": Warehouse(url=f"duckdb:///{tmp_path}/w.duckdb"),
+    }
+
+
+def sensors():
+    return {s.name: s for s in build_sensors(TZ)}
+
+
+# --- schedules -----------------------------------------------------------------------------
+def test_schedules_run_in_company_time():
+    by_name = {s.name: s for s in build_defs().schedules}
+    assert {n: (s.cron_schedule, s.execution_timezone) for n, s in by_name.items()} == {
+        "incremental_refresh_every_15_minutes": ("*/15 * * * *", TZ),
+        "forecast_daily_0600": ("0 6 * * *", TZ),
+        "digest_daily_0900": ("0 9 * * *", TZ),
+    }
+    jobs = {j.name for j in build_defs().jobs}
+    assert jobs == {"incremental_refresh", "morning_forecast", "morning_digest"}
+
+
+def test_forecast_targets_the_moscow_day():
+    forecast = {s.name: s for s in build_schedules(TZ)}["forecast_daily_0600"]
+    # 06:00 in Moscow on 10 March is 03:00 UTC the same day
+    tick = datetime(2025, 3, 10, 3, 0, tzinfo=timezone.utc)
+    with instance_for_test() as instance:
+        run = forecast(build_schedule_context(instance=instance, scheduled_execution_time=tick))
+    assert run.partition_key == "2025-03-10"
+
+
+def test_digest_tick_asks_for_that_day():
+    digest = {s.name: s for s in build_schedules(TZ)}["digest_daily_0900"]
+    tick = datetime(2025, 3, 10, 6, 0, tzinfo=timezone.utc)  # 09:00 Moscow
+    with instance_for_test() as instance:
+        run = digest(build_schedule_context(instance=instance, scheduled_execution_time=tick))
+    assert run.run_config["ops"]["send_morning_digest"]["config"]["as_of_day"] == "2025-03-10"
+
+
+# --- the digest -----------------------------------------------------------------------------
+def test_digest_reaches_the_head_of_sales(tg, resources):
+    small_day.write_to(resources["warehouse"])
+    with instance_for_test() as instance:
+        result = morning_digest_job.execute_in_process(
+            instance=instance,
+            resources=resources,
+            run_config={"ops": {"send_morning_digest": {"config": {"as_of_day": "2025-03-10"}}}},
+        )
+    assert result.success
+    (msg,) = tg.to(HEAD)
+    assert tg.to(ONCALL) == []
+    for figure in ["10.03.2025", "3 000 000 ₽", "834 567 ₽", "28 %", "2 600 000 ₽", "25 %", "Петров Пётр"]:
+        assert figure in msg.visible_text, figure
+
+
+# --- anomaly alerts ---------------------------------------------------------------------------
+def _today() -> date:
+    return datetime.now(ZoneInfo(TZ)).date()
+
+
+def test_anomaly_alert_is_sent_once_per_partition(tg, resources):
+    today = _today()
+    small_day.write_to(resources["warehouse"], day=today)
+    sensor = sensors()["anomaly_alerts_to_head_of_sales"]
+    with instance_for_test() as instance:
+        instance.report_runless_asset_event(AssetMaterialization("manager_anomalies", partition=today.isoformat()))
+        context = build_sensor_context(instance=instance, resources=resources)
+        sensor(context)
+        sensor(context)  # evaluated twice: nothing new
+        # the same partition materialized again (a rerun) does not repeat the alerts either
+        instance.report_runless_asset_event(AssetMaterialization("manager_anomalies", partition=today.isoformat()))
+        sensor(context)
+    alerts = tg.to(HEAD)
+    assert tg.to(ONCALL) == []
+    # two flagged managers today (Петров: calls, Сидорова: revenue); Иванов is not flagged
+    assert len(alerts) == 2
+    first, second = (m.visible_text for m in alerts)
+    assert "Аномалия: исходящие звонки" in first and "Значение: 3, обычно 35" in first
+    assert "Ответственный: Петров Пётр" in first and "Что сделать:" in first
+    assert "выручка" in second and "обычно 48 500 ₽" in second and "Сидорова Анна" in second
+
+
+def test_backfilled_old_partitions_do_not_alert(tg, resources):
+    old = _today() - timedelta(days=30)
+    small_day.write_to(resources["warehouse"], day=old)
+    sensor = sensors()["anomaly_alerts_to_head_of_sales"]
+    with instance_for_test() as instance:
+        instance.report_runless_asset_event(AssetMaterialization("manager_anomalies", partition=old.isoformat()))
+        sensor(build_sensor_context(instance=instance, resources=resources))
+    assert tg.messages == []
+
+
+# --- failures → on-call -----------------------------------------------------------------------
+@op
+def load_leads() -> None:
+    raise RuntimeError("портал ответил 503 QUERY_LIMIT_EXCEEDED")
+
+
+@job
+def failing_refresh() -> None:
+    load_leads()
+
+
+def test_failed_run_goes_to_oncall(tg, resources):
+    with instance_for_test() as instance:
+        result = failing_refresh.execute_in_process(instance=instance, raise_on_error=False)
+        assert not result.success
+        context = build_run_status_sensor_context(
+            sensor_name="run_failures_to_oncall",
+            dagster_instance=instance,
+            dagster_run=instance.get_run_by_id(result.run_id),
+            dagster_event=result.get_run_failure_event(),
+            resources=resources,
+        ).for_run_failure()
+        sensors()["run_failures_to_oncall"](context)
+    assert tg.to(HEAD) == []
+    (msg,) = tg.to(ONCALL)
+    assert "failing_refresh" in msg.visible_text and result.run_id in msg.visible_text
+    assert "QUERY_LIMIT_EXCEEDED" in msg.visible_text
+
+
+@asset
+def mart_plan_fact() -> None:
+    return None
+
+
+@asset_check(asset=mart_plan_fact, description="plan rows exist for the current month")
+def plan_present() -> AssetCheckResult:
+    return AssetCheckResult(passed=False, metadata={"rows": 0}, description="в плане нет строк за март")
+
+
+@asset_check(asset=mart_plan_fact)
+def plan_not_negative() -> AssetCheckResult:
+    return AssetCheckResult(passed=True)
+
+
+def test_failed_asset_check_goes_to_oncall_once(tg, resources):
+    defs = Definitions(assets=[mart_plan_fact], asset_checks=[plan_present, plan_not_negative])
+    sensor = sensors()["asset_check_failures_to_oncall"]
+    with instance_for_test() as instance:
+        assert materialize([mart_plan_fact, plan_present, plan_not_negative], instance=instance).success
+        context = build_sensor_context(instance=instance, definitions=defs, resources=resources)
+        sensor(context)
+        sensor(context)  # same evaluation: not repeated
+        assert len(tg.to(ONCALL)) == 1
+        materialize([mart_plan_fact, plan_present, plan_not_negative], instance=instance)  # fails again: a new alert
+        sensor(context)
+    assert tg.to(HEAD) == []
+    msgs = tg.to(ONCALL)
+    assert len(msgs) == 2
+    assert all("plan_not_negative" not in m.visible_text for m in msgs)  # a passing check is silent
+    assert "mart_plan_fact / plan_present" in msgs[0].visible_text
+    assert "в плане нет строк за март" in msgs[0].visible_text and "rows: 0" in msgs[0].visible_text
