@@ -5,8 +5,7 @@ alert is idempotent), and anomaly alerts also respect a cool-down (DOMAIN.md ale
 """
 import json
 import time
-from datetime import date, datetime, timedelta
-from zoneinfo import ZoneInfo
+from datetime import date, timedelta
 
 from dagster import (
     AssetCheckKey,
@@ -22,6 +21,7 @@ from dagster import (
 )
 
 from assets.insights.facts import anomalies_of_day
+from resources.settings import load_settings
 from resources.telegram import TelegramNotifier
 from resources.warehouse import Warehouse
 from schedules.messages import anomaly_alert_html, check_failure_html, run_failure_html
@@ -70,7 +70,7 @@ def build_sensors(tz: str, default_status: DefaultSensorStatus = DefaultSensorSt
         sent: dict[str, float] = state.get("sent", {})  # "<day>|<manager>|<metric>" -> epoch seconds
         cooldown: dict[str, float] = state.get("cooldown", {})  # "<manager>|<metric>" -> epoch seconds
         now = time.time()
-        today = datetime.now(ZoneInfo(tz)).date()
+        today = load_settings().today  # DEMO_TODAY in the demo world, else today in COMPANY_TIMEZONE
         records = context.instance.fetch_materializations(
             AssetRecordsFilter(asset_key=ANOMALIES_KEY, after_storage_id=last_id), limit=BATCH, ascending=True
         ).records

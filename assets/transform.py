@@ -1,0 +1,127 @@
+"""The `warehouse` stage: dbt models (staging -> core -> marts) as Dagster assets, dbt tests as checks.
+
+dagster-dbt reads the dbt manifest (dbt_project/target/manifest.json) when the definitions load.
+target/ is not committed, so `make setup` runs `dbt parse`; under `dagster dev` the manifest is
+rebuilt on every load (`prepare_if_dev`); and when it is still missing (a fresh clone started some
+other way) `build_defs()` parses once then. Nothing here runs at import time.
+"""
+
+import contextlib
+import json
+import os
+import shutil
+import sys
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+from dagster import AssetExecutionContext, AssetKey, AssetsDefinition, Definitions
+from dagster_dbt import (
+    DagsterDbtTranslator,
+    DagsterDbtTranslatorSettings,
+    DbtCliResource,
+    DbtProject,
+    dbt_assets,
+)
+from dagster_dbt.dbt_project import using_dagster_dev
+
+from resources.settings import load_settings
+from resources.warehouse import Warehouse
+
+DBT_PROJECT_DIR = Path(__file__).resolve().parent.parent / "dbt_project"
+GROUP = "warehouse"
+# The dbt installed beside this Python (the venv's bin/ is often not on PATH: `.venv/bin/dagster dev`).
+DBT_EXECUTABLE = str(Path(sys.executable).parent / "dbt") if (Path(sys.executable).parent / "dbt").exists() \
+    else (shutil.which("dbt") or "dbt")
+
+# Constructing a DbtProject only reads dbt_project.yml; it neither parses nor connects.
+dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR)
+
+
+class WarehouseTranslator(DagsterDbtTranslator):
+    """Models keyed by their bare name (["mart_plan_fact"]) in group `warehouse`.
+
+    Sources keep the keys set in their `meta.dagster.asset_key` (the dlt assets' keys), so the
+    lineage runs from the CRM through dlt into dbt as one graph.
+    """
+
+    def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> AssetKey:
+        if dbt_resource_props["resource_type"] == "source":
+            return super().get_asset_key(dbt_resource_props)
+        return AssetKey([dbt_resource_props["name"]])
+
+    def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
+        return GROUP
+
+
+def translator() -> WarehouseTranslator:
+    # users and users__uf_department are both loaded by the dlt `users` asset: two dbt sources,
+    # one Dagster key.
+    return WarehouseTranslator(
+        settings=DagsterDbtTranslatorSettings(enable_asset_checks=True, enable_duplicate_source_asset_keys=True)
+    )
+
+
+def dbt_cli_resource() -> DbtCliResource:
+    """The `dbt` resource for definitions.py (profiles.yml lives inside the project)."""
+    return DbtCliResource(project_dir=dbt_project, profiles_dir=str(DBT_PROJECT_DIR), dbt_executable=DBT_EXECUTABLE)
+
+
+def dbt_vars() -> dict[str, str]:
+    """dbt vars from the settings contract: the company's business-day time zone."""
+    return {"company_timezone": load_settings().company_timezone}
+
+
+@contextlib.contextmanager
+def patched_environ(values: Mapping[str, str]) -> Iterator[None]:
+    """Set environment variables for the dbt subprocess and restore them afterwards.
+
+    DbtCliResource hands dbt a copy of os.environ, and profiles.yml reads the warehouse's
+    connection from it (Warehouse.dbt_env()); the run executor is in-process and serial.
+    """
+    saved = {key: os.environ.get(key) for key in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, old in saved.items():
+            if old is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = old
+
+
+def ensure_manifest(project: DbtProject = dbt_project) -> Path:
+    """Make sure the manifest exists: re-parse under `dagster dev`, parse once if it is missing.
+
+    This is `DbtProject.prepare_if_dev()` plus the fresh-clone case, run with the venv's dbt
+    (dagster-dbt's own preparer looks for `dbt` on PATH). `dbt parse` reads no warehouse.
+    """
+    if using_dagster_dev() or not project.manifest_path.exists():
+        DbtCliResource(
+            project_dir=project, profiles_dir=str(project.profiles_dir), dbt_executable=DBT_EXECUTABLE
+        ).cli(["parse", "--quiet"], target_path=project.target_path).wait()
+    return project.manifest_path
+
+
+def build_dbt_assets(project: DbtProject = dbt_project) -> AssetsDefinition:
+    """The dbt project as one multi-asset (every model an asset, every test a check)."""
+
+    @dbt_assets(
+        manifest=ensure_manifest(project),
+        project=project,
+        name="warehouse_dbt",
+        dagster_dbt_translator=translator(),
+    )
+    def warehouse_dbt(context: AssetExecutionContext, dbt: DbtCliResource, warehouse: Warehouse):
+        """`dbt build` of the selected models against the configured warehouse."""
+        args = ["build", "--vars", json.dumps(dbt_vars())]
+        with patched_environ(warehouse.dbt_env()):
+            yield from dbt.cli(args, context=context).stream()
+
+    return warehouse_dbt
+
+
+def build_defs() -> Definitions:
+    """The warehouse stage's definitions (resources `dbt` and `warehouse` come from definitions.py)."""
+    return Definitions(assets=[build_dbt_assets()])

@@ -1,0 +1,61 @@
+"""The dbt project as Dagster sees it: one lineage from the dlt tables, checks from dbt tests, and a
+materialization through the `warehouse` resource that yields the hand-computed marts."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from dagster import AssetKey, materialize
+
+from assets.transform import build_defs, dbt_cli_resource
+from resources.warehouse import Warehouse
+from tests.test_dbt_models import assert_marts_match_the_hand_made_world, load_raw_world
+
+MARTS = ("mart_plan_fact", "mart_revenue_daily", "mart_manager_daily")
+CORE = ("department", "manager", "pipeline", "stage", "deal", "lead", "activity", "plan", "fx_rate")
+
+
+@pytest.fixture(scope="module")
+def dbt_assets_def():
+    defs = build_defs()
+    (assets_def,) = list(defs.assets)
+    return assets_def
+
+
+def test_models_are_warehouse_assets_keyed_by_name(dbt_assets_def) -> None:
+    keys = set(dbt_assets_def.keys)
+    for name in (*MARTS, *CORE, "stg_bitrix24__deals", "stg_plan__plan", "stg_cbr__rates"):
+        assert AssetKey([name]) in keys, name
+    assert {dbt_assets_def.group_names_by_key[k] for k in keys} == {"warehouse"}
+
+
+def test_sources_join_the_dlt_assets(dbt_assets_def) -> None:
+    deps = dbt_assets_def.asset_deps
+    assert AssetKey(["raw_bitrix24", "deals"]) in deps[AssetKey(["stg_bitrix24__deals"])]
+    assert AssetKey(["raw_bitrix24", "users"]) in deps[AssetKey(["stg_bitrix24__user_departments"])]
+    assert AssetKey(["raw_plan", "plan"]) in deps[AssetKey(["stg_plan__plan"])]
+    assert AssetKey(["raw_cbr", "rates"]) in deps[AssetKey(["stg_cbr__rates"])]
+    # the marts read canonical entities only, never staging
+    assert AssetKey(["deal"]) in deps[AssetKey(["mart_plan_fact"])]
+    assert not any(k.path[0].startswith("stg_") for m in MARTS for k in deps[AssetKey([m])])
+
+
+def test_dbt_tests_are_asset_checks(dbt_assets_def) -> None:
+    checks = {(c.asset_key.path[-1], c.name) for c in dbt_assets_def.check_specs}
+    assert ("mart_plan_fact", "accepted_values_mart_plan_fact_colour__red__yellow__green") in checks
+    assert ("deal", "unique_deal_deal_id") in checks
+    assert any(name == "assert_plan_fact_reconciles_with_won_deals" for _, name in checks)
+
+
+def test_materializing_through_dagster_builds_the_marts(dbt_assets_def, tmp_path: Path) -> None:
+    warehouse = Warehouse(url=f"duckdb:///{tmp_path}/warehouse.duckdb")
+    load_raw_world(warehouse)
+    result = materialize(
+        [dbt_assets_def], resources={"dbt": dbt_cli_resource(), "warehouse": warehouse}, raise_on_error=False
+    )
+    assert result.success
+    materialized = {e.asset_key for e in result.get_asset_materialization_events()}
+    assert {AssetKey([m]) for m in MARTS} <= materialized
+    evaluations = result.get_asset_check_evaluations()
+    assert evaluations and all(e.passed for e in evaluations)
+    assert_marts_match_the_hand_made_world(warehouse)
