@@ -1,0 +1,172 @@
+"""dlt sources for the file inputs: the sales plan sheet and the CBR exchange rates (plain dlt, no Dagster).
+
+- `plan_source(plan_file)` -> table `plan` (dataset raw_plan): one row per month x manager x pipeline,
+  replaced whole on every run, because the sheet is the full truth (a row removed from the sheet must
+  disappear from the warehouse). Duplicate keys in the sheet are an error, not a silent merge.
+- `cbr_source(rates_file)` -> table `rates` (dataset raw_cbr): merged on date + char_code, so a file
+  holding only recent days adds to the history instead of replacing it.
+
+Values are typed while reading (ids and counts as integers, money and rates as decimals, dates as
+dates), and every problem names the file, the line and the column.
+"""
+from __future__ import annotations
+
+import csv
+from collections.abc import Callable, Iterator, Sequence
+from datetime import date
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
+
+import dlt
+from dlt.sources import DltResource
+
+
+class SourceFileError(ValueError):
+    """A plan or rates file is missing, lacks columns, or holds a value of the wrong kind."""
+
+
+def _month(value: str) -> str:
+    """Plan months are `YYYY-MM`; kept as text, validated."""
+    date.fromisoformat(value.strip() + "-01")
+    return value.strip()
+
+
+def _decimal(value: str) -> Decimal:
+    text = value.strip().replace(" ", "").replace("\u00a0", "").replace(",", ".")
+    try:
+        result = Decimal(text)
+    except InvalidOperation:
+        raise ValueError(f"not a number: {value!r}") from None
+    if not result.is_finite():
+        raise ValueError(f"not a finite number: {value!r}")
+    return result
+
+
+def _int(value: str) -> int:
+    return int(value.strip())
+
+
+def _date(value: str) -> date:
+    return date.fromisoformat(value.strip())
+
+
+PLAN_COLUMNS: dict[str, Callable[[str], Any]] = {
+    "month": _month,
+    "manager_id": _int,
+    "pipeline_id": _int,
+    "amount_rub": _decimal,
+    "deal_count": _int,
+    "bonus_threshold_pct": _decimal,
+    "bonus_rub": _decimal,
+}
+PLAN_KEY = ("month", "manager_id", "pipeline_id")
+# Only these must be present; the others are typed when present (older sheets may lack bonus columns).
+PLAN_REQUIRED = ("month", "manager_id", "pipeline_id", "amount_rub")
+
+CBR_COLUMNS: dict[str, Callable[[str], Any]] = {
+    "date": _date,
+    "char_code": lambda v: v.strip().upper(),
+    "nominal": _int,
+    "value": _decimal,
+}
+CBR_KEY = ("date", "char_code")
+
+def _decimal_hint() -> dict[str, Any]:
+    return {"data_type": "decimal", "precision": 38, "scale": 9}  # a fresh dict each: dlt writes into hints
+
+PLAN_HINTS = {
+    "month": {"data_type": "text"},
+    "manager_id": {"data_type": "bigint"},
+    "pipeline_id": {"data_type": "bigint"},
+    "amount_rub": _decimal_hint(),
+    "deal_count": {"data_type": "bigint"},
+    "bonus_threshold_pct": _decimal_hint(),
+    "bonus_rub": _decimal_hint(),
+}
+CBR_HINTS = {
+    "date": {"data_type": "date"},
+    "char_code": {"data_type": "text"},
+    "nominal": {"data_type": "bigint"},
+    "value": _decimal_hint(),
+}
+
+
+def read_typed_csv(
+    path: Path | str,
+    converters: dict[str, Callable[[str], Any]],
+    required: Sequence[str],
+    key: Sequence[str],
+    what: str,
+) -> list[dict[str, Any]]:
+    """Read a UTF-8 CSV with a header; convert known columns, keep unknown ones as text.
+
+    Raises SourceFileError naming the file (and line/column) when it is missing, lacks a required
+    column, holds a bad value, or repeats a key.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise SourceFileError(f"{what} file not found: {path}")
+    with path.open(newline="", encoding="utf-8-sig") as handle:
+        reader = csv.DictReader(handle)
+        header = [h.strip() for h in (reader.fieldnames or [])]
+        missing = [c for c in required if c not in header]
+        if missing:
+            raise SourceFileError(
+                f"{what} file {path} lacks column(s) {', '.join(missing)}; it has: {', '.join(header) or '(no header)'}"
+            )
+        reader.fieldnames = header
+        rows: list[dict[str, Any]] = []
+        seen: dict[tuple[Any, ...], int] = {}
+        for line_no, raw in enumerate(reader, start=2):
+            if not any((v or "").strip() for k, v in raw.items() if k is not None):
+                continue  # blank line
+            row: dict[str, Any] = {}
+            for column in header:
+                value = raw.get(column)
+                if column in converters:
+                    if value is None or not value.strip():
+                        if column in required or column in key:
+                            raise SourceFileError(f"{what} file {path}, line {line_no}: column {column} is empty")
+                        row[column] = None
+                        continue
+                    try:
+                        row[column] = converters[column](value)
+                    except ValueError as exc:
+                        raise SourceFileError(
+                            f"{what} file {path}, line {line_no}, column {column}: {exc}"
+                        ) from None
+                else:
+                    row[column] = value
+            ident = tuple(row[k] for k in key)
+            if ident in seen:
+                raise SourceFileError(
+                    f"{what} file {path}, line {line_no}: duplicate {'+'.join(key)} {ident} (first on line {seen[ident]})"
+                )
+            seen[ident] = line_no
+            rows.append(row)
+    return rows
+
+
+@dlt.source(name="plan")
+def plan_source(plan_file: str = dlt.config.value) -> DltResource:
+    """The monthly sales plan sheet (plan.csv) -> raw_plan.plan."""
+
+    @dlt.resource(name="plan", primary_key=list(PLAN_KEY), write_disposition="replace", columns=PLAN_HINTS)
+    def plan() -> Iterator[list[dict[str, Any]]]:
+        """Plan per month x manager x pipeline: amount_rub, deal_count, bonus terms (replaced whole)."""
+        yield read_typed_csv(plan_file, PLAN_COLUMNS, PLAN_REQUIRED, PLAN_KEY, "plan")
+
+    return plan
+
+
+@dlt.source(name="cbr")
+def cbr_source(rates_file: str = dlt.config.value) -> DltResource:
+    """Central Bank of Russia daily rates (cbr_rates.csv) -> raw_cbr.rates."""
+
+    @dlt.resource(name="rates", primary_key=list(CBR_KEY), write_disposition="merge", columns=CBR_HINTS)
+    def rates() -> Iterator[list[dict[str, Any]]]:
+        """CBR rates: rubles per `nominal` units of char_code on date (merged on date + char_code)."""
+        yield read_typed_csv(rates_file, CBR_COLUMNS, tuple(CBR_COLUMNS), CBR_KEY, "CBR rates")
+
+    return rates

@@ -1,0 +1,55 @@
+"""The Bitrix24 portal as a Dagster resource: a live webhook URL, or the demo portal serving the demo world.
+
+`.webhook()` is a context manager yielding the webhook base URL for the duration of a run. With
+BITRIX24_WEBHOOK_URL (or the `webhook_url` field) set it yields that; otherwise it generates the demo
+world if needed and serves it with `demo.portal.DemoPortal` on 127.0.0.1 until the block ends, so
+the same extraction code runs in both modes. The URL holds a secret code: configure it with
+`EnvVar("BITRIX24_WEBHOOK_URL")` (hidden in the UI) or leave the field unset (read at run time).
+"""
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+
+from dagster import ConfigurableResource
+
+from resources.settings import load_settings
+from resources.source_files import ensure_demo_world
+
+
+class Bitrix24Portal(ConfigurableResource):
+    """Resource key `bitrix24`."""
+
+    webhook_url: str | None = None
+    demo_dir: str | None = None
+    demo_size: str | None = None
+    demo_today: str | None = None
+    demo_seed: int | None = None
+
+    def configured_url(self) -> str | None:
+        """The live webhook URL, if any (field first, then BITRIX24_WEBHOOK_URL)."""
+        if self.webhook_url:
+            return self.webhook_url
+        secret = load_settings().bitrix24_webhook_url
+        return secret.get_secret_value() if secret else None
+
+    @property
+    def is_demo(self) -> bool:
+        return self.configured_url() is None
+
+    @contextlib.contextmanager
+    def webhook(self) -> Iterator[str]:
+        """Yield a webhook base URL usable for the whole block (the demo portal stops after it)."""
+        url = self.configured_url()
+        if url:
+            yield url
+            return
+        from demo.portal import DemoPortal  # only needed in demo mode
+
+        world_dir = ensure_demo_world(self.demo_dir, self.demo_size, self.demo_today, self.demo_seed)
+        portal = DemoPortal(world_dir)
+        demo_url = portal.start()
+        try:
+            yield demo_url
+        finally:
+            portal.stop()

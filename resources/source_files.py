@@ -1,0 +1,67 @@
+"""Where the file inputs come from: PLAN_FILE / CBR_RATES_FILE, else the demo world's plan.csv / cbr_rates.csv.
+
+Also home of `ensure_demo_world`, the one place the ingest resources turn the demo settings into a
+generated world folder (the Bitrix24 resource serves the same folder through the demo portal).
+Nothing here runs at import time: settings are read when a run asks for a path.
+"""
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+from dagster import ConfigurableResource
+
+from resources.settings import load_settings
+
+
+def ensure_demo_world(
+    demo_dir: str | None = None,
+    size: str | None = None,
+    today: str | None = None,
+    seed: int | None = None,
+) -> Path:
+    """Generate (or reuse) the demo world; unset arguments come from DEMO_SIZE/DEMO_TODAY/DEMO_SEED/DATA_DIR."""
+    from demo.world import ensure_world  # the demo package is only needed in demo mode
+
+    settings = load_settings()
+    overrides = {
+        "demo_size": size,
+        "demo_today": date.fromisoformat(today) if today else None,
+        "demo_seed": seed,
+    }
+    settings = settings.model_copy(update={k: v for k, v in overrides.items() if v is not None})
+    world_dir = Path(demo_dir) if demo_dir else settings.demo_dir
+    return Path(ensure_world(world_dir, settings.demo_size, settings.today, settings.demo_seed))
+
+
+class SourceFiles(ConfigurableResource):
+    """Paths of the plan sheet and the CBR rates file (resource key `demo_files`).
+
+    Explicit fields win, then PLAN_FILE / CBR_RATES_FILE, then the demo world's files (generated
+    on first use from the demo_* fields or DEMO_SIZE/DEMO_TODAY/DEMO_SEED).
+    """
+
+    plan_file: str | None = None
+    cbr_rates_file: str | None = None
+    demo_dir: str | None = None
+    demo_size: str | None = None
+    demo_today: str | None = None
+    demo_seed: int | None = None
+
+    def _demo_file(self, name: str) -> Path:
+        return ensure_demo_world(self.demo_dir, self.demo_size, self.demo_today, self.demo_seed) / name
+
+    def plan_path(self) -> Path:
+        """plan.csv to load into raw_plan.plan."""
+        configured = self.plan_file or load_settings().plan_file
+        return Path(configured) if configured else self._demo_file("plan.csv")
+
+    def cbr_rates_path(self) -> Path:
+        """cbr_rates.csv to load into raw_cbr.rates."""
+        configured = self.cbr_rates_file or load_settings().cbr_rates_file
+        return Path(configured) if configured else self._demo_file("cbr_rates.csv")
+
+
+# Names used in the shared contract for the same resource.
+DemoFiles = SourceFiles
+PlanFiles = SourceFiles

@@ -1,0 +1,89 @@
+"""The ingest assets in Dagster: keys that join dbt's lineage, tags, and real materializations of the demo world."""
+from __future__ import annotations
+
+import csv
+import json
+from datetime import date
+from pathlib import Path
+
+import dagster as dg
+from dagster_dlt import DagsterDltResource
+
+from assets.ingest import build_defs
+from assets.ingest.bitrix24.assets import bitrix24_raw
+from assets.ingest.files.assets import cbr_raw, plan_raw
+from resources.bitrix24 import Bitrix24Portal
+from resources.source_files import SourceFiles
+from resources.warehouse import Warehouse
+
+S_TODAY = date(2025, 6, 15)
+SEED = 7
+BITRIX_TABLES = ["deals", "leads", "activities", "users", "departments", "pipelines", "stages"]
+
+
+def test_asset_keys_groups_and_tags():
+    specs = {key: spec for a in build_defs().assets for key, spec in a.specs_by_key.items()}
+    expected = {dg.AssetKey(["raw_bitrix24", t]) for t in BITRIX_TABLES} | {
+        dg.AssetKey(["raw_plan", "plan"]), dg.AssetKey(["raw_cbr", "rates"])}
+    assert set(specs) == expected
+    assert {s.group_name for s in specs.values()} == {"ingest"}
+    assert specs[dg.AssetKey(["raw_bitrix24", "deals"])].tags["source"] == "bitrix24"
+    assert specs[dg.AssetKey(["raw_plan", "plan"])].tags["source"] == "plan"
+    assert specs[dg.AssetKey(["raw_cbr", "rates"])].tags["source"] == "cbr"
+    assert all(not s.deps for s in specs.values())  # no phantom upstream keys
+
+
+def _mats(result: dg.ExecuteInJobResult) -> dict[str, int | None]:
+    out = {}
+    for event in result.get_asset_materialization_events():
+        mat = event.event_specific_data.materialization
+        rows = mat.metadata.get("rows_loaded")
+        out[mat.asset_key.to_user_string()] = rows.value if rows else None
+    return out
+
+
+def test_materialize_the_demo_world_then_rerun_and_full_refresh(tmp_path, monkeypatch):
+    monkeypatch.delenv("BITRIX24_WEBHOOK_URL", raising=False)
+    for var in ("PLAN_FILE", "CBR_RATES_FILE"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("DATA_DIR", str(tmp_path / "data"))
+    demo = {"demo_size": "S", "demo_today": S_TODAY.isoformat(), "demo_seed": SEED}
+    resources = {
+        "dlt": DagsterDltResource(),
+        "bitrix24": Bitrix24Portal(**demo),  # no URL: the resource serves the demo world itself
+        "demo_files": SourceFiles(**demo),
+        "warehouse": Warehouse(url=f"duckdb:///{tmp_path / 'wh.duckdb'}"),
+    }
+    result = dg.materialize([bitrix24_raw, plan_raw, cbr_raw], resources=resources)
+    assert result.success
+    world = tmp_path / "data" / "demo" / f"S-{SEED}-{S_TODAY.isoformat()}"
+    n_deals = len(json.loads((world / "bitrix24" / "deals.json").read_text()))
+    with (world / "plan.csv").open() as fh:
+        n_plan = sum(1 for _ in csv.DictReader(fh))
+    mats = _mats(result)
+    assert set(mats) == {f"raw_bitrix24/{t}" for t in BITRIX_TABLES} | {"raw_plan/plan", "raw_cbr/rates"}
+    assert mats["raw_bitrix24/deals"] == n_deals and mats["raw_plan/plan"] == n_plan
+    assert (tmp_path / "data" / "dlt_pipelines" / "bitrix24").is_dir()  # dlt state stays under DATA_DIR
+
+    wh = resources["warehouse"]
+    again = dg.materialize([bitrix24_raw], resources=resources)
+    assert _mats(again)["raw_bitrix24/deals"] is None  # nothing new
+    assert wh.query("select count(*) as n from raw_bitrix24.deals")["n"][0] == n_deals
+
+    refresh = dg.materialize(
+        [bitrix24_raw], resources=resources, selection=[dg.AssetKey(["raw_bitrix24", "deals"])],
+        run_config={"ops": {"bitrix24_raw": {"config": {"full_refresh": True}}}},
+    )
+    assert _mats(refresh) == {"raw_bitrix24/deals": n_deals}
+    assert wh.query("select count(*) as n, count(distinct id) as d from raw_bitrix24.deals").rows() == [(n_deals, n_deals)]
+
+
+def test_a_configured_webhook_is_used_as_is_and_no_demo_is_started(tmp_path, monkeypatch):
+    url = "https://portal.example/rest/7/s3cr3t/"
+    monkeypatch.setenv("BITRIX24_WEBHOOK_URL", url)
+    monkeypatch.setenv("DATA_DIR", str(tmp_path))
+    portal = Bitrix24Portal()
+    assert not portal.is_demo
+    with portal.webhook() as got:
+        assert got == url
+    assert not (tmp_path / "demo").exists()
