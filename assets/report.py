@@ -1,0 +1,209 @@
+"""The head of sales' report: an Evidence static site rebuilt whenever its inputs materialize.
+
+Why its own DuckDB file: Evidence must never read the live warehouse (one writer per DuckDB file,
+and a Postgres warehouse in production), and the DuckDB inside Evidence (node-api 1.4) cannot open
+files written by Python duckdb 2.0's default storage format. So the asset copies the few tables the
+report shows into `reports_evidence/sources/rop/rop.duckdb` (STORAGE_VERSION v1.4.0), written to a
+temp file and moved into place, then runs `evidence sources` + `evidence build`.
+"""
+
+import os
+import time
+from pathlib import Path
+
+import polars as pl
+from dagster import (
+    AssetExecutionContext,
+    AssetKey,
+    AssetSelection,
+    AutomationCondition,
+    AutomationConditionSensorDefinition,
+    DefaultSensorStatus,
+    Definitions,
+    MaterializeResult,
+    MetadataValue,
+    asset,
+)
+
+from resources.evidence import EvidenceCLI
+from resources.warehouse import Warehouse
+
+# Report table -> (warehouse schema, table, required, columns in the report's file).
+# Required tables are dbt marts (the asset depends on them); ML tables may not exist yet on a
+# fresh warehouse, and the page shows "no data" instead of failing.
+REPORT_TABLES: dict[str, tuple[str, str, bool, dict[str, pl.DataType]]] = {
+    "plan_fact": (
+        "marts", "mart_plan_fact", True,
+        {
+            "month": pl.Date(), "department_id": pl.Utf8(), "department_name": pl.Utf8(),
+            "manager_id": pl.Utf8(), "manager_name": pl.Utf8(), "pipeline_id": pl.Utf8(),
+            "pipeline_name": pl.Utf8(), "plan_rub": pl.Float64(), "actual_rub": pl.Float64(),
+            "won_count": pl.Int64(), "fulfilment_pct": pl.Float64(), "colour": pl.Utf8(),
+            "remaining_rub": pl.Float64(),
+        },
+    ),
+    "revenue_daily": (
+        "marts", "mart_revenue_daily", True,
+        {
+            "day": pl.Date(), "department_id": pl.Utf8(), "department_name": pl.Utf8(),
+            "won_rub": pl.Float64(), "won_count": pl.Int64(),
+        },
+    ),
+    "forecast": (
+        "ml", "forecast_month_end", False,
+        {
+            "as_of_day": pl.Date(), "month": pl.Date(), "scope": pl.Utf8(), "plan_rub": pl.Float64(),
+            "actual_mtd_rub": pl.Float64(), "forecast_rub": pl.Float64(),
+            "forecast_low_rub": pl.Float64(), "forecast_high_rub": pl.Float64(),
+            "prob_reach_plan": pl.Float64(), "ruler_rub": pl.Float64(), "model": pl.Utf8(),
+            "history_days": pl.Int64(),
+        },
+    ),
+    "anomalies": (
+        "ml", "manager_anomalies", False,
+        {
+            "as_of_day": pl.Date(), "manager_id": pl.Utf8(), "manager_name": pl.Utf8(),
+            "score": pl.Float64(), "is_anomaly": pl.Boolean(), "top_metric": pl.Utf8(),
+            "metric_value": pl.Float64(), "usual_value": pl.Float64(),
+        },
+    ),
+    "insights": (
+        "ml", "insights", False,
+        {"as_of_day": pl.Date(), "rank": pl.Int64(), "text": pl.Utf8(), "source": pl.Utf8()},
+    ),
+}
+
+UPSTREAM_KEYS = [
+    AssetKey("mart_plan_fact"),
+    AssetKey("mart_revenue_daily"),
+    AssetKey("forecast_month_end"),
+    AssetKey("manager_anomalies"),
+    AssetKey("insights"),
+]
+
+
+def conform(frame: pl.DataFrame, columns: dict[str, pl.DataType], name: str) -> pl.DataFrame:
+    """The report's column set and types, whatever the warehouse returned (DuckDB or Postgres).
+
+    Postgres numerics arrive as Decimal, ids as ints or strings; missing optional columns become
+    nulls (`scope` defaults to 'company': the ML stage may write company rows only).
+    """
+    exprs = []
+    for col, dtype in columns.items():
+        if col in frame.columns:
+            if isinstance(dtype, pl.Date) and isinstance(frame.schema[col], pl.Datetime):
+                expr = pl.col(col).dt.date()
+            else:
+                expr = pl.col(col).cast(dtype, strict=False)
+        elif name == "forecast" and col == "scope":
+            expr = pl.lit("company", dtype=pl.Utf8)
+        else:
+            expr = pl.lit(None, dtype=dtype)
+        exprs.append(expr.alias(col))
+    return frame.select(exprs)
+
+
+def read_report_tables(warehouse: Warehouse) -> dict[str, pl.DataFrame]:
+    """Read every table the report shows; a missing optional (ML) table yields an empty frame."""
+    frames: dict[str, pl.DataFrame] = {}
+    for name, (schema, table, required, columns) in REPORT_TABLES.items():
+        if not warehouse.table_exists(schema, table):
+            if required:
+                raise RuntimeError(f"{schema}.{table} does not exist: materialize the dbt marts first")
+            frames[name] = pl.DataFrame(schema=columns)
+            continue
+        frames[name] = conform(warehouse.query(f'select * from "{schema}"."{table}"'), columns, name)
+    return frames
+
+
+def write_report_db(frames: dict[str, pl.DataFrame], path: Path) -> dict[str, int]:
+    """Write the frames as tables of a DuckDB file Evidence can open; atomic (temp file + rename).
+
+    An empty frame is written as one all-null row: `evidence sources` writes no Parquet file for
+    a 0-row result and the page's queries would then fail. Every page query joins on the report
+    day (or month), so the null row never shows. Returned counts are the real row counts.
+    """
+    import duckdb
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    for leftover in (tmp, tmp.with_name(tmp.name + ".wal")):
+        leftover.unlink(missing_ok=True)
+    con = duckdb.connect()
+    try:
+        con.execute(f"ATTACH '{tmp.as_posix()}' AS rop (STORAGE_VERSION 'v1.4.0')")
+        for name, frame in frames.items():
+            if frame.height == 0:
+                frame = pl.DataFrame([pl.Series(c, [None], dtype=t) for c, t in frame.schema.items()])
+            con.register("_incoming", frame.to_arrow())
+            con.execute(f'CREATE TABLE rop.main."{name}" AS SELECT * FROM _incoming')
+            con.unregister("_incoming")
+        con.execute("DETACH rop")
+    finally:
+        con.close()
+    os.replace(tmp, path)
+    path.with_name(path.name + ".wal").unlink(missing_ok=True)
+    return {name: frame.height for name, frame in frames.items()}
+
+
+def report_day(frames: dict[str, pl.DataFrame]) -> object | None:
+    """The report's "today": the latest as-of day in the ML outputs, else the latest revenue day."""
+    days = [frames[n]["as_of_day"].max() for n in ("forecast", "anomalies", "insights") if frames[n].height]
+    days = [d for d in days if d is not None]
+    if days:
+        return max(days)
+    return frames["revenue_daily"]["day"].max() if frames["revenue_daily"].height else None
+
+
+# Eager, but not blocked by missing upstream data: the ML inputs are daily-partitioned and old
+# days are rarely all materialized, while this unpartitioned asset should follow any new one.
+REPORT_AUTOMATION = (
+    AutomationCondition.eager()
+    .without(~AutomationCondition.any_deps_missing())
+    .with_label("eager_allow_missing")
+)
+
+
+@asset(
+    key=["report_site"],
+    group_name="report",
+    deps=UPSTREAM_KEYS,
+    automation_condition=REPORT_AUTOMATION,
+    kinds={"evidence", "duckdb"},
+    description="Evidence static site for the head of sales (plan vs actual, forecast, anomalies, insights).",
+)
+def report_site(context: AssetExecutionContext, warehouse: Warehouse, evidence: EvidenceCLI) -> MaterializeResult:
+    """Copy the report's tables into its own DuckDB file and build the site."""
+    frames = read_report_tables(warehouse)
+    with evidence.locked():
+        install_s = evidence.install()
+        counts = write_report_db(frames, evidence.data_file)
+        sources_s = evidence.sources()
+        started = time.monotonic()
+        index = evidence.build()
+        build_s = time.monotonic() - started
+    day = report_day(frames)
+    context.log.info(f"report built at {index} in {build_s:.1f} s (as of {day})")
+    return MaterializeResult(
+        metadata={
+            "site_path": MetadataValue.path(str(index)),
+            "as_of_day": str(day) if day else "",
+            "build_seconds": round(build_s, 1),
+            "sources_seconds": round(sources_s, 1),
+            "install_seconds": round(install_s, 1),
+            **{f"rows_{name}": count for name, count in counts.items()},
+        }
+    )
+
+
+report_automation_sensor = AutomationConditionSensorDefinition(
+    "report_automation_sensor",
+    target=AssetSelection.assets(report_site),
+    default_status=DefaultSensorStatus.RUNNING,
+    description="Rebuilds the report whenever a mart or ML output it shows materializes.",
+)
+
+
+def build_defs() -> Definitions:
+    """The report stage: one asset plus the sensor that evaluates its automation condition."""
+    return Definitions(assets=[report_site], sensors=[report_automation_sensor])

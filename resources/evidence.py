@@ -1,0 +1,203 @@
+"""The Evidence CLI as a Dagster resource: the only code that runs npm / Evidence.
+
+Why a wrapper: the report is a static site built by Node tools. Building it must be bounded in
+time, must not see the product's secrets, must send no telemetry, must fail with the tool's own
+words (the tail of its output), and must not run twice at once in the same project folder
+(`evidence sources` and `evidence build` both write `.evidence/` and `build/`).
+"""
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import os
+import shutil
+import subprocess
+import threading
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+
+from dagster import ConfigurableResource
+from pydantic import Field
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_PROJECT_DIR = PROJECT_ROOT / "reports_evidence"
+
+# Environment variables never handed to Node: the site is public-ish, its build tools need no secrets.
+_SECRET_PREFIXES = ("OPENAI_", "TELEGRAM_", "BITRIX", "AMOCRM_", "WAREHOUSE_URL", "PG", "DAGSTER_PG", "AWS_", "GITHUB_TOKEN")
+_SECRET_WORDS = ("TOKEN", "SECRET", "PASSWORD", "API_KEY", "WEBHOOK")
+_STAMP = ".rop-install-stamp"  # written by scripts/install-stamp.cjs (postinstall) and by install()
+
+_GUARD = threading.Lock()
+_THREAD_LOCKS: dict[str, threading.RLock] = {}
+_DEPTH: dict[str, int] = {}  # lock depth per project, only touched while holding its RLock
+
+
+class EvidenceError(RuntimeError):
+    """An Evidence / npm command failed or timed out; the message carries the tail of its output."""
+
+
+def scrubbed_env(base: Mapping[str, str] | None = None) -> dict[str, str]:
+    """`base` (default: this process's environment) without secrets, with telemetry and npm chatter off."""
+    env = {
+        key: value
+        for key, value in (os.environ if base is None else base).items()
+        if not key.upper().startswith(_SECRET_PREFIXES)
+        and not any(word in key.upper() for word in _SECRET_WORDS)
+    }
+    env.update(
+        {
+            "SEND_ANONYMOUS_USAGE_STATS": "no",
+            "NO_UPDATE_NOTIFIER": "1",
+            "npm_config_update_notifier": "false",
+            "npm_config_fund": "false",
+            "npm_config_audit": "false",
+            "CI": "true",  # no interactive prompts, no spinners waiting on a TTY
+        }
+    )
+    return env
+
+
+def _tail(text: str, lines: int = 40) -> str:
+    return "\n".join(text.strip().splitlines()[-lines:])
+
+
+class EvidenceCLI(ConfigurableResource):
+    """Runs `npm ci`, `evidence sources` and `evidence build` in `project_dir`.
+
+    `build_dir`: where the finished site is published (copied as a whole, then swapped in); default
+    is Evidence's own `<project_dir>/build`.
+    """
+
+    project_dir: str = Field(default=str(DEFAULT_PROJECT_DIR), description="Folder of the Evidence project (package.json).")
+    build_dir: str | None = Field(default=None, description="Publish the built site here; default <project_dir>/build.")
+    install_timeout_s: int = 900
+    sources_timeout_s: int = 300
+    build_timeout_s: int = 900
+
+    # --- paths -----------------------------------------------------------------------------
+    @property
+    def project(self) -> Path:
+        return Path(self.project_dir).resolve()
+
+    @property
+    def data_file(self) -> Path:
+        """The DuckDB file `sources/rop/connection.yaml` reads (written by the report_site asset)."""
+        return self.project / "sources" / "rop" / "rop.duckdb"
+
+    @property
+    def site_dir(self) -> Path:
+        return Path(self.build_dir).resolve() if self.build_dir else self.project / "build"
+
+    # --- plumbing --------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def locked(self) -> Iterator[None]:
+        """Hold the project's lock: one writer of node_modules, data file, `.evidence/`, `build/` at a time.
+
+        Across processes (flock) and threads; re-entrant within a thread, so the asset can hold it
+        around install + data file + sources + build while each method also takes it.
+        """
+        key = str(self.project)
+        with _GUARD:
+            rlock = _THREAD_LOCKS.setdefault(key, threading.RLock())
+        with rlock:
+            depth = _DEPTH.get(key, 0)
+            _DEPTH[key] = depth + 1
+            try:
+                if depth:
+                    yield
+                    return
+                with open(self.project / ".evidence-cli.lock", "a+") as handle:
+                    fcntl.flock(handle, fcntl.LOCK_EX)
+                    try:
+                        yield
+                    finally:
+                        fcntl.flock(handle, fcntl.LOCK_UN)
+            finally:
+                _DEPTH[key] = depth
+
+    def _run(self, args: Sequence[str], timeout_s: int, what: str) -> float:
+        """Run one command in the project folder; return its wall time in seconds."""
+        started = time.monotonic()
+        try:
+            done = subprocess.run(
+                list(args),
+                cwd=self.project,
+                env=scrubbed_env(),
+                stdin=subprocess.DEVNULL,
+                capture_output=True,
+                text=True,
+                timeout=timeout_s,
+                check=False,
+            )
+        except subprocess.TimeoutExpired as exc:
+            out = (exc.stdout or b"").decode() if isinstance(exc.stdout, bytes) else (exc.stdout or "")
+            raise EvidenceError(f"{what} timed out after {timeout_s} s in {self.project}:\n{_tail(out)}") from exc
+        except FileNotFoundError as exc:
+            raise EvidenceError(f"{what}: {args[0]!r} not found; install Node.js 18+ and npm") from exc
+        if done.returncode != 0:
+            raise EvidenceError(
+                f"{what} failed (exit {done.returncode}) in {self.project}:\n"
+                f"--- stderr (tail) ---\n{_tail(done.stderr)}\n--- stdout (tail) ---\n{_tail(done.stdout, 20)}"
+            )
+        return time.monotonic() - started
+
+    def _lock_digest(self) -> str:
+        """What an install depends on: the lock file and the patches applied by postinstall."""
+        digest = hashlib.sha256((self.project / "package-lock.json").read_bytes())
+        for patch in sorted((self.project / "patches").glob("*.patch")):
+            digest.update(patch.name.encode())
+            digest.update(patch.read_bytes())
+        return digest.hexdigest()
+
+    def _cli(self, *args: str) -> list[str]:
+        cli = self.project / "node_modules" / "@evidence-dev" / "evidence" / "cli.js"
+        return ["node", str(cli), *args]
+
+    # --- public API --------------------------------------------------------------------------
+    def install_needed(self) -> bool:
+        stamp = self.project / "node_modules" / _STAMP
+        return not stamp.exists() or stamp.read_text().strip() != self._lock_digest()
+
+    def install(self) -> float:
+        """`npm ci` when node_modules is missing or older than package-lock.json/patches; seconds spent."""
+        with self.locked():
+            if not self.install_needed():
+                return 0.0
+            seconds = self._run(["npm", "ci", "--no-audit", "--no-fund"], self.install_timeout_s, "npm ci")
+            (self.project / "node_modules" / _STAMP).write_text(self._lock_digest())
+            return seconds
+
+    def sources(self) -> float:
+        """`evidence sources`: run sources/*/*.sql against the data file into Parquet; seconds spent.
+
+        The previous output is removed first: Evidence leaves an old Parquet file in place when a
+        query now returns no rows, and the site would show yesterday's figures.
+        """
+        with self.locked():
+            shutil.rmtree(self.project / ".evidence" / "template" / "static" / "data", ignore_errors=True)
+            return self._run(self._cli("sources"), self.sources_timeout_s, "evidence sources")
+
+    def build(self) -> Path:
+        """`evidence build`; publish to `site_dir`; return the site's index.html."""
+        with self.locked():
+            return self._build_locked()
+
+    def _build_locked(self) -> Path:
+        self._run(self._cli("build"), self.build_timeout_s, "evidence build")
+        built = self.project / "build"
+        if not (built / "index.html").exists():
+            raise EvidenceError(f"evidence build finished but {built / 'index.html'} is missing")
+        target = self.site_dir
+        if target != built:
+            staging = target.with_name(target.name + ".tmp")
+            shutil.rmtree(staging, ignore_errors=True)
+            shutil.copytree(built, staging)
+            old = target.with_name(target.name + ".old")
+            shutil.rmtree(old, ignore_errors=True)
+            if target.exists():
+                target.rename(old)
+            staging.rename(target)
+            shutil.rmtree(old, ignore_errors=True)
+        return target / "index.html"

@@ -1,0 +1,102 @@
+"""Browser-test helpers: serve a built static site on 127.0.0.1 and open it in Debian's Chromium.
+
+Why: the report is meant to open inside a closed network, so tests drive the system Chromium
+(no browser download) with its background networking off, and record every request the page makes
+so a test can assert that none leaves the machine.
+"""
+from __future__ import annotations
+
+import contextlib
+import functools
+import http.server
+import tempfile
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlparse
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1", "[::1]"}
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - stdlib signature
+        pass
+
+
+@contextlib.contextmanager
+def serve_dir(directory: Path) -> Iterator[str]:
+    """Serve `directory` over HTTP on a free 127.0.0.1 port for the duration; yields the base URL."""
+    handler = functools.partial(_QuietHandler, directory=str(directory))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
+@dataclass
+class PageVisit:
+    """What a page did while open: its visible text, requests, console errors."""
+
+    text: str
+    requests: list[str] = field(default_factory=list)
+    console_errors: list[str] = field(default_factory=list)
+    html: str = ""
+
+    @property
+    def foreign_requests(self) -> list[str]:
+        """Requests to any host other than this machine (data: and blob: URLs are local)."""
+        out = []
+        for url in self.requests:
+            parsed = urlparse(url)
+            if parsed.scheme in ("data", "blob", "about", "chrome-extension"):
+                continue
+            if parsed.hostname not in LOCAL_HOSTS:
+                out.append(url)
+        return out
+
+
+def visit(url: str, wait_for_text: str | None = None, screenshot: Path | None = None, timeout_ms: int = 60_000) -> PageVisit:
+    """Open `url` in headless Chromium, wait until the page settles (and shows `wait_for_text`)."""
+    from playwright.sync_api import sync_playwright
+
+    requests: list[str] = []
+    errors: list[str] = []
+    with tempfile.TemporaryDirectory(prefix="chromium-profile-") as profile, sync_playwright() as pw:
+        context = pw.chromium.launch_persistent_context(
+            profile,
+            executable_path=CHROMIUM,
+            headless=True,
+            args=CHROMIUM_ARGS,
+            viewport={"width": 1280, "height": 900},
+            locale="ru-RU",
+        )
+        try:
+            page = context.new_page()
+            page.on("request", lambda req: requests.append(req.url))
+            page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+            page.goto(url, wait_until="networkidle", timeout=timeout_ms)
+            if wait_for_text:
+                page.get_by_text(wait_for_text, exact=False).first.wait_for(timeout=timeout_ms)
+            page.wait_for_load_state("networkidle", timeout=timeout_ms)
+            if screenshot:
+                page.screenshot(path=str(screenshot), full_page=True)
+            return PageVisit(text=page.inner_text("body"), requests=requests, console_errors=errors, html=page.content())
+        finally:
+            context.close()
