@@ -9,9 +9,11 @@ export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 export SEND_ANONYMOUS_USAGE_STATS := no
 export DO_NOT_TRACK := 1
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
+DATA_DIR ?= $(CURDIR)/data
+SITE_DIR := $(DATA_DIR)/site
 TODAY ?= $(shell TZ=$${COMPANY_TIMEZONE:-Europe/Moscow} date +%F)
 
-.PHONY: help setup python node system run dev test test-fast validate bench clean
+.PHONY: help setup python node system dagster-home dbt-manifest run report dev test validate bench clean
 
 help:
 	@echo "make run    - build the whole pipeline on the demo world (or your CRM) and print where the site is"
@@ -47,8 +49,17 @@ dagster-home:
 dbt-manifest: python
 	cd dbt_project && ../$(BIN)/dbt parse --quiet --profiles-dir . --project-dir . >/dev/null
 
+# The main job: every asset, the ML stage for today's partition; then where the site is.
 run: setup
-	$(BIN)/python -m benchmarks.run_pipeline --today $(TODAY)
+	$(BIN)/dagster asset materialize -m definitions --select '*' --partition $(TODAY)
+	@echo
+	@echo "Report site built: $(SITE_DIR)/index.html"
+	@echo "Open it with:      make report   (serves it on http://127.0.0.1:8000/)"
+
+report:
+	@test -f $(SITE_DIR)/index.html || { echo "no site yet: run 'make run' first"; exit 1; }
+	@echo "serving $(SITE_DIR) on http://127.0.0.1:8000/ (Ctrl-C to stop)"
+	$(BIN)/python -m http.server 8000 --bind 127.0.0.1 --directory $(SITE_DIR)
 
 dev: setup
 	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
@@ -59,8 +70,9 @@ validate: setup
 test: setup system
 	$(BIN)/pytest -q
 
+# Wall-clock of the main job by stage, on a fresh warehouse (DEMO_SIZE=M by default).
 bench: setup
-	$(BIN)/python -m benchmarks.run_pipeline --today $(TODAY) --size M
+	$(BIN)/python -m benchmarks.pipeline_stages --today $(TODAY)
 
 clean:
 	rm -rf data .dagster_home dbt_project/target reports_evidence/build reports_evidence/.evidence

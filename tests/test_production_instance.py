@@ -1,0 +1,58 @@
+"""Production mode: Dagster's run/event storage in PostgreSQL (deploy/production/dagster.yaml) and a
+PostgreSQL warehouse, materializing part of the real graph on the local server."""
+from __future__ import annotations
+
+import csv
+from datetime import date
+from pathlib import Path
+
+import psycopg2
+import pytest
+from dagster import AssetKey, DagsterInstance
+
+from resources.warehouse import Warehouse
+from tests.support.pg import temporary_database
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_runs_and_events_land_in_postgres_and_the_warehouse_too(tmp_path, monkeypatch):
+    with temporary_database("rop_dagster") as dagster_url, temporary_database("rop_wh") as warehouse_url:
+        dagster_db = dagster_url.rsplit("/", 1)[1]
+        for name, value in {"DAGSTER_PG_HOST": "127.0.0.1", "DAGSTER_PG_PORT": "5432", "DAGSTER_PG_USER": "postgres",
+                            "DAGSTER_PG_PASSWORD": "", "DAGSTER_PG_DB": dagster_db,
+                            "WAREHOUSE_URL": warehouse_url, "DATA_DIR": str(tmp_path / "data"),
+                            "DEMO_SIZE": "S", "DEMO_TODAY": "2026-03-18"}.items():
+            monkeypatch.setenv(name, value)
+        from definitions import build_definitions
+
+        defs = build_definitions()
+        instance = DagsterInstance.from_config(str(ROOT / "deploy" / "production"))
+        try:
+            assert type(instance.run_storage).__name__ == "PostgresRunStorage"
+            assert type(instance.event_log_storage).__name__ == "PostgresEventLogStorage"
+            selection = [AssetKey(["raw_plan", "plan"]), AssetKey(["raw_cbr", "rates"])]
+            result = defs.resolve_implicit_global_asset_job_def().execute_in_process(
+                instance=instance, asset_selection=selection)
+            assert result.success
+        finally:
+            instance.dispose()
+
+        with psycopg2.connect(host="127.0.0.1", user="postgres", dbname=dagster_db) as con:
+            cur = con.cursor()
+            cur.execute("select status from runs where run_id = %s", (result.run_id,))
+            assert cur.fetchone() == ("SUCCESS",)
+            cur.execute("select distinct asset_key from event_logs where run_id = %s and "
+                        "dagster_event_type = 'ASSET_MATERIALIZATION'", (result.run_id,))
+            keys = {row[0] for row in cur.fetchall()}
+        assert keys == {'["raw_plan", "plan"]', '["raw_cbr", "rates"]'}
+
+        world = next((tmp_path / "data" / "demo").iterdir())
+        with open(world / "plan.csv", encoding="utf-8") as fh:
+            plan_rows = list(csv.DictReader(fh))
+        got = Warehouse(url=warehouse_url).query(
+            "select count(*) as n, sum(amount_rub) as total from raw_plan.plan")
+        assert got["n"][0] == len(plan_rows)
+        assert float(got["total"][0]) == pytest.approx(sum(float(r["amount_rub"]) for r in plan_rows))
+        assert date(2026, 3, 18)  # the world ends on DEMO_TODAY: the plan covers that month
+        assert any(r["month"] == "2026-03" for r in plan_rows)
