@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import os
 
-from dagster import DailyPartitionsDefinition
+import warnings
+
+from dagster import BackfillPolicy, BetaWarning, DailyPartitionsDefinition
 
 # History earlier than this is only used as training data, never as an as-of day.
 AS_OF_START = "2024-01-01"
@@ -17,3 +19,10 @@ as_of_days = DailyPartitionsDefinition(
     end_offset=1,
     timezone=os.environ.get("COMPANY_TIMEZONE") or "Europe/Moscow",
 )
+
+# A backfill of these partitions runs as ONE run that loops over its days (the assets read the marts
+# once), which is what makes `dagster asset materialize --partition-range A...B` work from the CLI.
+# Dagster 1.13 still labels the `backfill_policy` parameter beta; we rely on it knowingly, so its
+# BetaWarning is silenced here, narrowly, rather than shown on every load of the definitions.
+warnings.filterwarnings("ignore", message=r"Parameter `backfill_policy`", category=BetaWarning)
+single_run_backfill = BackfillPolicy.single_run()

@@ -11,14 +11,13 @@ import polars as pl
 from dagster import (
     AssetExecutionContext,
     AssetKey,
-    BackfillPolicy,
     MaterializeResult,
     MetadataValue,
     asset,
 )
 
 from assets.anomalies.model import ACTIVE_LOOKBACK_DAYS, WINDOW_DAYS, score_day
-from assets.partitions import as_of_days
+from assets.partitions import as_of_days, single_run_backfill
 from resources.warehouse import Warehouse
 
 SCHEMA, TABLE = "ml", "manager_anomalies"
@@ -28,7 +27,7 @@ SCHEMA, TABLE = "ml", "manager_anomalies"
     key=["manager_anomalies"],
     group_name="ml",
     partitions_def=as_of_days,
-    backfill_policy=BackfillPolicy.single_run(),
+    backfill_policy=single_run_backfill,
     deps=[AssetKey("mart_manager_daily")],
     kinds={"python"},
     description=(

@@ -13,14 +13,13 @@ import polars as pl
 from dagster import (
     AssetExecutionContext,
     AssetKey,
-    BackfillPolicy,
     MaterializeResult,
     MetadataValue,
     asset,
 )
 
 from assets.forecast.model import MonthEndForecast, forecast_month_end as predict, month_bounds, to_frame
-from assets.partitions import as_of_days
+from assets.partitions import as_of_days, single_run_backfill
 from resources.warehouse import Warehouse
 
 SCHEMA, TABLE = "ml", "forecast_month_end"
@@ -56,7 +55,7 @@ def _fmt(value: float | None) -> str:
     key=["forecast_month_end"],
     group_name="ml",
     partitions_def=as_of_days,
-    backfill_policy=BackfillPolicy.single_run(),
+    backfill_policy=single_run_backfill,
     deps=[AssetKey("mart_revenue_daily"), AssetKey("mart_plan_fact")],
     kinds={"python"},
     description=(

@@ -3,10 +3,10 @@
 from datetime import date
 
 import polars as pl
-from dagster import AssetExecutionContext, AssetKey, BackfillPolicy, MaterializeResult, MetadataValue, asset
+from dagster import AssetExecutionContext, AssetKey, MaterializeResult, MetadataValue, asset
 
 from assets.insights.facts import collect_facts
-from assets.partitions import as_of_days
+from assets.partitions import as_of_days, single_run_backfill
 from resources.llm import InsightWriter
 from resources.warehouse import Warehouse
 
@@ -29,7 +29,7 @@ def insights_frame(day: date, texts: list[str], source: str) -> pl.DataFrame:
     group_name="insights",
     partitions_def=as_of_days,
     # Like forecast and anomalies: a backfill is one run over its days (one job, one DuckDB writer).
-    backfill_policy=BackfillPolicy.single_run(),
+    backfill_policy=single_run_backfill,
     deps=[AssetKey("forecast_month_end"), AssetKey("manager_anomalies"), AssetKey("mart_plan_fact")],
     description="3-5 recommendations for the head of sales for the as-of day (GPT, or the template without a key).",
     kinds={"python", "openai"},
