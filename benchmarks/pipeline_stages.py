@@ -17,7 +17,7 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
-from dagster import DagsterEventType, DagsterInstance, EventRecordsFilter
+from dagster import DagsterEventType, DagsterInstance
 
 ROOT = Path(__file__).resolve().parent.parent
 STAGE_OF_STEP = {
@@ -38,15 +38,12 @@ def step_seconds(home: Path) -> dict[str, float]:
     run = instance.get_runs(limit=1)[0]
     starts: dict[str, float] = {}
     out: dict[str, float] = {}
-    for kind in (DagsterEventType.STEP_START, DagsterEventType.STEP_SUCCESS, DagsterEventType.STEP_FAILURE):
-        for rec in instance.get_event_records(EventRecordsFilter(event_type=kind), limit=10_000):
-            entry = rec.event_log_entry
-            if entry.run_id != run.run_id or not entry.step_key:
-                continue
-            if kind == DagsterEventType.STEP_START:
-                starts[entry.step_key] = entry.timestamp
-            else:
-                out[entry.step_key] = entry.timestamp
+    kinds = {DagsterEventType.STEP_START, DagsterEventType.STEP_SUCCESS, DagsterEventType.STEP_FAILURE}
+    for entry in instance.all_logs(run.run_id, of_type=kinds):
+        if entry.dagster_event.event_type == DagsterEventType.STEP_START:
+            starts[entry.step_key] = entry.timestamp
+        else:
+            out[entry.step_key] = entry.timestamp
     return {k: out[k] - starts[k] for k in out if k in starts}
 
 
@@ -73,7 +70,8 @@ def main() -> int:
         return 1
     steps = step_seconds(work / "home")
     by_stage: dict[str, float] = defaultdict(float)
-    for step, seconds in steps.items():
+    order = list(STAGE_OF_STEP)
+    for step, seconds in sorted(steps.items(), key=lambda kv: order.index(kv[0]) if kv[0] in order else 99):
         by_stage[STAGE_OF_STEP.get(step, step)] += seconds
     print(f"world {args.size}, today {args.today}")
     for stage, seconds in by_stage.items():
