@@ -13,7 +13,7 @@ DATA_DIR ?= $(CURDIR)/data
 SITE_DIR := $(DATA_DIR)/site
 TODAY ?= $(shell TZ=$${COMPANY_TIMEZONE:-Europe/Moscow} date +%F)
 
-.PHONY: help setup python node system dagster-home dbt-manifest run report dev test validate bench clean
+.PHONY: help setup python node system dagster-home dbt-manifest run report dev test validate bench clean dbt-docs load-dataset
 
 help:
 	@echo "make run    - build the whole pipeline on the demo world (or your CRM) and print where the site is"
@@ -55,6 +55,26 @@ run: setup
 	@echo
 	@echo "Report site built: $(SITE_DIR)/index.html"
 	@echo "Open it with:      make report   (serves it on http://127.0.0.1:8000/)"
+
+# One public dataset through the CRM-export source (../shared/datasets/, README there):
+#   make load-dataset DATASET=maven_crm|superstore|olist   -> raw_export.* in the warehouse
+DATASETS_DIR ?= $(CURDIR)/../shared/datasets
+load-dataset: setup
+	@case "$(DATASET)" in \
+	  maven|maven_crm) dir=maven_crm_sales_opportunities; map=maven_crm;; \
+	  superstore) dir=tableau_sample_superstore; map=superstore;; \
+	  olist) dir=olist_marketing_funnel; map=olist;; \
+	  *) echo "DATASET must be maven_crm, superstore or olist"; exit 2;; esac; \
+	test -d "$(DATASETS_DIR)/$$dir" || { echo "no $(DATASETS_DIR)/$$dir: the public datasets folder is absent"; exit 1; }; \
+	CRM_EXPORT_DIR="$(DATASETS_DIR)/$$dir" CRM_EXPORT_MAPPING=$$map \
+	  $(BIN)/dagster asset materialize -m definitions --select 'tag:source=export'
+
+# dbt's documentation of every model, column, test and the lineage, from the built warehouse
+# (run `make run` first): writes dbt_project/target/static_index.html (one file, opens offline)
+# and serves the docs on http://127.0.0.1:8080 (Ctrl-C to stop).
+dbt-docs: python
+	cd dbt_project && DUCKDB_PATH=$(DATA_DIR)/warehouse.duckdb ../$(BIN)/dbt docs generate --static --profiles-dir . --project-dir .
+	cd dbt_project && ../$(BIN)/dbt docs serve --profiles-dir . --project-dir . --host 127.0.0.1 --port 8080 --no-browser
 
 report:
 	@test -f $(SITE_DIR)/index.html || { echo "no site yet: run 'make run' first"; exit 1; }

@@ -23,7 +23,11 @@ ROOT = Path(__file__).resolve().parent.parent
 STAGE_OF_STEP = {
     "bitrix24_raw": "ingest (dlt: demo world + portal → raw_bitrix24)",
     "plan_raw": "ingest (dlt: plan sheet)",
-    "cbr_raw": "ingest (dlt: CBR rates)",
+    "cbr_raw": "ingest (dlt: CBR rates, XML_daily)",
+    "direct_raw": "ingest (dlt: Yandex.Direct reports)",
+    "vk_raw": "ingest (dlt: VK Ads statistics)",
+    "onec_raw": "ingest (dlt: 1C export files)",
+    "telephony_raw": "ingest (dlt: telephony export files)",
     "warehouse_dbt": "transform (dbt build)",
     "forecast_month_end": "ml: forecast (Prophet + CatBoost)",
     "manager_anomalies": "ml: anomalies (IForest)",

@@ -6,8 +6,20 @@ world. So this server speaks Bitrix24's REST dialect (docs: APIS.md "Bitrix24 RE
 `filter` with prefixes (`>`, `>=`, `<`, `<=`, `=`, `!`, `@`, `!@`, `%`), `order`, pages of 50 with
 `next`/`total` (or none of both for `start=-1`), Bitrix-style error bodies, and a `time` block.
 
+Also `batch` (up to 50 `cmd[key]=method?query` a request, `halt`, answers under `result.result`,
+`result_error`, `result_total`, `result_next`; more than 50 -> ERROR_BATCH_LENGTH_EXCEEDED), the
+stage history (`crm.stagehistory.list`, rows under `result.items`), the telephony log
+(`voximplant.statistic.get`: uppercase FILTER/SORT/ORDER), tasks (`tasks.task.list`: UPPER_CASE
+filter and order fields, lowerCamel rows under `result.tasks`) and companies (`crm.company.list`).
+
+Bitrix24's request limit is enforced as the portal does it: a leaky bucket that drains 2 requests a
+second and holds 50 (`rate_limit=(2.0, 50)`, the default; `None` turns it off, tests that are not
+about the limit relax it); a request that would overflow it gets HTTP 503 `QUERY_LIMIT_EXCEEDED`.
+A batch counts as one request, whatever it carries.
+
 Tests mutate the served data through `upsert()` / `delete()` and can inject faults with
-`fail_next()`. Timestamps in filters are compared as instants (offsets honoured), never as strings.
+`fail_next()` (an error or a slow answer) and `malform_next()` (a list page that is not a list).
+Timestamps in filters are compared as instants (offsets honoured), never as strings.
 """
 from __future__ import annotations
 
@@ -26,7 +38,9 @@ from urllib.parse import parse_qsl, urlsplit
 from demo.world import ENTITY_FILES, MSK, World
 
 PAGE_SIZE = 50
+BATCH_LIMIT = 50
 DEFAULT_SECRET = "demo0webhook0secret"
+DEFAULT_RATE_LIMIT = (2.0, 50)  # requests a second drained, bucket size (Bitrix24's standard plans)
 
 # method -> entity table; the field that a change bumps
 LIST_METHODS: dict[str, str] = {
@@ -36,9 +50,16 @@ LIST_METHODS: dict[str, str] = {
     "crm.status.list": "statuses",
     "user.get": "users",
     "department.get": "departments",
+    "crm.company.list": "companies",
+    "voximplant.statistic.get": "calls",
+    "tasks.task.list": "tasks",
+    "crm.stagehistory.list": "stage_history_deals",  # entityTypeId=1 -> stage_history_leads
 }
-MODIFY_FIELD: dict[str, str] = {"deals": "DATE_MODIFY", "leads": "DATE_MODIFY", "activities": "LAST_UPDATED"}
-_SELECTABLE = {"crm.deal.list", "crm.lead.list", "crm.activity.list"}
+# answers shaped {"result": {"<key>": [...]}} instead of {"result": [...]}
+ITEMS_KEY: dict[str, str] = {"crm.stagehistory.list": "items", "tasks.task.list": "tasks"}
+MODIFY_FIELD: dict[str, str] = {"deals": "DATE_MODIFY", "leads": "DATE_MODIFY", "activities": "LAST_UPDATED",
+                                "companies": "DATE_MODIFY", "tasks": "changedDate"}
+_SELECTABLE = {"crm.deal.list", "crm.lead.list", "crm.activity.list", "crm.company.list"}
 _OPS = (">=", "<=", "!@", "!=", "@", ">", "<", "=", "!", "%")
 _TS_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}([+-]\d{2}:\d{2}|Z)$")
 _NUM_RE = re.compile(r"^-?\d+(\.\d+)?$")
@@ -104,9 +125,12 @@ class _Table:
     """One entity's records sorted by numeric ID, with an ID index for keyset paging."""
 
     def __init__(self, records: list[dict[str, Any]]) -> None:
-        self.records = sorted(records, key=lambda r: int(r["ID"]))
-        self.ids = [int(r["ID"]) for r in self.records]
+        self.id_key = "id" if records and "ID" not in records[0] and "id" in records[0] else "ID"
+        self.records = sorted(records, key=lambda r: int(r[self.id_key]))
+        self.ids = [int(r[self.id_key]) for r in self.records]
         self.fields: list[str] = list(dict.fromkeys(k for r in self.records for k in r)) or ["ID"]
+        # request field names (UPPER_CASE) -> record keys (tasks answer lowerCamel: CHANGED_DATE -> changedDate)
+        self.alias: dict[str, str] = {_upper_snake(f): f for f in self.fields}
         self.kinds: dict[str, str] = {}
         for f in self.fields:
             sample = next((r[f] for r in self.records if r.get(f) not in (None, "")), None)
@@ -120,6 +144,11 @@ class _Table:
                 self.kinds[f] = "num"
             else:
                 self.kinds[f] = "str"
+        self.kinds.update({a: self.kinds[f] for a, f in self.alias.items()})
+
+
+def _upper_snake(name: str) -> str:
+    return re.sub(r"(?<=[a-z0-9])([A-Z])", r"_\1", name).upper()
 
 
 class DemoPortal:
@@ -129,12 +158,16 @@ class DemoPortal:
     """
 
     def __init__(self, world_dir: Path | None = None, *, secret: str = DEFAULT_SECRET, user_id: int = 1,
-                 host: str = "127.0.0.1", port: int = 0, tables: dict[str, list[dict[str, Any]]] | None = None) -> None:
+                 host: str = "127.0.0.1", port: int = 0, tables: dict[str, list[dict[str, Any]]] | None = None,
+                 rate_limit: tuple[float, int] | None = DEFAULT_RATE_LIMIT) -> None:
         if tables is None:
             if world_dir is None:
                 raise ValueError("give world_dir or tables")
             base = Path(world_dir) / "bitrix24"
-            tables = {n: json.loads((base / f"{n}.json").read_text(encoding="utf-8")) for n in ENTITY_FILES}
+            tables = {n: json.loads((base / f"{n}.json").read_text(encoding="utf-8")) for n in ENTITY_FILES
+                      if (base / f"{n}.json").exists()}
+        for n in ENTITY_FILES:
+            tables.setdefault(n, [])
         self.secret, self.user_id, self.host, self.port = secret, user_id, host, port
         self._lock = threading.RLock()
         self._categories: list[dict[str, Any]] = list(tables.get("categories", []))
@@ -142,7 +175,13 @@ class DemoPortal:
         self._version = 0
         self._cache: OrderedDict[tuple, list[int]] = OrderedDict()
         self._instants: dict[str, float] = {}
-        self._faults: list[tuple[int, str, str]] = []
+        self._faults: list[tuple[int, str, str, float]] = []
+        self._malformed: list[str | None] = []
+        self.rate_limit = rate_limit
+        self._bucket = 0.0
+        self._bucket_at = time.monotonic()
+        self.rejected = 0  # requests refused with QUERY_LIMIT_EXCEEDED
+        self.requests = 0  # HTTP requests answered (a batch is one)
         self.calls: list[tuple[str, dict[str, Any]]] = []
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -202,8 +241,9 @@ class DemoPortal:
         with self._lock:
             table = self._tables[entity]
             values = {k: _bitrix_value(v) for k, v in record.items()}
-            rid = int(values["ID"]) if values.get("ID") not in (None, "") else (max(table.ids, default=0) + 1)
-            values["ID"] = str(rid)
+            idk = table.id_key
+            rid = int(values[idk]) if values.get(idk) not in (None, "") else (max(table.ids, default=0) + 1)
+            values[idk] = str(rid)
             pos = bisect.bisect_left(table.ids, rid)
             exists = pos < len(table.ids) and table.ids[pos] == rid
             stamp_field = MODIFY_FIELD.get(entity)
@@ -242,10 +282,33 @@ class DemoPortal:
             return True
 
     def fail_next(self, n: int = 1, status: int = 503, error: str = "QUERY_LIMIT_EXCEEDED",
-                  description: str = "Too many requests") -> None:
-        """Make the next `n` authenticated calls fail with this Bitrix-style error."""
+                  description: str = "Too many requests", delay: float = 0.0) -> None:
+        """Make the next `n` authenticated calls fail with this Bitrix-style error.
+
+        With `delay` the answer first waits that many seconds (a client with a shorter read timeout
+        sees a timeout); `status=200` with a delay is a slow but correct answer.
+        """
         with self._lock:
-            self._faults.extend([(status, error, description)] * n)
+            self._faults.extend([(status, error, description, delay)] * n)
+
+    def malform_next(self, n: int = 1, method: str | None = None) -> None:
+        """Make the next `n` list pages (of `method`, or any) come back as an HTML error text instead of rows."""
+        with self._lock:
+            self._malformed.extend([method] * n)
+
+    def _take_token(self) -> bool:
+        """Leaky bucket: False when this request would overflow it (Bitrix24 answers 503 then)."""
+        if self.rate_limit is None:
+            return True
+        rate, size = self.rate_limit
+        now = time.monotonic()
+        self._bucket = max(0.0, self._bucket - (now - self._bucket_at) * rate)
+        self._bucket_at = now
+        if self._bucket + 1 > size:
+            self.rejected += 1
+            return False
+        self._bucket += 1
+        return True
 
     # ---- request handling -----------------------------------------------------------------
     def handle(self, path: str, query: str, body: bytes, content_type: str) -> tuple[int, dict[str, Any]]:
@@ -273,16 +336,21 @@ class DemoPortal:
                 else:
                     params.update(parse_php_query(parse_qsl(body.decode("utf-8"), keep_blank_values=True)))
             with self._lock:
+                if not self._take_token():
+                    raise PortalError(503, "QUERY_LIMIT_EXCEEDED", "Too many requests")
+                self.requests += 1
                 self.calls.append((method, params))
-                if self._faults:
-                    status, code, description = self._faults.pop(0)
+                fault = self._faults.pop(0) if self._faults else None
+            if fault is not None:
+                status, code, description, delay = fault
+                if delay:
+                    time.sleep(delay)
+                if status != 200:
                     raise PortalError(status, code, description)
-            if method == "crm.category.list":
-                answer = self._categories_answer(params)
-            elif method in LIST_METHODS:
-                answer = self._list(method, params)
+            if method == "batch":
+                answer = self._batch(params)
             else:
-                raise PortalError(404, "ERROR_METHOD_NOT_FOUND", "Method not found!")
+                answer = self._dispatch(method, params)
             status = 200
         except PortalError as err:
             status, answer = err.status, {"error": err.code, "error_description": err.description}
@@ -295,6 +363,51 @@ class DemoPortal:
                 "operating_reset_at": int(t0) + 600, "operating": 0,
             }
         return status, answer
+
+    def _dispatch(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
+        if method == "crm.category.list":
+            return self._categories_answer(params)
+        if method in LIST_METHODS:
+            return self._list(method, params)
+        if method == "batch":
+            raise PortalError(400, "INVALID_REQUEST", "batch cannot be nested")
+        raise PortalError(404, "ERROR_METHOD_NOT_FOUND", "Method not found!")
+
+    def _batch(self, params: dict[str, Any]) -> dict[str, Any]:
+        """`batch`: run each `cmd[key]=method?query` in order; per-command answers and errors side by side."""
+        cmd = _ci(params, "cmd")
+        if isinstance(cmd, list):
+            cmd = {str(i): c for i, c in enumerate(cmd)}
+        if not isinstance(cmd, dict) or not cmd:
+            raise PortalError(400, "INVALID_ARG_VALUE", "Parameter cmd is required")
+        if len(cmd) > BATCH_LIMIT:
+            raise PortalError(400, "ERROR_BATCH_LENGTH_EXCEEDED", f"Max batch length exceeded ({BATCH_LIMIT})")
+        halt = str(_ci(params, "halt") or "0").lower() in ("1", "true", "y")
+        results: dict[str, Any] = {}
+        errors: dict[str, Any] = {}
+        totals: dict[str, Any] = {}
+        nexts: dict[str, Any] = {}
+        times: dict[str, Any] = {}
+        for key, command in cmd.items():
+            t0 = time.time()
+            method, _, query = str(command).partition("?")
+            method = method.strip().removesuffix(".json")
+            try:
+                answer = self._dispatch(method, parse_php_query(parse_qsl(query, keep_blank_values=True)))
+            except PortalError as err:
+                errors[key] = {"error": err.code, "error_description": err.description}
+                if halt:
+                    break
+                continue
+            results[key] = answer["result"]
+            if "total" in answer:
+                totals[key] = answer["total"]
+            if "next" in answer:
+                nexts[key] = answer["next"]
+            times[key] = {"start": t0, "finish": time.time(), "duration": time.time() - t0}
+        # PHP serialises an empty associative array as [] - so does Bitrix24
+        return {"result": {"result": results or [], "result_error": errors or [], "result_total": totals or [],
+                           "result_next": nexts or [], "result_time": times or []}}
 
     def _categories_answer(self, params: dict[str, Any]) -> dict[str, Any]:
         etype = _ci(params, "entityTypeId")
@@ -310,7 +423,25 @@ class DemoPortal:
         return got
 
     def _list(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
+        answer = self._list_answer(method, params)
+        with self._lock:
+            hit = next((i for i, m in enumerate(self._malformed) if m in (None, method)), None)
+            if hit is not None:
+                self._malformed.pop(hit)
+                answer["result"] = "<html><body>502 Bad Gateway</body></html>"
+                return answer
+        key = ITEMS_KEY.get(method)
+        if key:
+            answer["result"] = {key: answer["result"]}
+        return answer
+
+    def _list_answer(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
         entity = LIST_METHODS[method]
+        if method == "crm.stagehistory.list":
+            etype = str(_ci(params, "entityTypeId") or "")
+            if etype not in ("1", "2"):
+                raise PortalError(400, "INVALID_ARG_VALUE", "entityTypeId must be 1 (leads) or 2 (deals) here")
+            entity = "stage_history_leads" if etype == "1" else "stage_history_deals"
         raw_filter = _ci(params, "filter") or {}
         if method in ("user.get", "department.get"):
             # these take filter fields at the top level too (user.get?ACTIVE=true, department.get?ID=2)
@@ -319,7 +450,7 @@ class DemoPortal:
         if not isinstance(raw_filter, dict):
             raise PortalError(400, "INVALID_ARG_VALUE", "filter must be an object")
         order = _ci(params, "order")
-        if method == "user.get" and (order is None or isinstance(order, str)):
+        if method in ("user.get", "voximplant.statistic.get") and (order is None or isinstance(order, str)):
             order = {str(_ci(params, "sort") or "ID").upper(): order or "ASC"}
         if not isinstance(order, dict) or not order:
             order = {"ID": "ASC"}
@@ -339,7 +470,8 @@ class DemoPortal:
             for f, _ in order_items:
                 if f not in table.kinds:
                     raise PortalError(400, "INVALID_ARG_VALUE", f"Unknown order field {f} for {method}")
-            by_id_asc = order_items == [("ID", "ASC")]
+            order_items = [(table.alias.get(f, f), d) for f, d in order_items]
+            by_id_asc = order_items == [(table.id_key, "ASC")]
             if start < 0:
                 # no count: the fast keyset path the docs recommend (filter[>ID]=last, stop at a short page)
                 rows: list[dict[str, Any]] = []
@@ -354,7 +486,12 @@ class DemoPortal:
                     idx = self._matches(entity, table, raw_filter, preds, lo, hi, order_items)
                     rows = [table.records[i] for i in idx[:PAGE_SIZE]]
                 return {"result": [self._project(method, r, select) for r in rows]}
-            idx = self._matches(entity, table, raw_filter, preds, lo, hi, order_items)
+            if by_id_asc:
+                # positions of every match of the filter without its ID bounds, cut to [lo, hi) by bisecting
+                every = self._matches(entity, table, raw_filter, preds, 0, len(table.records), order_items)
+                idx = every[bisect.bisect_left(every, lo):bisect.bisect_left(every, hi)]
+            else:
+                idx = self._matches(entity, table, raw_filter, preds, lo, hi, order_items)
             page = [self._project(method, table.records[i], select) for i in idx[start:start + PAGE_SIZE]]
             answer: dict[str, Any] = {"result": page}
             if start + PAGE_SIZE < len(idx):
@@ -365,13 +502,16 @@ class DemoPortal:
     def _matches(self, entity: str, table: _Table, raw_filter: dict, preds: list, lo: int, hi: int,
                  order_items: list[tuple[str, str]]) -> list[int]:
         """Positions of all matching records in the requested order (cached per filter between pages)."""
-        key = (entity, self._version, json.dumps(raw_filter, sort_keys=True, default=str), tuple(order_items))
+        bounds = {k: v for k, v in raw_filter.items()
+                  if not (str(k).lstrip("<>=").upper() == "ID" and str(k)[:1] in "<>" and not isinstance(v, (list, dict)))} \
+            if (lo, hi) == (0, len(table.records)) and order_items == [(table.id_key, "ASC")] else raw_filter
+        key = (entity, self._version, json.dumps(bounds, sort_keys=True, default=str), tuple(order_items), lo, hi)
         got = self._cache.get(key)
         if got is not None:
             self._cache.move_to_end(key)
             return got
         idx = [i for i in range(lo, hi) if all(p(table.records[i]) for p in preds)]
-        if order_items != [("ID", "ASC")]:
+        if order_items != [(table.id_key, "ASC")]:
             for f, direction in reversed(order_items):
                 kind = table.kinds.get(f, "str")
                 idx.sort(key=lambda i, f=f, kind=kind: self._sort_key(table.records[i].get(f), kind),
@@ -402,13 +542,14 @@ class DemoPortal:
                 raise PortalError(400, "INVALID_ARG_VALUE",
                                   f"Unknown filter field {field!r} for {entity}; fields: {', '.join(table.fields)}")
             kind = table.kinds[field]
+            field = table.alias.get(field, field)
             if isinstance(value, dict):
                 value = list(value.values())
             if op in ("", "=") and isinstance(value, list):
                 op = "@"
             if op == "!" and isinstance(value, list):
                 op = "!@"
-            if field == "ID" and op in (">", ">=", "<", "<=") and not isinstance(value, list):
+            if field == table.id_key and op in (">", ">=", "<", "<=") and not isinstance(value, list):
                 try:
                     bound = int(float(value))
                 except ValueError as exc:

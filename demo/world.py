@@ -31,11 +31,12 @@ Size = Literal["S", "M", "L"]
 TIMEZONE = "Europe/Moscow"
 MSK = timezone(timedelta(hours=3))
 TZ_SUFFIX = "+03:00"
-GENERATOR_VERSION = 2
+GENERATOR_VERSION = 3
 DAY = 86400
 WARMUP_DAYS = 60  # deals created before the start and still open at it are kept (a real funnel is never empty)
 
-ENTITY_FILES = ("users", "departments", "categories", "statuses", "leads", "deals", "activities")
+ENTITY_FILES = ("users", "departments", "categories", "statuses", "leads", "deals", "activities",
+                "companies", "stage_history_deals", "stage_history_leads", "calls", "tasks")
 
 # --------------------------------------------------------------------------------------------
 # Sizes
@@ -248,6 +249,12 @@ def format_ts(origin: date, sec: int) -> str:
     return f"{d.isoformat()}T{s // 3600:02d}:{s % 3600 // 60:02d}:{s % 60:02d}{TZ_SUFFIX}"
 
 
+def _client_phone(owner: str) -> str:
+    """A client's number, stable per CRM owner (the same derivation as the telephony export)."""
+    rng = random.Random(f"phone:{owner}")
+    return f"+79{rng.randint(10, 99)}{rng.randint(100, 999)}{rng.randint(10, 99)}{rng.randint(10, 99)}"
+
+
 def parse_ts(value: str) -> datetime:
     """Bitrix24 timestamp string -> aware datetime (naive strings are read as Moscow time)."""
     dt = datetime.fromisoformat(value)
@@ -264,7 +271,9 @@ class World:
     """The generated company in memory; lists of dicts exactly as written to the files.
 
     `users` ... `activities` are Bitrix24 records (UPPER_CASE keys, string values; `categories`
-    camelCase as crm.category.list). `plan`, `rates`, `anomalies` are the CSV rows with typed values.
+    camelCase as crm.category.list); so are `companies`, `stage_history_deals` / `_leads`
+    (crm.stagehistory.list: typed numbers), `calls` (voximplant.statistic.get) and `tasks`
+    (tasks.task.list: lowerCamel keys). `plan`, `rates`, `anomalies` are the CSV rows with typed values.
     """
 
     size: str
@@ -282,6 +291,12 @@ class World:
     plan: list[dict[str, Any]]
     rates: list[dict[str, Any]]
     anomalies: list[dict[str, Any]]
+    # crm.company.list, crm.stagehistory.list (entityTypeId 2 / 1), voximplant.statistic.get, tasks.task.list
+    companies: list[dict[str, Any]] = field(default_factory=list)
+    stage_history_deals: list[dict[str, Any]] = field(default_factory=list)
+    stage_history_leads: list[dict[str, Any]] = field(default_factory=list)
+    calls: list[dict[str, Any]] = field(default_factory=list)
+    tasks: list[dict[str, Any]] = field(default_factory=list)
     _rate_index: dict[str, tuple[list[str], list[float]]] = field(default_factory=dict, repr=False, compare=False)
 
     @property
@@ -1104,6 +1119,7 @@ class _Gen:
                 "UF_CRM_JUNK_REASON": r["junk"] if st == "JUNK" else None,
             })
         deals_out = []
+        deal_paths: list[tuple] = []
         for r in self.deals:
             pid = r["pipe"]
             owner = r["reassign"][0] if r["reassign"] else r["mgr"]
@@ -1129,6 +1145,7 @@ class _Gen:
             if r["edit"] is not None and modify + r["edit"] <= self.end_sec:
                 modify += r["edit"]
             lead = r["lead"]
+            deal_paths.append((r, stage, moved, closed, owner))
             utm = (lead["utm"] if lead else None) or (None, None, None, None)
             deals_out.append({
                 "ID": str(r["id"]), "TITLE": f"{r['product']} — {self.company_names[r['company']]}", "TYPE_ID": "SALE",
@@ -1172,12 +1189,167 @@ class _Gen:
                 "DEADLINE": fmt(deadline) if deadline is not None else fmt(end),
             })
         anomalies = sorted(self.truth, key=lambda r: (r["day"], r["manager_id"], r["metric"]))
+        extra = self._crm_extras(deal_paths, leads_out, deals_out, acts_out)
         return World(
             size=self.size, seed=self.seed, today=self.today, start=self.start, timezone=TIMEZONE,
             users=users, departments=self.departments, categories=categories, statuses=statuses,
             leads=leads_out, deals=deals_out, activities=acts_out, plan=self.plan, rates=self.rates,
-            anomalies=anomalies,
+            anomalies=anomalies, **extra,
         )
+
+    # ---- stage history, calls, tasks, companies ---------------------------------------------
+    def _crm_extras(self, deal_paths: list[tuple], leads_out: list[dict], deals_out: list[dict],
+                    acts_out: list[dict]) -> dict[str, list[dict[str, Any]]]:
+        """What Bitrix24 keeps beside the deals: their stage paths, the telephony log, tasks, companies.
+
+        Every record is derived from the deals/leads/activities already decided (its own seeded
+        stream), so it tells the same story: a deal's history runs created -> intermediate stages ->
+        its current (or final) stage at MOVED_TIME; each call activity is one voximplant record;
+        each task activity one task.
+        """
+        fmt = self.ts
+        rng = _rng(self.seed, "stagehistory")
+        hist: list[tuple[int, int, int, str, str, int]] = []  # (time, deal id, type, stage, semantic, category)
+        for r, stage, moved, closed, _owner in deal_paths:
+            pid = r["pipe"]
+            opens = _open_stages(pid)
+            create = r["create"]
+            if closed:
+                # won deals walk every open stage; lost ones give up somewhere along the way
+                reach = len(opens) if r["won"] else 1 + rng.randrange(len(opens))
+                path = opens[:reach]
+                final = (stage, "S" if r["won"] else "F")
+            else:
+                path = opens[: opens.index(stage) + 1]
+                final = None
+            hist.append((create, r["id"], 1, path[0], "P", pid))
+            # intermediate stages evenly (jittered) between creation and MOVED_TIME; an open deal
+            # entered its current stage exactly at MOVED_TIME
+            mids = path[1:] if closed else path[1:-1]
+            span = max(0, moved - create)
+            prev = create
+            for j, st in enumerate(mids):
+                t = create + int(span * (j + 1 + rng.uniform(-0.25, 0.25)) / (len(mids) + 1))
+                t = min(max(t, prev), moved)
+                hist.append((t, r["id"], 2, st, "P", pid))
+                prev = t
+            if not closed and len(path) > 1:
+                hist.append((moved, r["id"], 2, path[-1], "P", pid))
+            if final is not None:
+                hist.append((moved, r["id"], 3, final[0], final[1], pid))
+        hist.sort(key=lambda h: (h[0], h[1], h[2]))
+        stage_history_deals = [
+            {"ID": n, "TYPE_ID": type_id, "OWNER_ID": deal_id, "CREATED_TIME": fmt(t), "CATEGORY_ID": pid,
+             "STAGE_SEMANTIC_ID": sem, "STAGE_ID": st}
+            for n, (t, deal_id, type_id, st, sem, pid) in enumerate(hist, start=1)
+        ]
+        lhist: list[tuple[int, int, int, str, str]] = []
+        for r, out in zip(self.leads, leads_out):
+            lhist.append((r["create"], r["id"], 1, "NEW", "P"))
+            status = out["STATUS_ID"]
+            if r["close"] is None:
+                if status != "NEW":
+                    t = r["create"] + min(3 * 3600, (self.end_sec - r["create"]) // 2)
+                    lhist.append((t, r["id"], 2, status, "P"))
+            else:
+                if r["close"] - r["create"] > 600:
+                    lhist.append((r["create"] + (r["close"] - r["create"]) // 3, r["id"], 2, "IN_PROCESS", "P"))
+                lhist.append((r["close"], r["id"], 3, status, out["STATUS_SEMANTIC_ID"]))
+        lhist.sort(key=lambda h: (h[0], h[1], h[2]))
+        stage_history_leads = [
+            {"ID": n, "TYPE_ID": type_id, "OWNER_ID": lead_id, "CREATED_TIME": fmt(t), "STATUS_ID": st,
+             "STATUS_SEMANTIC_ID": sem}
+            for n, (t, lead_id, type_id, st, sem) in enumerate(lhist, start=1)
+        ]
+
+        # voximplant.statistic.get: one record per call activity, plus missed calls from numbers the CRM
+        # does not know (nobody calls them back: they are the missed-call registry's lost contacts)
+        crng = _rng(self.seed, "calls")
+        entity = {"1": "LEAD", "2": "DEAL", "4": "COMPANY"}
+        calls: list[tuple[str, int, dict[str, Any]]] = []
+        for a in acts_out:
+            if a["PROVIDER_ID"] != "VOXIMPLANT_CALL":
+                continue
+            start = a["START_TIME"]
+            duration = int((parse_ts(a["END_TIME"]) - parse_ts(start)).total_seconds())
+            inbound = a["DIRECTION"] == "1"
+            if duration > 0:
+                code, reason = "200", "Success call"
+            elif inbound:
+                code, reason = "304", "Missed call"
+            else:
+                code, reason = crng.choice((("304", "Missed call"), ("486", "Busy here"), ("603", "Decline")))
+            owner_key = f"{a['OWNER_TYPE_ID']}:{a['OWNER_ID']}" if a["OWNER_ID"] != "0" else f"act:{a['ID']}"
+            calls.append((start, int(a["ID"]), {
+                "CALL_ID": f"externalCall.{int(a['ID']):08x}", "CALL_TYPE": "2" if inbound else "1",
+                "CALL_FAILED_CODE": code, "CALL_FAILED_REASON": reason, "CALL_START_DATE": start,
+                "CALL_DURATION": str(duration), "PORTAL_USER_ID": a["RESPONSIBLE_ID"],
+                "PORTAL_NUMBER": "reg74951234567", "PHONE_NUMBER": _client_phone(owner_key),
+                "CRM_ENTITY_TYPE": entity.get(a["OWNER_TYPE_ID"]) if a["OWNER_ID"] != "0" else None,
+                "CRM_ENTITY_ID": a["OWNER_ID"] if a["OWNER_ID"] != "0" else None,
+                "CRM_ACTIVITY_ID": a["ID"], "COST": "0.0000", "COST_CURRENCY": "RUR",
+                "CALL_RECORD_URL": None,
+            }))
+            if inbound and crng.random() < 0.05:
+                t = parse_ts(start) + timedelta(minutes=crng.randint(5, 90))
+                if t <= datetime.combine(self.today, datetime.max.time().replace(microsecond=0), MSK):
+                    calls.append((t.isoformat(), int(a["ID"]), {
+                        "CALL_ID": f"externalCall.x{int(a['ID']):08x}", "CALL_TYPE": "2", "CALL_FAILED_CODE": "304",
+                        "CALL_FAILED_REASON": "Missed call", "CALL_START_DATE": t.isoformat(), "CALL_DURATION": "0",
+                        "PORTAL_USER_ID": a["RESPONSIBLE_ID"], "PORTAL_NUMBER": "reg74951234567",
+                        "PHONE_NUMBER": _client_phone(f"stranger:{a['ID']}"), "CRM_ENTITY_TYPE": None,
+                        "CRM_ENTITY_ID": None, "CRM_ACTIVITY_ID": None, "COST": "0.0000", "COST_CURRENCY": "RUR",
+                        "CALL_RECORD_URL": None,
+                    }))
+        calls.sort(key=lambda c: (parse_ts(c[0]), c[1]))
+        calls_out = [{"ID": str(n), **c} for n, (_, _, c) in enumerate(calls, start=1)]
+
+        # tasks.task.list: one task per CRM task activity; lowerCamel keys as the real answer
+        tasks_out: list[dict[str, Any]] = []
+        owner_prefix = {"1": "L", "2": "D", "4": "CO"}
+        for a in acts_out:
+            if a["PROVIDER_ID"] != "CRM_TASKS_TASK":
+                continue
+            done = a["COMPLETED"] == "Y"
+            tasks_out.append({
+                "id": str(len(tasks_out) + 1), "title": a["SUBJECT"], "status": "5" if done else "2",
+                "priority": "1", "responsibleId": a["RESPONSIBLE_ID"], "createdBy": a["RESPONSIBLE_ID"],
+                "createdDate": a["CREATED"], "changedDate": a["LAST_UPDATED"],
+                "closedDate": a["LAST_UPDATED"] if done else None, "deadline": a["DEADLINE"],
+                "groupId": "0", "ufCrmTask": [f"{owner_prefix.get(a['OWNER_TYPE_ID'], 'CO')}_{a['OWNER_ID']}"]
+                if a["OWNER_ID"] != "0" else [],
+                "crmActivityId": a["ID"],
+            })
+
+        # crm.company.list: every company a kept deal or converted lead points at
+        first: dict[int, tuple[int, str]] = {}
+        touched: dict[int, int] = {}
+        for r in self.deals:
+            c = r["company"]
+            owner = r["reassign"][0] if r["reassign"] else r["mgr"]
+            if c not in first or r["create"] < first[c][0]:
+                first[c] = (r["create"], str(owner))
+            if r["won"] and r["close"] is not None:
+                touched[c] = max(touched.get(c, 0), r["close"])
+        for ld in leads_out:
+            if ld["COMPANY_ID"] and int(ld["COMPANY_ID"]) not in first:
+                first[int(ld["COMPANY_ID"])] = (self._sec(ld["DATE_CREATE"]), ld["ASSIGNED_BY_ID"])
+        companies_out = []
+        industries = ("IT", "MANUFACTURING", "DELIVERY", "ENTERTAINMENT", "GOVERNMENT", "OTHER")
+        for c in sorted(first):
+            created, owner = first[c]
+            modify = max(created, touched.get(c, 0))
+            companies_out.append({
+                "ID": str(c), "TITLE": self.company_names[c], "COMPANY_TYPE": "CUSTOMER" if c in touched else "PROSPECT",
+                "INDUSTRY": industries[c % len(industries)], "ASSIGNED_BY_ID": owner, "CREATED_BY_ID": owner,
+                "DATE_CREATE": fmt(created), "DATE_MODIFY": fmt(modify), "OPENED": "Y",
+            })
+        return {"companies": companies_out, "stage_history_deals": stage_history_deals,
+                "stage_history_leads": stage_history_leads, "calls": calls_out, "tasks": tasks_out}
+
+    def _sec(self, ts: str) -> int:
+        """A Bitrix24 timestamp written by this world back to its internal moment."""
+        return int((parse_ts(ts) - datetime.combine(self.origin, datetime.min.time(), MSK)).total_seconds())
 
 
 _HOURS = [h for h, _ in _HOUR_WEIGHTS]

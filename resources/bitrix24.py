@@ -5,6 +5,9 @@ BITRIX24_WEBHOOK_URL (or the `webhook_url` field) set it yields that; otherwise 
 world if needed and serves it with `demo.portal.DemoPortal` on 127.0.0.1 until the block ends, so
 the same extraction code runs in both modes. The URL holds a secret code: configure it with
 `EnvVar("BITRIX24_WEBHOOK_URL")` (hidden in the UI) or leave the field unset (read at run time).
+The demo portal enforces Bitrix24's request limit (2/s, bursts to 50) unless `demo_rate_limit` is off.
+`.phone_salt()` is the secret the calls' client numbers are hashed with on arrival (PHONE_HASH_SALT;
+the demo salt in demo mode, the same one the demo telephony export is hashed with).
 """
 from __future__ import annotations
 
@@ -25,6 +28,7 @@ class Bitrix24Portal(ConfigurableResource):
     demo_size: str | None = None
     demo_today: str | None = None
     demo_seed: int | None = None
+    demo_rate_limit: bool = True
 
     def configured_url(self) -> str | None:
         """The live webhook URL, if any (field first, then BITRIX24_WEBHOOK_URL)."""
@@ -37,6 +41,16 @@ class Bitrix24Portal(ConfigurableResource):
     def is_demo(self) -> bool:
         return self.configured_url() is None
 
+    def phone_salt(self) -> str | None:
+        settings = load_settings()
+        if settings.phone_hash_salt:
+            return settings.phone_hash_salt.get_secret_value()
+        if self.is_demo:
+            from resources.export_folders import DEMO_PHONE_SALT
+
+            return DEMO_PHONE_SALT
+        return None
+
     @contextlib.contextmanager
     def webhook(self) -> Iterator[str]:
         """Yield a webhook base URL usable for the whole block (the demo portal stops after it)."""
@@ -47,7 +61,7 @@ class Bitrix24Portal(ConfigurableResource):
         from demo.portal import DemoPortal  # only needed in demo mode
 
         world_dir = ensure_demo_world(self.demo_dir, self.demo_size, self.demo_today, self.demo_seed)
-        portal = DemoPortal(world_dir)
+        portal = DemoPortal(world_dir) if self.demo_rate_limit else DemoPortal(world_dir, rate_limit=None)
         demo_url = portal.start()
         try:
             yield demo_url

@@ -12,7 +12,13 @@ from typing import Any
 from dagster import EnvVar
 from dagster_dlt import DagsterDltResource
 
+from resources.amocrm import AmoCRMAccount
 from resources.bitrix24 import Bitrix24Portal
+from resources.cbr import CBRRates
+from resources.direct import YandexDirect
+from resources.export_folders import OneCExport, TelephonyExport
+from resources.vk_ads import VKAds
+from resources.crm_export import CrmExport
 from resources.evidence import EvidenceCLI
 from resources.llm import InsightWriter
 from resources.settings import Settings
@@ -34,6 +40,13 @@ def build_resources(settings: Settings) -> dict[str, Any]:
         "warehouse": Warehouse(url=warehouse_url),
         "bitrix24": Bitrix24Portal(webhook_url=_secret("BITRIX24_WEBHOOK_URL")),
         "demo_files": SourceFiles(),
+        "cbr": CBRRates(),
+        "direct": YandexDirect(token=_secret("DIRECT_TOKEN")),
+        "vk_ads": VKAds(token=_secret("VK_ADS_TOKEN")),
+        "onec": OneCExport(),
+        "telephony": TelephonyExport(phone_hash_salt=_secret("PHONE_HASH_SALT")),
+        "amocrm": AmoCRMAccount(access_token=_secret("AMOCRM_ACCESS_TOKEN")),
+        "crm_export": CrmExport(),
         "dlt": DagsterDltResource(),
         "dbt": dbt_cli_resource(),
         "llm": InsightWriter(api_key=_secret("OPENAI_API_KEY")),

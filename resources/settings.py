@@ -44,6 +44,19 @@ class Settings(BaseModel):
     data_dir: Path = PROJECT_ROOT / "data"
     plan_file: Path | None = None
     cbr_rates_file: Path | None = None
+    # Issue 3's sources beyond the CRM (each: set -> live; unset -> demo in demo mode, skipped otherwise).
+    direct_token: SecretStr | None = None
+    direct_client_login: str | None = None
+    direct_api_url: str = "https://api.direct.yandex.com"
+    vk_ads_token: SecretStr | None = None
+    vk_ads_api_url: str = "https://ads.vk.com"
+    vk_ads_currency: str = "RUB"
+    cbr_api_url: str | None = None  # None -> the demo server in demo mode, https://www.cbr.ru otherwise
+    onec_export_dir: Path | None = None
+    telephony_export_dir: Path | None = None
+    phone_hash_salt: SecretStr | None = None
+    ingest_start_date: date | None = None  # first load of dated sources (CBR, ads); default a year back
+    ads_lookback_days: int = 7
 
     @field_validator("company_timezone")
     @classmethod

@@ -25,7 +25,7 @@ def world_dir(tmp_path_factory) -> Path:
 
 @pytest.fixture()
 def portal(world_dir):
-    p = DemoPortal(world_dir)
+    p = DemoPortal(world_dir, rate_limit=None)  # the limit has its own tests
     p.start()
     yield p
     p.stop()
@@ -169,3 +169,120 @@ def test_injected_faults_look_like_bitrix_rate_limits(portal):
         r = requests.get(portal.webhook_url + "crm.deal.list", timeout=10)
         assert r.status_code == 503 and r.json()["error"] == "QUERY_LIMIT_EXCEEDED"
     assert requests.get(portal.webhook_url + "crm.deal.list", timeout=10).status_code == 200
+
+
+# ---- batch, the request limit, and the methods beside deals ---------------------------------------
+
+
+def test_batch_runs_up_to_50_list_calls_and_answers_each_one(portal, world_dir):
+    deals = sorted(int(d["ID"]) for d in _file(world_dir, "deals"))
+    cmd = {f"p{k}": f"crm.deal.list?filter%5B%3EID%5D=0&order[ID]=ASC&start={k * 50}&select[]=ID" for k in range(3)}
+    cmd["bad"] = "crm.nothing.list?start=0"
+    answer = requests.post(portal.webhook_url + "batch.json", json={"halt": 0, "cmd": cmd}, timeout=10).json()["result"]
+    got = [int(r["ID"]) for k in ("p0", "p1", "p2") for r in answer["result"][k]]
+    assert got == deals[:150]
+    assert answer["result_total"] == {k: len(deals) for k in ("p0", "p1", "p2")}
+    assert answer["result_next"] == {"p0": 50, "p1": 100, "p2": 150}
+    assert answer["result_error"]["bad"]["error"] == "ERROR_METHOD_NOT_FOUND"
+    # halt=1 stops at the first error; more than 50 commands is refused as a whole
+    halted = requests.post(portal.webhook_url + "batch", json={"halt": 1, "cmd": {"bad": "nope?", "p0": cmd["p0"]}},
+                           timeout=10).json()["result"]
+    assert halted["result"] == [] and "bad" in halted["result_error"]
+    big = requests.post(portal.webhook_url + "batch", json={"cmd": {str(i): "user.get" for i in range(51)}}, timeout=10)
+    assert big.status_code == 400 and big.json()["error"] == "ERROR_BATCH_LENGTH_EXCEEDED"
+
+
+def test_the_leaky_bucket_allows_a_burst_of_50_then_2_a_second(world_dir):
+    p = DemoPortal(world_dir)  # the default: Bitrix24's 2 requests/s with bursts to 50
+    url = p.start()
+    try:
+        with requests.Session() as s:
+            codes = [s.post(url + "user.get", json={}, timeout=10).status_code for _ in range(55)]
+            assert codes[:50] == [200] * 50 and set(codes[50:]) == {503}
+            refused = s.post(url + "user.get", json={}, timeout=10).json()
+            assert refused["error"] == "QUERY_LIMIT_EXCEEDED"
+            import time
+
+            time.sleep(1.1)  # drains 2 a second
+            assert [s.post(url + "user.get", json={}, timeout=10).status_code for _ in range(3)] == [200, 200, 503]
+    finally:
+        p.stop()
+
+
+def test_stage_history_follows_each_deal_from_creation_to_its_stage(portal, world_dir):
+    deals = {d["ID"]: d for d in _file(world_dir, "deals")}
+    items, start = [], 0
+    while start is not None:
+        answer = requests.post(portal.webhook_url + "crm.stagehistory.list",
+                               json={"entityTypeId": 2, "order": {"ID": "ASC"}, "start": start}, timeout=10).json()
+        items += answer["result"]["items"]
+        start = answer.get("next")
+    assert len(items) == len(_file(world_dir, "stage_history_deals"))
+    by_deal: dict[str, list[dict]] = {}
+    for h in items:
+        by_deal.setdefault(str(h["OWNER_ID"]), []).append(h)
+    assert set(by_deal) == set(deals)
+    end = datetime(2026, 11, 23, 23, 59, 59, tzinfo=timezone(timedelta(hours=3)))
+    for deal_id, hist in by_deal.items():
+        deal = deals[deal_id]
+        times = [datetime.fromisoformat(h["CREATED_TIME"]) for h in hist]
+        assert times == sorted(times) and times[-1] <= end
+        assert hist[0]["TYPE_ID"] == 1 and times[0] == datetime.fromisoformat(deal["DATE_CREATE"])
+        assert hist[-1]["STAGE_ID"] == deal["STAGE_ID"] and hist[-1]["STAGE_SEMANTIC_ID"] == deal["STAGE_SEMANTIC_ID"]
+        assert times[-1] == datetime.fromisoformat(deal["MOVED_TIME"])
+        assert (hist[-1]["TYPE_ID"] == 3) == (deal["CLOSED"] == "Y")
+        assert all(str(h["CATEGORY_ID"]) == deal["CATEGORY_ID"] for h in hist)
+    leads = requests.post(portal.webhook_url + "crm.stagehistory.list", json={"entityTypeId": 1}, timeout=10).json()
+    assert leads["total"] == len(_file(world_dir, "stage_history_leads")) and "STATUS_ID" in leads["result"]["items"][0]
+
+
+def test_calls_mirror_the_call_activities_and_some_missed_calls_are_never_returned(portal, world_dir):
+    calls = _file(world_dir, "calls")
+    acts = {a["ID"]: a for a in _file(world_dir, "activities") if a["PROVIDER_ID"] == "VOXIMPLANT_CALL"}
+    logged = [c for c in calls if c["CRM_ACTIVITY_ID"]]
+    assert {c["CRM_ACTIVITY_ID"] for c in logged} == set(acts)
+    for c in logged[:500]:
+        a = acts[c["CRM_ACTIVITY_ID"]]
+        assert c["CALL_TYPE"] == ("2" if a["DIRECTION"] == "1" else "1") and c["CALL_START_DATE"] == a["START_TIME"]
+        assert c["PORTAL_USER_ID"] == a["RESPONSIBLE_ID"] and (c["CALL_FAILED_CODE"] == "200") == (int(c["CALL_DURATION"]) > 0)
+    missed_in = [c for c in calls if c["CALL_TYPE"] == "2" and c["CALL_FAILED_CODE"] == "304"]
+    answered_by_number: dict[str, list[datetime]] = {}
+    for c in calls:
+        if c["CALL_FAILED_CODE"] == "200":
+            answered_by_number.setdefault(c["PHONE_NUMBER"], []).append(datetime.fromisoformat(c["CALL_START_DATE"]))
+    lost = [c for c in missed_in if not any(
+        timedelta(0) < t - datetime.fromisoformat(c["CALL_START_DATE"]) <= timedelta(hours=24)
+        for t in answered_by_number.get(c["PHONE_NUMBER"], []))]
+    assert 0 < len(lost) < len(missed_in)
+    answer = requests.post(portal.webhook_url + "voximplant.statistic.get",
+                           json={"FILTER": {">=CALL_START_DATE": calls[-10]["CALL_START_DATE"]}, "SORT": "ID",
+                                 "ORDER": "DESC"}, timeout=10).json()
+    assert answer["total"] >= 10 and int(answer["result"][0]["ID"]) == max(int(c["ID"]) for c in calls)
+
+
+def test_tasks_answer_lower_camel_and_filter_on_upper_case_fields(portal, world_dir):
+    tasks = _file(world_dir, "tasks")
+    cut = sorted(t["changedDate"] for t in tasks)[-7]
+    answer = requests.post(portal.webhook_url + "tasks.task.list",
+                           json={"filter": {">=CHANGED_DATE": cut}, "order": {"ID": "ASC"}}, timeout=10).json()
+    got = answer["result"]["tasks"]
+    assert len(got) >= 7 and {"id", "deadline", "status", "closedDate", "changedDate", "responsibleId"} <= set(got[0])
+    assert all(datetime.fromisoformat(t["changedDate"]) >= datetime.fromisoformat(cut) for t in got)
+    overdue = [t for t in tasks if t["status"] != "5" and t["deadline"] < "2026-11-23"]
+    assert overdue and all(t["closedDate"] is None for t in overdue)
+
+
+def test_companies_are_every_company_a_deal_points_at(portal, world_dir):
+    companies = {c["ID"] for c in _file(world_dir, "companies")}
+    assert {d["COMPANY_ID"] for d in _file(world_dir, "deals")} <= companies
+    answer = requests.post(portal.webhook_url + "crm.company.list", json={"select": ["ID"], "start": 0}, timeout=10).json()
+    assert answer["total"] == len(companies) and set(answer["result"][0]) == {"ID"}
+
+
+def test_a_malformed_page_and_a_slow_answer_can_be_injected(portal):
+    portal.malform_next(1, method="crm.deal.list")
+    assert isinstance(requests.post(portal.webhook_url + "crm.deal.list", json={}, timeout=10).json()["result"], str)
+    assert isinstance(requests.post(portal.webhook_url + "crm.deal.list", json={}, timeout=10).json()["result"], list)
+    portal.fail_next(1, status=200, delay=1.0)
+    with pytest.raises(requests.Timeout):
+        requests.post(portal.webhook_url + "user.get", json={}, timeout=0.3)

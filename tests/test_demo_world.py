@@ -288,3 +288,40 @@ def test_activities_belong_to_live_deals_and_leads_and_cover_every_kind(world_di
     overdue = [a for a in acts if a["TYPE_ID"] == "3" and a["COMPLETED"] == "N"
                and datetime.fromisoformat(a["DEADLINE"]) < END]
     assert overdue, "some tasks are overdue"
+
+
+def test_stage_history_calls_tasks_and_companies_tell_the_deals_story_and_end_by_today(world_dir):
+    deals = {d["ID"]: d for d in _entity(world_dir, "deals")}
+    leads = {ld["ID"]: ld for ld in _entity(world_dir, "leads")}
+    hist = _entity(world_dir, "stage_history_deals")
+    lead_hist = _entity(world_dir, "stage_history_leads")
+    calls, tasks, companies = (_entity(world_dir, n) for n in ("calls", "tasks", "companies"))
+    stamps = [h["CREATED_TIME"] for h in hist + lead_hist] + [c["CALL_START_DATE"] for c in calls]
+    stamps += [t[k] for t in tasks for k in ("createdDate", "changedDate", "closedDate") if t[k]]
+    stamps += [c[k] for c in companies for k in ("DATE_CREATE", "DATE_MODIFY")]
+    assert all(TS.match(s) for s in stamps) and max(datetime.fromisoformat(s) for s in stamps) <= END
+    # ids ascend with time (append-only logs), every deal starts with "created" and ends where it stands
+    assert [h["ID"] for h in hist] == list(range(1, len(hist) + 1))
+    times = [datetime.fromisoformat(h["CREATED_TIME"]) for h in hist]
+    assert times == sorted(times)
+    last: dict[str, dict] = {}
+    for h in hist:
+        if str(h["OWNER_ID"]) not in last:
+            assert h["TYPE_ID"] == 1
+        last[str(h["OWNER_ID"])] = h
+    assert set(last) == set(deals)
+    assert all(last[i]["STAGE_ID"] == d["STAGE_ID"] and (last[i]["TYPE_ID"] == 3) == (d["CLOSED"] == "Y")
+               for i, d in deals.items())
+    won = [d for d in deals.values() if d["STAGE_SEMANTIC_ID"] == "S"]
+    assert all(len([h for h in hist if str(h["OWNER_ID"]) == d["ID"]]) >= 3 for d in won[:50])
+    final_lead = {}
+    for h in lead_hist:
+        final_lead[str(h["OWNER_ID"])] = h["STATUS_ID"]
+    assert final_lead == {i: ld["STATUS_ID"] for i, ld in leads.items()}
+    # telephony: answered calls last, missed ones do not; some missed inbound calls are strangers'
+    assert all((c["CALL_FAILED_CODE"] == "200") == (int(c["CALL_DURATION"]) > 0) for c in calls)
+    assert any(c["CALL_TYPE"] == "2" and c["CALL_FAILED_CODE"] == "304" and c["CRM_ENTITY_ID"] is None for c in calls)
+    # tasks: open ones past their deadline exist (overdue), closed ones carry their closing time
+    assert any(t["status"] != "5" and t["deadline"] < "2026-11-23" for t in tasks)
+    assert all((t["closedDate"] is not None) == (t["status"] == "5") for t in tasks)
+    assert {d["COMPANY_ID"] for d in deals.values()} <= {c["ID"] for c in companies}

@@ -11,26 +11,37 @@ from dagster_dlt import DagsterDltResource
 
 from assets.ingest import build_defs
 from assets.ingest.bitrix24.assets import bitrix24_raw
-from assets.ingest.files.assets import cbr_raw, plan_raw
+from assets.ingest.cbr.assets import cbr_raw
+from assets.ingest.files.assets import plan_raw
 from resources.bitrix24 import Bitrix24Portal
+from resources.cbr import CBRRates
 from resources.source_files import SourceFiles
 from resources.warehouse import Warehouse
 
 S_TODAY = date(2025, 6, 15)
 SEED = 7
-BITRIX_TABLES = ["deals", "leads", "activities", "users", "departments", "pipelines", "stages"]
+BITRIX_TABLES = ["deals", "leads", "activities", "companies", "stage_history_deals", "stage_history_leads", "calls",
+                 "tasks", "users", "departments", "pipelines", "stages"]
+# issue 3's non-CRM sources (tests/test_ingest_marketing_finance.py materializes them)
+OTHER_SOURCES = {("raw_direct", "campaign_stats"): "direct", ("raw_vk", "campaign_stats"): "vk",
+                 ("raw_onec", "invoices"): "onec", ("raw_onec", "payments"): "onec",
+                 ("raw_telephony", "calls"): "telephony"}
 
 
 def test_asset_keys_groups_and_tags():
     specs = {key: spec for a in build_defs().assets for key, spec in a.specs_by_key.items()}
     expected = {dg.AssetKey(["raw_bitrix24", t]) for t in BITRIX_TABLES} | {
-        dg.AssetKey(["raw_plan", "plan"]), dg.AssetKey(["raw_cbr", "rates"])}
+        dg.AssetKey(["raw_plan", "plan"]), dg.AssetKey(["raw_cbr", "rates"])} | {
+        dg.AssetKey(list(k)) for k in OTHER_SOURCES}
     assert set(specs) == expected
     assert {s.group_name for s in specs.values()} == {"ingest"}
     assert specs[dg.AssetKey(["raw_bitrix24", "deals"])].tags["source"] == "bitrix24"
     assert specs[dg.AssetKey(["raw_plan", "plan"])].tags["source"] == "plan"
     assert specs[dg.AssetKey(["raw_cbr", "rates"])].tags["source"] == "cbr"
     assert all(not s.deps for s in specs.values())  # no phantom upstream keys
+    for key, tag in OTHER_SOURCES.items():
+        assert specs[dg.AssetKey(list(key))].tags["source"] == tag
+        assert specs[dg.AssetKey(list(key))].skippable  # an unconfigured source is skipped, not failed
 
 
 def _mats(result: dg.ExecuteInJobResult) -> dict[str, int | None]:
@@ -52,6 +63,7 @@ def test_materialize_the_demo_world_then_rerun_and_full_refresh(tmp_path, monkey
         "dlt": DagsterDltResource(),
         "bitrix24": Bitrix24Portal(**demo),  # no URL: the resource serves the demo world itself
         "demo_files": SourceFiles(**demo),
+        "cbr": CBRRates(**demo),
         "warehouse": Warehouse(url=f"duckdb:///{tmp_path / 'wh.duckdb'}"),
     }
     result = dg.materialize([bitrix24_raw, plan_raw, cbr_raw], resources=resources)

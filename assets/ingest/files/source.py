@@ -1,6 +1,7 @@
 """dlt sources for the file inputs: the sales plan sheet and the CBR exchange rates (plain dlt, no Dagster).
 
-- `plan_source(plan_file)` -> table `plan` (dataset raw_plan): one row per month x manager x pipeline,
+- `plan_source(plan_file)` (.csv or .xlsx, a Google Sheet export; template: plan_template.csv/.xlsx
+  beside this file) -> table `plan` (dataset raw_plan): one row per month x manager x pipeline,
   replaced whole on every run, because the sheet is the full truth (a row removed from the sheet must
   disappear from the warehouse). Duplicate keys in the sheet are an error, not a silent merge.
 - `cbr_source(rates_file)` -> table `rates` (dataset raw_cbr): merged on date + char_code, so a file
@@ -13,7 +14,7 @@ from __future__ import annotations
 
 import csv
 from collections.abc import Callable, Iterator, Sequence
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
@@ -99,7 +100,7 @@ def read_typed_csv(
     key: Sequence[str],
     what: str,
 ) -> list[dict[str, Any]]:
-    """Read a UTF-8 CSV with a header; convert known columns, keep unknown ones as text.
+    """Read a UTF-8 CSV (or the first sheet of an .xlsx) with a header; convert known columns, keep unknown ones as text.
 
     Raises SourceFileError naming the file (and line/column) when it is missing, lacks a required
     column, holds a bad value, or repeats a key.
@@ -107,50 +108,90 @@ def read_typed_csv(
     path = Path(path)
     if not path.is_file():
         raise SourceFileError(f"{what} file not found: {path}")
+    if path.suffix.lower() == ".xlsx":
+        header, records = _xlsx_records(path)
+        return _typed_rows(path, header, records, converters, required, key, what)
     with path.open(newline="", encoding="utf-8-sig") as handle:
         reader = csv.DictReader(handle)
         header = [h.strip() for h in (reader.fieldnames or [])]
-        missing = [c for c in required if c not in header]
-        if missing:
-            raise SourceFileError(
-                f"{what} file {path} lacks column(s) {', '.join(missing)}; it has: {', '.join(header) or '(no header)'}"
-            )
         reader.fieldnames = header
-        rows: list[dict[str, Any]] = []
-        seen: dict[tuple[Any, ...], int] = {}
-        for line_no, raw in enumerate(reader, start=2):
-            if not any((v or "").strip() for k, v in raw.items() if k is not None):
-                continue  # blank line
-            row: dict[str, Any] = {}
-            for column in header:
-                value = raw.get(column)
-                if column in converters:
-                    if value is None or not value.strip():
-                        if column in required or column in key:
-                            raise SourceFileError(f"{what} file {path}, line {line_no}: column {column} is empty")
-                        row[column] = None
-                        continue
-                    try:
-                        row[column] = converters[column](value)
-                    except ValueError as exc:
-                        raise SourceFileError(
-                            f"{what} file {path}, line {line_no}, column {column}: {exc}"
-                        ) from None
-                else:
-                    row[column] = value
-            ident = tuple(row[k] for k in key)
-            if ident in seen:
-                raise SourceFileError(
-                    f"{what} file {path}, line {line_no}: duplicate {'+'.join(key)} {ident} (first on line {seen[ident]})"
-                )
-            seen[ident] = line_no
-            rows.append(row)
+        return _typed_rows(path, header, enumerate(reader, start=2), converters, required, key, what)
+
+
+def _xlsx_cell(value: Any) -> str:
+    """An XLSX cell as the text a CSV export would hold (Sheets turns `2026-07` into a date, 5 into 5.0)."""
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return value.strftime("%Y-%m") if value.day == 1 and not value.time() else value.date().isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def _xlsx_records(path: Path) -> tuple[list[str], Iterator[tuple[int, dict[str, str]]]]:
+    """The first sheet of an .xlsx (a Google Sheet downloaded as Microsoft Excel): header row, then rows."""
+    from openpyxl import load_workbook
+
+    wb = load_workbook(path, read_only=True, data_only=True)
+    rows = list(wb.worksheets[0].iter_rows(values_only=True))
+    wb.close()
+    header = [_xlsx_cell(h).strip() for h in (rows[0] if rows else ())]
+    return header, ((n, dict(zip(header, map(_xlsx_cell, values)))) for n, values in enumerate(rows[1:], start=2))
+
+
+def _typed_rows(
+    path: Path,
+    header: list[str],
+    records: Iterator[tuple[int, dict[str, Any]]],
+    converters: dict[str, Callable[[str], Any]],
+    required: Sequence[str],
+    key: Sequence[str],
+    what: str,
+) -> list[dict[str, Any]]:
+    """Type and check the records of a plan/rates sheet (see read_typed_csv)."""
+    missing = [c for c in required if c not in header]
+    if missing:
+        raise SourceFileError(
+            f"{what} file {path} lacks column(s) {', '.join(missing)}; it has: {', '.join(header) or '(no header)'}"
+        )
+    rows: list[dict[str, Any]] = []
+    seen: dict[tuple[Any, ...], int] = {}
+    for line_no, raw in records:
+        if not any((v or "").strip() for k, v in raw.items() if k is not None):
+            continue  # blank line
+        row: dict[str, Any] = {}
+        for column in header:
+            value = raw.get(column)
+            if column in converters:
+                if value is None or not value.strip():
+                    if column in required or column in key:
+                        raise SourceFileError(f"{what} file {path}, line {line_no}: column {column} is empty")
+                    row[column] = None
+                    continue
+                try:
+                    row[column] = converters[column](value)
+                except ValueError as exc:
+                    raise SourceFileError(
+                        f"{what} file {path}, line {line_no}, column {column}: {exc}"
+                    ) from None
+            else:
+                row[column] = value
+        ident = tuple(row[k] for k in key)
+        if ident in seen:
+            raise SourceFileError(
+                f"{what} file {path}, line {line_no}: duplicate {'+'.join(key)} {ident} (first on line {seen[ident]})"
+            )
+        seen[ident] = line_no
+        rows.append(row)
     return rows
 
 
 @dlt.source(name="plan")
 def plan_source(plan_file: str = dlt.config.value) -> DltResource:
-    """The monthly sales plan sheet (plan.csv) -> raw_plan.plan."""
+    """The monthly sales plan sheet (plan.csv or .xlsx) -> raw_plan.plan."""
 
     @dlt.resource(name="plan", primary_key=list(PLAN_KEY), write_disposition="replace", columns=PLAN_HINTS)
     def plan() -> Iterator[list[dict[str, Any]]]:

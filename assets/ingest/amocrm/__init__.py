@@ -1,0 +1,1 @@
+"""amoCRM API v4 -> raw_amocrm.* (leads, pipelines, statuses, events, notes, tasks, users, loss reasons, companies, custom fields)."""

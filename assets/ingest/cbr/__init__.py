@@ -1,0 +1,1 @@
+"""CBR exchange rates over HTTP (XML_daily) -> raw_cbr.rates."""

@@ -1,0 +1,1 @@
+"""Yandex.Direct daily campaign statistics (Reports API) -> raw_direct.campaign_stats."""

@@ -1,0 +1,184 @@
+"""Reading export files into canonical rows (plain Python): decode, split, normalise, type, quarantine.
+
+`read_entity(spec, export_dir)` returns the good rows and the quarantined ones. A quarantined row says
+which file and which line (the physical line where the CSV record ends, 1 = the header), why, and
+what the raw record was, so the on-call can fix the export and reload. Problems with the whole file
+(missing file, a mapped column absent from the header, undecodable bytes) raise ExportFileError.
+"""
+from __future__ import annotations
+
+import csv
+import json
+import re
+from datetime import datetime, timezone
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
+
+from assets.ingest.export.mapping import CANONICAL, DEAL_STATUSES, EntitySpec, FieldSpec
+
+_SPACES = re.compile(r"\s+")
+_MONEY_NOISE = re.compile(r"[\s$€£₽¥']|руб\.?|RUB|USD|EUR", re.IGNORECASE)
+
+
+class ExportFileError(ValueError):
+    """A whole export file cannot be read as mapped; the message names the file and the problem."""
+
+
+def normalise(value: str | None, replace: dict[str, str]) -> str | None:
+    """Replace (NBSP -> space), collapse runs of whitespace, trim; blank -> None."""
+    if value is None:
+        return None
+    for old, new in replace.items():
+        value = value.replace(old, new)
+    value = _SPACES.sub(" ", value).strip()
+    return value or None
+
+
+def parse_decimal(text: str) -> Decimal:
+    cleaned = _MONEY_NOISE.sub("", text)
+    if "," in cleaned and "." in cleaned:
+        cleaned = cleaned.replace(",", "")  # 1,234.56
+    else:
+        cleaned = cleaned.replace(",", ".")  # 1234,56
+    try:
+        result = Decimal(cleaned)
+    except InvalidOperation:
+        raise ValueError(f"not a number: {text!r}") from None
+    if not result.is_finite():
+        raise ValueError(f"not a finite number: {text!r}")
+    return result
+
+
+def parse_timestamp(text: str, formats: tuple[str, ...]) -> datetime:
+    """The first format that parses; naive values are taken as UTC (dates at midnight)."""
+    for fmt in formats:
+        try:
+            parsed = datetime.strptime(text, fmt)
+        except ValueError:
+            continue
+        return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+    try:  # ISO 8601 with an offset, whatever the configured formats
+        parsed = datetime.fromisoformat(text)
+        return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+    except ValueError:
+        raise ValueError(f"not a date in {' or '.join(formats)}: {text!r}") from None
+
+
+def convert(value: Any, spec: FieldSpec) -> Any:
+    if value is None or not isinstance(value, str):
+        return value
+    if spec.type == "text":
+        return value
+    if spec.type == "decimal":
+        return parse_decimal(value)
+    if spec.type == "int":
+        number = parse_decimal(value)
+        if number != number.to_integral_value():
+            raise ValueError(f"not a whole number: {value!r}")
+        return int(number)
+    if spec.type in ("timestamp", "date"):
+        stamp = parse_timestamp(value, spec.date_format)
+        return stamp.date() if spec.type == "date" else stamp
+    raise AssertionError(spec.type)
+
+
+def files_of(spec: EntitySpec, export_dir: Path) -> list[Path]:
+    files = sorted(p for p in export_dir.glob(spec.file) if p.is_file())
+    if not files:
+        raise ExportFileError(f"{spec.name}: no file matches {spec.file!r} in {export_dir}")
+    return files
+
+
+def read_entity(spec: EntitySpec, export_dir: Path, export_name: str) -> tuple[list[dict], list[dict]]:
+    """Good rows (later files win on the key) and quarantined rows of one mapped entity."""
+    rows: dict[Any, dict] = {}
+    quarantine: list[dict] = []
+    for path in files_of(spec, export_dir):
+        file_rows, file_bad = _read_file(spec, path, export_name)
+        rows.update({row[spec.key]: row for row in file_rows})
+        quarantine.extend(file_bad)
+    return list(rows.values()), quarantine
+
+
+def _read_file(spec: EntitySpec, path: Path, export_name: str) -> tuple[list[dict], list[dict]]:
+    good: list[dict] = []
+    bad: list[dict] = []
+    first_line: dict[Any, int] = {}
+
+    def reject(line: int, reason: str, record: Any) -> None:
+        bad.append({"entity": spec.name, "file": path.name, "line": line, "reason": reason,
+                    "record": json.dumps(record, ensure_ascii=False, default=str)})
+
+    try:
+        with path.open(encoding=spec.encoding, newline="") as fh:
+            reader = csv.reader(fh, delimiter=spec.delimiter)
+            header = next(reader, None)
+            if header is None:
+                return good, bad
+            header = [normalise(h, spec.replace) or "" for h in header]
+            header[0] = header[0].lstrip("\ufeff")
+            missing = sorted({f.column for f in spec.fields.values() if f.column} - set(header))
+            if missing:
+                raise ExportFileError(
+                    f"{path}: the mapping's columns {missing} are not in the header ({', '.join(header)})"
+                )
+            index = {name: i for i, name in enumerate(header)}
+            for record in reader:
+                line = reader.line_num
+                if not any(cell.strip() for cell in record):
+                    continue  # blank line (a trailing CRLF, an Excel leftover)
+                if len(record) != len(header):
+                    reject(line, f"{len(record)} fields, the header has {len(header)}", record)
+                    continue
+                try:
+                    row = _canonical(spec, record, index)
+                except ValueError as exc:
+                    reject(line, str(exc), dict(zip(header, record)))
+                    continue
+                key = row[spec.key]
+                if key in first_line:
+                    reject(line, f"duplicate {spec.key} {key!r} (first at line {first_line[key]})",
+                           dict(zip(header, record)))
+                    continue
+                first_line[key] = line
+                row.update({"export_name": export_name, "source_file": path.name, "source_line": line})
+                good.append(row)
+    except UnicodeDecodeError as exc:
+        raise ExportFileError(
+            f"{path}: not {spec.encoding} text (byte {exc.start}: {exc.object[exc.start:exc.start + 1]!r}); "
+            "set `encoding:` in the mapping (Excel on Windows writes cp1252)"
+        ) from None
+    return good, bad
+
+
+def _canonical(spec: EntitySpec, record: list[str], index: dict[str, int]) -> dict[str, Any]:
+    row: dict[str, Any] = {}
+    for name, fspec in spec.fields.items():
+        if fspec.column is None:
+            value: Any = fspec.const
+        else:
+            value = normalise(record[index[fspec.column]], spec.replace)
+            if value is not None and fspec.value_map:
+                if value in fspec.value_map:
+                    value = fspec.value_map[value]
+                elif fspec.strict_map:
+                    raise ValueError(f"{fspec.column}: {value!r} is not in the mapping's map")
+            if value is None:
+                value = fspec.default
+        try:
+            row[name] = convert(value, fspec)
+        except ValueError as exc:
+            raise ValueError(f"{fspec.column or name}: {exc}") from None
+    key = spec.key
+    if row.get(key) in (None, ""):
+        raise ValueError(f"blank {key}")
+    if spec.name == "deals":
+        status = str(row.get("status") or "").lower()
+        if status not in DEAL_STATUSES:
+            raise ValueError(f"status {row.get('status')!r} is not one of {DEAL_STATUSES} (map it in the mapping)")
+        row["status"] = status
+    if "currency" in CANONICAL[spec.name] and row.get("currency") is None and spec.currency:
+        row["currency"] = spec.currency
+    return row
+

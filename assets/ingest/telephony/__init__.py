@@ -1,0 +1,1 @@
+"""Telephony / call-tracking export folder -> raw_telephony.calls (client phones hashed on arrival)."""

@@ -1,0 +1,1 @@
+"""VK Ads daily campaign statistics -> raw_vk.campaign_stats."""

@@ -1,0 +1,474 @@
+"""The demo amoCRM portal: a loopback HTTP server that answers like amoCRM API v4, serving the demo world.
+
+Why it exists: the amoCRM source must run unchanged against a real account and against the demo
+world. So this server maps the same world the Bitrix24 demo portal serves (`demo.world`) to amoCRM's
+shapes and speaks its dialect (docs: APIS.md "amoCRM API v4"):
+
+- `Authorization: Bearer <token>`; a wrong or missing token is 401 with a problem+json body.
+- Lists take `page` (from 1) and `limit` (at most 250, 100 for events; more is 400), answer
+  `application/hal+json` with `_page`, `_links.self/next` (next only while another page exists) and
+  `_embedded.<entity>`; an empty page is **204 with no body**.
+- `filter[updated_at][from]` / `[to]` (Unix seconds, inclusive) on leads, companies, notes and tasks;
+  `filter[created_at][from]` and `filter[type][]` / `filter[entity][]` on events;
+  `filter[note_type][]` on notes; `with=loss_reason` on leads.
+- At most `rate_limit` requests a second (7 like amoCRM), else 429.
+
+What the world becomes: Bitrix24 deals -> leads (pipeline_id/status_id; won 142 and lost 143 in every
+pipeline; price an integer; Unix-second times; custom fields "Продукт" and UTM source;
+`_embedded.companies` and `_embedded.loss_reason`), deal pipelines -> pipelines with
+`_embedded.statuses`, users, `lead_status_changed` events (value_before/value_after), calls -> notes
+`call_in`/`call_out` (params duration, phone, call_status 4 talked / 6 no answer), CRM tasks ->
+tasks, lost reasons -> loss reasons, deal companies -> companies. Bitrix24 leads have no amoCRM
+counterpart (amoCRM's "lead" is the deal) and are not served.
+
+Tests change the served data with `update_lead`, `add_lead`, `delete_lead`, `add_custom_field` and
+inject faults with `fail_next`; `requests` records (method, path, status) of every call.
+Deleted leads stay listed with `is_deleted: true` and a fresh `updated_at`, and a `lead_deleted` event
+is recorded, so a client can notice deletions either way.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+import time
+from collections import deque
+from datetime import datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit
+
+from demo.world import World, load_world
+
+DEFAULT_TOKEN = "demo-amocrm-long-lived-token"
+ACCOUNT_ID = 31000001
+WON, LOST = 142, 143
+MAX_LIMIT = 250
+MAX_EVENTS_LIMIT = 100
+PIPELINE_BASE = 7000000  # amoCRM ids are big integers; Bitrix24 category c -> pipeline 7000000 + c
+STATUS_BASE = 60000000
+FIELD_PRODUCT, FIELD_UTM_SOURCE = 900001, 900002
+
+
+def unix(value: str | None) -> int | None:
+    return int(datetime.fromisoformat(value).timestamp()) if value else None
+
+
+def _pipeline_of(deal: dict[str, Any]) -> int:
+    return PIPELINE_BASE + int(deal.get("CATEGORY_ID") or 0)
+
+
+class AmoCRMPortal:
+    """Serve a demo world as amoCRM API v4 on 127.0.0.1.
+
+    Usage: `with AmoCRMPortal(world_dir) as base_url: requests.get(base_url + "/api/v4/leads", headers=…)`.
+    """
+
+    def __init__(self, world_dir: Path | None = None, *, world: World | None = None, token: str = DEFAULT_TOKEN,
+                 rate_limit: int | None = 7, host: str = "127.0.0.1", port: int = 0) -> None:
+        if world is None:
+            if world_dir is None:
+                raise ValueError("give world_dir or world")
+            world = load_world(Path(world_dir))
+        self.token, self.rate_limit, self.host, self.port = token, rate_limit, host, port
+        self._lock = threading.RLock()
+        self._hits: deque[float] = deque()
+        self._faults: list[int] = []
+        self.requests: list[tuple[str, str, int]] = []
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+        self._build(world)
+
+    # ---- the world in amoCRM shapes ------------------------------------------------------------
+    def _build(self, world: World) -> None:
+        stage_status: dict[str, tuple[int, int]] = {}
+        self.pipelines: list[dict[str, Any]] = []
+        for cat in world.categories:
+            pid = PIPELINE_BASE + int(cat["id"])
+            entity = "DEAL_STAGE" if int(cat["id"]) == 0 else f"DEAL_STAGE_{cat['id']}"
+            statuses = []
+            for st in sorted((s for s in world.statuses if s["ENTITY_ID"] == entity), key=lambda s: int(s["SORT"])):
+                sem = st.get("SEMANTICS")
+                sid = WON if sem == "S" else LOST if sem == "F" else STATUS_BASE + int(st["ID"])
+                stage_status[st["STATUS_ID"]] = (pid, sid)
+                if sid in {s["id"] for s in statuses}:
+                    continue  # several Bitrix24 failure stages are the one amoCRM "lost" status
+                statuses.append({
+                    "id": sid, "name": "Успешно реализовано" if sid == WON else "Закрыто и не реализовано"
+                    if sid == LOST else st["NAME"], "sort": 10000 if sid == WON else 11000 if sid == LOST
+                    else int(st["SORT"]), "is_editable": sid not in (WON, LOST), "pipeline_id": pid,
+                    "color": "#99ccff", "type": 0 if sid in (WON, LOST) else 1, "account_id": ACCOUNT_ID,
+                })
+            self.pipelines.append({
+                "id": pid, "name": cat["name"], "sort": int(cat.get("sort") or 0),
+                "is_main": int(cat["id"]) == 0, "is_unsorted_on": False, "is_archive": False,
+                "account_id": ACCOUNT_ID, "_embedded": {"statuses": statuses},
+            })
+        self.first_status = {p["id"]: p["_embedded"]["statuses"][0]["id"] for p in self.pipelines}
+
+        reasons = sorted({d["UF_CRM_LOST_REASON"] for d in world.deals if d.get("UF_CRM_LOST_REASON")})
+        self.loss_reasons = [{"id": 5000 + i, "name": name, "sort": (i + 1) * 10,
+                              "created_at": unix(world.deals[0]["DATE_CREATE"]),
+                              "updated_at": unix(world.deals[0]["DATE_CREATE"])} for i, name in enumerate(reasons)]
+        reason_id = {r["name"]: r["id"] for r in self.loss_reasons}
+
+        self.users = [{
+            "id": int(u["ID"]), "name": " ".join(x for x in (u.get("NAME"), u.get("LAST_NAME")) if x),
+            "email": u.get("EMAIL"), "lang": "ru",
+            "rights": {"is_active": bool(u.get("ACTIVE", True)), "is_admin": u["ID"] == "1"},
+        } for u in world.users]
+
+        self.leads: dict[int, dict[str, Any]] = {}
+        self.companies: dict[int, dict[str, Any]] = {}
+        self.events: list[dict[str, Any]] = []
+        self.custom_fields: list[dict[str, Any]] = [
+            {"id": FIELD_PRODUCT, "name": "Продукт", "code": "PRODUCT", "type": "select", "entity_type": "leads"},
+            {"id": FIELD_UTM_SOURCE, "name": "utm_source", "code": "UTM_SOURCE", "type": "tracking_data",
+             "entity_type": "leads"},
+        ]
+        for d in world.deals:
+            pid, sid = stage_status.get(d["STAGE_ID"], (_pipeline_of(d), self.first_status[_pipeline_of(d)]))
+            created, updated = unix(d["DATE_CREATE"]), unix(d["DATE_MODIFY"])
+            closed = unix(d.get("CLOSEDATE")) if sid in (WON, LOST) else None
+            company_id = int(d["COMPANY_ID"]) if d.get("COMPANY_ID") else None
+            reason = d.get("UF_CRM_LOST_REASON") if sid == LOST else None
+            cfv = []
+            if d.get("UF_CRM_PRODUCT"):
+                cfv.append({"field_id": FIELD_PRODUCT, "field_name": "Продукт", "field_code": "PRODUCT",
+                            "field_type": "select", "values": [{"value": d["UF_CRM_PRODUCT"], "enum_id": None}]})
+            if d.get("UTM_SOURCE"):
+                cfv.append({"field_id": FIELD_UTM_SOURCE, "field_name": "utm_source", "field_code": "UTM_SOURCE",
+                            "field_type": "tracking_data", "values": [{"value": d["UTM_SOURCE"]}]})
+            lead = {
+                "id": int(d["ID"]), "name": d.get("TITLE") or "", "price": int(float(d.get("OPPORTUNITY") or 0)),
+                "responsible_user_id": int(d["ASSIGNED_BY_ID"]), "group_id": 0, "status_id": sid,
+                "pipeline_id": pid, "loss_reason_id": reason_id.get(reason) if reason else None,
+                "source_id": None, "created_by": int(d.get("CREATED_BY_ID") or 0),
+                "updated_by": int(d.get("MODIFY_BY_ID") or 0), "created_at": created, "updated_at": updated,
+                "closed_at": closed, "closest_task_at": None, "is_deleted": False,
+                "custom_fields_values": cfv or None, "score": None, "account_id": ACCOUNT_ID,
+                "labor_cost": None, "_embedded": {
+                    "tags": [], "companies": [{"id": company_id}] if company_id else [],
+                    "loss_reason": [{"id": reason_id[reason], "name": reason}] if reason else [],
+                },
+            }
+            self.leads[lead["id"]] = lead
+            if company_id and company_id not in self.companies:
+                title = d.get("TITLE") or ""
+                self.companies[company_id] = {
+                    "id": company_id, "name": title.split(" — ", 1)[-1], "responsible_user_id": lead["responsible_user_id"],
+                    "group_id": 0, "created_by": lead["created_by"], "updated_by": lead["created_by"],
+                    "created_at": created, "updated_at": created, "closest_task_at": None, "is_deleted": False,
+                    "custom_fields_values": None, "account_id": ACCOUNT_ID,
+                }
+            if sid != self.first_status[pid]:
+                moved = unix(d.get("MOVED_TIME")) or updated
+                self.events.append(self._status_event(lead["id"], pid, self.first_status[pid], sid, moved,
+                                                      lead["updated_by"]))
+
+        self.notes: dict[int, dict[str, Any]] = {}
+        self.tasks: dict[int, dict[str, Any]] = {}
+        for a in world.activities:
+            if a.get("OWNER_TYPE_ID") != "2" or int(a["OWNER_ID"]) not in self.leads:
+                continue
+            created, updated = unix(a["CREATED"]), unix(a["LAST_UPDATED"])
+            user = int(a["RESPONSIBLE_ID"])
+            if a.get("PROVIDER_TYPE_ID") == "CALL":
+                duration = max(0, (unix(a.get("END_TIME")) or 0) - (unix(a.get("START_TIME")) or 0))
+                phone = "+79" + str(int(hashlib.sha256(a["ID"].encode()).hexdigest(), 16))[:9]
+                self.notes[int(a["ID"])] = {
+                    "id": int(a["ID"]), "entity_id": int(a["OWNER_ID"]), "created_by": user, "updated_by": user,
+                    "created_at": created, "updated_at": updated, "responsible_user_id": user, "group_id": 0,
+                    "note_type": "call_in" if a.get("DIRECTION") == "1" else "call_out", "is_deleted": False,
+                    "params": {"uniq": f"demo-{a['ID']}", "duration": duration, "source": "demo-telephony",
+                               "link": f"https://records.demo.invalid/{a['ID']}.mp3" if duration else "",
+                               "phone": phone, "call_status": 4 if duration else 6,
+                               "call_result": "" if duration else "Не дозвонился", "call_responsible": user},
+                    "account_id": ACCOUNT_ID,
+                }
+            elif a.get("PROVIDER_TYPE_ID") == "TASK":
+                done = a.get("COMPLETED") == "Y"
+                self.tasks[int(a["ID"])] = {
+                    "id": int(a["ID"]), "created_by": int(a.get("AUTHOR_ID") or user), "updated_by": user,
+                    "created_at": created, "updated_at": updated, "responsible_user_id": user, "group_id": 0,
+                    "entity_id": int(a["OWNER_ID"]), "entity_type": "leads", "duration": 0,
+                    "is_completed": done, "task_type_id": 1, "text": a.get("SUBJECT") or "",
+                    "result": {"text": "Выполнено"} if done else [], "complete_till": unix(a.get("DEADLINE")),
+                    "account_id": ACCOUNT_ID,
+                }
+        self.clock = max(max(lead["updated_at"] for lead in self.leads.values()),
+                         max((n["updated_at"] for n in self.notes.values()), default=0))
+
+    def _status_event(self, lead_id: int, pipeline_id: int, before: int, after: int, at: int, by: int) -> dict:
+        return {
+            "id": f"{lead_id:x}{at:x}{len(self.events):x}", "type": "lead_status_changed", "entity_id": lead_id,
+            "entity_type": "lead", "created_by": by, "created_at": at, "account_id": ACCOUNT_ID,
+            "value_before": [{"lead_status": {"id": before, "pipeline_id": pipeline_id}}],
+            "value_after": [{"lead_status": {"id": after, "pipeline_id": pipeline_id}}],
+        }
+
+    # ---- changes made by tests -----------------------------------------------------------------
+    def tick(self) -> int:
+        """A new "now", one second after anything the portal holds."""
+        with self._lock:
+            self.clock += 1
+            return self.clock
+
+    def update_lead(self, lead_id: int, **changes: Any) -> dict[str, Any]:
+        with self._lock:
+            lead = self.leads[lead_id]
+            old_status = lead["status_id"]
+            lead.update(changes)
+            lead["updated_at"] = self.tick()
+            if lead["status_id"] != old_status:
+                self.events.append(self._status_event(lead_id, lead["pipeline_id"], old_status, lead["status_id"],
+                                                      lead["updated_at"], lead["responsible_user_id"]))
+                if lead["status_id"] in (WON, LOST):
+                    lead["closed_at"] = lead["updated_at"]
+            return lead
+
+    def add_lead(self, **fields: Any) -> dict[str, Any]:
+        with self._lock:
+            now = self.tick()
+            template = next(iter(self.leads.values()))
+            lead = json.loads(json.dumps(template))
+            lead.update({"id": max(self.leads) + 1, "name": "Новая сделка", "price": 0, "created_at": now,
+                         "updated_at": now, "closed_at": None, "is_deleted": False, "loss_reason_id": None,
+                         "status_id": self.first_status[template["pipeline_id"]], "custom_fields_values": None,
+                         "_embedded": {"tags": [], "companies": [], "loss_reason": []}})
+            lead.update(fields)
+            self.leads[lead["id"]] = lead
+            return lead
+
+    def delete_lead(self, lead_id: int) -> None:
+        with self._lock:
+            lead = self.leads[lead_id]
+            lead["is_deleted"] = True
+            lead["updated_at"] = self.tick()
+            self.events.append({"id": f"del{lead_id:x}{lead['updated_at']:x}", "type": "lead_deleted",
+                                "entity_id": lead_id, "entity_type": "lead", "created_by": 1,
+                                "created_at": lead["updated_at"], "account_id": ACCOUNT_ID,
+                                "value_before": [], "value_after": []})
+
+    def add_custom_field(self, field_id: int, name: str, code: str | None, values: dict[int, Any],
+                         field_type: str = "text") -> None:
+        """A field the account's admin just created, filled on some leads (which become updated)."""
+        with self._lock:
+            self.custom_fields.append({"id": field_id, "name": name, "code": code, "type": field_type,
+                                       "entity_type": "leads"})
+            for lead_id, value in values.items():
+                lead = self.leads[lead_id]
+                cfv = [c for c in (lead["custom_fields_values"] or []) if c["field_id"] != field_id]
+                cfv.append({"field_id": field_id, "field_name": name, "field_code": code, "field_type": field_type,
+                            "values": [{"value": value}]})
+                lead["custom_fields_values"] = cfv
+                lead["updated_at"] = self.tick()
+
+    def fail_next(self, status: int, times: int = 1) -> None:
+        """The next `times` requests answer `status` (429, 500, 502, …) before anything else."""
+        with self._lock:
+            self._faults.extend([status] * times)
+
+    # ---- lifecycle -----------------------------------------------------------------------------
+    def start(self) -> str:
+        """Start serving in a background thread; return the account base URL (no trailing slash)."""
+        if self._server is None:
+            self._server = ThreadingHTTPServer((self.host, self.port), _handler_for(self))
+            self._server.daemon_threads = True
+            self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
+                                            name="demo-amocrm", daemon=True)
+            self._thread.start()
+        return self.base_url
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+            if self._thread is not None:
+                self._thread.join(timeout=5)
+
+    def __enter__(self) -> str:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def base_url(self) -> str:
+        if self._server is None:
+            raise RuntimeError("portal not started")
+        return f"http://{self.host}:{self._server.server_address[1]}"
+
+    # ---- request handling ----------------------------------------------------------------------
+    def handle(self, method: str, raw_path: str, headers: dict[str, str]) -> tuple[int, dict[str, Any] | None]:
+        parts = urlsplit(raw_path)
+        path = parts.path.rstrip("/")
+        query = parse_qsl(parts.query, keep_blank_values=True)
+        with self._lock:
+            if self._faults:
+                status = self._faults.pop(0)
+                return status, _problem(status, "Injected fault")
+            if self.rate_limit:
+                now = time.monotonic()
+                while self._hits and now - self._hits[0] >= 1.0:
+                    self._hits.popleft()
+                if len(self._hits) >= self.rate_limit:
+                    return 429, _problem(429, "Too Many Requests")
+                self._hits.append(now)
+        if headers.get("authorization", "") != f"Bearer {self.token}":
+            return 401, _problem(401, "Unauthorized", "Access token is invalid or has been revoked")
+        if method != "GET":
+            return 405, _problem(405, "Method Not Allowed")
+        with self._lock:
+            return self._route(path, query, raw_path)
+
+    def _route(self, path: str, query: list[tuple[str, str]], raw_path: str) -> tuple[int, dict | None]:
+        q: dict[str, list[str]] = {}
+        for k, v in query:
+            q.setdefault(k.replace("[]", ""), []).append(v)
+        one = {k: v[-1] for k, v in q.items()}
+
+        def window(rows: list[dict], field: str) -> list[dict]:
+            lo, hi = one.get(f"filter[{field}][from]"), one.get(f"filter[{field}][to]")
+            if lo:
+                rows = [r for r in rows if r[field] is not None and r[field] >= int(lo)]
+            if hi:
+                rows = [r for r in rows if r[field] is not None and r[field] <= int(hi)]
+            return rows
+
+        def order(rows: list[dict]) -> list[dict]:
+            for field in ("updated_at", "created_at", "id"):
+                direction = one.get(f"order[{field}]")
+                if direction:
+                    return sorted(rows, key=lambda r: (r[field] or 0, r["id"]), reverse=direction == "desc")
+            return sorted(rows, key=lambda r: r["id"] if isinstance(r["id"], int) else str(r["id"]))
+
+        max_limit = MAX_LIMIT
+        if path == "/api/v4/leads":
+            rows = order(window(list(self.leads.values()), "updated_at"))
+            with_ = set(one.get("with", "").split(","))
+            if "loss_reason" not in with_:
+                rows = [{**r, "_embedded": {k: v for k, v in r["_embedded"].items() if k != "loss_reason"}}
+                        for r in rows]
+            key = "leads"
+        elif path == "/api/v4/leads/pipelines":
+            return 200, {"_total_items": len(self.pipelines), "_links": {"self": {"href": self._href(raw_path)}},
+                         "_embedded": {"pipelines": self.pipelines}}
+        elif path == "/api/v4/leads/loss_reasons":
+            rows, key = list(self.loss_reasons), "loss_reasons"
+        elif path == "/api/v4/leads/custom_fields":
+            rows, key = list(self.custom_fields), "custom_fields"
+        elif path == "/api/v4/users":
+            rows, key = list(self.users), "users"
+        elif path == "/api/v4/companies":
+            rows, key = order(window(list(self.companies.values()), "updated_at")), "companies"
+        elif path == "/api/v4/leads/notes":
+            rows = window(list(self.notes.values()), "updated_at")
+            types = q.get("filter[note_type]")
+            if types:
+                rows = [r for r in rows if r["note_type"] in types]
+            rows, key = order(rows), "notes"
+        elif path == "/api/v4/tasks":
+            rows, key = order(window(list(self.tasks.values()), "updated_at")), "tasks"
+        elif path == "/api/v4/events":
+            rows = window(list(self.events), "created_at")
+            types, entities = q.get("filter[type]"), q.get("filter[entity]")
+            if types:
+                rows = [r for r in rows if r["type"] in ",".join(types).split(",")]
+            if entities:
+                rows = [r for r in rows if r["entity_type"] in ",".join(entities).split(",")]
+            rows = sorted(rows, key=lambda r: (r["created_at"], r["id"]))
+            key, max_limit = "events", MAX_EVENTS_LIMIT
+        else:
+            return 404, _problem(404, "Not Found", f"no such endpoint: {path}")
+        try:
+            page, limit = int(one.get("page", 1)), int(one.get("limit", 50))
+        except ValueError:
+            return 400, _problem(400, "Bad Request", "page and limit are integers")
+        if page < 1 or not 1 <= limit <= max_limit:
+            return 400, _problem(400, "Bad Request", f"limit must be 1..{max_limit}, page from 1")
+        chunk = rows[(page - 1) * limit: page * limit]
+        if not chunk:
+            return 204, None
+        links = {"self": {"href": self._href(raw_path)}}
+        if page * limit < len(rows):
+            links["next"] = {"href": self._href(raw_path, page=page + 1)}
+        return 200, {"_page": page, "_links": links, "_embedded": {key: json.loads(json.dumps(chunk))}}
+
+    def _href(self, raw_path: str, page: int | None = None) -> str:
+        parts = urlsplit(raw_path)
+        if page is None:
+            return self.base_url + raw_path
+        query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k != "page"]
+        query.append(("page", str(page)))
+        return f"{self.base_url}{parts.path}?{urlencode(query)}"
+
+
+def _problem(status: int, title: str, detail: str = "") -> dict[str, Any]:
+    return {"title": title, "type": "https://httpstatus.es/" + str(status), "status": status, "detail": detail}
+
+
+def _handler_for(portal: AmoCRMPortal) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, *args: Any) -> None:  # quiet
+            pass
+
+        def _serve(self) -> None:
+            headers = {k.lower(): v for k, v in self.headers.items()}
+            status, body = portal.handle(self.command, self.path, headers)
+            portal.requests.append((self.command, urlsplit(self.path).path, status))
+            self.send_response(status)
+            if body is None:
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
+            data = json.dumps(body, ensure_ascii=False).encode("utf-8")
+            ctype = "application/hal+json" if status == 200 else "application/problem+json"
+            self.send_header("Content-Type", ctype)
+            self.send_header("Content-Length", str(len(data)))
+            if status == 429:
+                self.send_header("Retry-After", "1")
+            self.end_headers()
+            self.wfile.write(data)
+
+        do_GET = do_POST = do_PATCH = _serve
+
+    return Handler
+
+
+def main() -> None:
+    """python -m demo.amocrm_portal [--world DIR] [--port 0] [--token T]: serve until Ctrl-C.
+
+    Prints the AMOCRM_BASE_URL and AMOCRM_ACCESS_TOKEN to export in another shell, e.g.
+    `AMOCRM_BASE_URL=… AMOCRM_ACCESS_TOKEN=… .venv/bin/dagster asset materialize -m definitions
+    --select 'tag:source=amocrm'`.
+    """
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m demo.amocrm_portal", description=main.__doc__)
+    parser.add_argument("--world", help="a demo world folder (default: the one DEMO_SIZE/DEMO_TODAY/DEMO_SEED name)")
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--token", default=DEFAULT_TOKEN)
+    args = parser.parse_args()
+    if args.world:
+        world_dir = Path(args.world)
+    else:
+        from resources.source_files import ensure_demo_world
+
+        world_dir = ensure_demo_world()
+    portal = AmoCRMPortal(world_dir, token=args.token, port=args.port)
+    url = portal.start()
+    print(f"AMOCRM_BASE_URL={url}\nAMOCRM_ACCESS_TOKEN={args.token}", flush=True)
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        portal.stop()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,211 @@
+"""The CRM-export source on the three public datasets (../shared/datasets/) and on broken files.
+
+Every expected figure is computed here independently from the CSV files with the csv module, never
+through the code under test.
+"""
+from __future__ import annotations
+
+import csv
+from collections import Counter
+from decimal import Decimal
+from pathlib import Path
+
+import dagster as dg
+import dlt
+import pytest
+from dagster_dlt import DagsterDltResource
+
+from assets.ingest.export.assets import export_raw
+from assets.ingest.export.mapping import MappingError, load_mapping
+from assets.ingest.export.reader import ExportFileError, read_entity
+from assets.ingest.export.source import crm_export_source
+from resources.crm_export import SHIPPED_MAPPINGS, CrmExport
+from resources.settings import PROJECT_ROOT
+from resources.warehouse import Warehouse
+
+DATASETS = PROJECT_ROOT.parent / "shared" / "datasets"
+MAVEN = DATASETS / "maven_crm_sales_opportunities"
+SUPERSTORE = DATASETS / "tableau_sample_superstore"
+OLIST = DATASETS / "olist_marketing_funnel"
+
+
+@pytest.fixture(scope="module")
+def datasets() -> Path:
+    if not DATASETS.is_dir():
+        pytest.fail(f"the public datasets folder is absent: expected {DATASETS} (../shared/datasets/ "
+                    "relative to the repository root; see its README)")
+    return DATASETS
+
+
+def _rows(path: Path, encoding: str = "utf-8") -> list[dict[str, str]]:
+    with path.open(encoding=encoding, newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def _load(tmp_path: Path, export_dir: Path, mapping: str) -> Warehouse:
+    """Load with a plain dlt pipeline into a fresh DuckDB file; returns the warehouse to query."""
+    wh = Warehouse(url=f"duckdb:///{tmp_path / 'wh.duckdb'}")
+    pipeline = dlt.pipeline(pipeline_name="export_test", destination=wh.dlt_destination(),
+                            dataset_name="raw_export", pipelines_dir=str(tmp_path / "dlt"))
+    mapping_path = SHIPPED_MAPPINGS / f"{mapping}.yaml" if "/" not in mapping else Path(mapping)
+    pipeline.run(crm_export_source(export_dir=str(export_dir), mapping_file=str(mapping_path)))
+    return wh
+
+
+def _one(wh: Warehouse, sql: str):
+    return wh.query(sql).rows()[0]
+
+
+def test_maven_crm_through_the_dagster_asset(datasets, tmp_path, monkeypatch):
+    monkeypatch.setenv("DATA_DIR", str(tmp_path / "data"))
+    wh = Warehouse(url=f"duckdb:///{tmp_path / 'wh.duckdb'}")
+    result = dg.materialize([export_raw], resources={
+        "dlt": DagsterDltResource(), "warehouse": wh,
+        "crm_export": CrmExport(export_dir=str(MAVEN), mapping="maven_crm"),  # a shipped mapping by name
+    })
+    assert result.success
+    keys = {e.event_specific_data.materialization.asset_key.to_user_string()
+            for e in result.get_asset_materialization_events()}
+    assert {"raw_export/deals", "raw_export/managers"} <= keys
+
+    pipeline = _rows(MAVEN / "sales_pipeline.csv")
+    won = [r for r in pipeline if r["deal_stage"] == "Won"]
+    assert _one(wh, "select count(*), count(distinct deal_id) from raw_export.deals") == (len(pipeline), len(pipeline))
+    n_won, won_sum = _one(wh, "select count(*), sum(amount) from raw_export.deals where status = 'won'")
+    assert n_won == len(won) == 4238
+    assert won_sum == sum(Decimal(r["close_value"]) for r in won)
+    assert _one(wh, "select count(*) from raw_export.deals where status = 'lost'")[0] == \
+        sum(r["deal_stage"] == "Lost" for r in pipeline)
+    # GTXPro in the pipeline is the product GTX Pro of products.csv.
+    products = {r["product"] for r in _rows(MAVEN / "products.csv")}
+    loaded = {p for (p,) in wh.query("select distinct product from raw_export.deals").rows()}
+    assert loaded <= products and "GTXPro" not in loaded
+    assert _one(wh, "select count(*) from raw_export.deals where product = 'GTX Pro'")[0] == \
+        sum(r["product"] in ("GTXPro", "GTX Pro") for r in pipeline)
+    # 1,425 opportunities with no account load, with a null account.
+    assert _one(wh, "select count(*) from raw_export.deals where account is null")[0] == \
+        sum(not r["account"].strip() for r in pipeline) == 1425
+    # Open deals: empty dates are nulls, not errors; nothing quarantined.
+    assert _one(wh, "select count(*) from raw_export.deals where created_at is null")[0] == \
+        sum(not r["engage_date"] for r in pipeline) > 0
+    assert _one(wh, "select count(*) from raw_export.deals where status = 'open' and closed_at is not null")[0] == 0
+    # Agents with no deals are still managers.
+    teams = _rows(MAVEN / "sales_teams.csv")
+    assert _one(wh, "select count(*) from raw_export.managers")[0] == len(teams)
+    idle = {r["sales_agent"] for r in teams} - {r["sales_agent"] for r in pipeline}
+    assert idle and _one(wh, "select count(*) from raw_export.managers where manager_name in ("
+                             + ",".join(f"'{a}'" for a in idle) + ")")[0] == len(idle)
+
+
+def test_superstore_windows_1252_crlf_and_us_dates(datasets, tmp_path):
+    raw = (SUPERSTORE / "sample_superstore.csv").read_bytes()
+    assert b"\r\n" in raw  # the trap is really there
+    rows = _rows(SUPERSTORE / "sample_superstore.csv", encoding="cp1252")
+    wh = _load(tmp_path, SUPERSTORE, "superstore")
+    n, total, first, last = _one(
+        wh, "select count(*), sum(amount), min(created_at)::date, max(created_at)::date from raw_export.deals")
+    assert n == len(rows) == 9994
+    assert total == sum(Decimal(r["Sales"]) for r in rows)
+    assert (str(first), str(last)) == ("2014-01-03", "2017-12-30")
+    # The product names keep their accents (cp1252) and lose their non-breaking spaces.
+    names = {p for (p,) in wh.query("select distinct product from raw_export.deals").rows()}
+    assert not any("\u00a0" in p for p in names)
+    assert any("é" in p for p in names)
+    assert "Konftel 250 Conference phone - Charcoal black" in names
+    assert wh.query("select count(*) as n from information_schema.tables "
+                    "where table_schema = 'raw_export' and table_name = 'quarantine'")["n"][0] == 0
+
+
+def test_olist_blank_origins_and_closed_deals(datasets, tmp_path):
+    leads = _rows(OLIST / "olist_marketing_qualified_leads_dataset.csv")
+    deals = _rows(OLIST / "olist_closed_deals_dataset.csv")
+    wh = _load(tmp_path, OLIST, "olist")
+    assert _one(wh, "select count(*) from raw_export.leads")[0] == len(leads) == 8000
+    by_origin = dict(wh.query("select source, count(*) from raw_export.leads group by 1").rows())
+    expected = Counter(r["origin"].strip() or "unknown" for r in leads)
+    assert by_origin == dict(expected) and expected["unknown"] > 0
+    assert _one(wh, "select count(*), count(amount) from raw_export.deals where status = 'won'") == (len(deals), 0)
+    # Every closed deal points at its lead.
+    assert _one(wh, "select count(*) from raw_export.deals d join raw_export.leads l using (lead_id)")[0] == \
+        len({r["mql_id"] for r in deals} & {r["mql_id"] for r in leads})
+
+
+BROKEN_MAPPING = """
+name: broken
+defaults: {date_format: "%d.%m.%Y", currency: RUB, delimiter: ";"}
+entities:
+  deals:
+    file: deals*.csv
+    fields:
+      deal_id: ID
+      title: Name
+      status: {column: Stage, map: {Won: won, Lost: lost, Open: open}}
+      amount: Sum
+      created_at: Created
+"""
+
+
+def test_bad_rows_are_quarantined_with_file_line_and_reason(tmp_path):
+    export = tmp_path / "export"
+    export.mkdir()
+    (export / "deals.csv").write_text(
+        "ID;Name;Stage;Sum;Created\n"
+        "1;Alpha;Won;1\u00a0000,50;01.02.2025\n"       # line 2: fine (NBSP thousands, decimal comma)
+        "2;Beta;Won;12;31.02.2025\n"                    # line 3: no such date
+        ";Gamma;Lost;5;01.02.2025\n"                    # line 4: blank key
+        "4;Delta;Maybe;5;01.02.2025\n"                  # line 5: unknown status
+        "5;Eps;Open;;\n"                                # line 6: fine (open, no sum, no date)
+        "6;Zeta;Won;7;01.02.2025;extra\n"               # line 7: one field too many
+        "1;Alpha again;Won;9;01.02.2025\n"              # line 8: duplicate key
+        "7;Eta;Lost;abc;01.02.2025\n",                  # line 9: not a number
+        encoding="utf-8")
+    mapping = tmp_path / "m.yaml"
+    mapping.write_text(BROKEN_MAPPING, encoding="utf-8")
+    wh = _load(tmp_path, export, str(mapping))
+    assert wh.query("select deal_id, amount, currency, status from raw_export.deals order by deal_id").rows() == [
+        ("1", Decimal("1000.5"), "RUB", "won"), ("5", None, "RUB", "open")]
+    bad = wh.query("select file, line, reason from raw_export.quarantine order by line").rows()
+    assert [(f, line) for f, line, _ in bad] == [("deals.csv", n) for n in (3, 4, 5, 7, 8, 9)]
+    reasons = [r for _, _, r in bad]
+    assert "Created" in reasons[0] and "31.02.2025" in reasons[0]
+    assert reasons[1] == "blank deal_id"
+    assert "Maybe" in reasons[2]
+    assert "6 fields" in reasons[3]
+    assert "duplicate deal_id '1' (first at line 2)" == reasons[4]
+    assert "Sum" in reasons[5] and "abc" in reasons[5]
+
+    # The export is fixed and reloaded: the quarantine describes the files as they are now.
+    (export / "deals.csv").write_text("ID;Name;Stage;Sum;Created\n1;Alpha;Won;10;01.02.2025\n", encoding="utf-8")
+    wh = _load(tmp_path, export, str(mapping))
+    assert wh.query("select count(*) as n from raw_export.deals")["n"][0] == 1
+    assert wh.query("select count(*) as n from raw_export.quarantine")["n"][0] == 0
+
+
+def test_whole_file_problems_name_the_file_and_the_fix(tmp_path):
+    export = tmp_path / "export"
+    export.mkdir()
+    mapping = tmp_path / "m.yaml"
+    mapping.write_text(BROKEN_MAPPING, encoding="utf-8")
+    spec = load_mapping(mapping).entities["deals"]
+    with pytest.raises(ExportFileError, match="no file matches 'deals\\*.csv'"):
+        read_entity(spec, export, "x")
+    (export / "deals.csv").write_text("ID;Title;Stage\n1;a;Won\n", encoding="utf-8")
+    with pytest.raises(ExportFileError, match=r"columns \['Created', 'Name', 'Sum'\] are not in the header"):
+        read_entity(spec, export, "x")
+    (export / "deals.csv").write_bytes("ID;Name;Stage;Sum;Created\n1;Кофе;Won;1;01.02.2025\n".encode("cp1251"))
+    with pytest.raises(ExportFileError, match="not utf-8 text.*set `encoding:`"):
+        read_entity(spec, export, "x")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("entities: {leads: {file: x.csv, fields: {lead_id: id}}}", encoding="utf-8")
+    with pytest.raises(MappingError, match="entity `deals` is required"):
+        load_mapping(bad)
+    bad.write_text("entities: {deals: {file: x.csv, fields: {deal_id: id, colour: c, status: {const: won}}}}")
+    with pytest.raises(MappingError, match="unknown fields \\['colour'\\]"):
+        load_mapping(bad)
+
+
+def test_every_shipped_mapping_is_valid():
+    names = sorted(p.stem for p in SHIPPED_MAPPINGS.glob("*.yaml"))
+    assert names == ["maven_crm", "olist", "superstore"]
+    for name in names:
+        assert "deals" in load_mapping(SHIPPED_MAPPINGS / f"{name}.yaml").entities
