@@ -1,4 +1,4 @@
-"""The `warehouse` stage: dbt models (staging -> core -> marts) as Dagster assets, dbt tests as checks.
+"""The `warehouse` stage: dbt models (staging -> intermediate -> marts) as Dagster assets, dbt tests as checks.
 
 dagster-dbt reads the dbt manifest (dbt_project/target/manifest.json) when the definitions load.
 target/ is not committed, so `make setup` runs `dbt parse`; under `dagster dev` the manifest is
@@ -14,6 +14,7 @@ import sys
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlparse
 
 from dagster import AssetExecutionContext, AssetKey, AssetsDefinition, Definitions
 from dagster_dbt import (
@@ -68,8 +69,30 @@ def dbt_cli_resource() -> DbtCliResource:
 
 
 def dbt_vars() -> dict[str, str]:
-    """dbt vars from the settings contract: the company's business-day time zone."""
-    return {"company_timezone": load_settings().company_timezone}
+    """dbt vars from the settings contract: the business-day time zone and the CRM's web address.
+
+    The CRM card links in the marts are built from the portal's origin (scheme and host of the
+    webhook URL, never its secret path); the demo keeps dbt_project.yml's placeholder.
+    """
+    settings = load_settings()
+    out = {"company_timezone": settings.company_timezone}
+    if settings.bitrix24_webhook_url is not None:
+        parsed = urlparse(settings.bitrix24_webhook_url.get_secret_value())
+        out["crm_base_url"] = f"{parsed.scheme}://{parsed.netloc}"
+    return out
+
+
+def manifest_is_stale(project: DbtProject) -> bool:
+    """True when any model, macro, test or project file is newer than the manifest (or it is missing)."""
+    manifest = project.manifest_path
+    if not manifest.exists():
+        return True
+    built = manifest.stat().st_mtime
+    root = Path(project.project_dir)
+    files = [root / "dbt_project.yml", root / "profiles.yml"]
+    for folder in ("models", "macros", "tests", "seeds", "snapshots"):
+        files.extend(p for p in (root / folder).rglob("*") if p.is_file())
+    return any(p.exists() and p.stat().st_mtime > built for p in files)
 
 
 @contextlib.contextmanager
@@ -92,12 +115,12 @@ def patched_environ(values: Mapping[str, str]) -> Iterator[None]:
 
 
 def ensure_manifest(project: DbtProject = dbt_project) -> Path:
-    """Make sure the manifest exists: re-parse under `dagster dev`, parse once if it is missing.
+    """Make sure the manifest exists and is current: re-parse under `dagster dev`, or when missing or stale.
 
     This is `DbtProject.prepare_if_dev()` plus the fresh-clone case, run with the venv's dbt
     (dagster-dbt's own preparer looks for `dbt` on PATH). `dbt parse` reads no warehouse.
     """
-    if using_dagster_dev() or not project.manifest_path.exists():
+    if using_dagster_dev() or manifest_is_stale(project):
         DbtCliResource(
             project_dir=project, profiles_dir=str(project.profiles_dir), dbt_executable=DBT_EXECUTABLE
         ).cli(["parse", "--quiet"], target_path=project.target_path).wait()

@@ -11,8 +11,11 @@ from assets.transform import build_defs, dbt_cli_resource
 from resources.warehouse import Warehouse
 from tests.test_dbt_models import assert_marts_match_the_hand_made_world, load_raw_world
 
-MARTS = ("mart_plan_fact", "mart_revenue_daily", "mart_manager_daily")
-CORE = ("department", "manager", "pipeline", "stage", "deal", "lead", "activity", "plan", "fx_rate")
+MARTS = ("mart_plan_fact", "mart_revenue_daily", "mart_manager_daily", "mart_same_date", "mart_deals", "mart_forgotten",
+         "mart_lost_reasons", "mart_manager_ranking", "mart_funnel", "mart_channel", "mart_reconciliation",
+         "mart_alert_facts", "mart_missed_calls")
+CORE = ("department", "manager", "pipeline", "stage", "deal", "lead", "activity", "plan", "fx_rate",
+        "stage_history", "call", "payment", "ad_spend")
 
 
 @pytest.fixture(scope="module")
@@ -59,3 +62,21 @@ def test_materializing_through_dagster_builds_the_marts(dbt_assets_def, tmp_path
     evaluations = result.get_asset_check_evaluations()
     assert evaluations and all(e.passed for e in evaluations)
     assert_marts_match_the_hand_made_world(warehouse)
+
+
+def test_checks_guarding_the_head_of_sales_numbers_are_blocking(dbt_assets_def) -> None:
+    """dagster-dbt makes severity `error` tests blocking checks and `warn` tests non-blocking."""
+    specs = {(c.asset_key.path[-1], c.name): c for c in dbt_assets_def.check_specs}
+    for key in (
+        ("mart_plan_fact", "assert_plan_fact_reconciles_with_won_deals"),
+        ("mart_plan_fact", "assert_every_won_deal_in_exactly_one_month"),
+        ("mart_plan_fact", "accepted_values_mart_plan_fact_colour__red__yellow__green"),
+        ("mart_revenue_daily", "assert_revenue_daily_reconciles_with_won_deals"),
+        ("mart_same_date", "assert_same_date_reconciles_with_plan_fact"),
+        ("mart_deals", "assert_deals_mart_has_every_deal"),
+        ("deal", "unique_deal_deal_id"),
+    ):
+        assert key in specs and specs[key].blocking, key
+    assert not specs[("mart_channel", "assert_channel_revenue_reconciles_with_won_deals")].blocking
+    assert not specs[("mart_manager_daily", "assert_activity_index_sums_to_100")].blocking
+    assert any(not s.blocking for (asset, _), s in specs.items() if asset == "mart_alert_facts")

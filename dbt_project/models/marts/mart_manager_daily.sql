@@ -7,6 +7,17 @@
 --   emails, meetings      e-mail and meeting activities
 --   tasks_done            completed tasks
 --   activities_total      every activity except open (not completed) tasks
+--   lost_count            deals lost that day
+--   calls_missed          inbound calls not answered (no duration)
+--   messages              open-line chat messages; comments (timeline comments, when a source has them)
+--   tasks_overdue         open tasks whose deadline fell on that day and has passed (as of var as_of_day)
+--   activity_points       meeting 5, call 2, e-mail 1, message 1, task done 1, comment 0.5 (var activity_points);
+--                         a missed inbound call earns none
+--   activity_index        100 x the manager's points / all managers' points that day
+--   activity_minutes      call minutes + 0.5 (var activity_minutes_per_message) per message or e-mail
+--   median_response_minutes  median minutes from creation to the first outgoing call / e-mail /
+--                         message, over the leads and deals the manager got that day
+--   calls_out_norm        var outgoing_call_norm (40); calls_out_norm_met on working days, null on weekends
 
 with
 
@@ -37,6 +48,53 @@ activities as (
 calendar as (
 
     select * from {{ ref('calendar') }}
+
+),
+
+responses as (
+
+    select * from {{ ref('int_first_response') }}
+
+),
+
+lost_days as (
+
+    select
+        manager_id,
+        closed_day as day,
+        count(*) as lost_count
+
+    from deals
+    where is_lost
+    group by 1, 2
+
+),
+
+response_days as (
+
+    select
+        manager_id,
+        created_day as day,
+        {{ median('response_minutes') }} as median_response_minutes
+
+    from responses
+    where response_minutes is not null
+    group by 1, 2
+
+),
+
+overdue_days as (
+
+    select
+        manager_id,
+        deadline_day as day,
+        count(*) as tasks_overdue
+
+    from activities
+    where activity_type = 'task'
+        and not is_completed
+        and deadline_day < {{ as_of_day() }}
+    group by 1, 2
 
 ),
 
@@ -89,7 +147,14 @@ activity_days as (
         sum(case when activity_type = 'email' then 1 else 0 end) as emails,
         sum(case when activity_type = 'meeting' then 1 else 0 end) as meetings,
         sum(case when activity_type = 'task' and is_completed then 1 else 0 end) as tasks_done,
-        sum(case when activity_type <> 'task' or is_completed then 1 else 0 end) as activities_total
+        sum(case when activity_type <> 'task' or is_completed then 1 else 0 end) as activities_total,
+        sum(case when activity_type = 'call' and direction = 'in' and coalesce(duration_minutes, 0) = 0
+            then 1 else 0 end) as calls_missed,
+        sum(case when activity_type = 'message' then 1 else 0 end) as messages,
+        sum(case when activity_type = 'comment' then 1 else 0 end) as comments,
+        -- a missed inbound call (no duration) is no work done: no points
+        sum(case when activity_type = 'call' and direction = 'in' and coalesce(duration_minutes, 0) = 0 then 0
+            else {{ activity_points('activity_type', 'is_completed') }} end) as activity_points
 
     from activities
     group by 1, 2
@@ -105,6 +170,8 @@ event_days as (
     select manager_id, day from won_days
     union all
     select manager_id, day from activity_days
+    union all
+    select manager_id, day from lost_days
 
 ),
 
@@ -142,7 +209,7 @@ grid as (
 
 ),
 
-final as (
+joined as (
 
     select
         grid.day,
@@ -159,7 +226,15 @@ final as (
         cast(coalesce(activity_days.emails, 0) as bigint) as emails,
         cast(coalesce(activity_days.meetings, 0) as bigint) as meetings,
         cast(coalesce(activity_days.tasks_done, 0) as bigint) as tasks_done,
-        cast(coalesce(activity_days.activities_total, 0) as bigint) as activities_total
+        cast(coalesce(activity_days.activities_total, 0) as bigint) as activities_total,
+        cast(coalesce(lost_days.lost_count, 0) as bigint) as lost_count,
+        cast(coalesce(activity_days.calls_missed, 0) as bigint) as calls_missed,
+        cast(coalesce(activity_days.messages, 0) as bigint) as messages,
+        cast(coalesce(activity_days.comments, 0) as bigint) as comments,
+        cast(coalesce(overdue_days.tasks_overdue, 0) as bigint) as tasks_overdue,
+        cast(coalesce(activity_days.activity_points, 0) as double precision) as activity_points,
+        cast(response_days.median_response_minutes as double precision) as median_response_minutes,
+        extract(isodow from grid.day) >= 6 as is_weekend
 
     from grid
 
@@ -177,6 +252,53 @@ final as (
 
     left join activity_days
         on grid.manager_id = activity_days.manager_id and grid.day = activity_days.day
+
+    left join lost_days
+        on grid.manager_id = lost_days.manager_id and grid.day = lost_days.day
+
+    left join overdue_days
+        on grid.manager_id = overdue_days.manager_id and grid.day = overdue_days.day
+
+    left join response_days
+        on grid.manager_id = response_days.manager_id and grid.day = response_days.day
+
+),
+
+final as (
+
+    select
+        joined.day,
+        joined.manager_id,
+        joined.manager_name,
+        joined.department_id,
+        joined.leads_assigned,
+        joined.deals_created,
+        joined.won_count,
+        joined.won_rub,
+        joined.calls_out,
+        joined.calls_in,
+        joined.call_minutes,
+        joined.emails,
+        joined.meetings,
+        joined.tasks_done,
+        joined.activities_total,
+        joined.lost_count,
+        joined.calls_missed,
+        joined.messages,
+        joined.comments,
+        joined.tasks_overdue,
+        joined.activity_points,
+        cast(round(cast(coalesce(100.0 * joined.activity_points / nullif(
+            sum(joined.activity_points) over (partition by joined.day), 0), 0) as numeric(38, 10)), 4)
+            as double precision) as activity_index,
+        cast(joined.call_minutes + {{ var('activity_minutes_per_message') }} * (joined.emails + joined.messages)
+            as double precision) as activity_minutes,
+        joined.median_response_minutes,
+        cast({{ var('outgoing_call_norm') }} as bigint) as calls_out_norm,
+        case when not joined.is_weekend then joined.calls_out >= {{ var('outgoing_call_norm') }} end
+            as calls_out_norm_met
+
+    from joined
 
 )
 

@@ -2,6 +2,10 @@
 -- department whose managers own deals gets a row for every day from the first to the last day with any
 -- CRM event (deal created or closed, lead, activity), zeros included, so charts and models see
 -- quiet days as zero rather than as missing.
+-- Added columns (the forecast's inputs): payments_rub, the cash view (1C payments by payment day,
+-- attributed through the paid deal's manager; 0 until 1C lands), open_pipeline_rub (rubles of the
+-- department's deals open at the end of the day: created by then, not closed by then) and
+-- open_deals (their count).
 
 with
 
@@ -26,6 +30,56 @@ departments as (
 calendar as (
 
     select * from {{ ref('calendar') }}
+
+),
+
+payments as (
+
+    select * from {{ ref('payment') }}
+
+),
+
+paid_by_day as (
+
+    select
+        payments.paid_day as day,
+        managers.department_id,
+        sum(payments.amount_rub) as payments_rub
+
+    from payments
+
+    inner join deals
+        on payments.deal_id = deals.deal_id
+
+    left join managers
+        on deals.manager_id = managers.manager_id
+
+    group by 1, 2
+
+),
+
+pipeline_moves as (
+
+    -- +amount on the day a deal is created, -amount on the day it closes
+    select deals.created_day as day, managers.department_id, deals.amount_rub as rub_change, 1 as count_change
+    from deals left join managers on deals.manager_id = managers.manager_id
+    union all
+    select deals.closed_day, managers.department_id, -deals.amount_rub, -1
+    from deals left join managers on deals.manager_id = managers.manager_id
+    where deals.is_closed
+
+),
+
+pipeline_by_day as (
+
+    select
+        day,
+        department_id,
+        sum(coalesce(rub_change, 0)) as rub_change,
+        sum(count_change) as count_change
+
+    from pipeline_moves
+    group by 1, 2
 
 ),
 
@@ -96,12 +150,26 @@ final as (
         joined.department_id,
         departments.department_name,
         cast(joined.won_rub as double precision) as won_rub,
-        cast(joined.won_count as bigint) as won_count
+        cast(joined.won_count as bigint) as won_count,
+        cast(coalesce(paid_by_day.payments_rub, 0) as double precision) as payments_rub,
+        cast(sum(coalesce(pipeline_by_day.rub_change, 0)) over running as double precision) as open_pipeline_rub,
+        cast(sum(coalesce(pipeline_by_day.count_change, 0)) over running as bigint) as open_deals
 
     from joined
 
+    left join paid_by_day
+        on joined.day = paid_by_day.day
+        and joined.department_id is not distinct from paid_by_day.department_id
+
+    left join pipeline_by_day
+        on joined.day = pipeline_by_day.day
+        and joined.department_id is not distinct from pipeline_by_day.department_id
+
     left join departments
         on joined.department_id = departments.department_id
+
+    window running as (partition by joined.department_id order by joined.day
+                       rows between unbounded preceding and current row)
 
 )
 

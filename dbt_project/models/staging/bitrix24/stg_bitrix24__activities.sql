@@ -32,7 +32,10 @@ renamed as (
         {{ raw_timestamp(optional_column(cols, 'created')) }} as created_at,
         {{ raw_timestamp(optional_column(cols, 'start_time')) }} as start_at,
         {{ raw_timestamp(optional_column(cols, 'end_time')) }} as end_at,
-        {{ raw_timestamp(optional_column(cols, 'deadline')) }} as deadline_at
+        {{ raw_timestamp(optional_column(cols, 'deadline')) }} as deadline_at,
+
+        ---------- load bookkeeping (dlt): lets the canonical activity model load incrementally
+        _dlt_load_id as load_id
 
     from source
 

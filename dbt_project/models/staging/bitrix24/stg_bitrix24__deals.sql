@@ -29,6 +29,9 @@ renamed as (
         upper({{ raw_text('currency_id') }}) as currency_code,
         {{ raw_text(optional_column(cols, 'uf_crm_lost_reason')) }} as lost_reason,
         {{ raw_text(optional_column(cols, 'uf_crm_product')) }} as product,
+        {{ raw_text(optional_column(cols, 'utm_source')) }} as utm_source,
+        {{ raw_text(optional_column(cols, 'utm_medium')) }} as utm_medium,
+        {{ raw_text(optional_column(cols, 'utm_campaign')) }} as utm_campaign,
 
         ---------- numerics
         {{ raw_money('opportunity') }} as amount,

@@ -43,6 +43,7 @@ final as (
         end as status_semantic,
         first_deal.converted_deal_id,
         first_deal.converted_deal_id is not null as is_converted,
+        'bitrix24' as crm_source,
         leads.created_at,
         leads.modified_at,
         leads.closed_at,

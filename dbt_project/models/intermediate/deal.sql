@@ -99,6 +99,10 @@ final as (
         contact_id,
         lead_id,
         source_id as channel,
+        utm_source,
+        utm_medium,
+        utm_campaign,
+        'bitrix24' as crm_source,
 
         ---------- text
         deal_title,
@@ -124,7 +128,9 @@ final as (
         closed_at,
         created_day,
         closed_day,
-        closed_day - created_day as cycle_days
+        closed_day - created_day as cycle_days,
+        -- an open deal's CLOSEDATE is its expected close date (overdue deals)
+        case when semantic = 'open' then {{ business_day('close_date_at') }} end as expected_close_day
 
     from converted
 

@@ -1,0 +1,33 @@
+-- One row per exported activity (call, meeting, e-mail, task; optional in the mapping).
+{% set cols = raw_source_columns('raw_export', 'activities') %}
+
+with
+
+source as (
+
+    select * from {{ raw_source_or_empty('raw_export', 'activities') }}
+
+),
+
+renamed as (
+
+    select
+        {{ raw_text(optional_column(cols, 'activity_id')) }} as activity_id,
+        lower({{ raw_text(optional_column(cols, 'type')) }}) as activity_type,
+        lower({{ raw_text(optional_column(cols, 'direction')) }}) as direction,
+        {{ raw_text(optional_column(cols, 'manager_id')) }} as manager_id,
+        {{ raw_text(optional_column(cols, 'manager_name')) }} as manager_name,
+        {{ raw_text(optional_column(cols, 'deal_id')) }} as deal_id,
+        {{ raw_text(optional_column(cols, 'lead_id')) }} as lead_id,
+        {{ raw_text(optional_column(cols, 'subject')) }} as subject,
+        {{ raw_text(optional_column(cols, 'completed')) }} as completed,
+        cast({{ optional_column(cols, 'duration_seconds', 'bigint') }} as bigint) as duration_seconds,
+        cast({{ optional_column(cols, 'occurred_at', 'timestamp with time zone') }} as timestamp with time zone) as occurred_at,
+        {{ raw_text(optional_column(cols, 'source_file')) }} as source_file,
+        cast({{ optional_column(cols, 'source_line', 'bigint') }} as bigint) as source_line
+
+    from source
+
+)
+
+select * from renamed
