@@ -3,6 +3,7 @@ PostgreSQL warehouse, materializing part of the real graph on the local server."
 from __future__ import annotations
 
 import csv
+import shutil
 from datetime import date
 from pathlib import Path
 
@@ -27,7 +28,12 @@ def test_runs_and_events_land_in_postgres_and_the_warehouse_too(tmp_path, monkey
         from definitions import build_definitions
 
         defs = build_definitions()
-        instance = DagsterInstance.from_config(str(ROOT / "deploy" / "production"))
+        # The shipped file, unchanged, in a temporary DAGSTER_HOME: compute logs and artifacts land
+        # beside dagster.yaml, and must not land in the repository.
+        home = tmp_path / "dagster_home"
+        home.mkdir()
+        shutil.copy(ROOT / "deploy" / "production" / "dagster.yaml", home / "dagster.yaml")
+        instance = DagsterInstance.from_config(str(home))
         try:
             assert type(instance.run_storage).__name__ == "PostgresRunStorage"
             assert type(instance.event_log_storage).__name__ == "PostgresEventLogStorage"
