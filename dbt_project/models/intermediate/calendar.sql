@@ -1,5 +1,5 @@
 -- Every business day from the first to the last day with any CRM event (deal created or closed,
--- lead created, activity), so daily marts can show quiet days as zeros.
+-- lead created, activity) or 1C payment, so daily marts can show quiet days as zeros.
 
 with
 
@@ -21,6 +21,12 @@ activities as (
 
 ),
 
+payments as (
+
+    select * from {{ ref('payment') }}
+
+),
+
 event_days as (
 
     select created_day as day from deals
@@ -30,6 +36,8 @@ event_days as (
     select created_day from leads
     union all
     select day from activities
+    union all
+    select paid_day from payments
 
 ),
 

@@ -1,0 +1,154 @@
+"""1C payments, ad spend (Yandex.Direct, VK Ads), telephony calls and CRM deletions reach the marts.
+
+The hand-made CRM world of test_dbt_models.py plus a few raw rows of the other sources, each figure
+below worked out by hand:
+
+- 1C: deal 1 paid 60 000 RUB on Jan 20; deal 2 paid 500 USD on Sat Jan 25 (last CBR rate: Jan 13,
+  101.50 -> 50 750.00); deal 4 paid 300 USD on Sat Feb 15 (Feb 14, 97.00 -> 29 100.00).
+- Direct, Jan 14: campaign "brand" 1 500.00 RUB (30 clicks, 900 impressions) and "generic" 10 USD
+  (the rate of Jan 13, 101.50 -> 1 015.00 RUB); VK, Feb 5: "retarget" 800 RUB, 2 leads counted by VK.
+- Lead 6 came from Direct's "brand" on Jan 14 (source UC_YDIRECT, utm yandex/cpc/brand); lead 5 and
+  deal 9 (a 10 000 RUB January win of Anna's) were deleted in the CRM.
+- Telephony: missed inbound calls from client H1 (Jan 22 10:00, called back 15:00 the same day), H2
+  (Jan 23, never called back) and H3 (Jan 24 09:00, called back Jan 25 10:00: 25 hours, too late).
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from resources.warehouse import Warehouse
+from tests.support.pg import temporary_database
+from tests.test_dbt_models import MSK, _deal, create_raw_world, run_dbt_build
+
+EXTRA_TABLES: dict[str, dict[str, str]] = {
+    "raw_onec.payments": {
+        "payment_number": "text", "payment_date": "date", "invoice_number": "text", "deal_id": "bigint",
+        "company_id": "bigint", "amount": "numeric(24, 6)", "currency": "text", "purpose": "text",
+    },
+    "raw_direct.campaign_stats": {
+        '"date"': "date", "campaign_id": "bigint", "campaign_name": "text", "impressions": "bigint",
+        "clicks": "bigint", "cost": "numeric(24, 6)", "currency": "text", "client_login": "text",
+    },
+    "raw_vk.campaign_stats": {
+        '"date"': "date", "campaign_id": "bigint", "campaign_name": "text", "shows": "bigint", "clicks": "bigint",
+        "spent": "numeric(24, 6)", "goals": "bigint", "currency": "text",
+    },
+    "raw_telephony.calls": {
+        "call_id": "text", "started_at": "timestamptz", "direction": "text", "status": "text", "answered": "boolean",
+        "duration_sec": "bigint", "manager_id": "bigint", "manager": "text", "client_phone_hash": "text",
+        "recording_url": "text",
+    },
+}
+EXTRA_ROWS: dict[str, list[tuple]] = {
+    "raw_onec.payments": [
+        ("П-1", date(2025, 1, 20), "С-1", 1, 100, 60000, "RUB", "оплата по счёту С-1"),
+        ("П-2", date(2025, 1, 25), "С-2", 2, 100, 500, "USD", "оплата по счёту С-2"),
+        ("П-3", date(2025, 2, 15), "С-3", 4, 200, 300, "USD", "оплата по счёту С-3"),
+    ],
+    "raw_direct.campaign_stats": [
+        (date(2025, 1, 14), 701, "brand", 900, 30, 1500, "RUB", "demo"),
+        (date(2025, 1, 14), 702, "generic", 400, 12, 10, "USD", "demo"),
+    ],
+    "raw_vk.campaign_stats": [(date(2025, 2, 5), 52, "retarget", 5000, 40, 800, 2, "RUB")],
+    "raw_telephony.calls": [
+        ("t1", f"2025-01-22T10:00:00{MSK}", "in", "missed", False, 0, 2, "Борис", "H1", None),
+        ("t2", f"2025-01-22T15:00:00{MSK}", "out", "answered", True, 120, 2, "Борис", "H1", "https://rec/t2"),
+        ("t3", f"2025-01-23T09:00:00{MSK}", "in", "missed", False, 0, 1, "Анна", "H2", None),
+        ("t4", f"2025-01-24T09:00:00{MSK}", "in", "missed", False, 0, 1, "Анна", "H3", None),
+        ("t5", f"2025-01-25T10:00:00{MSK}", "out", "answered", True, 60, 1, "Анна", "H3", "https://rec/t5"),
+    ],
+}
+LEAD_COLUMNS = ("id", "title", "status_id", "status_semantic_id", "source_id", "assigned_by_id", "utm_source",
+                "utm_medium", "utm_campaign", "date_create", "date_modify", "is_deleted")
+EXTRA_LEADS = [
+    ("5", "Лид 5 (удалён)", "NEW", "P", "WEB", "1", None, None, None,
+     f"2025-01-14T10:00:00{MSK}", f"2025-01-20T10:00:00{MSK}", True),
+    ("6", "Лид 6", "NEW", "P", "UC_YDIRECT", "1", "yandex", "cpc", "brand",
+     f"2025-01-14T11:00:00{MSK}", f"2025-01-14T11:00:00{MSK}", False),
+]
+
+
+def _fill(execute: Callable[[str, list[Any] | None], Any], placeholder: str) -> None:
+    create_raw_world(execute, placeholder)
+    for qualified, columns in EXTRA_TABLES.items():
+        execute(f"create schema if not exists {qualified.split('.')[0]}", None)
+        execute(f"create table {qualified} ({', '.join(f'{c} {t}' for c, t in columns.items())})", None)
+        for row in EXTRA_ROWS[qualified]:
+            marks = ", ".join([placeholder] * len(row))
+            execute(f"insert into {qualified} ({', '.join(columns)}) values ({marks})", list(row))
+    # The deletion scan's column on the CRM tables, a deleted lead and a deleted won deal.
+    for table in ("raw_bitrix24.leads", "raw_bitrix24.deals"):
+        execute(f"alter table {table} add column is_deleted boolean", None)
+    marks = ", ".join([placeholder] * len(LEAD_COLUMNS))
+    for lead in EXTRA_LEADS:
+        execute(f"insert into raw_bitrix24.leads ({', '.join(LEAD_COLUMNS)}) values ({marks})", list(lead))
+    deleted = _deal(9, 1, 0, "S", "10000", "RUB", f"2025-01-13T10:00:00{MSK}", f"2025-01-16T10:00:00{MSK}", 100)
+    deleted["is_deleted"] = True
+    marks = ", ".join([placeholder] * len(deleted))
+    execute(f"insert into raw_bitrix24.deals ({', '.join(deleted)}) values ({marks})", list(deleted.values()))
+
+
+@pytest.fixture(params=["duckdb", "postgres"])
+def warehouse(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Warehouse]:
+    if request.param == "duckdb":
+        yield Warehouse(url=f"duckdb:///{tmp_path / 'wh.duckdb'}")
+    else:
+        with temporary_database("rop_sources") as url:
+            yield Warehouse(url=url)
+
+
+def test_payments_ad_spend_calls_and_deletions_reach_the_marts(warehouse: Warehouse, tmp_path: Path) -> None:
+    with warehouse.connect() as con:
+        if warehouse.kind == "duckdb":
+            _fill(lambda sql, params: con.execute(sql, params or []), "?")
+        else:
+            cur = con.cursor()
+            _fill(lambda sql, params: cur.execute(sql, params), "%s")
+    build = run_dbt_build(warehouse, tmp_path)
+    assert build.returncode == 0, build.stdout[-4000:]
+
+    def rows(sql: str) -> list[tuple]:
+        return warehouse.query(sql).rows()
+
+    # Cash view: payments by the month paid, against the deal's manager and pipeline; the deleted
+    # deal 9 is not a sale (Anna's January stays 100 000 + 1 000 USD x 100.00 from two deals).
+    cash = rows("select month, manager_id, pipeline_id, round(cast(cash_actual_rub as numeric), 2) as cash,"
+                " round(cast(actual_rub as numeric), 2) as actual, won_count from marts.mart_plan_fact"
+                " where cash_actual_rub is not null order by 1, 2, 3")
+    assert [(m, mg, p, float(c), float(a), n) for m, mg, p, c, a, n in cash] == [
+        (date(2025, 1, 1), 1, 0, 110750.0, 200000.0, 2),
+        (date(2025, 2, 1), 2, 1, 29100.0, 48548.5, 1),
+    ]
+    daily = rows("select day, round(cast(sum(payments_rub) as numeric), 2) as paid from marts.mart_revenue_daily"
+                 " where payments_rub > 0 group by day order by day")
+    assert [(d, float(v)) for d, v in daily] == [
+        (date(2025, 1, 20), 60000.0), (date(2025, 1, 25), 50750.0), (date(2025, 2, 15), 29100.0)]
+
+    # One source of truth: VK counted 2 leads in February, Direct counts none; 4 + lead 6 CRM leads in
+    # January (the deleted lead 5 is gone); 1C's payments beside the CRM's wins.
+    recon = rows("select month, ad_platform_leads, crm_leads, payments_count,"
+                 " round(cast(payments_rub as numeric), 2) as paid from marts.mart_reconciliation order by month")
+    assert [(m, a, c, n, float(p) if p is not None else None) for m, a, c, n, p in recon] == [
+        (date(2025, 1, 1), None, 5, 2, 110750.0),
+        (date(2025, 2, 1), 2, 0, 1, 29100.0),
+    ]
+
+    # Channel economics: Direct's spend meets lead 6 on channel and UTM tags; USD spend in rubles.
+    channel = rows("select channel, utm_campaign, round(cast(spend_rub as numeric), 2) as spend, clicks, leads,"
+                   " round(cast(cpl_rub as numeric), 2) as cpl from marts.mart_channel"
+                   " where spend_rub is not null order by day, utm_campaign")
+    assert [(c, u, float(s), k, n, float(cpl) if cpl is not None else None) for c, u, s, k, n, cpl in channel] == [
+        ("UC_YDIRECT", "brand", 1500.0, 30, 1, 1500.0),
+        ("UC_YDIRECT", "generic", 1015.0, 12, 0, None),
+        ("UC_VKADS", "retarget", 800.0, 40, 0, None),
+    ]
+
+    # Missed-call registry from the telephony export (it outranks the CRM's call records): H2 never
+    # called back, H3 only after 25 hours; H1 was called back within the day.
+    missed = rows("select call_id, client_phone_hash, manager_id from marts.mart_missed_calls order by started_at")
+    assert missed == [("telephony:t3", "H2", 1), ("telephony:t4", "H3", 1)]
