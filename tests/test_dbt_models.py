@@ -6,6 +6,7 @@ from that world, and the same build must give the same figures on DuckDB and on 
 """
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import uuid
@@ -266,13 +267,15 @@ def load_raw_world(warehouse: Warehouse) -> None:
             create_raw_world(lambda sql, params: cur.execute(sql, params), "%s")
 
 
-def run_dbt_build(warehouse: Warehouse, tmp_path: Path, timezone: str = "Europe/Moscow") -> subprocess.CompletedProcess:
-    """`dbt build` the whole project against the warehouse, as a person or CI would."""
+def run_dbt_build(warehouse: Warehouse, tmp_path: Path, timezone: str = "Europe/Moscow",
+                  dbt_vars: dict[str, Any] | None = None) -> subprocess.CompletedProcess:
+    """`dbt build` the whole project against the warehouse, as a person or CI would (vars as a company sets them)."""
     env = {**os.environ, **warehouse.dbt_env(), "COMPANY_TIMEZONE": timezone,
            "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
+    extra = ["--vars", json.dumps(dbt_vars)] if dbt_vars else []
     return subprocess.run(
         [str(DBT), "build", "--project-dir", str(DBT_DIR), "--profiles-dir", str(DBT_DIR),
-         "--target-path", str(tmp_path / "dbt_target"), "--log-path", str(tmp_path / "dbt_logs")],
+         "--target-path", str(tmp_path / "dbt_target"), "--log-path", str(tmp_path / "dbt_logs"), *extra],
         env=env, capture_output=True, text=True, timeout=300,
     )
 

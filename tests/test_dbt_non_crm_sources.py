@@ -11,6 +11,10 @@ below worked out by hand:
   deal 9 (a 10 000 RUB January win of Anna's) were deleted in the CRM.
 - Telephony: missed inbound calls from client H1 (Jan 22 10:00, called back 15:00 the same day), H2
   (Jan 23, never called back) and H3 (Jan 24 09:00, called back Jan 25 10:00: 25 hours, too late).
+- Alerts: Boris's open deal 10 moves Заявка -> Подготовка on Jan 13 and his deal 11 goes Заявка ->
+  lost on Feb 3; with the base world's deal 5 (Заявка -> lost, Jan 20) and deal 4 (Заявка ->
+  Подготовка, Feb 4), Заявка's exits read: Jan 13 forward, Jan 20 lost, Feb 3 lost, Feb 4 forward.
+  VK's February budget is set to 3 000 RUB: 800 spent by Feb 5 against a pace of 3 000 x 5 / 28.
 """
 from __future__ import annotations
 
@@ -89,8 +93,16 @@ def _fill(execute: Callable[[str, list[Any] | None], Any], placeholder: str) -> 
         execute(f"insert into raw_bitrix24.leads ({', '.join(LEAD_COLUMNS)}) values ({marks})", list(lead))
     deleted = _deal(9, 1, 0, "S", "10000", "RUB", f"2025-01-13T10:00:00{MSK}", f"2025-01-16T10:00:00{MSK}", 100)
     deleted["is_deleted"] = True
-    marks = ", ".join([placeholder] * len(deleted))
-    execute(f"insert into raw_bitrix24.deals ({', '.join(deleted)}) values ({marks})", list(deleted.values()))
+    opened = _deal(10, 2, 1, "P", "1000", "RUB", f"2025-01-09T10:00:00{MSK}", None, 200)
+    lost = _deal(11, 2, 1, "F", "1000", "RUB", f"2025-01-27T10:00:00{MSK}", f"2025-02-03T10:00:00{MSK}", 200, "Дорого")
+    for deal in (deleted, {**opened, "is_deleted": False}, {**lost, "is_deleted": False}):
+        marks = ", ".join([placeholder] * len(deal))
+        execute(f"insert into raw_bitrix24.deals ({', '.join(deal)}) values ({marks})", list(deal.values()))
+    moves = [("6", "1", "10", f"2025-01-09T10:00:00{MSK}", "C1:NEW"), ("7", "2", "10", f"2025-01-13T10:00:00{MSK}", "C1:PREPARE"),
+             ("8", "1", "11", f"2025-01-27T10:00:00{MSK}", "C1:NEW"), ("9", "2", "11", f"2025-02-03T10:00:00{MSK}", "C1:LOSE")]
+    for id_, type_id, owner, at, stage in moves:
+        execute("insert into raw_bitrix24.stage_history_deals (id, type_id, owner_id, created_time, category_id, stage_id)"
+                f" values ({', '.join([placeholder] * 6)})", [id_, type_id, owner, at, "1", stage])
 
 
 @pytest.fixture(params=["duckdb", "postgres"])
@@ -109,7 +121,8 @@ def test_payments_ad_spend_calls_and_deletions_reach_the_marts(warehouse: Wareho
         else:
             cur = con.cursor()
             _fill(lambda sql, params: cur.execute(sql, params), "%s")
-    build = run_dbt_build(warehouse, tmp_path)
+    build = run_dbt_build(warehouse, tmp_path, dbt_vars={
+        "channel_monthly_budget_rub": {"UC_VKADS": 3000}, "alert_stage_min_exits": 1})
     assert build.returncode == 0, build.stdout[-4000:]
 
     def rows(sql: str) -> list[tuple]:
@@ -152,3 +165,22 @@ def test_payments_ad_spend_calls_and_deletions_reach_the_marts(warehouse: Wareho
     # called back, H3 only after 25 hours; H1 was called back within the day.
     missed = rows("select call_id, client_phone_hash, manager_id from marts.mart_missed_calls order by started_at")
     assert missed == [("telephony:t3", "H2", 1), ("telephony:t4", "H3", 1)]
+
+    # Budget overrun: only VK has a budget; 800 by Feb 5 is over the pace 3 000 x 5 / 28 = 535.71,
+    # and nothing was spent before (0 against any pace never fires).
+    budget = rows("select day, subject_key, round(cast(value as numeric), 2) as v,"
+                  " round(cast(usual_value as numeric), 2) as u from marts.mart_alert_facts"
+                  " where rule = 'budget_overrun' and is_firing order by day")
+    assert [(d, k, float(v), float(u)) for d, k, v, u in budget][0] == (date(2025, 2, 5), "UC_VKADS", 800.0, 535.71)
+    assert {k for _, k, _, _ in budget} == {"UC_VKADS"}
+    assert all(d.month == 2 for d, _, _, _ in budget)
+
+    # Stage conversion drop, on exits: from Jan 20 while the lost exit is in the 7-day window (through
+    # Jan 26: 0 of 1 forward against Jan 13's 1 of 1 before), and Feb 3 (0 of 1 against 1 of 2); Feb 4
+    # (1 of 2 against 1 of 2) does not, nor Jan 27 - Feb 2 (no exits in the window).
+    stages = rows("select day, subject_key, value, usual_value, is_firing from marts.mart_alert_facts"
+                  " where rule = 'conversion_drop' and subject_type = 'stage' order by day")
+    by_day = {d: (k, v, u, f) for d, k, v, u, f in stages}
+    assert {d for d, (_, _, _, f) in by_day.items() if f} == {date(2025, 1, d) for d in range(20, 27)} | {date(2025, 2, 3)}
+    assert by_day[date(2025, 2, 3)] == ("1:C1:NEW", 0.0, 50.0, True)
+    assert by_day[date(2025, 2, 4)] == ("1:C1:NEW", 50.0, 50.0, False)

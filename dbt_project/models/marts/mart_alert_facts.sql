@@ -10,8 +10,17 @@
 --                    without a new lead, in hours; fires above 4
 --   overdue_deals    manager, as of var as_of_day: open deals past their expected close date or
 --                    forgotten (mart_forgotten); fires above 0
--- Not yet computable (their sources are landing): budget overrun (ad spend), stage conversion drop
--- (stage history), missed-call registry (telephony); the anomaly rule lives in the ML stage.
+--   conversion_drop  stage (pipeline:stage): of the deals that left the stage in the 7 days through
+--                    the day, the share that moved forward (a later stage or won), against the 28 days
+--                    before; judged on exits, not entries, so young deals do not look like a drop.
+--                    Fires when it is more than 20 % below, given at least var
+--                    alert_stage_min_exits exits in each window
+--   budget_overrun   channel with a monthly budget (var channel_monthly_budget_rub): month-to-date
+--                    spend against the budget's pace (budget x day of month / days in month); fires
+--                    above var alert_budget_overrun_pct over the pace
+-- `subject_key` names every subject as text (a manager's id, 'UC_YDIRECT', '1:C1:PREPARE'). The
+-- anomaly rule lives in the ML stage; the missed-call registry is mart_missed_calls.
+{%- set budgets = var('channel_monthly_budget_rub', {}) or {} %}
 
 with
 
@@ -66,6 +75,18 @@ calendar as (
 forgotten as (
 
     select * from {{ ref('mart_forgotten') }}
+
+),
+
+stage_history as (
+
+    select * from {{ ref('stage_history') }}
+
+),
+
+ad_spend as (
+
+    select * from {{ ref('ad_spend') }}
 
 ),
 
@@ -313,17 +334,168 @@ overdue_deals as (
 
 ),
 
+------------------------------------------------------------------ conversion_drop (stages)
+stage_exits as (
+
+    select
+        entries.pipeline_id,
+        entries.stage_id,
+        entries.left_day as day,
+        count(*) as exits,
+        sum(case
+            when nexts.stage_semantic = 'won' then 1
+            when nexts.stage_semantic = 'lost' then 0
+            when nexts.stage_sort > entries.stage_sort then 1
+            else 0
+        end) as advanced
+
+    from stage_history as entries
+
+    inner join stage_history as nexts
+        on nexts.crm_source = entries.crm_source
+        and nexts.deal_id = entries.deal_id
+        and nexts.entry_number = entries.entry_number + 1
+
+    where coalesce(entries.stage_semantic, 'open') not in ('won', 'lost')
+    group by 1, 2, 3
+
+),
+
+stage_days as (
+
+    select
+        calendar.day,
+        stages.pipeline_id,
+        stages.stage_id,
+        coalesce(stage_exits.exits, 0) as exits,
+        coalesce(stage_exits.advanced, 0) as advanced
+
+    from calendar
+
+    cross join (select distinct pipeline_id, stage_id from stage_exits) as stages
+
+    left join stage_exits
+        on stage_exits.day = calendar.day
+        and stage_exits.pipeline_id = stages.pipeline_id
+        and stage_exits.stage_id = stages.stage_id
+
+),
+
+stage_windows as (
+
+    select
+        day,
+        pipeline_id,
+        stage_id,
+        sum(advanced) over last_7d as advanced_7d,
+        sum(exits) over last_7d as exits_7d,
+        sum(advanced) over prior_4w as advanced_28d,
+        sum(exits) over prior_4w as exits_28d
+
+    from stage_days
+
+    window
+        last_7d as (partition by pipeline_id, stage_id order by day rows between 6 preceding and current row),
+        prior_4w as (partition by pipeline_id, stage_id order by day rows between 34 preceding and 7 preceding)
+
+),
+
+stage_conversion_drop as (
+
+    select
+        day,
+        'conversion_drop' as rule,
+        'stage' as subject_type,
+        cast(pipeline_id as bigint) as subject_id,
+        cast(pipeline_id as varchar) || ':' || stage_id as subject_key,
+        'stage_conversion_7d_pct' as metric,
+        cast(100.0 * advanced_7d / exits_7d as double precision) as value,
+        cast(100.0 * advanced_28d / exits_28d as double precision) as usual_value,
+        cast({{ var('alert_conversion_drop_pct') }} as double precision) as threshold
+
+    from stage_windows
+    where exits_7d >= {{ var('alert_stage_min_exits') }} and exits_28d >= {{ var('alert_stage_min_exits') }}
+
+),
+
+------------------------------------------------------------------ budget_overrun
+budgets as (
+
+    {%- for channel, budget in budgets.items() %}
+    select cast('{{ channel }}' as varchar) as channel, cast({{ budget }} as double precision) as budget_rub
+    {%- if not loop.last %}
+    union all
+    {%- endif %}
+    {%- else %}
+    select cast(null as varchar) as channel, cast(null as double precision) as budget_rub
+    where 1 = 0
+    {%- endfor %}
+
+),
+
+channel_spend as (
+
+    select
+        day,
+        channel,
+        sum(cost_rub) as spend_rub
+
+    from ad_spend
+    group by 1, 2
+
+),
+
+budget_days as (
+
+    select
+        calendar.day,
+        budgets.channel,
+        budgets.budget_rub,
+        cast(extract(day from calendar.day) as integer) as day_of_month,
+        cast(extract(day from {{ shift_months(month_start('calendar.day'), 1) }} - 1) as integer) as days_in_month
+
+    from calendar
+
+    cross join budgets
+
+),
+
+budget_overrun as (
+
+    select
+        budget_days.day,
+        'budget_overrun' as rule,
+        'channel' as subject_type,
+        cast(null as bigint) as subject_id,
+        budget_days.channel as subject_key,
+        'spend_mtd_rub' as metric,
+        cast(coalesce(sum(channel_spend.spend_rub), 0) as double precision) as value,
+        cast(budget_days.budget_rub * budget_days.day_of_month / budget_days.days_in_month as double precision)
+            as usual_value,
+        cast({{ var('alert_budget_overrun_pct') }} as double precision) as threshold
+
+    from budget_days
+
+    left join channel_spend
+        on channel_spend.channel = budget_days.channel
+        and channel_spend.day between {{ month_start('budget_days.day') }} and budget_days.day
+
+    group by budget_days.day, budget_days.channel, budget_days.budget_rub,
+        budget_days.day_of_month, budget_days.days_in_month
+
+),
+
 unioned as (
 
-    select * from kpi_deviation
+    {%- for rule in ['kpi_deviation', 'conversion_drop', 'zero_activity', 'no_new_leads', 'overdue_deals'] %}
+    select day, rule, subject_type, subject_id, cast(subject_id as varchar) as subject_key, metric, value,
+           usual_value, threshold
+    from {{ rule }}
     union all
-    select * from conversion_drop
+    {%- endfor %}
+    select * from stage_conversion_drop
     union all
-    select * from zero_activity
-    union all
-    select * from no_new_leads
-    union all
-    select * from overdue_deals
+    select * from budget_overrun
 
 ),
 
@@ -334,10 +506,13 @@ final as (
         unioned.rule,
         unioned.subject_type,
         cast(unioned.subject_id as bigint) as subject_id,
+        unioned.subject_key,
         case unioned.subject_type
             when 'company' then 'Компания'
             when 'department' then departments.department_name
             when 'manager' then managers.manager_name
+            when 'channel' then channels.channel_name
+            when 'stage' then pipelines.pipeline_name || ': ' || stages.stage_name
         end as subject_name,
         case when unioned.subject_type = 'manager' then cast(unioned.subject_id as bigint) end as owner_manager_id,
         unioned.metric,
@@ -354,6 +529,7 @@ final as (
             when 'zero_activity' then unioned.value <= unioned.threshold
             when 'no_new_leads' then unioned.value > unioned.threshold
             when 'overdue_deals' then unioned.value > unioned.threshold
+            when 'budget_overrun' then unioned.value > unioned.usual_value * (1 + unioned.threshold / 100.0)
         end as is_firing
 
     from unioned
@@ -363,6 +539,16 @@ final as (
 
     left join managers
         on unioned.subject_type = 'manager' and unioned.subject_id = managers.manager_id
+
+    left join {{ ref('channel') }} as channels
+        on unioned.subject_type = 'channel' and unioned.subject_key = channels.channel
+
+    left join {{ ref('pipeline') }} as pipelines
+        on unioned.subject_type = 'stage' and unioned.subject_id = pipelines.pipeline_id
+
+    left join {{ ref('stage') }} as stages
+        on unioned.subject_type = 'stage'
+        and unioned.subject_key = cast(stages.pipeline_id as varchar) || ':' || stages.stage_id
 
 )
 
