@@ -11,7 +11,7 @@ below worked out by hand:
   deal 9 (a 10 000 RUB January win of Anna's) were deleted in the CRM.
 - Telephony: missed inbound calls from client H1 (Jan 22 10:00, called back 15:00 the same day), H2
   (Jan 23, never called back) and H3 (Jan 24 09:00, called back Jan 25 10:00: 25 hours, too late).
-- Alerts: Boris's open deal 10 moves Заявка -> Подготовка on Jan 13 and his deal 11 goes Заявка ->
+- Alerts and funnel: Boris's open deal 10 (from lead 6, so Direct's) moves Заявка -> Подготовка on Jan 13 and his deal 11 goes Заявка ->
   lost on Feb 3; with the base world's deal 5 (Заявка -> lost, Jan 20) and deal 4 (Заявка ->
   Подготовка, Feb 4), Заявка's exits read: Jan 13 forward, Jan 20 lost, Feb 3 lost, Feb 4 forward.
   VK's February budget is set to 3 000 RUB: 800 spent by Feb 5 against a pace of 3 000 x 5 / 28.
@@ -93,7 +93,7 @@ def _fill(execute: Callable[[str, list[Any] | None], Any], placeholder: str) -> 
         execute(f"insert into raw_bitrix24.leads ({', '.join(LEAD_COLUMNS)}) values ({marks})", list(lead))
     deleted = _deal(9, 1, 0, "S", "10000", "RUB", f"2025-01-13T10:00:00{MSK}", f"2025-01-16T10:00:00{MSK}", 100)
     deleted["is_deleted"] = True
-    opened = _deal(10, 2, 1, "P", "1000", "RUB", f"2025-01-09T10:00:00{MSK}", None, 200)
+    opened = {**_deal(10, 2, 1, "P", "1000", "RUB", f"2025-01-09T10:00:00{MSK}", None, 200), "lead_id": "6"}
     lost = _deal(11, 2, 1, "F", "1000", "RUB", f"2025-01-27T10:00:00{MSK}", f"2025-02-03T10:00:00{MSK}", 200, "Дорого")
     for deal in (deleted, {**opened, "is_deleted": False}, {**lost, "is_deleted": False}):
         marks = ", ".join([placeholder] * len(deal))
@@ -184,3 +184,14 @@ def test_payments_ad_spend_calls_and_deletions_reach_the_marts(warehouse: Wareho
     assert {d for d, (_, _, _, f) in by_day.items() if f} == {date(2025, 1, d) for d in range(20, 27)} | {date(2025, 2, 3)}
     assert by_day[date(2025, 2, 3)] == ("1:C1:NEW", 0.0, 50.0, True)
     assert by_day[date(2025, 2, 4)] == ("1:C1:NEW", 50.0, 50.0, False)
+
+    # The funnel by channel: a deal counts under its lead's channel (deal 10 came from Direct's lead 6),
+    # else its own source (CALL); the weekday of entering is ISO (Jan 8 2025 a Wednesday).
+    funnel = rows("select month, channel, entered_weekday, entered, advanced from marts.mart_funnel"
+                  " where stage_id = 'C1:NEW' order by month, entered_weekday")
+    assert funnel == [
+        (date(2025, 1, 1), "CALL", 1, 1, 0),        # deal 11, Mon Jan 27, lost
+        (date(2025, 1, 1), "CALL", 3, 1, 0),        # deal 5, Wed Jan 8, lost
+        (date(2025, 1, 1), "UC_YDIRECT", 4, 1, 1),  # deal 10, Thu Jan 9, on to Подготовка
+        (date(2025, 2, 1), "CALL", 6, 1, 1),        # deal 4, Sat Feb 1, on to Подготовка and won
+    ]

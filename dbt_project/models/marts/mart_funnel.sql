@@ -1,5 +1,6 @@
--- Stage conversion (DOMAIN.md), month of entering x pipeline x stage x manager x weekday of entering
--- (ISO 1 Monday .. 7 Sunday: the "stages x weekdays" heat-map; sum the counts for coarser cuts):
+-- Stage conversion (DOMAIN.md), month of entering x pipeline x stage x manager x channel x weekday of
+-- entering (ISO 1 Monday .. 7 Sunday: the "stages x weekdays" heat-map; sum the counts for coarser
+-- cuts). The channel is the one of the lead the deal came from, else the deal's own (as mart_channel).
 --   entered            deals that entered the stage
 --   advanced           of those, deals that later reached any stage after it (a higher sort order in
 --                      the pipeline that is not a lost stage)
@@ -18,6 +19,12 @@ history as (
 deals as (
 
     select * from {{ ref('deal') }}
+
+),
+
+leads as (
+
+    select * from {{ ref('lead') }}
 
 ),
 
@@ -55,6 +62,7 @@ entries as (
         history.stage_sort,
         history.entered_day,
         deals.manager_id,
+        coalesce(case when leads.lead_id is not null then leads.channel else deals.channel end, '(none)') as channel,
         furthest.max_sort > history.stage_sort as has_advanced,
         cast(extract(epoch from (history.left_at - history.entered_at)) / 86400.0 as double precision)
             as days_in_stage
@@ -63,6 +71,9 @@ entries as (
 
     left join deals
         on history.deal_id = deals.deal_id
+
+    left join leads
+        on deals.lead_id = leads.lead_id
 
     left join furthest
         on history.deal_id = furthest.deal_id
@@ -83,6 +94,7 @@ final as (
         min(stages.stage_name) as stage_name,
         min(entries.stage_sort) as stage_sort,
         coalesce(entries.manager_id, 0) as manager_id,
+        entries.channel,
         cast(extract(isodow from entries.entered_day) as integer) as entered_weekday,
         cast(count(*) as bigint) as entered,
         cast(sum(case when entries.has_advanced then 1 else 0 end) as bigint) as advanced,
@@ -98,7 +110,7 @@ final as (
     left join pipelines
         on entries.pipeline_id = pipelines.pipeline_id
 
-    group by 1, 2, 3, 4, 7, 8
+    group by 1, 2, 3, 4, 7, 8, 9
 
 )
 
