@@ -122,7 +122,8 @@ def test_payments_ad_spend_calls_and_deletions_reach_the_marts(warehouse: Wareho
             cur = con.cursor()
             _fill(lambda sql, params: cur.execute(sql, params), "%s")
     build = run_dbt_build(warehouse, tmp_path, dbt_vars={
-        "channel_monthly_budget_rub": {"UC_VKADS": 3000}, "alert_stage_min_exits": 1})
+        "channel_monthly_budget_rub": {"UC_VKADS": 3000}, "alert_stage_min_exits": 1,
+        "bonus_deal_tiers": [{"won_deals": 2, "bonus_rub": 3000}, {"won_deals": 1, "bonus_rub": 1000}]})
     assert build.returncode == 0, build.stdout[-4000:]
 
     def rows(sql: str) -> list[tuple]:
@@ -194,4 +195,15 @@ def test_payments_ad_spend_calls_and_deletions_reach_the_marts(warehouse: Wareho
         (date(2025, 1, 1), "CALL", 3, 1, 0),        # deal 5, Wed Jan 8, lost
         (date(2025, 1, 1), "UC_YDIRECT", 4, 1, 1),  # deal 10, Thu Jan 9, on to Подготовка
         (date(2025, 2, 1), "CALL", 6, 1, 1),        # deal 4, Sat Feb 1, on to Подготовка and won
+    ]
+
+    # Bonus tiers by deal count on top of the fulfilment bonus (plan lines: 10 000 from 100 %): Anna's
+    # January, 2 won at 80 % -> 0 + 3 000; her February, 1 won at 125 % -> 10 000 + 1 000; Boris's
+    # February in Тендеры, 1 won at 97.1 % -> 0 + 1 000.
+    bonus = rows("select month, manager_id, pipeline_id, bonus_earned_rub, bonus_tier_rub, bonus_total_rub"
+                 " from marts.mart_plan_fact where won_count > 0 and manager_id in (1, 2) order by 1, 2, 3")
+    assert bonus == [
+        (date(2025, 1, 1), 1, 0, 0.0, 3000.0, 3000.0),
+        (date(2025, 2, 1), 1, 0, 10000.0, 1000.0, 11000.0),
+        (date(2025, 2, 1), 2, 1, 0.0, 1000.0, 1000.0),
     ]

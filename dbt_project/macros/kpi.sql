@@ -54,3 +54,17 @@
 {% macro crm_url(entity, id_expr) -%}
     '{{ var("crm_base_url") | trim("/") }}/crm/{{ entity }}/details/' || cast({{ id_expr }} as varchar) || '/'
 {%- endmacro %}
+
+{#- The bonus of the highest deal-count tier reached: tiers = [{won_deals: N, bonus_rub: X}, ...]. -#}
+{% macro deal_tier_bonus(won_count_expr, tiers) -%}
+    {%- if tiers | length == 0 -%}
+    0
+    {%- else -%}
+    case
+        {%- for tier in tiers | sort(attribute='won_deals', reverse=True) %}
+        when {{ won_count_expr }} >= {{ tier['won_deals'] }} then {{ tier['bonus_rub'] }}
+        {%- endfor %}
+        else 0
+    end
+    {%- endif -%}
+{%- endmacro %}

@@ -3,9 +3,11 @@
 -- Added columns: average deal size (won rubles / won count), the deal cycle of the won deals
 -- (closed - created, days: median and mean), the cash view (1C payments of the
 -- line's deals by payment month; null until 1C lands), the bonus (plan line's rule, else vars
--- bonus_threshold_pct / bonus_rub: paid in full when fulfilment reaches the threshold), and the
+-- bonus_threshold_pct / bonus_rub: paid in full when fulfilment reaches the threshold; plus the
+-- highest deal-count tier reached, var bonus_deal_tiers, in bonus_tier_rub; bonus_total_rub), and the
 -- department and company roll-ups of the month as columns (the grain stays month x manager x pipeline,
 -- so sums over rows stay sums of deals).
+{%- set tiers = var('bonus_deal_tiers', []) or [] %}
 
 with
 
@@ -175,6 +177,14 @@ final as (
                 else 0
             end as double precision
         ) as bonus_earned_rub,
+        cast({{ deal_tier_bonus('measured.won_count', tiers) }} as double precision) as bonus_tier_rub,
+        cast(
+            case
+                when measured.fulfilment_pct >= coalesce(plan_rules.bonus_threshold_pct, {{ var('bonus_threshold_pct') }})
+                    then coalesce(plan_rules.bonus_rub, {{ var('bonus_rub') }})
+                else 0
+            end + {{ deal_tier_bonus('measured.won_count', tiers) }} as double precision
+        ) as bonus_total_rub,
         cast(sum(measured.plan_rub) over (partition by measured.month, managers.department_id) as double precision)
             as department_plan_rub,
         cast(sum(measured.actual_rub) over (partition by measured.month, managers.department_id) as double precision)
