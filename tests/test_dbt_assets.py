@@ -13,7 +13,7 @@ from tests.test_dbt_models import assert_marts_match_the_hand_made_world, load_r
 
 MARTS = ("mart_plan_fact", "mart_revenue_daily", "mart_manager_daily", "mart_same_date", "mart_deals", "mart_forgotten",
          "mart_lost_reasons", "mart_manager_ranking", "mart_funnel", "mart_channel", "mart_reconciliation",
-         "mart_alert_facts", "mart_missed_calls")
+         "mart_alert_facts", "mart_missed_calls", "mart_call_load_hourly")
 CORE = ("department", "manager", "pipeline", "stage", "deal", "lead", "activity", "plan", "fx_rate",
         "stage_history", "call", "payment", "ad_spend")
 

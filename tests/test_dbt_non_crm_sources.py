@@ -207,3 +207,15 @@ def test_payments_ad_spend_calls_and_deletions_reach_the_marts(warehouse: Wareho
         (date(2025, 2, 1), 1, 0, 10000.0, 1000.0, 11000.0),
         (date(2025, 2, 1), 2, 1, 0.0, 1000.0, 1000.0),
     ]
+
+    # Call load by local hour: Boris's Jan 22 (missed at 10, a 2-minute call out at 15), Anna's missed
+    # calls at 9 on Jan 23 and 24 and her 1-minute call out at 10 on Jan 25.
+    load = rows("select day, manager_id, hour_of_day, calls_out, calls_in, calls_missed, call_minutes"
+                " from marts.mart_call_load_hourly order by day, hour_of_day")
+    assert load == [
+        (date(2025, 1, 22), 2, 10, 0, 1, 1, 0.0),
+        (date(2025, 1, 22), 2, 15, 1, 0, 0, 2.0),
+        (date(2025, 1, 23), 1, 9, 0, 1, 1, 0.0),
+        (date(2025, 1, 24), 1, 9, 0, 1, 1, 0.0),
+        (date(2025, 1, 25), 1, 10, 1, 0, 0, 1.0),
+    ]
