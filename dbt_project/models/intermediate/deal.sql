@@ -6,7 +6,9 @@ with
 
 deals as (
 
+    -- records deleted in the CRM are kept in raw (marked) but are no longer deals
     select * from {{ ref('stg_bitrix24__deals') }}
+    where not is_deleted
 
 ),
 

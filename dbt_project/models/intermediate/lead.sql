@@ -4,13 +4,16 @@ with
 
 leads as (
 
+    -- records deleted in the CRM are kept in raw (marked) but are no longer leads
     select * from {{ ref('stg_bitrix24__leads') }}
+    where not is_deleted
 
 ),
 
 deals as (
 
     select * from {{ ref('stg_bitrix24__deals') }}
+    where not is_deleted
 
 ),
 

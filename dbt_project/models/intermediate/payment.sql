@@ -1,23 +1,33 @@
--- Canonical payment (DOMAIN.md, cash view): 1C payments received, in their currency and in rubles.
--- Empty and typed until the 1C source lands: its staging model replaces the empty select below
--- (one `union all` branch per payment source); the marts already read this shape.
+-- Canonical payment (DOMAIN.md, cash view): 1C payments received, in their currency and in rubles
+-- at the CBR rate of the payment day. One `union all` branch per payment source.
 
 with
+
+onec as (
+
+    select * from {{ ref('stg_onec__payments') }}
+
+),
 
 payments as (
 
     select
-        cast(null as varchar) as payment_id,
-        cast(null as varchar) as invoice_id,
-        cast(null as bigint) as deal_id,
-        cast(null as bigint) as company_id,
-        cast(null as numeric(18, 2)) as amount,
-        cast(null as varchar) as currency_code,
-        cast(null as numeric(18, 2)) as amount_rub,
-        cast(null as timestamp with time zone) as paid_at,
-        cast(null as date) as paid_day,
-        cast(null as varchar) as payment_source
-    where 1 = 0
+        'onec:' || onec.payment_id as payment_id,
+        onec.invoice_id,
+        onec.deal_id,
+        onec.company_id,
+        onec.amount,
+        coalesce(onec.currency_code, 'RUB') as currency_code,
+        {{ to_rub('onec.amount', 'onec.currency_code') }} as amount_rub,
+        cast(onec.paid_day as timestamp with time zone) as paid_at,
+        onec.paid_day,
+        '1c' as payment_source
+
+    from onec
+
+    {{ fx_join('onec.currency_code', 'onec.paid_day') }}
+
+    where onec.payment_id is not null
 
 )
 

@@ -28,6 +28,9 @@ renamed as (
         {{ raw_text(optional_column(cols, 'utm_medium')) }} as utm_medium,
         {{ raw_text(optional_column(cols, 'utm_campaign')) }} as utm_campaign,
 
+        ---------- deletion (the ingest's scan marks records gone from the portal)
+        coalesce(cast({{ optional_column(cols, 'is_deleted', 'boolean') }} as boolean), false) as is_deleted,
+
         ---------- numerics
         {{ raw_money(optional_column(cols, 'opportunity')) }} as amount,
         upper({{ raw_text(optional_column(cols, 'currency_id')) }}) as currency_code,
