@@ -347,20 +347,37 @@ def test_auto_prefers_bitrix24_and_nothing_doubles(tmp_path: Path) -> None:
 # --- a tiny hand-made CRM export -------------------------------------------------------------------
 # Mapping currency RUB; USD rates 100.00 from Jan 15 and 90.00 from Feb 1. Dates are UTC midnights,
 # 03:00 in Moscow: the same business day.
-#   D-1 Иван  won   1 000 USD  Jan 10 -> Jan 20 (rate 100)     = 100 000 rub   (ООО Альфа)
+#   D-1 Иван  won   1 000 USD  Jan 10 -> Jan 20 (rate 100)     = 100 000 rub   (ООО Альфа; from lead L-1)
 #   D-2 Иван  won  50 000 (blank currency: RUB) Jan 12 -> Jan 25 = 50 000 rub  (no account)
 #   D-3 Пётр  lost  7 000      Jan 5 -> Jan 15  reason "Дорого"
 #   D-4 Пётр  open  no amount, no dates (must not break anything)
 #   D-5 Иван  won   2 000 USD  Feb 3 -> Feb 10 (rate 90)        = 180 000 rub  (ООО Альфа again: repeat)
-EXPORT_CSV = """ID;Owner;Stage;Result;Sum;Currency;Created;Closed;Client;Reason
-D-1;Иван Иванов;Оплата;Won;1000;USD;10.01.2025;20.01.2025;ООО Альфа;
-D-2;Иван Иванов;Оплата;Won;50000;;12.01.2025;25.01.2025;;
-D-3;Пётр Петров;Отказ;Lost;7000;;05.01.2025;15.01.2025;ООО Бета;Дорого
-D-4;Пётр Петров;Переговоры;Open;;;;;;
-D-5;Иван Иванов;Оплата;Won;2000;USD;03.02.2025;10.02.2025;ООО Альфа;
-"""
+# Leads: L-1 became D-1 (converted), L-2 closed without a deal (junk), L-3 open.
+# Activities: A-1 Иван's outgoing 90 s call on D-1 (Jan 10 09:00 UTC, 12:00 Moscow), A-2 Пётр's open
+# task on D-4, A-3 Пётр's meeting on D-3 marked "yes", A-4 an incoming call on lead L-3 typed "Звонок"
+# (not a canonical type: 'other').
+EXPORT_FILES = {
+    "deals.csv": """ID;Owner;Stage;Result;Sum;Currency;Created;Closed;Client;Reason;Lead
+D-1;Иван Иванов;Оплата;Won;1000;USD;10.01.2025;20.01.2025;ООО Альфа;;L-1
+D-2;Иван Иванов;Оплата;Won;50000;;12.01.2025;25.01.2025;;;
+D-3;Пётр Петров;Отказ;Lost;7000;;05.01.2025;15.01.2025;ООО Бета;Дорого;
+D-4;Пётр Петров;Переговоры;Open;;;;;;;
+D-5;Иван Иванов;Оплата;Won;2000;USD;03.02.2025;10.02.2025;ООО Альфа;;
+""",
+    "leads.csv": """ID;Owner;Status;Source;Created;Closed
+L-1;Иван Иванов;Сделка;Сайт;08.01.2025;10.01.2025
+L-2;Пётр Петров;Спам;Звонок;09.01.2025;09.01.2025
+L-3;Пётр Петров;Новый;Сайт;20.01.2025;
+""",
+    "activities.csv": """ID;Type;Direction;Owner;Deal;Lead;When;Seconds;Done
+A-1;call;out;Иван Иванов;D-1;;10.01.2025 09:00;90;
+A-2;task;;Пётр Петров;D-4;;21.01.2025 10:00;;no
+A-3;meeting;;Пётр Петров;D-3;;13.01.2025 08:00;;yes
+A-4;Звонок;in;Пётр Петров;;L-3;20.01.2025 10:00;30;
+""",
+}
 EXPORT_MAPPING = """name: tiny_crm
-defaults: {delimiter: ";", date_format: "%d.%m.%Y", currency: RUB}
+defaults: {delimiter: ";", date_format: ["%d.%m.%Y %H:%M", "%d.%m.%Y"], currency: RUB}
 entities:
   deals:
     file: deals.csv
@@ -376,6 +393,28 @@ entities:
       closed_at: Closed
       account: Client
       lost_reason: Reason
+      lead_id: Lead
+  leads:
+    file: leads.csv
+    fields:
+      lead_id: ID
+      manager_name: Owner
+      status: Status
+      source: Source
+      created_at: Created
+      closed_at: Closed
+  activities:
+    file: activities.csv
+    fields:
+      activity_id: ID
+      type: Type
+      direction: Direction
+      manager_name: Owner
+      deal_id: Deal
+      lead_id: Lead
+      occurred_at: When
+      duration_seconds: Seconds
+      completed: Done
 """
 
 
@@ -386,40 +425,79 @@ def load_export(warehouse: Warehouse, export_dir: Path, mapping: Path, tmp_path:
         crm_export_source(export_dir=str(export_dir), mapping_file=str(mapping)))
 
 
-def test_tiny_export_world(tmp_path: Path) -> None:
+def export_figures(warehouse: Warehouse) -> dict[str, Any]:
+    """The tiny export's figures as the models give them (compared between DuckDB and PostgreSQL too)."""
+    return {
+        "plan_fact": {(r["month"], r["manager_id"], r["pipeline_id"]): (
+            r["actual_rub"], r["won_count"], r["manager_name"], r["pipeline_name"], r["department_name"])
+            for r in rows(warehouse, "select * from marts.mart_plan_fact")},
+        "lost": rows(warehouse, "select month, lost_reason, lost_count, lost_rub, share_of_lost_pct"
+                                " from marts.mart_lost_reasons"),
+        "deals": {r["deal_id"]: (r["semantic"], r["amount"], r["currency_code"], r["amount_rub"], r["created_at"],
+                                 r["closed_day"], r["manager_name"], r["is_repeat"], r["crm_source"], r["crm_url"],
+                                 r["lead_id"])
+                  for r in rows(warehouse, "select * from marts.mart_deals")},
+        "stages": {r["stage_id"]: r["semantic"] for r in rows(warehouse, "select * from intermediate.stage")},
+        "leads": {r["lead_id"]: (r["status_semantic"], r["converted_deal_id"], r["channel"], r["created_day"])
+                  for r in rows(warehouse, "select * from intermediate.lead")},
+        "activities": {r["activity_id"]: (r["activity_type"], r["direction"], r["owner_type"], r["owner_id"],
+                                          r["is_done"], r["day"], r["duration_minutes"])
+                       for r in rows(warehouse, "select * from intermediate.activity")},
+        "calls": sorted((r["call_id"], r["direction"], r["duration_minutes"])
+                        for r in rows(warehouse, "select * from intermediate.call")),
+        "daily": {r["manager_id"]: (r["calls_out"], r["calls_in"]) for r in rows(
+            warehouse, "select manager_id, calls_out, calls_in from marts.mart_manager_daily"
+                       " where day = date '2025-01-10'")},
+    }
+
+
+def _build_export_world(warehouse: Warehouse, tmp_path: Path) -> dict[str, Any]:
     folder = tmp_path / "export"
-    folder.mkdir()
-    (folder / "deals.csv").write_text(EXPORT_CSV, encoding="utf-8")
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, text in EXPORT_FILES.items():
+        (folder / name).write_text(text, encoding="utf-8")
     (tmp_path / "tiny.yaml").write_text(EXPORT_MAPPING, encoding="utf-8")
-    wh = Warehouse(url=f"duckdb:///{tmp_path}/export.duckdb")
-    create_tables(wh, SIDE_TABLES, {"raw_cbr.rates": [
+    create_tables(warehouse, SIDE_TABLES, {"raw_cbr.rates": [
         {"date": date(2025, 1, 15), "char_code": "USD", "nominal": 1, "value": 100.0},
         {"date": date(2025, 2, 1), "char_code": "USD", "nominal": 1, "value": 90.0}]})
-    load_export(wh, folder, tmp_path / "tiny.yaml", tmp_path)
-    dbt_build(wh, tmp_path)
+    load_export(warehouse, folder, tmp_path / "tiny.yaml", tmp_path)
+    dbt_build(warehouse, tmp_path)
+    return export_figures(warehouse)
 
+
+def test_tiny_export_world_on_duckdb_and_postgresql(tmp_path: Path) -> None:
+    """The hand-made export gives the hand-worked figures; ids are the documented hash of the text ids,
+    and PostgreSQL gives exactly the same figures and ids."""
+    got = _build_export_world(Warehouse(url=f"duckdb:///{tmp_path}/export.duckdb"), tmp_path / "duck")
     ivan, petr, opt = surrogate("name:Иван Иванов"), surrogate("name:Пётр Петров"), surrogate("Опт")
-    plan_fact = {(r["month"], r["manager_id"], r["pipeline_id"]): (r["actual_rub"], r["won_count"], r["manager_name"],
-                                                                   r["pipeline_name"])
-                 for r in rows(wh, "select * from marts.mart_plan_fact")}
-    assert plan_fact == {
-        (date(2025, 1, 1), ivan, opt): (150000.0, 2, "Иван Иванов", "Опт"),   # 100 000 + 50 000
-        (date(2025, 2, 1), ivan, opt): (180000.0, 1, "Иван Иванов", "Опт"),   # 2 000 x 90
+    d = {i: surrogate(f"D-{i}") for i in range(1, 6)}
+    assert got["plan_fact"] == {
+        (date(2025, 1, 1), ivan, opt): (150000.0, 2, "Иван Иванов", "Опт", "Отдел продаж"),   # 100 000 + 50 000
+        (date(2025, 2, 1), ivan, opt): (180000.0, 1, "Иван Иванов", "Опт", "Отдел продаж"),   # 2 000 x 90
     }
-    lost = rows(wh, "select month, lost_reason, lost_count, lost_rub, share_of_lost_pct from marts.mart_lost_reasons")
-    assert lost == [{"month": date(2025, 1, 1), "lost_reason": "Дорого", "lost_count": 1, "lost_rub": 7000.0,
-                     "share_of_lost_pct": 100.0}]
-    deals = {r["deal_id"]: r for r in rows(wh, "select * from marts.mart_deals")}
-    assert set(deals) == {surrogate(f"D-{i}") for i in range(1, 6)}
-    d4 = deals[surrogate("D-4")]
-    assert (d4["semantic"], d4["amount"], d4["created_at"], d4["closed_day"], d4["manager_name"]) == (
-        "open", None, None, None, "Пётр Петров")
-    d5 = deals[surrogate("D-5")]
-    assert (d5["currency_code"], d5["amount_rub"], d5["is_repeat"], d5["crm_source"], d5["crm_url"]) == (
-        "USD", 180000.0, True, "export", None)
-    assert deals[surrogate("D-2")]["currency_code"] == "RUB"
-    stages = {r["stage_id"]: r["semantic"] for r in rows(wh, "select * from intermediate.stage")}
-    assert stages == {f"{opt}:Оплата": "won", f"{opt}:Отказ": "lost", f"{opt}:Переговоры": "open"}
+    assert got["lost"] == [{"month": date(2025, 1, 1), "lost_reason": "Дорого", "lost_count": 1, "lost_rub": 7000.0,
+                            "share_of_lost_pct": 100.0}]
+    assert set(got["deals"]) == set(d.values())
+    assert got["deals"][d[4]][:7] == ("open", None, "RUB", None, None, None, "Пётр Петров")
+    assert got["deals"][d[5]][2:4] == ("USD", 180000.0) and got["deals"][d[5]][7:10] == (True, "export", None)
+    assert got["deals"][d[1]][10] == surrogate("L-1") and got["deals"][d[2]][2] == "RUB"
+    assert got["stages"] == {f"{opt}:Оплата": "won", f"{opt}:Отказ": "lost", f"{opt}:Переговоры": "open"}
+    assert got["leads"] == {
+        surrogate("L-1"): ("converted", d[1], "Сайт", date(2025, 1, 8)),
+        surrogate("L-2"): ("junk", None, "Звонок", date(2025, 1, 9)),
+        surrogate("L-3"): ("open", None, "Сайт", date(2025, 1, 20)),
+    }
+    assert got["activities"] == {
+        surrogate("A-1"): ("call", "out", "deal", d[1], True, date(2025, 1, 10), Decimal("1.50")),
+        surrogate("A-2"): ("task", None, "deal", d[4], False, date(2025, 1, 21), Decimal("0.00")),
+        surrogate("A-3"): ("meeting", None, "deal", d[3], True, date(2025, 1, 13), Decimal("0.00")),
+        surrogate("A-4"): ("other", "in", "lead", surrogate("L-3"), True, date(2025, 1, 20), Decimal("0.50")),
+    }
+    # the export's one call of canonical type 'call' is a call record (A-4 is typed 'other')
+    assert got["calls"] == [(f"export:{surrogate('A-1')}", "out", 1.5)]
+    assert got["daily"][ivan] == (1, 0)
+    with temporary_database(prefix=f"rop_exp_{uuid.uuid4().hex[:4]}") as url:
+        assert _build_export_world(Warehouse(url=url), tmp_path / "pg") == got
 
 
 def test_maven_crm_won_revenue_equals_the_csv(tmp_path: Path) -> None:
