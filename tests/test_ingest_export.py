@@ -6,6 +6,7 @@ through the code under test.
 from __future__ import annotations
 
 import csv
+import os
 from collections import Counter
 from decimal import Decimal
 from pathlib import Path
@@ -23,7 +24,8 @@ from resources.crm_export import SHIPPED_MAPPINGS, CrmExport
 from resources.settings import PROJECT_ROOT
 from resources.warehouse import Warehouse
 
-DATASETS = PROJECT_ROOT.parent / "shared" / "datasets"
+# ../shared/datasets/ beside the project, or ROP_DATASETS_DIR (e.g. from a worktree)
+DATASETS = Path(os.environ.get("ROP_DATASETS_DIR") or PROJECT_ROOT.parent / "shared" / "datasets")
 MAVEN = DATASETS / "maven_crm_sales_opportunities"
 SUPERSTORE = DATASETS / "tableau_sample_superstore"
 OLIST = DATASETS / "olist_marketing_funnel"

@@ -23,7 +23,8 @@ from tests.support.pg import temporary_database
 
 ROOT = Path(__file__).resolve().parent.parent
 DBT = ROOT / ".venv" / "bin" / "dbt"
-MAVEN = ROOT.parent / "shared" / "datasets" / "maven_crm_sales_opportunities"
+# the public datasets: ../shared/datasets/ beside the project, or ROP_DATASETS_DIR (e.g. from a worktree)
+MAVEN = Path(os.environ.get("ROP_DATASETS_DIR") or ROOT.parent / "shared" / "datasets") / "maven_crm_sales_opportunities"
 SELECT = ["path:models/staging/amocrm", "path:models/staging/export"]
 
 

@@ -50,9 +50,17 @@
     end
 {%- endmacro %}
 
-{#- The CRM card of a lead or deal (var crm_base_url; Bitrix24's card paths). -#}
+{#- The CRM card of a lead or deal (var crm_base_url): Bitrix24's card paths; amoCRM's card of its lead
+    (which is both the canonical deal and lead) is <base>/leads/detail/<id>; export files have no card. -#}
 {% macro crm_url(entity, id_expr) -%}
-    '{{ var("crm_base_url") | trim("/") }}/crm/{{ entity }}/details/' || cast({{ id_expr }} as varchar) || '/'
+    {%- set crm = active_crm() -%}
+    {%- if crm == 'amocrm' -%}
+        '{{ var("crm_base_url") | trim("/") }}/leads/detail/' || cast({{ id_expr }} as varchar)
+    {%- elif crm == 'export' -%}
+        cast(null as varchar)
+    {%- else -%}
+        '{{ var("crm_base_url") | trim("/") }}/crm/{{ entity }}/details/' || cast({{ id_expr }} as varchar) || '/'
+    {%- endif -%}
 {%- endmacro %}
 
 {#- The bonus of the highest deal-count tier reached: tiers = [{won_deals: N, bonus_rub: X}, ...]. -#}

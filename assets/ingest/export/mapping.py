@@ -59,6 +59,17 @@ CANONICAL: dict[str, dict[str, str]] = {
         "active": "text",
     },
 }
+
+# Canonical ids are bigint; exports carry text keys (Maven's "1C1I7A6R", managers by name). Each row
+# also gets `<field>_key`: a stable 63-bit integer of the text (see `surrogate_key`), computed here at
+# ingestion so DuckDB and PostgreSQL read identical ids and a key never changes as the files grow.
+# Managers are keyed by manager_id when the export has one, else by their name ("name:<name>").
+SURROGATE_KEYS: dict[str, tuple[str, ...]] = {
+    "deals": ("deal_id", "lead_id", "manager", "pipeline", "account"),
+    "leads": ("lead_id", "manager"),
+    "activities": ("activity_id", "manager", "deal_id", "lead_id"),
+    "managers": ("manager", "department"),
+}
 REQUIRED_ENTITIES = ("deals",)
 DEAL_STATUSES = ("open", "won", "lost")
 # Non-breaking and narrow no-break spaces (Excel and 1C love them) become plain spaces.

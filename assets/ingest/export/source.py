@@ -3,7 +3,7 @@
 Tables (dataset `raw_export`):
 - deals (required), leads, activities, managers: the canonical fields of `mapping.CANONICAL` (every
   one declared, so a column exists even when the export has no value for it), plus `export_name`,
-  `source_file`, `source_line`. Replaced whole on every run: an export is a full snapshot, so a record
+  `source_file`, `source_line`, and a bigint `<field>_key` beside each text id (`mapping.SURROGATE_KEYS`). Replaced whole on every run: an export is a full snapshot, so a record
   removed from the file disappears from the warehouse. Entities the mapping does not name load empty.
 - quarantine: the rows that could not be read (entity, file, line, reason, the raw record as JSON),
   also replaced on every run, so it always describes the files as they are now.
@@ -20,7 +20,7 @@ from typing import Any
 import dlt
 from dlt.sources import DltResource
 
-from assets.ingest.export.mapping import CANONICAL, ExportMapping, load_mapping
+from assets.ingest.export.mapping import CANONICAL, SURROGATE_KEYS, ExportMapping, load_mapping
 from assets.ingest.export.reader import read_entity
 
 _DLT_TYPES = {"text": "text", "int": "bigint", "decimal": "decimal", "timestamp": "timestamp", "date": "date"}
@@ -40,6 +40,8 @@ def _columns(entity: str) -> dict[str, Any]:
     for name in ("amount", "quantity", "profit"):  # as exported (Superstore has 3-4 decimals)
         if name in cols:
             cols[name].update(precision=18, scale=4)
+    for field in SURROGATE_KEYS.get(entity, ()):  # stable bigint ids beside the text ids (reader.surrogate_key)
+        cols[f"{field}_key"] = {"data_type": "bigint", "nullable": True}
     cols.update({"export_name": {"data_type": "text"}, "source_file": {"data_type": "text"},
                  "source_line": {"data_type": "bigint"}})
     return cols

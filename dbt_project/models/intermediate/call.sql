@@ -72,7 +72,7 @@ voximplant_calls as (
 crm_calls as (
 
     select
-        'bitrix24:' || cast(activity_id as varchar) as call_id,
+        crm_source || ':' || cast(activity_id as varchar) as call_id,
         direction,
         coalesce(duration_minutes, 0) > 0 as is_answered,
         occurred_at as started_at,
@@ -81,10 +81,43 @@ crm_calls as (
         cast(null as varchar) as client_phone_hash,
         owner_type as entity_type,
         owner_id as entity_id,
-        'bitrix24' as crm_source
+        crm_source
 
     from activities
+    -- amoCRM's calls are in activity too (from the same notes, read directly below)
     where activity_type = 'call'
+        and crm_source <> 'amocrm'
+
+    union all
+
+    select
+        'amocrm:' || cast(call_id as varchar) as call_id,
+        case when direction = 'incoming' then 'in' else 'out' end as direction,
+        is_answered,
+        called_at as started_at,
+        cast(coalesce(duration_seconds, 0) as double precision) / 60 as duration_minutes,
+        manager_id,
+        phone_hash as client_phone_hash,
+        'lead' as entity_type,
+        lead_id as entity_id,
+        'amocrm' as crm_source
+
+    from amocrm
+    where call_id is not null
+        -- only when amoCRM is the company's CRM (var crm): the demo amoCRM portal mirrors Bitrix24's
+        and {{ crm_is('amocrm') }}
+
+),
+
+chosen as (
+
+    select * from telephony_calls
+    union all
+    select * from voximplant_calls
+    union all
+    select * from crm_calls
+    where not exists (select 1 from telephony_calls)
+        and not exists (select 1 from voximplant_calls)
 
     union all
 

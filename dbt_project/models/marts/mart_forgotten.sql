@@ -115,6 +115,10 @@ measured as (
         on open_entities.entity_type = entity_activity.entity_type
         and open_entities.entity_id = entity_activity.entity_id
 
+    -- idle time is unknown without a creation day or any activity (an export's prospect with no
+    -- dates, e.g. Maven's Prospecting deals): such a record cannot be called forgotten
+    where coalesce(entity_activity.last_activity_day, open_entities.created_day) is not null
+
 ),
 
 final as (

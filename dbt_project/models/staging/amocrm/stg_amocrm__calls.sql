@@ -27,7 +27,9 @@ renamed as (
         {{ raw_text(optional_column(cols, 'call_link')) }} as recording_url,
         {{ raw_text(optional_column(cols, 'phone_hash')) }} as phone_hash,
         {{ unix_to_timestamptz(optional_column(cols, 'created_at', 'bigint')) }} as called_at,
-        {{ unix_to_timestamptz(optional_column(cols, 'updated_at', 'bigint')) }} as updated_at
+        {{ unix_to_timestamptz(optional_column(cols, 'updated_at', 'bigint')) }} as updated_at,
+        -- dlt load bookkeeping: lets the canonical activity model load incrementally
+        {{ raw_text(optional_column(cols, '_dlt_load_id')) }} as load_id
 
     from source
 

@@ -21,7 +21,9 @@ renamed as (
         coalesce(cast({{ optional_column(cols, 'is_completed', 'boolean') }} as boolean), false) as is_completed,
         {{ unix_to_timestamptz(optional_column(cols, 'complete_till', 'bigint')) }} as deadline_at,
         {{ unix_to_timestamptz(optional_column(cols, 'created_at', 'bigint')) }} as created_at,
-        {{ unix_to_timestamptz(optional_column(cols, 'updated_at', 'bigint')) }} as updated_at
+        {{ unix_to_timestamptz(optional_column(cols, 'updated_at', 'bigint')) }} as updated_at,
+        -- dlt load bookkeeping: lets the canonical activity model load incrementally
+        {{ raw_text(optional_column(cols, '_dlt_load_id')) }} as load_id
 
     from source
 

@@ -1,11 +1,11 @@
 -- One row per CRM activity (crm.activity.list): calls, meetings, e-mails, tasks, provider items.
-{% set cols = column_names(source('raw_bitrix24', 'activities')) %}
+{% set cols = raw_source_columns('raw_bitrix24', 'activities') %}
 
 with
 
 source as (
 
-    select * from {{ source('raw_bitrix24', 'activities') }}
+    select * from {{ raw_source_or_empty('raw_bitrix24', 'activities') }}
 
 ),
 
@@ -14,10 +14,10 @@ renamed as (
     select
 
         ---------- ids
-        {{ raw_int('id') }} as activity_id,
-        {{ raw_int('type_id') }} as type_id,
+        {{ raw_int(optional_column(cols, 'id')) }} as activity_id,
+        {{ raw_int(optional_column(cols, 'type_id')) }} as type_id,
         {{ raw_int(optional_column(cols, 'direction')) }} as direction_id,
-        {{ raw_int('responsible_id') }} as manager_id,
+        {{ raw_int(optional_column(cols, 'responsible_id')) }} as manager_id,
         {{ raw_int(optional_column(cols, 'owner_type_id')) }} as owner_type_id,
         {{ raw_int(optional_column(cols, 'owner_id')) }} as owner_id,
         {{ raw_text(optional_column(cols, 'provider_id')) }} as provider_id,
@@ -35,7 +35,7 @@ renamed as (
         {{ raw_timestamp(optional_column(cols, 'deadline')) }} as deadline_at,
 
         ---------- load bookkeeping (dlt): lets the canonical activity model load incrementally
-        _dlt_load_id as load_id
+        {{ optional_column(cols, '_dlt_load_id') }} as load_id
 
     from source
 

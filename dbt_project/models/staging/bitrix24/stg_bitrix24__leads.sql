@@ -1,11 +1,11 @@
 -- One row per Bitrix24 lead (crm.lead.list).
-{% set cols = column_names(source('raw_bitrix24', 'leads')) %}
+{% set cols = raw_source_columns('raw_bitrix24', 'leads') %}
 
 with
 
 source as (
 
-    select * from {{ source('raw_bitrix24', 'leads') }}
+    select * from {{ raw_source_or_empty('raw_bitrix24', 'leads') }}
 
 ),
 
@@ -14,8 +14,8 @@ renamed as (
     select
 
         ---------- ids
-        {{ raw_int('id') }} as lead_id,
-        {{ raw_int('assigned_by_id') }} as manager_id,
+        {{ raw_int(optional_column(cols, 'id')) }} as lead_id,
+        {{ raw_int(optional_column(cols, 'assigned_by_id')) }} as manager_id,
         {{ raw_text(optional_column(cols, 'status_id')) }} as status_id,
         {{ raw_text(optional_column(cols, 'source_id')) }} as source_id,
         {{ raw_int(optional_column(cols, 'company_id')) }} as company_id,
@@ -36,7 +36,7 @@ renamed as (
         upper({{ raw_text(optional_column(cols, 'currency_id')) }}) as currency_code,
 
         ---------- timestamps (UTC instants)
-        {{ raw_timestamp('date_create') }} as created_at,
+        {{ raw_timestamp(optional_column(cols, 'date_create')) }} as created_at,
         {{ raw_timestamp(optional_column(cols, 'date_modify')) }} as modified_at,
         {{ raw_timestamp(optional_column(cols, 'date_closed')) }} as closed_at
 

@@ -1,19 +1,20 @@
 -- One row per deal pipeline (crm.category.list, entityTypeId 2).
+{% set cols = raw_source_columns('raw_bitrix24', 'pipelines') %}
 
 with
 
 source as (
 
-    select * from {{ source('raw_bitrix24', 'pipelines') }}
+    select * from {{ raw_source_or_empty('raw_bitrix24', 'pipelines') }}
 
 ),
 
 renamed as (
 
     select
-        {{ raw_int('id') }} as pipeline_id,
-        {{ raw_text('name') }} as pipeline_name,
-        {{ raw_int('sort') }} as sort_order
+        {{ raw_int(optional_column(cols, 'id')) }} as pipeline_id,
+        {{ raw_text(optional_column(cols, 'name')) }} as pipeline_name,
+        {{ raw_int(optional_column(cols, 'sort')) }} as sort_order
 
     from source
 

@@ -1,11 +1,11 @@
 -- One row per portal user (user.get).
-{% set cols = column_names(source('raw_bitrix24', 'users')) %}
+{% set cols = raw_source_columns('raw_bitrix24', 'users') %}
 
 with
 
 source as (
 
-    select * from {{ source('raw_bitrix24', 'users') }}
+    select * from {{ raw_source_or_empty('raw_bitrix24', 'users') }}
 
 ),
 
@@ -14,8 +14,8 @@ renamed as (
     select
 
         ---------- ids
-        {{ raw_int('id') }} as user_id,
-        _dlt_id as user_dlt_id,
+        {{ raw_int(optional_column(cols, 'id')) }} as user_id,
+        {{ optional_column(cols, '_dlt_id') }} as user_dlt_id,
 
         ---------- text
         {{ raw_text(optional_column(cols, 'name')) }} as first_name,

@@ -19,6 +19,13 @@ renamed as (
         {{ raw_text(optional_column(cols, 'lead_id')) }} as lead_id,
         {{ raw_text(optional_column(cols, 'manager_id')) }} as manager_id,
 
+        -- stable bigint surrogates of the text ids, computed at ingestion (export reader.surrogate_key)
+        cast({{ optional_column(cols, 'deal_id_key', 'bigint') }} as bigint) as deal_id_key,
+        cast({{ optional_column(cols, 'lead_id_key', 'bigint') }} as bigint) as lead_id_key,
+        cast({{ optional_column(cols, 'manager_key', 'bigint') }} as bigint) as manager_key,
+        cast({{ optional_column(cols, 'pipeline_key', 'bigint') }} as bigint) as pipeline_key,
+        cast({{ optional_column(cols, 'account_key', 'bigint') }} as bigint) as account_key,
+
         ---------- text
         {{ raw_text(optional_column(cols, 'title')) }} as deal_title,
         {{ raw_text(optional_column(cols, 'manager_name')) }} as manager_name,

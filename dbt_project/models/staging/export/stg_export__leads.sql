@@ -14,6 +14,8 @@ renamed as (
     select
         {{ raw_text(optional_column(cols, 'lead_id')) }} as lead_id,
         {{ raw_text(optional_column(cols, 'manager_id')) }} as manager_id,
+        cast({{ optional_column(cols, 'lead_id_key', 'bigint') }} as bigint) as lead_id_key,
+        cast({{ optional_column(cols, 'manager_key', 'bigint') }} as bigint) as manager_key,
         {{ raw_text(optional_column(cols, 'title')) }} as lead_title,
         {{ raw_text(optional_column(cols, 'manager_name')) }} as manager_name,
         {{ raw_text(optional_column(cols, 'status')) }} as status_name,
