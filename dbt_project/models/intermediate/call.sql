@@ -119,35 +119,6 @@ chosen as (
     where not exists (select 1 from telephony_calls)
         and not exists (select 1 from voximplant_calls)
 
-    union all
-
-    select
-        'amocrm:' || cast(call_id as varchar) as call_id,
-        case when direction = 'incoming' then 'in' else 'out' end as direction,
-        is_answered,
-        called_at as started_at,
-        cast(coalesce(duration_seconds, 0) as double precision) / 60 as duration_minutes,
-        manager_id,
-        phone_hash as client_phone_hash,
-        'lead' as entity_type,
-        lead_id as entity_id,
-        'amocrm' as crm_source
-
-    from amocrm
-    where call_id is not null
-
-),
-
-chosen as (
-
-    select * from telephony_calls
-    union all
-    select * from voximplant_calls
-    union all
-    select * from crm_calls
-    where not exists (select 1 from telephony_calls)
-        and not exists (select 1 from voximplant_calls)
-
 ),
 
 final as (

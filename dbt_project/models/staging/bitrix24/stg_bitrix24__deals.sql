@@ -39,9 +39,6 @@ renamed as (
         ---------- deletion (the ingest's scan marks records gone from the portal)
         coalesce(cast({{ optional_column(cols, 'is_deleted', 'boolean') }} as boolean), false) as is_deleted,
 
-        ---------- deletion (the ingest's scan marks records gone from the portal)
-        coalesce(cast({{ optional_column(cols, 'is_deleted', 'boolean') }} as boolean), false) as is_deleted,
-
         ---------- booleans
         {{ raw_flag(optional_column(cols, 'closed')) }} as is_closed,
         {{ raw_flag(optional_column(cols, 'is_return_customer')) }} as is_return_customer,
