@@ -17,6 +17,7 @@ import csv
 import hashlib
 import json
 import threading
+import time
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -70,6 +71,7 @@ class AdsPortal:
         self._reports: dict[str, int] = {}  # ReportName -> polls so far
         self._failures: list[tuple[str, int, dict[str, str], bytes]] = []
         self._lock = threading.Lock()
+        self.delay = 0.0  # seconds every answer waits: a slow network, so a test can kill a load mid-way
         self.host, self.port = host, port
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -113,6 +115,8 @@ class AdsPortal:
 
     # -- dispatch ----------------------------------------------------------------------------
     def handle(self, method: str, path: str, query: str, headers: dict[str, str], body: bytes) -> Answer:
+        if self.delay:
+            time.sleep(self.delay)
         with self._lock:
             self.requests.append((method, path, headers))
             for i, (prefix, status, extra, fail_body) in enumerate(self._failures):

@@ -75,6 +75,8 @@ class AmoCRMPortal:
         self._lock = threading.RLock()
         self._hits: deque[float] = deque()
         self._faults: list[int] = []
+        self._slow: list[float] = []  # the next answers' extra waits (a timeout for the client)
+        self.delay = 0.0  # seconds every answer waits: a slow network, so a test can kill a load mid-way
         self.requests: list[tuple[str, str, int]] = []
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -270,6 +272,11 @@ class AmoCRMPortal:
         with self._lock:
             self._faults.extend([status] * times)
 
+    def slow_next(self, seconds: float, times: int = 1) -> None:
+        """The next `times` answers come after `seconds` (longer than the client's read timeout: a timeout)."""
+        with self._lock:
+            self._slow.extend([seconds] * times)
+
     # ---- lifecycle -----------------------------------------------------------------------------
     def start(self) -> str:
         """Start serving in a background thread; return the account base URL (no trailing slash)."""
@@ -306,6 +313,10 @@ class AmoCRMPortal:
         parts = urlsplit(raw_path)
         path = parts.path.rstrip("/")
         query = parse_qsl(parts.query, keep_blank_values=True)
+        with self._lock:
+            wait = self.delay + (self._slow.pop(0) if self._slow else 0.0)
+        if wait:
+            time.sleep(wait)
         with self._lock:
             if self._faults:
                 status = self._faults.pop(0)
