@@ -160,8 +160,8 @@ def _typed_rows(
                     raise SourceFileError(
                         f"{what} file {path}, line {line_no}, column {column}: {exc}"
                     ) from None
-            else:
-                row[column] = value
+            else:  # a column the sheet's owner added: kept as text, an empty cell as NULL like the others
+                row[column] = value.strip() if value and value.strip() else None
         ident = tuple(row[k] for k in key)
         if ident in seen:
             raise SourceFileError(
