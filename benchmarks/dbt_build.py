@@ -37,7 +37,7 @@ def ingest(size: str, today: str, data_dir: Path, warehouse_url: str) -> float:
 
     os.environ.update({"DATA_DIR": str(data_dir), "DEMO_SIZE": size, "DEMO_TODAY": today,
                        "WAREHOUSE_URL": warehouse_url})
-    for name in ("BITRIX24_WEBHOOK_URL", "PLAN_FILE", "CBR_RATES_FILE", "CRM_EXPORT_DIR", "AMOCRM_BASE_URL"):
+    for name in ("BITRIX24_WEBHOOK_URL", "PLAN_FILE", "CRM_EXPORT_DIR", "AMOCRM_BASE_URL"):
         os.environ.pop(name, None)
     from definitions import build_definitions
 

@@ -17,6 +17,7 @@ import csv
 import hashlib
 import json
 import threading
+import time
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -70,6 +71,8 @@ class AdsPortal:
         self._reports: dict[str, int] = {}  # ReportName -> polls so far
         self._failures: list[tuple[str, int, dict[str, str], bytes]] = []
         self._lock = threading.Lock()
+        self._slow: list[tuple[str, float]] = []
+        self.delay = 0.0  # seconds every answer waits: a slow network, so a test can kill a load mid-way
         self.host, self.port = host, port
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -105,6 +108,11 @@ class AdsPortal:
         with self._lock:
             self._failures.extend([(prefix, status, headers or {}, body)] * n)
 
+    def slow_next(self, prefix: str, seconds: float, n: int = 1) -> None:
+        """The next `n` answers to paths starting with `prefix` come after `seconds` (a client timeout)."""
+        with self._lock:
+            self._slow.extend([(prefix, seconds)] * n)
+
     def revise_direct(self, day: str, campaign_id: int, **changes: Any) -> None:
         self.direct[(day, campaign_id)].update(changes)
 
@@ -113,6 +121,13 @@ class AdsPortal:
 
     # -- dispatch ----------------------------------------------------------------------------
     def handle(self, method: str, path: str, query: str, headers: dict[str, str], body: bytes) -> Answer:
+        wait = self.delay
+        with self._lock:
+            slow = next((i for i, (prefix, _) in enumerate(self._slow) if path.startswith(prefix)), None)
+            if slow is not None:
+                wait += self._slow.pop(slow)[1]
+        if wait:
+            time.sleep(wait)
         with self._lock:
             self.requests.append((method, path, headers))
             for i, (prefix, status, extra, fail_body) in enumerate(self._failures):

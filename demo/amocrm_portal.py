@@ -75,6 +75,9 @@ class AmoCRMPortal:
         self._lock = threading.RLock()
         self._hits: deque[float] = deque()
         self._faults: list[int] = []
+        self._slow: list[float] = []  # the next answers' extra waits (a timeout for the client)
+        self.delay = 0.0  # seconds every answer waits: a slow network, so a test can kill a load mid-way
+        self._malformed: list[str | None] = []  # the next list answers' fate: cut short (a broken page)
         self.requests: list[tuple[str, str, int]] = []
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -270,6 +273,16 @@ class AmoCRMPortal:
         with self._lock:
             self._faults.extend([status] * times)
 
+    def malform_next(self, times: int = 1, path: str | None = None) -> None:
+        """The next `times` answers (to `path`, if given) are a 200 whose JSON body is cut off mid-way."""
+        with self._lock:
+            self._malformed.extend([path] * times)
+
+    def slow_next(self, seconds: float, times: int = 1) -> None:
+        """The next `times` answers come after `seconds` (longer than the client's read timeout: a timeout)."""
+        with self._lock:
+            self._slow.extend([seconds] * times)
+
     # ---- lifecycle -----------------------------------------------------------------------------
     def start(self) -> str:
         """Start serving in a background thread; return the account base URL (no trailing slash)."""
@@ -302,10 +315,14 @@ class AmoCRMPortal:
         return f"http://{self.host}:{self._server.server_address[1]}"
 
     # ---- request handling ----------------------------------------------------------------------
-    def handle(self, method: str, raw_path: str, headers: dict[str, str]) -> tuple[int, dict[str, Any] | None]:
+    def handle(self, method: str, raw_path: str, headers: dict[str, str]) -> tuple[int, dict[str, Any] | bytes | None]:
         parts = urlsplit(raw_path)
         path = parts.path.rstrip("/")
         query = parse_qsl(parts.query, keep_blank_values=True)
+        with self._lock:
+            wait = self.delay + (self._slow.pop(0) if self._slow else 0.0)
+        if wait:
+            time.sleep(wait)
         with self._lock:
             if self._faults:
                 status = self._faults.pop(0)
@@ -322,7 +339,12 @@ class AmoCRMPortal:
         if method != "GET":
             return 405, _problem(405, "Method Not Allowed")
         with self._lock:
-            return self._route(path, query, raw_path)
+            status, body = self._route(path, query, raw_path)
+            if status == 200 and self._malformed and self._malformed[0] in (None, path):
+                self._malformed.pop(0)
+                text = json.dumps(body, ensure_ascii=False)
+                return 200, text[: len(text) // 2].encode("utf-8")  # a proxy cut the answer short
+            return status, body
 
     def _route(self, path: str, query: list[tuple[str, str]], raw_path: str) -> tuple[int, dict | None]:
         q: dict[str, list[str]] = {}
@@ -426,7 +448,7 @@ def _handler_for(portal: AmoCRMPortal) -> type[BaseHTTPRequestHandler]:
                 self.send_header("Content-Length", "0")
                 self.end_headers()
                 return
-            data = json.dumps(body, ensure_ascii=False).encode("utf-8")
+            data = body if isinstance(body, bytes) else json.dumps(body, ensure_ascii=False).encode("utf-8")
             ctype = "application/hal+json" if status == 200 else "application/problem+json"
             self.send_header("Content-Type", ctype)
             self.send_header("Content-Length", str(len(data)))

@@ -43,7 +43,6 @@ class Settings(BaseModel):
     demo_seed: int = 42
     data_dir: Path = PROJECT_ROOT / "data"
     plan_file: Path | None = None
-    cbr_rates_file: Path | None = None
     # Issue 3's sources beyond the CRM (each: set -> live; unset -> demo in demo mode, skipped otherwise).
     direct_token: SecretStr | None = None
     direct_client_login: str | None = None

@@ -1,4 +1,4 @@
-"""Where the file inputs come from: PLAN_FILE / CBR_RATES_FILE, else the demo world's plan.csv / cbr_rates.csv.
+"""Where the plan sheet comes from: PLAN_FILE, else the demo world's plan.csv.
 
 Also home of `ensure_demo_world`, the one place the ingest resources turn the demo settings into a
 generated world folder (the Bitrix24 resource serves the same folder through the demo portal).
@@ -35,14 +35,13 @@ def ensure_demo_world(
 
 
 class SourceFiles(ConfigurableResource):
-    """Paths of the plan sheet and the CBR rates file (resource key `demo_files`).
+    """Path of the plan sheet (resource key `demo_files`).
 
-    Explicit fields win, then PLAN_FILE / CBR_RATES_FILE, then the demo world's files (generated
+    An explicit field wins, then PLAN_FILE, then the demo world's plan.csv (generated
     on first use from the demo_* fields or DEMO_SIZE/DEMO_TODAY/DEMO_SEED).
     """
 
     plan_file: str | None = None
-    cbr_rates_file: str | None = None
     demo_dir: str | None = None
     demo_size: str | None = None
     demo_today: str | None = None
@@ -55,11 +54,6 @@ class SourceFiles(ConfigurableResource):
         """plan.csv to load into raw_plan.plan."""
         configured = self.plan_file or load_settings().plan_file
         return Path(configured) if configured else self._demo_file("plan.csv")
-
-    def cbr_rates_path(self) -> Path:
-        """cbr_rates.csv to load into raw_cbr.rates."""
-        configured = self.cbr_rates_file or load_settings().cbr_rates_file
-        return Path(configured) if configured else self._demo_file("cbr_rates.csv")
 
 
 # Names used in the shared contract for the same resource.

@@ -30,7 +30,7 @@ INGEST_SOURCES = ("bitrix24", "plan", "cbr")  # the sources the marts read today
 def _ingest_s_world(monkeypatch: pytest.MonkeyPatch, data_dir: Path, warehouse_url: str) -> None:
     """Materialize the S world's ingest assets into the warehouse, as `make run` would."""
     for name in ("BITRIX24_WEBHOOK_URL", "AMOCRM_BASE_URL", "AMOCRM_ACCESS_TOKEN", "CRM_EXPORT_DIR",
-                 "PLAN_FILE", "CBR_RATES_FILE", "OPENAI_API_KEY", "TELEGRAM_BOT_TOKEN"):
+                 "PLAN_FILE", "OPENAI_API_KEY", "TELEGRAM_BOT_TOKEN"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("DATA_DIR", str(data_dir))
     monkeypatch.setenv("DEMO_SIZE", "S")

@@ -25,7 +25,7 @@ MSK = ZoneInfo("Europe/Moscow")
 
 def _secret_free_env(monkeypatch: pytest.MonkeyPatch, tmp: Path, tg_url: str) -> None:
     for name in ("BITRIX24_WEBHOOK_URL", "AMOCRM_BASE_URL", "AMOCRM_ACCESS_TOKEN", "CRM_EXPORT_DIR",
-                 "WAREHOUSE_URL", "OPENAI_API_KEY", "OPENAI_BASE_URL", "PLAN_FILE", "CBR_RATES_FILE"):
+                 "WAREHOUSE_URL", "OPENAI_API_KEY", "OPENAI_BASE_URL", "PLAN_FILE"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("DATA_DIR", str(tmp / "data"))
     monkeypatch.setenv("DEMO_SIZE", "S")

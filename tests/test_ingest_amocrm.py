@@ -242,3 +242,60 @@ def test_the_resource_reads_the_settings_and_names_what_is_missing(monkeypatch):
         AmoCRMAccount().credentials()
     monkeypatch.setenv("AMOCRM_ACCESS_TOKEN", "tok-123")
     assert AmoCRMAccount().credentials() == ("https://example.amocrm.ru", "tok-123")
+
+
+def _quarantine(wh: Warehouse) -> list[tuple]:
+    try:
+        return wh.query("select source, position, reason, raw from raw_amocrm.quarantine order by position").rows()
+    except Exception:  # no table: nothing was ever quarantined
+        return []
+
+
+def _call_notes(world) -> list[dict]:
+    return [a for a in world.activities if a["PROVIDER_TYPE_ID"] == "CALL" and a["OWNER_TYPE_ID"] == "2"]
+
+
+def test_an_error_burst_of_429_500_503_and_a_timeout_is_ridden_out(portal, world, tmp_path):
+    wh = Warehouse(url=f"duckdb:///{tmp_path / 'wh.duckdb'}")
+    portal.fail_next(429)
+    portal.fail_next(500)
+    portal.fail_next(503)
+    portal.slow_next(1.5)  # the first answer comes after the client's read timeout below
+    info = _pipeline(tmp_path, wh).run(amocrm_source(base_url=portal.base_url, access_token=DEFAULT_TOKEN,
+                                                     max_rps=200, backoff_base=0.01, read_timeout=0.5))
+    assert not info.has_failed_jobs
+    assert sorted(i for (i,) in wh.query("select id from raw_amocrm.leads").rows()) == sorted(
+        int(d["ID"]) for d in world.deals)
+    assert _count(wh, "select count(*) from raw_amocrm.notes") == len(_call_notes(world))
+    assert _count(wh, "select count(*) from raw_amocrm.users") == len(world.users)
+    assert {429, 500, 503} <= {status for _, _, status in portal.requests}
+    assert _quarantine(wh) == []
+
+
+def test_a_malformed_page_and_a_malformed_record_are_quarantined_and_the_rest_loads(portal, world, tmp_path):
+    from datetime import datetime
+
+    wh = Warehouse(url=f"duckdb:///{tmp_path / 'wh.duckdb'}")
+    bad_id = sorted(portal.leads)[17]
+    portal.leads[bad_id]["updated_at"] += 0.5  # a garbled record: not whole Unix seconds
+    portal.malform_next(2, path="/api/v4/leads/notes")  # the first page of calls, and its one retry
+    info = _pipeline(tmp_path, wh).run(_fast_source(portal))
+    assert not info.has_failed_jobs
+
+    rows = _quarantine(wh)
+    assert len(rows) == 2
+    page = next(r for r in rows if "notes" in r[1])
+    assert page[0] == "amocrm" and page[1] == "GET /api/v4/leads/notes page 1"
+    assert "malformed page" in page[2] and "not JSON" in page[2] and page[3]
+    record = next(r for r in rows if "notes" not in r[1])
+    assert record[1].startswith("GET /api/v4/leads page ") and "updated_at" in record[2]
+    assert f'"id": {bad_id}' in record[3]
+    # every other lead loaded; the calls after the lost page (250 a page, oldest first) loaded
+    assert sorted(i for (i,) in wh.query("select id from raw_amocrm.leads").rows()) == sorted(
+        int(d["ID"]) for d in world.deals if int(d["ID"]) != bad_id)
+    by_update = sorted(_call_notes(world), key=lambda a: (datetime.fromisoformat(a["LAST_UPDATED"]).timestamp(),
+                                                          int(a["ID"])))
+    assert sorted(i for (i,) in wh.query("select id from raw_amocrm.notes").rows()) == sorted(
+        int(a["ID"]) for a in by_update[250:])
+    assert _count(wh, "select count(*) from raw_amocrm.tasks") == sum(
+        a["PROVIDER_TYPE_ID"] == "TASK" and a["OWNER_TYPE_ID"] == "2" for a in world.activities)

@@ -55,8 +55,7 @@ def _mats(result: dg.ExecuteInJobResult) -> dict[str, int | None]:
 
 def test_materialize_the_demo_world_then_rerun_and_full_refresh(tmp_path, monkeypatch):
     monkeypatch.delenv("BITRIX24_WEBHOOK_URL", raising=False)
-    for var in ("PLAN_FILE", "CBR_RATES_FILE"):
-        monkeypatch.delenv(var, raising=False)
+    monkeypatch.delenv("PLAN_FILE", raising=False)
     monkeypatch.setenv("DATA_DIR", str(tmp_path / "data"))
     demo = {"demo_size": "S", "demo_today": S_TODAY.isoformat(), "demo_seed": SEED}
     resources = {

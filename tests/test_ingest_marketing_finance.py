@@ -469,3 +469,64 @@ def test_new_settings_are_documented_and_secrets_do_not_print():
     assert settings.ads_lookback_days == 10 and settings.ingest_start_date == date(2025, 1, 1)
     shown = repr(settings) + str(settings.model_dump())
     assert not any(secret in shown for secret in ("tok-1", "tok-2", "salt-3"))
+
+
+# ------------------------------------------------------------------ error bursts with a timeout
+
+def test_direct_a_burst_of_a_timeout_500_and_429_is_ridden_out(tmp_path, s_world, portal):
+    world = load_world(s_world)
+    portal.offline_polls = 0
+    portal.slow_next("/json/v5/clients", 1.5)  # clients.get answers after the read timeout below
+    portal.fail_next("/json/v5/reports", 1, status=500)
+    portal.fail_next("/json/v5/reports", 1, status=429, headers={"Retry-After": "2"})
+    sleeps = Sleeps()
+    pipe, wh = _pipe(tmp_path, "direct", "raw_direct")
+    pipe.run(_direct(portal, world.today - timedelta(days=9), world.today, sleeps, read_timeout=0.5))
+    assert len(sleeps.calls) == 3 and 2.0 in sleeps.calls  # one retry per refusal, Retry-After honoured
+    expected = {(r["Date"], r["CampaignId"]) for r in _extras_json(s_world, "direct_stats.json")
+                if r["Date"] >= (world.today - timedelta(days=9)).isoformat()}
+    got = wh.query("select cast(date as varchar), campaign_id from raw_direct.campaign_stats").rows()
+    assert sorted(got) == sorted(expected)
+
+
+def test_vk_a_burst_of_a_timeout_500_503_and_429_is_ridden_out(tmp_path, s_world, portal):
+    world = load_world(s_world)
+    portal.slow_next("/api/v2/campaigns", 1.5)
+    portal.fail_next("/api/v2/statistics", 1, status=500)
+    portal.fail_next("/api/v2/statistics", 1, status=503)
+    portal.fail_next("/api/v2/statistics", 1, status=429, headers={"Retry-After": "2"})
+    sleeps = Sleeps()
+    pipe, wh = _pipe(tmp_path, "vk", "raw_vk")
+    pipe.run(vk_source(base_url=portal.url, token=portal.vk_token, start_date=world.start, end_date=world.today,
+                       sleep=sleeps, read_timeout=0.5))
+    assert len(sleeps.calls) == 4 and 2.0 in sleeps.calls
+    assert wh.query("select count(*) as n from raw_vk.campaign_stats")["n"][0] == len(_extras_json(s_world, "vk_stats.json"))
+
+
+def test_cbr_a_timeout_and_a_500_are_ridden_out(tmp_path, s_world, portal):
+    world = load_world(s_world)
+    portal.slow_next("/scripts/XML_daily.asp", 1.5)
+    portal.fail_next("/scripts/XML_daily.asp", 1, status=500)
+    sleeps = Sleeps()
+    pipe, wh = _pipe(tmp_path, "cbr", "raw_cbr")
+    first = world.today - timedelta(days=6)
+    pipe.run(cbr_source(base_url=portal.url, start_date=first, end_date=world.today, sleep=sleeps, read_timeout=0.5))
+    assert len(sleeps.calls) == 2
+    published = {r["date"] for r in world.rates if first.isoformat() <= r["date"] <= world.today.isoformat()}
+    expected = sum(1 for r in world.rates if r["date"] in published)
+    assert wh.query("select count(*) as n from raw_cbr.rates where date >= ?", [first])["n"][0] == expected
+
+
+def test_vk_a_malformed_value_is_quarantined_and_the_rest_loads(tmp_path, s_world, portal):
+    world = load_world(s_world)
+    day = (world.today - timedelta(days=2)).isoformat()
+    portal.revise_vk(day, 5200002, clicks="n/a")
+    pipe, wh = _pipe(tmp_path, "vk", "raw_vk")
+    pipe.run(vk_source(base_url=portal.url, token=portal.vk_token, start_date=world.today - timedelta(days=6),
+                       end_date=world.today, sleep=Sleeps()))
+    (source, position, reason, raw), = wh.query("select source, position, reason, raw from raw_vk.quarantine").rows()
+    assert source == "vk" and "id=5200002" in position and "clicks 'n/a' is not a number" in reason and day in raw
+    loaded = set(wh.query("select cast(date as varchar), campaign_id from raw_vk.campaign_stats").rows())
+    expected = {(r["date"], r["id"]) for r in _extras_json(s_world, "vk_stats.json")
+                if r["date"] >= (world.today - timedelta(days=6)).isoformat()}
+    assert loaded == expected - {(day, 5200002)}

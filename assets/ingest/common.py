@@ -86,3 +86,10 @@ def run_pipeline(pipeline_name: str, dataset_name: str, warehouse: Warehouse) ->
 def run_kwargs(config: IngestConfig) -> dict[str, Any]:
     """Extra arguments of pipeline.run: a full refresh drops the selected resources' tables and state."""
     return {"refresh": "drop_resources"} if config.full_refresh else {}
+
+
+def load_format(warehouse: Warehouse) -> dict[str, Any]:
+    """JSONL into DuckDB: dlt's default there (INSERT statements) takes minutes for the M world's
+    half a million Bitrix24 rows and 18 s for a 23,000-row CRM export, JSONL seconds and under one.
+    PostgreSQL keeps its default."""
+    return {"loader_file_format": "jsonl"} if warehouse.kind == "duckdb" else {}

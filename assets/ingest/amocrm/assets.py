@@ -7,7 +7,7 @@ from dagster import AssetExecutionContext
 from dagster_dlt import DagsterDltResource, dlt_assets
 
 from assets.ingest.amocrm.source import amocrm_source
-from assets.ingest.common import IngestConfig, IngestTranslator, run_kwargs, run_pipeline, spec_pipeline
+from assets.ingest.common import IngestConfig, IngestTranslator, load_format, run_kwargs, run_pipeline, spec_pipeline
 from resources.amocrm import AmoCRMAccount
 from resources.warehouse import Warehouse
 
@@ -40,4 +40,5 @@ def amocrm_raw(
         dlt_pipeline=run_pipeline(PIPELINE_NAME, DATASET, warehouse),
         dagster_dlt_translator=TRANSLATOR,
         **run_kwargs(config),
+        **load_format(warehouse),
     )

@@ -6,6 +6,9 @@
 - Retries: 429 and 5xx, timeouts and dropped connections, with exponential backoff that honours
   Retry-After; the timeouts are bounded.
 - Errors name the method and the endpoint path, never the token (it only travels in a header).
+- A page whose body is not the JSON amoCRM promised (cut short by a proxy, garbled) is asked once
+  more; if it is broken again, `pages` yields a `MalformedPage` in its place (the source quarantines
+  it) and goes on with the next page number, so one bad page does not stop the load.
 """
 from __future__ import annotations
 
@@ -13,6 +16,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -29,6 +33,24 @@ class AmoCRMError(RuntimeError):
     def __init__(self, message: str, status: int | None = None) -> None:
         super().__init__(message)
         self.status = status
+
+
+class MalformedAnswer(AmoCRMError):
+    """A 200 whose body is not JSON (or lacks the list): kept apart so paging can skip the page."""
+
+    def __init__(self, message: str, raw: str) -> None:
+        super().__init__(message, 200)
+        self.raw = raw
+
+
+@dataclass(frozen=True)
+class MalformedPage:
+    """A page that stayed broken after a retry: where it was, why, and the start of what came."""
+
+    path: str
+    page: int
+    reason: str
+    raw: str
 
 
 class AmoCRMClient:
@@ -77,7 +99,8 @@ class AmoCRMClient:
                 try:
                     return response.json()
                 except ValueError:
-                    raise AmoCRMError(f"amoCRM GET {endpoint}: the answer is not JSON", status) from None
+                    raise MalformedAnswer(f"amoCRM GET {endpoint}: the answer is not JSON",
+                                          response.text[:2000]) from None
             if status in RETRYABLE and attempt < self.max_retries:
                 self._backoff(attempt, _retry_after(response), endpoint, str(status))
                 continue
@@ -103,20 +126,47 @@ class AmoCRMClient:
         self._sleep(delay)
 
     def pages(self, path: str, params: dict[str, Any] | None = None, *, key: str,
-              limit: int = 250) -> Iterator[list[dict[str, Any]]]:
-        """Every page of a list endpoint, following `_links.next` until it is absent or a page is 204."""
-        query = {**(params or {}), "limit": limit, "page": 1}
-        body = self.get(path, query)
-        while body is not None:
-            rows = body.get("_embedded", {}).get(key)
-            if not isinstance(rows, list):
-                raise AmoCRMError(f"amoCRM GET {path}: a page without _embedded.{key} (page {body.get('_page')})")
+              limit: int = 250) -> Iterator[list[dict[str, Any]] | MalformedPage]:
+        """Every page of a list endpoint, following `_links.next` until it is absent or a page is 204.
+
+        A page broken twice comes as a MalformedPage; paging then goes on with the next page number
+        (amoCRM's `next` is the same query with `page` + 1) until an answer says there is no more.
+        """
+        query = {**(params or {}), "limit": limit}
+        page, url = 1, None
+        while True:
+            answer = self._page(path, url, {**query, "page": page}, key)
+            if answer is None:
+                return
+            if isinstance(answer, MalformedPage):
+                yield answer
+                page, url = page + 1, None
+                continue
+            rows, next_href = answer
             if rows:
                 yield rows
-            next_href = body.get("_links", {}).get("next", {}).get("href")
             if not next_href:
                 return
-            body = self.get(next_href)
+            page, url = page + 1, next_href
+
+    def _page(self, path: str, url: str | None, query: dict[str, Any],
+              key: str) -> tuple[list[dict[str, Any]], str | None] | MalformedPage | None:
+        """One page: (rows, next href), None when empty (204), or a MalformedPage after one retry."""
+        for attempt in range(2):
+            try:
+                body = self.get(url) if url else self.get(path, query)
+                if body is None:
+                    return None
+                rows = body.get("_embedded", {}).get(key) if isinstance(body, dict) else None
+                if not isinstance(rows, list):
+                    raise MalformedAnswer(f"amoCRM GET {path}: a page without _embedded.{key}",
+                                          str(body)[:2000])
+                return rows, body.get("_links", {}).get("next", {}).get("href")
+            except MalformedAnswer as exc:
+                if attempt == 1:
+                    return MalformedPage(path, query["page"], f"malformed page: {exc}", exc.raw)
+                log.warning("amoCRM GET %s page %s: %s, asking once more", path, query["page"], exc)
+        raise AssertionError("unreachable")
 
 
 def _retry_after(response: requests.Response) -> float | None:

@@ -17,18 +17,24 @@ Tables (dataset `raw_amocrm`; times stay amoCRM's Unix seconds, UTC; staging mak
   pipeline, so key on pipeline_id + id), users, loss_reasons, custom_fields: small dimensions,
   replaced whole on every run.
 
+A page that stays malformed after one retry, and a record without a whole-number id or cursor
+time, go to `raw_amocrm.quarantine` (source, position: endpoint, page and row, reason, raw text); the
+rest of the load goes on.
+
 The token is a secret (`dlt.secrets.value`: SOURCES__AMOCRM__ACCESS_TOKEN or secrets.toml).
 """
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator, Sequence
+import json
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 import dlt
 from dlt.sources import DltResource
 
-from assets.ingest.amocrm.client import AmoCRMClient
+from assets.ingest.amocrm.client import AmoCRMClient, MalformedPage
+from assets.ingest.quarantine import quarantined
 
 EVENT_TYPES = ("lead_status_changed", "lead_deleted")
 CALL_NOTE_TYPES = ("call_in", "call_out")
@@ -97,6 +103,45 @@ def flatten_note(note: dict[str, Any]) -> dict[str, Any]:
     return row
 
 
+def _record_problem(row: Any, cursor_field: str | None) -> str | None:
+    """Why a record cannot be merged (no whole-number id, or no whole-number cursor time), else None."""
+    if not isinstance(row, dict):
+        return "not an object"
+    if not isinstance(row.get("id"), (int, str)) or isinstance(row.get("id"), bool) or row.get("id") in ("", None):
+        return f"id {row.get('id')!r} is missing or not an id"
+    if cursor_field and (not isinstance(row.get(cursor_field), int) or isinstance(row.get(cursor_field), bool)):
+        return f"{cursor_field} {row.get(cursor_field)!r} is not Unix seconds"
+    return None
+
+
+def checked(pages: Iterable[list[dict[str, Any]] | MalformedPage], path: str, flatten: Callable[[dict], dict],
+            cursor_field: str | None = None) -> Iterator[Any]:
+    """Flattened rows page by page; a malformed page or record becomes a quarantine row instead."""
+    for page_no, page in enumerate(pages, start=1):
+        if isinstance(page, MalformedPage):
+            yield quarantined("amocrm", f"GET {page.path} page {page.page}", page.reason, page.raw)
+            continue
+        good = []
+        for n, row in enumerate(page, start=1):
+            problem = _record_problem(row, cursor_field)
+            if problem:
+                yield quarantined("amocrm", f"GET {path} page {page_no} row {n}", problem,
+                                  json.dumps(row, ensure_ascii=False, default=str))
+            else:
+                good.append(flatten(row))
+        if good:
+            yield good
+
+
+def _since(field: str, initial: int) -> Any:
+    # quarantine rows have no cursor field: they pass the cursor untouched
+    return dlt.sources.incremental(field, initial_value=initial, on_cursor_value_missing="include")
+
+
+def _without(*keys: str) -> Callable[[dict], dict]:
+    return lambda row: {k: v for k, v in row.items() if k not in keys}
+
+
 @dlt.source(name="amocrm", max_table_nesting=0)
 def amocrm_source(
     base_url: str = dlt.config.value,
@@ -105,58 +150,57 @@ def amocrm_source(
     max_rps: float = 7.0,
     max_retries: int = 6,
     backoff_base: float = 0.5,
+    read_timeout: float = 60.0,
 ) -> Sequence[DltResource]:
     """amoCRM account `base_url` (https://<subdomain>.amocrm.ru) read with a long-lived token."""
     client = AmoCRMClient(base_url, access_token, max_rps=max_rps, max_retries=max_retries,
-                          backoff_base=backoff_base)
+                          backoff_base=backoff_base, timeout=(10, read_timeout))
 
-    def changed(path: str, key: str, cursor: Any, extra: dict[str, Any] | None = None) -> Iterator[list[dict]]:
+    def changed(path: str, key: str, cursor: Any, flatten: Callable[[dict], dict],
+                extra: dict[str, Any] | None = None) -> Iterator[Any]:
         params = {"filter[updated_at][from]": int(cursor.last_value), "order[updated_at]": "asc", **(extra or {})}
-        yield from client.pages(path, params, key=key)
+        yield from checked(client.pages(path, params, key=key), path, flatten, "updated_at")
 
     @dlt.resource(name="leads", primary_key="id", write_disposition="merge", columns=_hints(**LEAD_HINTS))
-    def leads(updated=dlt.sources.incremental("updated_at", initial_value=updated_since)) -> Iterator[list[dict]]:
+    def leads(updated=_since("updated_at", updated_since)) -> Iterator[Any]:
         """Leads (amoCRM's deals) with status, pipeline, price, loss reason, company and custom fields."""
-        for page in changed("/api/v4/leads", "leads", updated, {"with": "loss_reason"}):
-            yield [flatten_lead(lead) for lead in page]
+        yield from changed("/api/v4/leads", "leads", updated, flatten_lead, {"with": "loss_reason"})
 
     @dlt.resource(name="companies", primary_key="id", write_disposition="merge",
                   columns=_hints(ints=("id", "responsible_user_id", "created_at", "updated_at"), texts=("name",),
                                  bools=("is_deleted",)))
-    def companies(updated=dlt.sources.incremental("updated_at", initial_value=updated_since)) -> Iterator[list[dict]]:
+    def companies(updated=_since("updated_at", updated_since)) -> Iterator[Any]:
         """Companies (for repeat sales), incremental on updated_at."""
-        for page in changed("/api/v4/companies", "companies", updated):
-            yield [{k: v for k, v in c.items() if k not in ("_embedded", "_links")} for c in page]
+        yield from changed("/api/v4/companies", "companies", updated, _without("_embedded", "_links"))
 
     @dlt.resource(name="events", primary_key="id", write_disposition="merge",
                   columns=_hints(ints=("entity_id", "created_by", "created_at", "status_before_id", "pipeline_before_id",
                                        "status_after_id", "pipeline_after_id"), texts=("id", "type", "entity_type")))
-    def events(created=dlt.sources.incremental("created_at", initial_value=updated_since)) -> Iterator[list[dict]]:
+    def events(created=_since("created_at", updated_since)) -> Iterator[Any]:
         """Lead status changes (stage history) and lead deletions, incremental on created_at."""
         params = {"filter[type]": ",".join(EVENT_TYPES), "filter[entity]": "lead",
                   "filter[created_at][from]": int(created.last_value)}
-        for page in client.pages("/api/v4/events", params, key="events", limit=100):
-            yield [flatten_event(e) for e in page]
+        yield from checked(client.pages("/api/v4/events", params, key="events", limit=100), "/api/v4/events",
+                           flatten_event, "created_at")
 
     @dlt.resource(name="notes", primary_key="id", write_disposition="merge",
                   columns=_hints(ints=("id", "entity_id", "created_by", "responsible_user_id", "created_at",
                                        "updated_at", "call_duration", "call_status", "call_responsible"),
                                  texts=("note_type", "call_uniq", "call_result", "call_link", "phone_hash")))
-    def notes(updated=dlt.sources.incremental("updated_at", initial_value=updated_since)) -> Iterator[list[dict]]:
+    def notes(updated=_since("updated_at", updated_since)) -> Iterator[Any]:
         """Calls, read as lead notes call_in/call_out; the phone number hashed."""
         params = {"filter[updated_at][from]": int(updated.last_value), "order[updated_at]": "asc",
                   "filter[note_type][]": list(CALL_NOTE_TYPES)}
-        for page in client.pages("/api/v4/leads/notes", params, key="notes"):
-            yield [flatten_note(n) for n in page]
+        yield from checked(client.pages("/api/v4/leads/notes", params, key="notes"), "/api/v4/leads/notes",
+                           flatten_note, "updated_at")
 
     @dlt.resource(name="tasks", primary_key="id", write_disposition="merge",
                   columns=_hints(ints=("id", "entity_id", "responsible_user_id", "task_type_id", "complete_till",
                                        "created_at", "updated_at"), texts=("entity_type", "text"),
                                  bools=("is_completed",)))
-    def tasks(updated=dlt.sources.incremental("updated_at", initial_value=updated_since)) -> Iterator[list[dict]]:
+    def tasks(updated=_since("updated_at", updated_since)) -> Iterator[Any]:
         """Tasks with deadline (complete_till) and completion, incremental on updated_at."""
-        for page in changed("/api/v4/tasks", "tasks", updated):
-            yield [{k: v for k, v in t.items() if k not in ("_embedded", "_links")} for t in page]
+        yield from changed("/api/v4/tasks", "tasks", updated, _without("_embedded", "_links"))
 
     def pipeline_list() -> list[dict[str, Any]]:
         body = client.get("/api/v4/leads/pipelines") or {}
@@ -178,25 +222,25 @@ def amocrm_source(
 
     @dlt.resource(name="users", primary_key="id", write_disposition="replace",
                   columns=_hints(ints=("id",), texts=("name", "email")))
-    def users() -> Iterator[list[dict]]:
+    def users() -> Iterator[Any]:
         """Account users (managers); rights.is_active flattened to is_active."""
-        for page in client.pages("/api/v4/users", key="users"):
-            yield [{**{k: v for k, v in u.items() if k not in ("_embedded", "_links", "rights")},
-                    "is_active": (u.get("rights") or {}).get("is_active")} for u in page]
+        yield from checked(client.pages("/api/v4/users", key="users"), "/api/v4/users", lambda u: {
+            **{k: v for k, v in u.items() if k not in ("_embedded", "_links", "rights")},
+            "is_active": (u.get("rights") or {}).get("is_active")})
 
     @dlt.resource(name="loss_reasons", primary_key="id", write_disposition="replace",
                   columns=_hints(ints=("id", "sort"), texts=("name",)))
-    def loss_reasons() -> Iterator[list[dict]]:
+    def loss_reasons() -> Iterator[Any]:
         """Loss reasons of the account (GET /api/v4/leads/loss_reasons)."""
-        for page in client.pages("/api/v4/leads/loss_reasons", key="loss_reasons"):
-            yield [{k: v for k, v in r.items() if k != "_links"} for r in page]
+        yield from checked(client.pages("/api/v4/leads/loss_reasons", key="loss_reasons"),
+                           "/api/v4/leads/loss_reasons", _without("_links"))
 
     @dlt.resource(name="custom_fields", primary_key="id", write_disposition="replace",
                   columns=_hints(ints=("id",), texts=("name", "code", "type")))
-    def custom_fields() -> Iterator[list[dict]]:
+    def custom_fields() -> Iterator[Any]:
         """Lead custom field definitions: what each cf_<id> column of leads means."""
-        for page in client.pages("/api/v4/leads/custom_fields", key="custom_fields"):
-            yield [{k: v for k, v in f.items() if k in ("id", "name", "code", "type", "entity_type", "sort")}
-                   for f in page]
+        fields = ("id", "name", "code", "type", "entity_type", "sort")
+        yield from checked(client.pages("/api/v4/leads/custom_fields", key="custom_fields"),
+                           "/api/v4/leads/custom_fields", lambda f: {k: v for k, v in f.items() if k in fields})
 
     return leads, pipelines, statuses, events, notes, tasks, users, loss_reasons, companies, custom_fields

@@ -7,7 +7,8 @@ from dagster import AssetExecutionContext
 from dagster_dlt import DagsterDltResource, dlt_assets
 
 from assets.ingest.bitrix24.source import bitrix24_source
-from assets.ingest.common import IngestConfig, IngestTranslator, run_kwargs, run_pipeline, spec_pipeline
+from assets.ingest.common import (IngestConfig, IngestTranslator, load_format, run_kwargs, run_pipeline,
+                                  spec_pipeline)
 from resources.bitrix24 import Bitrix24Portal
 from resources.warehouse import Warehouse
 
@@ -42,9 +43,3 @@ def bitrix24_raw(
             **run_kwargs(config),
             **load_format(warehouse),
         )
-
-
-def load_format(warehouse: Warehouse) -> dict[str, Any]:
-    """JSONL into DuckDB: dlt's default there (INSERT statements) takes minutes for the M world's
-    half a million rows, JSONL seconds. PostgreSQL keeps its default."""
-    return {"loader_file_format": "jsonl"} if warehouse.kind == "duckdb" else {}

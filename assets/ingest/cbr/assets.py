@@ -8,7 +8,7 @@ from dagster import AssetExecutionContext
 from dagster_dlt import DagsterDltResource, dlt_assets
 
 from assets.ingest.cbr.source import cbr_source
-from assets.ingest.common import IngestConfig, IngestTranslator, run_kwargs, run_pipeline, spec_pipeline
+from assets.ingest.common import IngestConfig, IngestTranslator, load_format, run_kwargs, run_pipeline, spec_pipeline
 from resources.cbr import CBRRates
 from resources.warehouse import Warehouse
 
@@ -38,4 +38,5 @@ def cbr_raw(
             dlt_pipeline=run_pipeline("cbr", "raw_cbr", warehouse),
             dagster_dlt_translator=CBR_TRANSLATOR,
             **run_kwargs(config),
+            **load_format(warehouse),
         )

@@ -82,10 +82,12 @@ def cbr_source(
     end_date: date | None = None,
     session: requests.Session | None = None,
     sleep: Callable[[float], None] | None = None,
+    read_timeout: float = 120.0,
 ) -> DltResource:
     """CBR daily rates from XML_daily.asp -> raw_cbr.rates."""
     http = session or requests.Session()
     retry_kwargs: dict[str, Any] = {"sleep": sleep} if sleep else {}
+    retry_kwargs["timeout"] = (10.0, read_timeout)
 
     @dlt.resource(name="rates", primary_key=list(CBR_KEY), write_disposition="merge", columns=CBR_HINTS)
     def rates() -> Iterator[Any]:

@@ -7,7 +7,7 @@ from typing import Any
 from dagster import AssetExecutionContext
 from dagster_dlt import DagsterDltResource, dlt_assets
 
-from assets.ingest.common import IngestConfig, run_kwargs, run_pipeline, spec_pipeline
+from assets.ingest.common import IngestConfig, load_format, run_kwargs, run_pipeline, spec_pipeline
 from assets.ingest.direct.source import direct_source
 from assets.ingest.optional import OptionalSourceTranslator
 from resources.direct import YandexDirect
@@ -44,4 +44,5 @@ def direct_raw(
             dlt_pipeline=run_pipeline("direct", "raw_direct", warehouse),
             dagster_dlt_translator=DIRECT_TRANSLATOR,
             **run_kwargs(config),
+            **load_format(warehouse),
         )

@@ -66,8 +66,9 @@ class DirectClient:
 
     def __init__(self, base_url: str, token: str, client_login: str | None = None, *,
                  session: requests.Session | None = None, sleep: Callable[[float], None] = time.sleep,
-                 max_retries: int = 5) -> None:
+                 max_retries: int = 5, read_timeout: float = 120.0) -> None:
         self.base = base_url.rstrip("/")
+        self.timeout = (10.0, read_timeout)  # connect, read
         self._token = token
         self.client_login = client_login
         self._http = session or requests.Session()
@@ -97,7 +98,8 @@ class DirectClient:
         """The login's currency (clients.get), validated."""
         body = {"method": "get", "params": {"FieldNames": ["Login", "Currency"]}}
         response = send(self._http, "POST", f"{self.base}/json/v5/clients", what="Yandex.Direct clients.get",
-                        json=body, headers=self._headers(), sleep=self._sleep, max_retries=self.max_retries)
+                        json=body, headers=self._headers(), sleep=self._sleep, max_retries=self.max_retries,
+                        timeout=self.timeout)
         if response.status_code != 200 or "error" in (response.json() if response.content else {}):
             raise self._error(response, "clients.get")
         clients = response.json().get("result", {}).get("Clients") or []
@@ -125,7 +127,8 @@ class DirectClient:
                    "skipReportHeader": "true", "skipColumnHeader": "false", "skipReportSummary": "true"}
         for _ in range(MAX_POLLS):
             response = send(self._http, "POST", f"{self.base}/json/v5/reports", what="Yandex.Direct reports",
-                            json={"params": params}, headers=headers, sleep=self._sleep, max_retries=self.max_retries)
+                            json={"params": params}, headers=headers, sleep=self._sleep, max_retries=self.max_retries,
+                        timeout=self.timeout)
             if response.status_code == 200:
                 response.encoding = "utf-8"
                 return params["ReportName"], response.text
@@ -193,13 +196,15 @@ def direct_source(
     lookback_days: int = 7,
     session: requests.Session | None = None,
     sleep: Callable[[float], None] = time.sleep,
+    read_timeout: float = 120.0,
 ) -> DltResource:
     """Yandex.Direct daily statistics by campaign -> raw_direct.campaign_stats."""
 
     @dlt.resource(name="campaign_stats", primary_key=list(KEY), write_disposition="merge", columns=HINTS)
     def campaign_stats() -> Iterator[Any]:
         """Daily impressions, clicks and cost per campaign, in the login's currency (merged on date + campaign_id)."""
-        client = DirectClient(base_url, token, client_login, session=session, sleep=sleep)
+        client = DirectClient(base_url, token, client_login, session=session, sleep=sleep,
+                              read_timeout=read_timeout)
         state = dlt.current.resource_state()
         last = state.get("last_date")
         first = start_date if last is None else max(start_date, date.fromisoformat(last) - timedelta(days=lookback_days))

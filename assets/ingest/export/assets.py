@@ -6,7 +6,7 @@ from typing import Any
 from dagster import AssetExecutionContext
 from dagster_dlt import DagsterDltResource, dlt_assets
 
-from assets.ingest.common import IngestConfig, IngestTranslator, run_kwargs, run_pipeline, spec_pipeline
+from assets.ingest.common import IngestConfig, IngestTranslator, load_format, run_kwargs, run_pipeline, spec_pipeline
 from assets.ingest.export.source import crm_export_source
 from resources.crm_export import CrmExport
 from resources.warehouse import Warehouse
@@ -39,4 +39,5 @@ def export_raw(
         dlt_pipeline=run_pipeline(PIPELINE_NAME, DATASET, warehouse),
         dagster_dlt_translator=TRANSLATOR,
         **run_kwargs(config),
+        **load_format(warehouse),
     )

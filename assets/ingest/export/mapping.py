@@ -11,7 +11,8 @@ its columns become the canonical fields (plain Python, no Dagster, no dlt).
                                           # runs of spaces are then collapsed and the value trimmed
     entities:
       deals:                              # required; leads, activities, managers are optional
-        file: sales_pipeline.csv          # a glob; several files are read in name order, later wins
+        file: sales_pipeline.csv          # a glob; several files are read in name order, later wins;
+                                          # .xlsx files (first sheet) are read like CSV (encoding/delimiter unused)
         fields:
           deal_id: opportunity_id         # canonical field: source column
           product:

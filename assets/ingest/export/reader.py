@@ -1,7 +1,8 @@
-"""Reading export files into canonical rows (plain Python): decode, split, normalise, type, quarantine.
+"""Reading export files (CSV or XLSX) into canonical rows (plain Python): decode, split, normalise, type,
+quarantine.
 
 `read_entity(spec, export_dir)` returns the good rows and the quarantined ones. A quarantined row says
-which file and which line (the physical line where the CSV record ends, 1 = the header), why, and
+which file and which line (the physical line where the CSV record ends, or the XLSX row; 1 = the header), why, and
 what the raw record was, so the on-call can fix the export and reload. Problems with the whole file
 (missing file, a mapped column absent from the header, undecodable bytes) raise ExportFileError.
 """
@@ -9,14 +10,17 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import io
 import json
 import re
 from datetime import datetime, timezone
+from collections.abc import Iterator
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
 from assets.ingest.export.mapping import CANONICAL, DEAL_STATUSES, SURROGATE_KEYS, EntitySpec, FieldSpec
+from assets.ingest.exportfiles import read_header_and_rows
 
 _SPACES = re.compile(r"\s+")
 _MONEY_NOISE = re.compile(r"[\s$€£₽¥']|руб\.?|RUB|USD|EUR", re.IGNORECASE)
@@ -112,45 +116,83 @@ def _read_file(spec: EntitySpec, path: Path, export_name: str) -> tuple[list[dic
                     "record": json.dumps(record, ensure_ascii=False, default=str)})
 
     try:
-        with path.open(encoding=spec.encoding, newline="") as fh:
-            reader = csv.reader(fh, delimiter=spec.delimiter)
-            header = next(reader, None)
-            if header is None:
-                return good, bad
-            header = [normalise(h, spec.replace) or "" for h in header]
-            header[0] = header[0].lstrip("\ufeff")
-            missing = sorted({f.column for f in spec.fields.values() if f.column} - set(header))
-            if missing:
-                raise ExportFileError(
-                    f"{path}: the mapping's columns {missing} are not in the header ({', '.join(header)})"
-                )
-            index = {name: i for i, name in enumerate(header)}
-            for record in reader:
-                line = reader.line_num
-                if not any(cell.strip() for cell in record):
-                    continue  # blank line (a trailing CRLF, an Excel leftover)
-                if len(record) != len(header):
-                    reject(line, f"{len(record)} fields, the header has {len(header)}", record)
-                    continue
-                try:
-                    row = _canonical(spec, record, index)
-                except ValueError as exc:
-                    reject(line, str(exc), dict(zip(header, record)))
-                    continue
-                key = row[spec.key]
-                if key in first_line:
-                    reject(line, f"duplicate {spec.key} {key!r} (first at line {first_line[key]})",
-                           dict(zip(header, record)))
-                    continue
-                first_line[key] = line
-                row.update({"export_name": export_name, "source_file": path.name, "source_line": line})
-                good.append(row)
+        header, records = _records(spec, path)
+        if header is None:
+            return good, bad
+        header = [normalise(h, spec.replace) or "" for h in header]
+        header[0] = header[0].lstrip("\ufeff")
+        missing = sorted({f.column for f in spec.fields.values() if f.column} - set(header))
+        if missing:
+            raise ExportFileError(
+                f"{path}: the mapping's columns {missing} are not in the header ({', '.join(header)})"
+            )
+        index = {name: i for i, name in enumerate(header)}
+        for line, record in records:
+            if not any(cell.strip() for cell in record):
+                continue  # blank line (a trailing CRLF, an Excel leftover)
+            if len(record) != len(header):
+                reject(line, f"{len(record)} fields, the header has {len(header)}", record)
+                continue
+            try:
+                row = _canonical(spec, record, index)
+            except ValueError as exc:
+                reject(line, str(exc), dict(zip(header, record)))
+                continue
+            key = row[spec.key]
+            if key in first_line:
+                reject(line, f"duplicate {spec.key} {key!r} (first at line {first_line[key]})",
+                       dict(zip(header, record)))
+                continue
+            first_line[key] = line
+            row.update({"export_name": export_name, "source_file": path.name, "source_line": line})
+            good.append(row)
     except UnicodeDecodeError as exc:
         raise ExportFileError(
             f"{path}: not {spec.encoding} text (byte {exc.start}: {exc.object[exc.start:exc.start + 1]!r}); "
             "set `encoding:` in the mapping (Excel on Windows writes cp1252)"
         ) from None
     return good, bad
+
+
+def _records(spec: EntitySpec, path: Path) -> tuple[list[str] | None, Iterator[tuple[int, list[str]]]]:
+    """The header and the (line, cells as text) records of a CSV or an XLSX export.
+
+    Both kinds go through the same normalising and typing: an XLSX (Excel "Save as", a CRM's "Export
+    to Excel") is read by the folder sources' reader (exportfiles) and its typed cells turned back into
+    the text a CSV export of the same sheet holds, so one mapping serves both.
+    """
+    if path.suffix.lower() == ".xlsx":
+        header, rows = read_header_and_rows(path)
+        if not header:
+            return None, iter(())
+
+        def xlsx() -> Iterator[tuple[int, list[str]]]:
+            for position, cells in rows:
+                yield int(position.rsplit(":", 1)[1]), [xlsx_text(cells.get(h)) for h in header]
+
+        return header, xlsx()
+    text = path.read_bytes().decode(spec.encoding)  # UnicodeDecodeError -> the caller names the encoding
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=spec.delimiter)
+    header = next(reader, None)
+
+    def rows_csv() -> Iterator[tuple[int, list[str]]]:
+        for record in reader:
+            yield reader.line_num, record
+
+    return header, rows_csv()
+
+
+def xlsx_text(value: Any) -> str:
+    """An XLSX cell as a CSV export writes it: 5.0 -> "5", a date-time -> ISO 8601, empty -> ""."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, datetime):
+        return value.isoformat(sep=" ") if value.time() != datetime.min.time() else value.date().isoformat()
+    return str(value)
 
 
 def _canonical(spec: EntitySpec, record: list[str], index: dict[str, int]) -> dict[str, Any]:

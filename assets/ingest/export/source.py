@@ -1,4 +1,4 @@
-"""The CRM-export dlt source (plain dlt, no Dagster): a folder of CSV exports + a YAML column mapping.
+"""The CRM-export dlt source (plain dlt, no Dagster): a folder of CSV or XLSX exports + a YAML column mapping.
 
 Tables (dataset `raw_export`):
 - deals (required), leads, activities, managers: the canonical fields of `mapping.CANONICAL` (every

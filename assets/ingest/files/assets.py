@@ -6,7 +6,7 @@ from typing import Any
 from dagster import AssetExecutionContext
 from dagster_dlt import DagsterDltResource, dlt_assets
 
-from assets.ingest.common import IngestConfig, IngestTranslator, run_kwargs, run_pipeline, spec_pipeline
+from assets.ingest.common import IngestConfig, IngestTranslator, load_format, run_kwargs, run_pipeline, spec_pipeline
 from assets.ingest.files.source import plan_source
 from resources.source_files import SourceFiles
 from resources.warehouse import Warehouse
@@ -35,5 +35,6 @@ def plan_raw(
         dlt_pipeline=run_pipeline("plan", "raw_plan", warehouse),
         dagster_dlt_translator=PLAN_TRANSLATOR,
         **run_kwargs(config),
+        **load_format(warehouse),
     )
 

@@ -1,11 +1,11 @@
-"""dlt sources for the file inputs: the sales plan sheet and the CBR exchange rates (plain dlt, no Dagster).
+"""dlt source for the sales plan sheet (plain dlt, no Dagster).
 
 - `plan_source(plan_file)` (.csv or .xlsx, a Google Sheet export; template: plan_template.csv/.xlsx
   beside this file) -> table `plan` (dataset raw_plan): one row per month x manager x pipeline,
   replaced whole on every run, because the sheet is the full truth (a row removed from the sheet must
   disappear from the warehouse). Duplicate keys in the sheet are an error, not a silent merge.
-- `cbr_source(rates_file)` -> table `rates` (dataset raw_cbr): merged on date + char_code, so a file
-  holding only recent days adds to the history instead of replacing it.
+
+The CBR exchange rates come over HTTP (assets/ingest/cbr/source.py), not from a file.
 
 Values are typed while reading (ids and counts as integers, money and rates as decimals, dates as
 dates), and every problem names the file, the line and the column.
@@ -24,7 +24,7 @@ from dlt.sources import DltResource
 
 
 class SourceFileError(ValueError):
-    """A plan or rates file is missing, lacks columns, or holds a value of the wrong kind."""
+    """A plan file is missing, lacks columns, or holds a value of the wrong kind."""
 
 
 def _month(value: str) -> str:
@@ -48,10 +48,6 @@ def _int(value: str) -> int:
     return int(value.strip())
 
 
-def _date(value: str) -> date:
-    return date.fromisoformat(value.strip())
-
-
 PLAN_COLUMNS: dict[str, Callable[[str], Any]] = {
     "month": _month,
     "manager_id": _int,
@@ -65,13 +61,6 @@ PLAN_KEY = ("month", "manager_id", "pipeline_id")
 # Only these must be present; the others are typed when present (older sheets may lack bonus columns).
 PLAN_REQUIRED = ("month", "manager_id", "pipeline_id", "amount_rub")
 
-CBR_COLUMNS: dict[str, Callable[[str], Any]] = {
-    "date": _date,
-    "char_code": lambda v: v.strip().upper(),
-    "nominal": _int,
-    "value": _decimal,
-}
-CBR_KEY = ("date", "char_code")
 
 def _decimal_hint() -> dict[str, Any]:
     return {"data_type": "decimal", "precision": 38, "scale": 9}  # a fresh dict each: dlt writes into hints
@@ -84,12 +73,6 @@ PLAN_HINTS = {
     "deal_count": {"data_type": "bigint"},
     "bonus_threshold_pct": _decimal_hint(),
     "bonus_rub": _decimal_hint(),
-}
-CBR_HINTS = {
-    "date": {"data_type": "date"},
-    "char_code": {"data_type": "text"},
-    "nominal": {"data_type": "bigint"},
-    "value": _decimal_hint(),
 }
 
 
@@ -151,7 +134,7 @@ def _typed_rows(
     key: Sequence[str],
     what: str,
 ) -> list[dict[str, Any]]:
-    """Type and check the records of a plan/rates sheet (see read_typed_csv)."""
+    """Type and check the records of a plan sheet (see read_typed_csv)."""
     missing = [c for c in required if c not in header]
     if missing:
         raise SourceFileError(
@@ -177,8 +160,8 @@ def _typed_rows(
                     raise SourceFileError(
                         f"{what} file {path}, line {line_no}, column {column}: {exc}"
                     ) from None
-            else:
-                row[column] = value
+            else:  # a column the sheet's owner added: kept as text, an empty cell as NULL like the others
+                row[column] = value.strip() if value and value.strip() else None
         ident = tuple(row[k] for k in key)
         if ident in seen:
             raise SourceFileError(
@@ -199,15 +182,3 @@ def plan_source(plan_file: str = dlt.config.value) -> DltResource:
         yield read_typed_csv(plan_file, PLAN_COLUMNS, PLAN_REQUIRED, PLAN_KEY, "plan")
 
     return plan
-
-
-@dlt.source(name="cbr")
-def cbr_source(rates_file: str = dlt.config.value) -> DltResource:
-    """Central Bank of Russia daily rates (cbr_rates.csv) -> raw_cbr.rates."""
-
-    @dlt.resource(name="rates", primary_key=list(CBR_KEY), write_disposition="merge", columns=CBR_HINTS)
-    def rates() -> Iterator[list[dict[str, Any]]]:
-        """CBR rates: rubles per `nominal` units of char_code on date (merged on date + char_code)."""
-        yield read_typed_csv(rates_file, CBR_COLUMNS, tuple(CBR_COLUMNS), CBR_KEY, "CBR rates")
-
-    return rates

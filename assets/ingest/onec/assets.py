@@ -6,7 +6,7 @@ from typing import Any
 from dagster import AssetExecutionContext
 from dagster_dlt import DagsterDltResource, dlt_assets
 
-from assets.ingest.common import IngestConfig, run_kwargs, run_pipeline, spec_pipeline
+from assets.ingest.common import IngestConfig, load_format, run_kwargs, run_pipeline, spec_pipeline
 from assets.ingest.onec.source import onec_source
 from assets.ingest.optional import OptionalSourceTranslator
 from resources.export_folders import OneCExport
@@ -40,4 +40,5 @@ def onec_raw(
         dlt_pipeline=run_pipeline("onec", "raw_onec", warehouse),
         dagster_dlt_translator=ONEC_TRANSLATOR,
         **run_kwargs(config),
+        **load_format(warehouse),
     )

@@ -6,7 +6,7 @@ from typing import Any
 from dagster import AssetExecutionContext
 from dagster_dlt import DagsterDltResource, dlt_assets
 
-from assets.ingest.common import IngestConfig, run_kwargs, run_pipeline, spec_pipeline
+from assets.ingest.common import IngestConfig, load_format, run_kwargs, run_pipeline, spec_pipeline
 from assets.ingest.optional import OptionalSourceTranslator
 from assets.ingest.telephony.source import telephony_source
 from resources.export_folders import TelephonyExport
@@ -42,4 +42,5 @@ def telephony_raw(
         dlt_pipeline=run_pipeline("telephony", "raw_telephony", warehouse),
         dagster_dlt_translator=TELEPHONY_TRANSLATOR,
         **run_kwargs(config),
+        **load_format(warehouse),
     )

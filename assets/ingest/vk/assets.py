@@ -7,7 +7,7 @@ from typing import Any
 from dagster import AssetExecutionContext
 from dagster_dlt import DagsterDltResource, dlt_assets
 
-from assets.ingest.common import IngestConfig, run_kwargs, run_pipeline, spec_pipeline
+from assets.ingest.common import IngestConfig, load_format, run_kwargs, run_pipeline, spec_pipeline
 from assets.ingest.optional import OptionalSourceTranslator
 from assets.ingest.vk.source import vk_source
 from resources.vk_ads import VKAds
@@ -43,4 +43,5 @@ def vk_raw(
             dlt_pipeline=run_pipeline("vk", "raw_vk", warehouse),
             dagster_dlt_translator=VK_TRANSLATOR,
             **run_kwargs(config),
+            **load_format(warehouse),
         )

@@ -58,8 +58,9 @@ def windows(first: date, last: date, days: int = MAX_DAYS) -> Iterator[tuple[dat
 
 class VKAdsClient:
     def __init__(self, base_url: str, token: str, *, session: requests.Session | None = None,
-                 sleep: Callable[[float], None] = time.sleep) -> None:
+                 sleep: Callable[[float], None] = time.sleep, read_timeout: float = 120.0) -> None:
         self.base = base_url.rstrip("/")
+        self.timeout = (10.0, read_timeout)  # connect, read
         self._token = token
         self._http = session or requests.Session()
         self._sleep = sleep
@@ -69,7 +70,8 @@ class VKAdsClient:
 
     def get(self, path: str, params: dict[str, Any]) -> dict[str, Any]:
         response = send(self._http, "GET", f"{self.base}{path}", what="VK Ads", params=params,
-                        headers={"Authorization": f"Bearer {self._token}"}, sleep=self._sleep)
+                        headers={"Authorization": f"Bearer {self._token}"}, sleep=self._sleep,
+                        timeout=self.timeout)
         try:
             body = response.json()
         except ValueError:
@@ -113,6 +115,7 @@ def vk_source(
     lookback_days: int = 7,
     session: requests.Session | None = None,
     sleep: Callable[[float], None] = time.sleep,
+    read_timeout: float = 120.0,
 ) -> DltResource:
     """VK Ads daily statistics by campaign -> raw_vk.campaign_stats."""
     if currency.upper() not in CURRENCIES:
@@ -121,7 +124,7 @@ def vk_source(
     @dlt.resource(name="campaign_stats", primary_key=list(KEY), write_disposition="merge", columns=HINTS)
     def campaign_stats() -> Iterator[Any]:
         """Daily shows, clicks, spend and goals per campaign in the account's currency (merged on date + campaign_id)."""
-        client = VKAdsClient(base_url, token, session=session, sleep=sleep)
+        client = VKAdsClient(base_url, token, session=session, sleep=sleep, read_timeout=read_timeout)
         state = dlt.current.resource_state()
         last = state.get("last_date")
         first = start_date if last is None else max(start_date, date.fromisoformat(last) - timedelta(days=lookback_days))
