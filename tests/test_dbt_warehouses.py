@@ -136,9 +136,19 @@ def _snapshot(warehouse: Warehouse) -> dict[str, tuple[list[str], list[tuple]]]:
     return {t: mart_rows(warehouse, t) for t in mart_tables(warehouse)}
 
 
+INCREMENTAL_TABLES = ("activity", "call", "stage_history")
+
+
+def intermediate_rows(warehouse: Warehouse, table: str) -> tuple[list[str], list[tuple]]:
+    frame = warehouse.query(f"select * from intermediate.{table}")
+    rows = [tuple(_cell(v) for v in row) for row in frame.rows()]
+    return frame.columns, sorted(rows, key=_sort_key)
+
+
 def test_incremental_build_gives_the_same_marts_as_a_full_refresh(tmp_path: Path) -> None:
-    """New and changed activities arrive in a later dlt load; the incremental activity model merges
-    them, and every mart equals what a full refresh computes from scratch."""
+    """New and changed activities, the portal's first telephony statistics and a new stage entry of an
+    existing deal arrive in a later dlt load; the incremental activity, call and stage_history models
+    merge them, and every mart (and those intermediate tables) equals what a full refresh computes."""
     warehouse = Warehouse(url=f"duckdb:///{tmp_path}/warehouse.duckdb")
     load_raw_world(warehouse)
     first = _dbt(warehouse, tmp_path, "build")
@@ -154,15 +164,40 @@ def test_incremental_build_gives_the_same_marts_as_a_full_refresh(tmp_path: Path
             "insert into raw_bitrix24.activities (id, type_id, direction, completed, responsible_id, owner_type_id,"
             " owner_id, created, start_time, end_time, _dlt_load_id, _dlt_id) values ('13', '2', '2', 'Y', '2', '2',"
             " '8', '2025-02-12 10:00:00+03', '2025-02-12 10:00:00+03', '2025-02-12 10:04:00+03', '1700000900.0', 'n13')")
+        # the portal's telephony statistics land for the first time: the call source switches from the
+        # CRM's call activities to voximplant, and no CRM call may stay behind
+        con.execute(
+            "create table raw_bitrix24.calls (id text, call_id text, portal_user_id text, crm_entity_type text,"
+            " crm_entity_id text, call_type text, call_failed_code text, call_duration text,"
+            " phone_number_hash text, call_start_date timestamptz, _dlt_load_id text, _dlt_id text)")
+        con.execute(
+            "insert into raw_bitrix24.calls values"
+            " ('1', 'ext1', '1', 'DEAL', '6', '2', '304', '0', 'h1', '2025-02-10 11:00:00+03', '1700000900.0', 'c1'),"
+            " ('2', 'ext2', '2', 'DEAL', '8', '1', '200', '240', 'h2', '2025-02-12 10:00:00+03', '1700000900.0', 'c2')")
+        # deal 5 went through Подготовка on Jan 10 (a late entry): its Заявка entry now left on Jan 10
+        con.execute(
+            "insert into raw_bitrix24.stage_history_deals (id, type_id, owner_id, created_time, category_id,"
+            " stage_semantic_id, stage_id, _dlt_load_id, _dlt_id) values ('6', '2', '5', '2025-01-10 10:00:00+03',"
+            " '1', 'P', 'C1:PREPARE', '1700000900.0', 's6')")
     incremental = _dbt(warehouse, tmp_path, "build")
     assert incremental.returncode == 0, incremental.stdout[-3000:]
-    assert "incremental model intermediate.activity" in incremental.stdout
+    for model in ("activity", "call", "stage_history"):
+        assert f"incremental model intermediate.{model}" in incremental.stdout, model
     after_incremental = _snapshot(warehouse)
+    for table in INCREMENTAL_TABLES:
+        after_incremental[table] = intermediate_rows(warehouse, table)
     assert warehouse.query("select count(*) as n from intermediate.activity")["n"][0] == 13
+    calls = warehouse.query("select call_id from intermediate.call order by call_id")
+    assert list(calls["call_id"]) == ["bitrix24_call:1", "bitrix24_call:2"]
+    deal5 = warehouse.query("select entry_number, stage_id, left_at from intermediate.stage_history"
+                            " where deal_id = 5 order by entry_number")
+    assert list(deal5["stage_id"]) == ["C1:NEW", "C1:PREPARE", "C1:LOSE"]
 
     refresh = _dbt(warehouse, tmp_path, "build", "--full-refresh")
     assert refresh.returncode == 0, refresh.stdout[-3000:]
     after_refresh = _snapshot(warehouse)
+    for table in INCREMENTAL_TABLES:
+        after_refresh[table] = intermediate_rows(warehouse, table)
 
     assert set(after_incremental) == set(after_refresh)
     for table in after_refresh:

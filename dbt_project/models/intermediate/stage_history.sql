@@ -6,6 +6,22 @@
 -- amoCRM: events lead_status_changed (status ids as canonical stage ids, see stage), plus the lead's
 -- first status at its creation (the first change's "before" status, else its current status).
 -- Export files carry no history: empty.
+-- A large fact, so incremental: entry_number and left_at come from window functions over a deal's
+-- whole history (a new entry closes the previous one), so a run recomputes EVERY entry of each deal
+-- whose entries changed (delete + insert on crm_source, deal_id). Which deals: those whose entries
+-- (the cheap projection below, before the windows and joins) differ from the stored rows, both ways
+-- (except all); this needs no load id column, so the table's columns stay as they were, and it also
+-- catches a changed or deleted entry, an amoCRM lead that was deleted and a stage whose order or
+-- semantic changed (those columns are copied from stage). A deal left with no entry at all gets one
+-- placeholder row (entry_number 0) that replaces its old rows; the post-hook deletes it.
+-- `dbt build --full-refresh` gives the same rows (and is needed after a COMPANY_TIMEZONE change, as
+-- for activity: the stored business days are not compared).
+{{ config(
+    materialized='incremental',
+    unique_key=['crm_source', 'deal_id'],
+    incremental_strategy='delete+insert',
+    post_hook="delete from {{ this }} where entry_number = 0"
+) }}
 {% set rel = optional_relation('raw_bitrix24', 'stage_history_deals')
     or optional_relation('raw_bitrix24', 'stage_history') %}
 {% set cols = column_names(rel) if rel is not none else [] %}
@@ -94,18 +110,66 @@ stages as (
 
 ),
 
+{% if is_incremental() %}
+changed_deals as (
+
+    -- the deals with an entry that is new, or stored but gone or changed
+    select distinct crm_source, deal_id
+    from (
+        (
+            select crm_source, deal_id, pipeline_id, stage_id, entered_at from entries
+            except all
+            select crm_source, deal_id, pipeline_id, stage_id, entered_at from {{ this }}
+        )
+        union all
+        (
+            select crm_source, deal_id, pipeline_id, stage_id, entered_at from {{ this }}
+            except all
+            select crm_source, deal_id, pipeline_id, stage_id, entered_at from entries
+        )
+        union all
+        -- a stage whose order or semantic changed since: its deals' stored copies are stale
+        (
+            select stored.crm_source, stored.deal_id, stored.pipeline_id, stored.stage_id, stored.entered_at
+            from {{ this }} as stored
+            left join stages
+                on stored.stage_id = stages.stage_id
+            where stored.stage_sort is distinct from stages.sort_order
+                or stored.stage_semantic is distinct from stages.semantic
+        )
+    ) as differences
+
+),
+
+scoped as (
+
+    select entries.*
+    from entries
+    inner join changed_deals
+        on entries.crm_source = changed_deals.crm_source
+        and entries.deal_id = changed_deals.deal_id
+
+),
+{% else %}
+scoped as (
+
+    select * from entries
+
+),
+{% endif %}
+
 sequenced as (
 
     select
-        entries.*,
-        lead(entries.entered_at) over (
-            partition by entries.crm_source, entries.deal_id order by entries.entered_at, entries.stage_id
+        scoped.*,
+        lead(scoped.entered_at) over (
+            partition by scoped.crm_source, scoped.deal_id order by scoped.entered_at, scoped.stage_id
         ) as left_at,
         row_number() over (
-            partition by entries.crm_source, entries.deal_id order by entries.entered_at, entries.stage_id
+            partition by scoped.crm_source, scoped.deal_id order by scoped.entered_at, scoped.stage_id
         ) as entry_number
 
-    from entries
+    from scoped
 
 ),
 
@@ -129,6 +193,38 @@ final as (
     left join stages
         on sequenced.stage_id = stages.stage_id
 
-)
+){% if is_incremental() %},
+
+removed as (
+
+    -- a changed deal with no entry left: one placeholder row (entry_number 0, the post-hook deletes
+    -- it) so that delete + insert drops the deal's stored rows; the other columns are typed nulls
+    select
+        changed_deals.deal_id,
+        cast(0 as bigint) as entry_number,
+        final.pipeline_id,
+        final.stage_id,
+        final.stage_sort,
+        final.stage_semantic,
+        final.entered_at,
+        final.left_at,
+        final.entered_day,
+        final.left_day,
+        changed_deals.crm_source
+
+    from changed_deals
+    left join final
+        on 1 = 0
+    where not exists (
+        select 1 from scoped
+        where scoped.crm_source = changed_deals.crm_source
+            and scoped.deal_id = changed_deals.deal_id
+    )
+
+){% endif %}
 
 select * from final
+{% if is_incremental() %}
+union all
+select * from removed
+{% endif %}

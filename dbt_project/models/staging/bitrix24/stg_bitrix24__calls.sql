@@ -33,7 +33,10 @@ renamed as (
         {{ raw_text(optional_column(cols, 'phone_number_hash')) }} as client_phone_hash,
 
         ---------- timestamps (UTC instants)
-        {{ raw_timestamp(optional_column(cols, 'call_start_date')) }} as started_at
+        {{ raw_timestamp(optional_column(cols, 'call_start_date')) }} as started_at,
+
+        ---------- load bookkeeping (dlt): lets the canonical call model load incrementally
+        {{ raw_text(optional_column(cols, '_dlt_load_id')) }} as load_id
 
     from source
 
