@@ -1,18 +1,19 @@
 {{ config(meta={"dagster": {"ref": {"name": "mart_deals"}}}) }}
 
--- The deal list shows every canonical deal once, with the same rubles.
+-- The deal list shows every canonical deal once, with the same rubles. The mart's amounts are doubles:
+-- summed as exact cents, or the sum of a quarter of a million of them drifts by cents (L world).
 
 with
 
 mart as (
 
-    select count(*) as n, coalesce(sum(amount_rub), 0) as rub from {{ ref('mart_deals') }}
+    select count(*) as n, coalesce(sum(cast(amount_rub as numeric(18, 2))), 0) as rub from {{ ref('mart_deals') }}
 
 ),
 
 deals as (
 
-    select count(*) as n, cast(coalesce(sum(amount_rub), 0) as double precision) as rub from {{ ref('deal') }}
+    select count(*) as n, coalesce(sum(amount_rub), 0) as rub from {{ ref('deal') }}
 
 )
 
