@@ -20,13 +20,14 @@ import threading
 import time
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from demo import marketing
 from demo.extras import ensure_extras
+from demo.serving import LoopbackServer
 
 DEFAULT_DIRECT_TOKEN = "demo-direct-token"
 DEFAULT_VK_TOKEN = "demo-vk-token"
@@ -40,7 +41,7 @@ _CBR_IDS = {"USD": ("R01235", "840", "Доллар США"), "EUR": ("R01239", "
 Answer = tuple[int, dict[str, str], bytes]
 
 
-class AdsPortal:
+class AdsPortal(LoopbackServer):
     """The three HTTP APIs over one demo world; `start()` returns the base URL (http://127.0.0.1:<port>)."""
 
     def __init__(self, world_dir: Path | str, *, direct_token: str = DEFAULT_DIRECT_TOKEN,
@@ -74,28 +75,15 @@ class AdsPortal:
         self._slow: list[tuple[str, float]] = []
         self.delay = 0.0  # seconds every answer waits: a slow network, so a test can kill a load mid-way
         self.host, self.port = host, port
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
 
-    # -- lifecycle ---------------------------------------------------------------------------
-    def start(self) -> str:
-        self._server = ThreadingHTTPServer((self.host, self.port), _handler_for(self))
-        self.port = self._server.server_address[1]
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True, name="ads-portal")
-        self._thread.start()
+    # -- lifecycle (demo/serving.py) ----------------------------------------------------------
+    thread_name = "ads-portal"
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        return _handler_for(self)
+
+    def served_url(self) -> str:
         return self.url
-
-    def stop(self) -> None:
-        if self._server:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-
-    def __enter__(self) -> str:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     @property
     def url(self) -> str:

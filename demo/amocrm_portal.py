@@ -34,11 +34,12 @@ import threading
 import time
 from collections import deque
 from datetime import datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
+from demo.serving import LoopbackServer
 from demo.world import World, load_world
 
 DEFAULT_TOKEN = "demo-amocrm-long-lived-token"
@@ -59,7 +60,7 @@ def _pipeline_of(deal: dict[str, Any]) -> int:
     return PIPELINE_BASE + int(deal.get("CATEGORY_ID") or 0)
 
 
-class AmoCRMPortal:
+class AmoCRMPortal(LoopbackServer):
     """Serve a demo world as amoCRM API v4 on 127.0.0.1.
 
     Usage: `with AmoCRMPortal(world_dir) as base_url: requests.get(base_url + "/api/v4/leads", headers=…)`.
@@ -79,8 +80,6 @@ class AmoCRMPortal:
         self.delay = 0.0  # seconds every answer waits: a slow network, so a test can kill a load mid-way
         self._malformed: list[str | None] = []  # the next list answers' fate: cut short (a broken page)
         self.requests: list[tuple[str, str, int]] = []
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
         self._build(world)
 
     # ---- the world in amoCRM shapes ------------------------------------------------------------
@@ -283,30 +282,15 @@ class AmoCRMPortal:
         with self._lock:
             self._slow.extend([seconds] * times)
 
-    # ---- lifecycle -----------------------------------------------------------------------------
-    def start(self) -> str:
-        """Start serving in a background thread; return the account base URL (no trailing slash)."""
-        if self._server is None:
-            self._server = ThreadingHTTPServer((self.host, self.port), _handler_for(self))
-            self._server.daemon_threads = True
-            self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
-                                            name="demo-amocrm", daemon=True)
-            self._thread.start()
+    # ---- lifecycle (demo/serving.py) ----------------------------------------------------------
+    thread_name = "demo-amocrm"
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        return _handler_for(self)
+
+    def served_url(self) -> str:
+        """The account base URL (no trailing slash)."""
         return self.base_url
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-            if self._thread is not None:
-                self._thread.join(timeout=5)
-
-    def __enter__(self) -> str:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     @property
     def base_url(self) -> str:

@@ -30,11 +30,12 @@ import threading
 import time
 from collections import OrderedDict
 from datetime import datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any, Callable
 from urllib.parse import parse_qsl, urlsplit
 
+from demo.serving import LoopbackServer
 from demo.world import ENTITY_FILES, MSK, World
 
 PAGE_SIZE = 50
@@ -151,7 +152,7 @@ def _upper_snake(name: str) -> str:
     return re.sub(r"(?<=[a-z0-9])([A-Z])", r"_\1", name).upper()
 
 
-class DemoPortal:
+class DemoPortal(LoopbackServer):
     """Serve a demo world (or any Bitrix24-shaped JSON) on 127.0.0.1 as an incoming webhook.
 
     Usage: `with DemoPortal(world_dir) as url: requests.get(url + "crm.deal.list", ...)`.
@@ -183,8 +184,6 @@ class DemoPortal:
         self.rejected = 0  # requests refused with QUERY_LIMIT_EXCEEDED
         self.requests = 0  # HTTP requests answered (a batch is one)
         self.calls: list[tuple[str, dict[str, Any]]] = []
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
 
     @classmethod
     def from_world(cls, world: World, **kwargs: Any) -> "DemoPortal":
@@ -192,30 +191,15 @@ class DemoPortal:
         tables = {n: json.loads(json.dumps(getattr(world, n))) for n in ENTITY_FILES}
         return cls(tables=tables, **kwargs)
 
-    # ---- lifecycle ------------------------------------------------------------------------
-    def start(self) -> str:
-        """Start serving in a background thread; return the webhook base URL (ends with '/')."""
-        if self._server is None:
-            self._server = ThreadingHTTPServer((self.host, self.port), _handler_for(self))
-            self._server.daemon_threads = True
-            self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
-                                            name="demo-portal", daemon=True)
-            self._thread.start()
+    # ---- lifecycle (demo/serving.py) ------------------------------------------------------
+    thread_name = "demo-portal"
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        return _handler_for(self)
+
+    def served_url(self) -> str:
+        """The webhook base URL (ends with '/')."""
         return self.webhook_url
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-            if self._thread is not None:
-                self._thread.join(timeout=5)
-
-    def __enter__(self) -> str:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     @property
     def webhook_url(self) -> str:

@@ -40,7 +40,7 @@ class CBRRates(ConfigurableResource):
         settings = load_settings()
         url = self.api_url or settings.cbr_api_url
         if url or not settings.demo_mode:
-            start = settings.ingest_start_date or settings.today - timedelta(days=365)
+            start = settings.ingest_start
             yield CBREndpoint(url or CBR_PUBLIC_URL, start, None)
             return
         world = demo_world_dir(self)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date
 
 from dagster import ConfigurableResource
 
@@ -45,7 +45,7 @@ class YandexDirect(ConfigurableResource):
         token = self.token or (settings.direct_token.get_secret_value() if settings.direct_token else None)
         login = self.client_login or settings.direct_client_login
         if token:
-            start = settings.ingest_start_date or settings.today - timedelta(days=365)
+            start = settings.ingest_start
             yield DirectEndpoint(self.api_url or settings.direct_api_url, token, login, start, settings.today,
                                  settings.ads_lookback_days)
             return

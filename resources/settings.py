@@ -6,7 +6,7 @@ resources see the values of the process that runs them.
 from __future__ import annotations
 
 import os
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo
@@ -84,6 +84,11 @@ class Settings(BaseModel):
     def today(self) -> date:
         """The run's "today": DEMO_TODAY in the demo world, else today in the company's time zone."""
         return self.demo_today or datetime.now(self.tz).date()
+
+    @property
+    def ingest_start(self) -> date:
+        """First day of a first load of dated sources (CBR, ads): INGEST_START_DATE, else a year back."""
+        return self.ingest_start_date or self.today - timedelta(days=365)
 
     @property
     def demo_mode(self) -> bool:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date
 
 from dagster import ConfigurableResource
 
@@ -44,7 +44,7 @@ class VKAds(ConfigurableResource):
         token = self.token or (settings.vk_ads_token.get_secret_value() if settings.vk_ads_token else None)
         currency = (self.currency or settings.vk_ads_currency).upper()
         if token:
-            start = settings.ingest_start_date or settings.today - timedelta(days=365)
+            start = settings.ingest_start
             yield VKAdsEndpoint(self.api_url or settings.vk_ads_api_url, token, currency, start, settings.today,
                                 settings.ads_lookback_days)
             return
