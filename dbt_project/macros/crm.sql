@@ -52,3 +52,15 @@
 {% macro export_stage_id(pipeline_key_expr, stage_name_expr, status_expr) -%}
     cast(coalesce({{ pipeline_key_expr }}, 0) as varchar) || ':' || coalesce({{ stage_name_expr }}, {{ status_expr }})
 {%- endmacro %}
+
+{#- The amoCRM leads that are live deals of the company's CRM: not marked deleted, not in the deleted
+    list (one query for deal, lead and stage_history, so the three agree on what is deleted). -#}
+{% macro amocrm_live_leads() -%}
+    select * from {{ ref('stg_amocrm__leads') }} as leads
+    where {{ crm_is('amocrm') }}
+        and not leads.is_deleted
+        and not exists (
+            select 1 from {{ ref('stg_amocrm__deleted_leads') }} as deleted
+            where deleted.lead_id = leads.lead_id
+        )
+{%- endmacro %}

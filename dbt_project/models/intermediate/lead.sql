@@ -72,13 +72,7 @@ bitrix24 as (
 
 amocrm_leads as (
 
-    select * from {{ ref('stg_amocrm__leads') }} as leads
-    where {{ crm_is('amocrm') }}
-        and not leads.is_deleted
-        and not exists (
-            select 1 from {{ ref('stg_amocrm__deleted_leads') }} as deleted
-            where deleted.lead_id = leads.lead_id
-        )
+    {{ amocrm_live_leads() }}
 
 ),
 
