@@ -31,15 +31,23 @@ $(STAMP): pyproject.toml
 
 node: $(NODE_STAMP)
 $(NODE_STAMP): reports_evidence/package-lock.json
-	cd reports_evidence && npm ci --no-audit --no-fund --loglevel=error
+	cd reports_evidence && node scripts/check-lock.cjs && npm ci --no-audit --no-fund --loglevel=error
 	rm -f reports_evidence/node_modules/.installed-* && touch $@
 
 # Chromium (browser test) and a running PostgreSQL (production-mode tests); Debian packages.
+# Without root or apt it says what to install instead of failing half-way.
+APT := $(if $(filter 0,$(shell id -u)),apt-get,sudo -n apt-get)
 system:
-	@command -v chromium >/dev/null || { apt-get update -q && apt-get install -y -q chromium; }
+	@command -v chromium >/dev/null || { \
+	  command -v apt-get >/dev/null && $(APT) update -q && $(APT) install -y -q chromium; } || { \
+	  echo "make test needs Chromium (Debian package 'chromium') for the browser tests and could not install it"; \
+	  echo "(not root, no passwordless sudo, or no apt-get): install it, then run make test again"; exit 1; }
 	@pg_lsclusters -h 2>/dev/null | grep -q online || { \
-	  command -v pg_ctlcluster >/dev/null || { apt-get update -q && apt-get install -y -q postgresql; }; \
-	  pg_ctlcluster --skip-systemctl-redirect $$(ls /etc/postgresql | head -1) main start; }
+	  command -v pg_ctlcluster >/dev/null || { command -v apt-get >/dev/null && $(APT) update -q && $(APT) install -y -q postgresql; } || { \
+	    echo "make test needs a local PostgreSQL (Debian package 'postgresql', trust auth on 127.0.0.1:5432)"; \
+	    echo "and could not install it (not root, no passwordless sudo, or no apt-get): install and start it, then run make test again"; exit 1; }; \
+	  pg_ctlcluster --skip-systemctl-redirect $$(ls /etc/postgresql | head -1) main start || { \
+	    echo "PostgreSQL is installed but would not start: pg_ctlcluster $$(ls /etc/postgresql | head -1) main start"; exit 1; }; }
 
 dagster-home:
 	@mkdir -p $(DAGSTER_HOME)
