@@ -7,7 +7,7 @@
     GET  /scripts/XML_daily.asp?date_req=DD/MM/YYYY  CBR rates (windows-1251 XML, decimal comma, last published day)
 
 Data come from the demo world (`demo.extras`, `World.rates`). Limits and errors follow the vendors'
-documentation (../shared/docs/APIS.md); tests inject failures with `fail_next` and revise past
+documentation (docs/SOURCES.md); tests inject failures with `fail_next` and revise past
 statistics with `revise_direct` / `revise_vk`, as the platforms do.
 """
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 Why it exists: the amoCRM source must run unchanged against a real account and against the demo
 world. So this server maps the same world the Bitrix24 demo portal serves (`demo.world`) to amoCRM's
-shapes and speaks its dialect (docs: APIS.md "amoCRM API v4"):
+shapes and speaks its dialect (docs/SOURCES.md "amoCRM API v4"):
 
 - `Authorization: Bearer <token>`; a wrong or missing token is 401 with a problem+json body.
 - Lists take `page` (from 1) and `limit` (at most 250, 100 for events; more is 400), answer

@@ -1,7 +1,7 @@
 """The demo portal: a loopback HTTP server that answers like a Bitrix24 incoming webhook.
 
 Why it exists: the ingest code must run unchanged against a real portal and against the demo
-world. So this server speaks Bitrix24's REST dialect (docs: APIS.md "Bitrix24 REST"): the URL form
+world. So this server speaks Bitrix24's REST dialect (docs/SOURCES.md "Bitrix24 REST"): the URL form
 `/rest/<user>/<secret>/<method>[.json]`, PHP-style query strings or JSON/form POST bodies, `select`,
 `filter` with prefixes (`>`, `>=`, `<`, `<=`, `=`, `!`, `@`, `!@`, `%`), `order`, pages of 50 with
 `next`/`total` (or none of both for `start=-1`), Bitrix-style error bodies, and a `time` block.

@@ -1,4 +1,4 @@
-"""The demo world: a seeded, deterministic generator of a sales company (docs: DESIGN.md "The demo world").
+"""The demo world: a seeded, deterministic generator of a sales company (docs/ARCHITECTURE.md "The demo world").
 
 Why it exists: the product must run end to end on a machine with nothing configured, and the tests
 need data whose true figures (and injected anomalies) are known. `generate()` builds the company in

@@ -1,7 +1,7 @@
 """The Telegram texts of the digest and the alerts (pure functions, Telegram HTML).
 
 Kept apart from the sensors so the wording is tested without Dagster and so every alert follows
-DOMAIN.md: the metric, its value, the usual value, who owns it, one next step.
+docs/KPI.md: the metric, its value, the usual value, who owns it, one next step.
 """
 from __future__ import annotations
 

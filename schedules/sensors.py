@@ -1,7 +1,7 @@
 """Sensors that tell people: anomalies → head of sales; failed runs and failed data checks → on-call.
 
-Each keeps a cursor, so evaluating it twice sends nothing new the second time (DESIGN.md: every
-alert is idempotent), and anomaly alerts also respect a cool-down (DOMAIN.md alert rules).
+Each keeps a cursor, so evaluating it twice sends nothing new the second time (docs/ARCHITECTURE.md: every
+alert is idempotent), and anomaly alerts also respect a cool-down (docs/KPI.md "Alert rules").
 """
 import json
 import time
@@ -27,7 +27,7 @@ from resources.warehouse import Warehouse
 from schedules.messages import anomaly_alert_html, check_failure_html, run_failure_html
 
 ANOMALIES_KEY = AssetKey("manager_anomalies")
-# The same manager and metric are not alerted again within this many hours (DOMAIN.md cool-down).
+# The same manager and metric are not alerted again within this many hours (docs/KPI.md cool-down).
 ANOMALY_COOLDOWN_HOURS = 12
 # Partitions older than this (backfills, backtests) are history, not news: no alert.
 ANOMALY_MAX_AGE_DAYS = 2

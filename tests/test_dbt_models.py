@@ -367,7 +367,7 @@ def _z(values: dict[int, float | None], sign: int = 1) -> dict[int, float]:
 
 
 def assert_kpi_marts_match_the_hand_made_world(warehouse: Warehouse) -> None:
-    """DOMAIN.md's KPIs, each against figures worked out by hand from the world above.
+    """docs/KPI.md's KPIs, each against figures worked out by hand from the world above.
 
     "Today" (var as_of_day unset) is the last day with a CRM event: Friday 2025-02-14.
     """

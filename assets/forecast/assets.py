@@ -2,7 +2,7 @@
 
 Thin on purpose: read the marts, cut them at the as-of day, call the pure model, write one row
 per day. Because nothing after the as-of day is read, backfilling past days replays what the
-forecast would have said then: the backtest behind DOMAIN.md's forecast accuracy.
+forecast would have said then: the backtest behind docs/KPI.md's forecast accuracy.
 A backfill runs as one run (single-run policy) that loops over its days, so a year of
 backtest costs one process start and one read of the marts, not 365.
 """

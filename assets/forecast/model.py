@@ -13,7 +13,7 @@ from two models that fail differently:
 Their remaining-days totals are averaged; the 80 % interval and the probability of reaching plan
 come from Prophet's simulated totals recentred on that average, widened by the two models'
 disagreement (Prophet's MAP fit alone knows only day-to-day noise, not its own error).
-Beside it, the run-rate "ruler" (MTD / days elapsed × days in month) that DOMAIN.md's forecast
+Beside it, the run-rate "ruler" (MTD / days elapsed × days in month) that docs/KPI.md's forecast
 accuracy compares against.
 With less than `MIN_HISTORY_DAYS` of history the models are not fitted: the ruler is the
 forecast and `model` says so.
@@ -34,7 +34,7 @@ MIN_HISTORY_DAYS = 28          # below this: no model, the ruler, said so in `mo
 MAX_TRAIN_DAYS = 3 * 365       # older history adds fit time, not accuracy
 YEARLY_MIN_DAYS = 365          # yearly seasonality only once a whole year has been seen
 MAX_HORIZON = 31               # a month has at most 30 days after day 1
-INTERVAL = 0.8                 # the 80 % interval of DOMAIN.md
+INTERVAL = 0.8                 # the 80 % interval of docs/KPI.md
 N_SAMPLES = 500                # Prophet predictive draws (totals for interval and probability)
 CATBOOST_ITERATIONS = 150
 CATBOOST_ANCHOR_DAYS = 365     # forecast days used to build CatBoost's training pairs

@@ -12,7 +12,7 @@ from typing import Any, Protocol
 import polars as pl
 from pydantic import BaseModel, Field
 
-# DOMAIN.md "KPI deviation": a month-to-date pace more than 10 % below plan is worth saying.
+# docs/KPI.md alert kpi_deviation: a month-to-date pace more than 10 % below plan is worth saying.
 PACE_DEVIATION = 0.10
 TOP_LAGGING = 3
 TOP_ANOMALIES = 3
@@ -69,12 +69,12 @@ class DayFacts(BaseModel):
 
     @property
     def fulfilment_pct(self) -> float | None:
-        """actual / plan × 100 (DOMAIN.md); None when there is no plan."""
+        """actual / plan × 100 (docs/KPI.md); None when there is no plan."""
         return self.actual_mtd_rub / self.plan_rub * 100 if self.plan_rub > 0 else None
 
     @property
     def remaining_rub(self) -> float:
-        """max(plan − actual, 0) (DOMAIN.md)."""
+        """max(plan − actual, 0) (docs/KPI.md)."""
         return max(self.plan_rub - self.actual_mtd_rub, 0.0)
 
     @property

@@ -29,7 +29,7 @@ METRIC_LABELS: dict[str, str] = {
     "activities_total": "всего активностей",
 }
 
-# One next step per metric (DOMAIN.md: an alert names one next step).
+# One next step per metric (docs/KPI.md: an alert names one next step).
 NEXT_STEPS: dict[str, str] = {
     "leads_assigned": "проверьте распределение лидов между менеджерами",
     "deals_created": "проверьте, что лиды менеджера конвертируются в сделки",

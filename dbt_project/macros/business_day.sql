@@ -1,4 +1,4 @@
-{#- The company's business day of an instant (DOMAIN.md "Time"): its date in var company_timezone.
+{#- The company's business day of an instant (docs/KPI.md "Time and money"): its date in var company_timezone.
     `timestamptz at time zone 'Zone'` gives the local wall-clock time on both DuckDB and PostgreSQL. -#}
 {% macro business_day(expr) -%}
     cast(({{ expr }} at time zone '{{ var("company_timezone") }}') as date)

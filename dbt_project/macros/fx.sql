@@ -1,4 +1,4 @@
-{#- Rubles at the CBR rate valid on a day (DOMAIN.md "Money"): join `fx_rate` as `fx` on the currency and
+{#- Rubles at the CBR rate valid on a day (docs/KPI.md "Time and money"): join `fx_rate` as `fx` on the currency and
     the day; RUB (and RUR, and a missing currency) is 1. Used by every canonical money model. -#}
 {% macro fx_join(currency_expr, day_expr) -%}
     left join {{ ref('fx_rate') }} as fx

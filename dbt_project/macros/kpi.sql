@@ -1,6 +1,6 @@
 {#- Portable building blocks of the KPI definitions (DuckDB and PostgreSQL alike). -#}
 
-{#- Median (DOMAIN.md: deal cycle, time in stage, response time): the ordered-set aggregate both
+{#- Median (docs/KPI.md: deal cycle, time in stage, response time): the ordered-set aggregate both
     warehouses share. -#}
 {% macro median(expr) -%}
     percentile_cont(0.5) within group (order by {{ expr }})

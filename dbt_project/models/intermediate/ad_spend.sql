@@ -1,4 +1,4 @@
--- Canonical ad spend (DOMAIN.md): day x channel x campaign of an ad platform, with the UTM tags its
+-- Canonical ad spend (docs/KPI.md): day x channel x campaign of an ad platform, with the UTM tags its
 -- ads carry (var ad_platform_channels), so spend meets the CRM's leads on channel, utm_source,
 -- utm_medium and campaign = utm_campaign; cost in rubles at the CBR rate of the day, and the leads
 -- the platform itself counts (VK goals; Direct reports none). One branch per ad platform.

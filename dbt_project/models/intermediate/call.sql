@@ -1,4 +1,4 @@
--- Canonical call (DOMAIN.md): direction, answered, start, duration, manager, client phone hash and
+-- Canonical call (docs/KPI.md): direction, answered, start, duration, manager, client phone hash and
 -- the lead or deal it belongs to. Every call system records the same calls, so one source wins, the
 -- most complete one present: the telephony export (it also holds the calls nobody logged in the
 -- CRM), else Bitrix24 telephony statistics (voximplant.statistic.get), else the CRMs' own call

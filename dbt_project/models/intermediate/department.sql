@@ -1,4 +1,4 @@
--- Canonical department (DOMAIN.md): the sales org structure, from the company's one CRM (var crm,
+-- Canonical department (docs/KPI.md): the sales org structure, from the company's one CRM (var crm,
 -- macros/crm.sql). Bitrix24: the portal's departments. amoCRM (its user groups are not ingested) and
 -- export files without a department: one department 0 'Отдел продаж' holds every manager, so the
 -- department roll-ups of the marts still add up. Export files: the managers file's `department`

@@ -1,4 +1,4 @@
--- Response time (DOMAIN.md): for each lead and deal, its creation and the first outgoing call,
+-- Response time (docs/KPI.md): for each lead and deal, its creation and the first outgoing call,
 -- e-mail or message on it by a manager at or after that moment, in minutes. Attributed to the
 -- entity's manager and the business day it was created. (Missed inbound calls join here once the
 -- telephony source brings client phone hashes to match call-backs on.)

@@ -1,4 +1,4 @@
--- Canonical payment (DOMAIN.md, cash view): 1C payments received, in their currency and in rubles
+-- Canonical payment (docs/KPI.md, cash view): 1C payments received, in their currency and in rubles
 -- at the CBR rate of the payment day. One `union all` branch per payment source.
 
 with

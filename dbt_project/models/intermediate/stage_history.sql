@@ -1,4 +1,4 @@
--- Canonical stage history (DOMAIN.md): one row per deal entering a stage, with when it left (the
+-- Canonical stage history (docs/KPI.md): one row per deal entering a stage, with when it left (the
 -- next entry). Bitrix24 crm.stagehistory.list (entityTypeId 2) lands in
 -- raw_bitrix24.stage_history_deals (or stage_history) once that resource is ingested; until the
 -- table exists this model is an empty, typed table, so the funnel mart builds (empty) on a warehouse

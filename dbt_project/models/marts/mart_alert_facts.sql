@@ -1,4 +1,4 @@
--- The inputs of DOMAIN.md's alert rules, day x rule x subject, so alerts are SQL, not Python:
+-- The inputs of docs/KPI.md's alert rules, day x rule x subject, so alerts are SQL, not Python:
 -- `value` against `usual_value`, `deviation_pct` = (value - usual) / usual x 100, the rule's
 -- `threshold` and whether it fires. Thresholds are vars (dbt_project.yml).
 --   kpi_deviation    company / department / manager: month-to-date won rubles against the plan's pace

@@ -1,4 +1,4 @@
--- The outgoing-call norm's companion (DOMAIN.md: "with load by hour of day"): day x manager x local
+-- The outgoing-call norm's companion (docs/KPI.md: its load by hour of day): day x manager x local
 -- hour of the calls that started in it, from the canonical call (telephony when present):
 --   calls_out, calls_in, calls_missed (inbound, not answered), call_minutes (talk time).
 -- Hours without calls have no row; the report fills the 9-18 grid.

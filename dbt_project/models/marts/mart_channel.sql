@@ -1,4 +1,4 @@
--- Channel economics (DOMAIN.md), day x channel x utm_source x utm_medium x utm_campaign:
+-- Channel economics (docs/KPI.md), day x channel x utm_source x utm_medium x utm_campaign:
 --   spend_rub, impressions, clicks  from the ad platforms (intermediate ad_spend), matched on the
 --                                   UTM tags; null (unknown) where no platform reported spend, so
 --                                   CPL / CPA / ROMI stay null until Yandex.Direct / VK Ads land

@@ -1,9 +1,9 @@
--- Every deal (DOMAIN.md), one row each: pipeline, stage, manager, channel, amounts, cycle, days since
+-- Every deal (docs/KPI.md), one row each: pipeline, stage, manager, channel, amounts, cycle, days since
 -- the last activity and the last call, new vs repeat, lost reason and the CRM card's URL.
 --   days_since_last_activity  as-of day - business day of the last done activity on the deal
 --                             (null: none yet); days_idle counts from creation when there is none
 --   is_repeat                 the deal's company had a won deal (closed) before this deal was created
---   channel, utm_*            of the lead the deal came from (DOMAIN.md: revenue is attributed to
+--   channel, utm_*            of the lead the deal came from (docs/KPI.md: revenue is attributed to
 --                             the lead's channel), else the deal's own
 
 with

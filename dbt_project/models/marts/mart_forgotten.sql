@@ -1,4 +1,4 @@
--- Open leads and deals that need the head of sales' attention (DOMAIN.md), as of var as_of_day:
+-- Open leads and deals that need the head of sales' attention (docs/KPI.md), as of var as_of_day:
 --   is_forgotten      no done activity for forgotten_lead_days (3) / forgotten_deal_days (14) days
 --                     (counted from creation when there was never one)
 --   is_without_task   no open task

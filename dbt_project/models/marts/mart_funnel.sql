@@ -1,4 +1,4 @@
--- Stage conversion (DOMAIN.md), month of entering x pipeline x stage x manager x channel x weekday of
+-- Stage conversion (docs/KPI.md), month of entering x pipeline x stage x manager x channel x weekday of
 -- entering (ISO 1 Monday .. 7 Sunday: the "stages x weekdays" heat-map; sum the counts for coarser
 -- cuts). The channel is the one of the lead the deal came from, else the deal's own (as mart_channel).
 --   entered            deals that entered the stage

@@ -1,4 +1,4 @@
--- Lost deals by reason (DOMAIN.md "Lost reasons"): month of the close x pipeline x reason, with the
+-- Lost deals by reason (docs/KPI.md "Lost reasons"): month of the close x pipeline x reason, with the
 -- count, the rubles and the reason's share of the month's lost deals in that pipeline.
 
 with

@@ -1,4 +1,4 @@
--- Manager ranking (DOMAIN.md), month x manager. Five parts, each standardised across the month's
+-- Manager ranking (docs/KPI.md), month x manager. Five parts, each standardised across the month's
 -- ranked managers as a z-score (x - mean) / population standard deviation (0 when everyone is
 -- equal, to 1e-9, or the part is unknown for the manager), so the score is fair across deal sizes:
 --   plan fulfilment %   won rubles / plan x 100 (managers without plan: unknown -> 0)

@@ -1,4 +1,4 @@
--- Missed-call registry (DOMAIN.md): inbound calls not answered and not followed, within 24 hours,
+-- Missed-call registry (docs/KPI.md): inbound calls not answered and not followed, within 24 hours,
 -- by a connected call with the same client - lost contacts. The client is the hashed phone number
 -- when the call source has it (telephony), else the lead / deal the CRM filed the call under.
 

@@ -1,4 +1,4 @@
--- Plan vs actual (DOMAIN.md): month x manager x pipeline. Actual = won deals' rubles by the business
+-- Plan vs actual (docs/KPI.md): month x manager x pipeline. Actual = won deals' rubles by the business
 -- month of their close; a full outer join keeps plan lines without sales and sales without a plan.
 -- Added columns: average deal size (won rubles / won count), the deal cycle of the won deals
 -- (closed - created, days: median and mean), the cash view (1C payments of the

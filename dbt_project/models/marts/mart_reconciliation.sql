@@ -1,10 +1,10 @@
--- One source of truth (DOMAIN.md), per month: leads the ad platforms count, leads in the CRM,
+-- One source of truth (docs/KPI.md), per month: leads the ad platforms count, leads in the CRM,
 -- deals won in the CRM, payments in 1C, and the gaps between them in %. A source that has not landed
 -- yet (ad platforms, 1C) reads null, not zero, so "no data" never looks like "no sales".
 --   gap_crm_vs_ad_leads_pct     (CRM leads - platform leads) / platform leads x 100
 --   lead_to_won_pct             CRM won deals / CRM leads x 100 (the month's counts, not a cohort)
 --   lead_conversion_pct         leads created in the month that became deals / leads created in the
---                               month x 100 (DOMAIN.md's lead conversion: a cohort measure)
+--                               month x 100 (docs/KPI.md's lead conversion: a cohort measure)
 --   gap_payments_vs_won_pct     (1C payments rub - CRM won rub) / CRM won rub x 100
 
 with

@@ -1,4 +1,4 @@
--- Won revenue per business day and department (CRM view, DOMAIN.md "Revenue"). Dense: every
+-- Won revenue per business day and department (CRM view, docs/KPI.md "Revenue"). Dense: every
 -- department whose managers own deals gets a row for every day from the first to the last day with any
 -- CRM event (deal created or closed, lead, activity), zeros included, so charts and models see
 -- quiet days as zero rather than as missing.

@@ -1,4 +1,4 @@
--- Same-date comparison (DOMAIN.md): for every business day D and scope (the company, each
+-- Same-date comparison (docs/KPI.md): for every business day D and scope (the company, each
 -- department, manager and pipeline), period-to-date figures through D against the previous period
 -- through the same day:
 --   month:   1st..D of D's month      vs 1st..(D - 1 month) of the previous month (3 Dec vs 3 Nov;
