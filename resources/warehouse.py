@@ -30,7 +30,12 @@ def _sql_type(dtype: pl.DataType) -> str:
 
 
 class Warehouse(ConfigurableResource):
-    """`url` is WAREHOUSE_URL: `duckdb:///path/file.duckdb` or `postgresql://user@host:port/db`."""
+    """`url` is WAREHOUSE_URL: `duckdb:///path/file.duckdb` or `postgresql://user:password@host:port/db`.
+
+    User, password and database name are URL-encoded in the URL (`p%40ss` for `p@ss`); `pg_params`
+    decodes them once, and every tool gets the decoded values as separate fields, never a URL
+    rebuilt from them (a decoded `@`, `/`, `:` or `%` would change what the URL means).
+    """
 
     url: str
 
@@ -45,13 +50,14 @@ class Warehouse(ConfigurableResource):
         return Path(self.url.removeprefix("duckdb:///").removeprefix("duckdb://"))
 
     def pg_params(self) -> dict[str, Any]:
+        """The connection's fields, decoded (psycopg2.connect keywords)."""
         parsed = urlparse(self.url)
         return {
             "host": parsed.hostname or "127.0.0.1",
             "port": parsed.port or 5432,
             "user": unquote(parsed.username or "postgres"),
             "password": unquote(parsed.password or ""),
-            "dbname": (parsed.path or "/postgres").lstrip("/") or "postgres",
+            "dbname": unquote((parsed.path or "/postgres").lstrip("/")) or "postgres",
         }
 
     # --- connections -------------------------------------------------------------------
@@ -133,10 +139,17 @@ class Warehouse(ConfigurableResource):
         if self.kind == "duckdb":
             self.duckdb_path.parent.mkdir(parents=True, exist_ok=True)
             return dlt.destinations.duckdb(str(self.duckdb_path))
+        from dlt.destinations.impl.postgres.configuration import PostgresCredentials
+
+        # Fields, not a URL: dlt encodes them itself when it opens the connection.
         p = self.pg_params()
-        return dlt.destinations.postgres(
-            f"postgresql://{p['user']}:{p['password']}@{p['host']}:{p['port']}/{p['dbname']}"
-        )
+        credentials = PostgresCredentials()
+        credentials.host = p["host"]
+        credentials.port = p["port"]
+        credentials.username = p["user"]
+        credentials.password = p["password"]
+        credentials.database = p["dbname"]
+        return dlt.destinations.postgres(credentials=credentials)
 
     def dbt_env(self) -> dict[str, str]:
         """Environment for dbt's profiles.yml (target chosen by DBT_TARGET)."""

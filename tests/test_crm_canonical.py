@@ -28,13 +28,15 @@ from assets.ingest.export.source import crm_export_source
 from resources.crm_export import SHIPPED_MAPPINGS
 from resources.warehouse import Warehouse
 from tests import test_dbt_models as bitrix_world
+from tests.support import datasets as ds
+from tests.support.datasets import datasets_dir, require_datasets
 from tests.support.pg import temporary_database
 
 ROOT = Path(__file__).resolve().parent.parent
 DBT_DIR = ROOT / "dbt_project"
 DBT = ROOT / ".venv" / "bin" / "dbt"
-# the public datasets: ../shared/datasets/ beside the project, or ROP_DATASETS_DIR (e.g. from a worktree)
-MAVEN = Path(os.environ.get("ROP_DATASETS_DIR") or ROOT.parent / "shared" / "datasets") / "maven_crm_sales_opportunities"
+# the public datasets: the DATASETS_DIR setting (default ../shared/datasets/ beside the project)
+MAVEN = datasets_dir() / ds.MAVEN
 MSK = timezone(timedelta(hours=3))
 
 
@@ -500,11 +502,15 @@ def test_tiny_export_world_on_duckdb_and_postgresql(tmp_path: Path) -> None:
         assert _build_export_world(Warehouse(url=url), tmp_path / "pg") == got
 
 
-def test_maven_crm_won_revenue_equals_the_csv(tmp_path: Path) -> None:
+@pytest.fixture
+def maven() -> Path:
+    return require_datasets(ds.MAVEN) / ds.MAVEN
+
+
+@pytest.mark.datasets
+def test_maven_crm_won_revenue_equals_the_csv(tmp_path: Path, maven: Path) -> None:
     """Maven CRM (8,800 opportunities in USD) through its shipped mapping: won revenue in the marts
     equals a plain csv-module sum of the file's won close_value (at a flat 60 rubles per dollar)."""
-    if not MAVEN.is_dir():
-        pytest.fail(f"the public datasets folder is absent: expected {MAVEN}")
     with (MAVEN / "sales_pipeline.csv").open(newline="", encoding="utf-8") as fh:
         won = [r for r in csv.DictReader(fh) if r["deal_stage"] == "Won"]
     won_usd = sum(Decimal(r["close_value"]) for r in won)

@@ -6,7 +6,6 @@ through the code under test.
 from __future__ import annotations
 
 import csv
-import os
 from collections import Counter
 from decimal import Decimal
 from pathlib import Path
@@ -21,22 +20,20 @@ from assets.ingest.export.mapping import MappingError, load_mapping
 from assets.ingest.export.reader import ExportFileError, read_entity
 from assets.ingest.export.source import crm_export_source
 from resources.crm_export import SHIPPED_MAPPINGS, CrmExport
-from resources.settings import PROJECT_ROOT
 from resources.warehouse import Warehouse
+from tests.support import datasets as ds
+from tests.support.datasets import datasets_dir, require_datasets
 
-# ../shared/datasets/ beside the project, or ROP_DATASETS_DIR (e.g. from a worktree)
-DATASETS = Path(os.environ.get("ROP_DATASETS_DIR") or PROJECT_ROOT.parent / "shared" / "datasets")
-MAVEN = DATASETS / "maven_crm_sales_opportunities"
-SUPERSTORE = DATASETS / "tableau_sample_superstore"
-OLIST = DATASETS / "olist_marketing_funnel"
+# the DATASETS_DIR setting (default ../shared/datasets/ beside the project); see tests/support/datasets.py
+DATASETS = datasets_dir()
+MAVEN = DATASETS / ds.MAVEN
+SUPERSTORE = DATASETS / ds.SUPERSTORE
+OLIST = DATASETS / ds.OLIST
 
 
 @pytest.fixture(scope="module")
 def datasets() -> Path:
-    if not DATASETS.is_dir():
-        pytest.fail(f"the public datasets folder is absent: expected {DATASETS} (../shared/datasets/ "
-                    "relative to the repository root; see its README)")
-    return DATASETS
+    return require_datasets(ds.MAVEN, ds.SUPERSTORE, ds.OLIST)
 
 
 def _rows(path: Path, encoding: str = "utf-8") -> list[dict[str, str]]:
@@ -58,6 +55,7 @@ def _one(wh: Warehouse, sql: str):
     return wh.query(sql).rows()[0]
 
 
+@pytest.mark.datasets
 def test_maven_crm_through_the_dagster_asset(datasets, tmp_path, monkeypatch):
     monkeypatch.setenv("DATA_DIR", str(tmp_path / "data"))
     wh = Warehouse(url=f"duckdb:///{tmp_path / 'wh.duckdb'}")
@@ -99,6 +97,7 @@ def test_maven_crm_through_the_dagster_asset(datasets, tmp_path, monkeypatch):
                              + ",".join(f"'{a}'" for a in idle) + ")")[0] == len(idle)
 
 
+@pytest.mark.datasets
 def test_superstore_windows_1252_crlf_and_us_dates(datasets, tmp_path):
     raw = (SUPERSTORE / "sample_superstore.csv").read_bytes()
     assert b"\r\n" in raw  # the trap is really there
@@ -118,6 +117,7 @@ def test_superstore_windows_1252_crlf_and_us_dates(datasets, tmp_path):
                     "where table_schema = 'raw_export' and table_name = 'quarantine'")["n"][0] == 0
 
 
+@pytest.mark.datasets
 def test_olist_blank_origins_and_closed_deals(datasets, tmp_path):
     leads = _rows(OLIST / "olist_marketing_qualified_leads_dataset.csv")
     deals = _rows(OLIST / "olist_closed_deals_dataset.csv")

@@ -19,12 +19,15 @@ from demo.amocrm_portal import DEFAULT_TOKEN, AmoCRMPortal
 from demo.world import generate
 from resources.crm_export import SHIPPED_MAPPINGS
 from resources.warehouse import Warehouse
+from tests.support import datasets as ds
+from tests.support.datasets import datasets_dir, require_datasets
 from tests.support.pg import temporary_database
 
 ROOT = Path(__file__).resolve().parent.parent
 DBT = ROOT / ".venv" / "bin" / "dbt"
-# the public datasets: ../shared/datasets/ beside the project, or ROP_DATASETS_DIR (e.g. from a worktree)
-MAVEN = Path(os.environ.get("ROP_DATASETS_DIR") or ROOT.parent / "shared" / "datasets") / "maven_crm_sales_opportunities"
+# the public datasets: the DATASETS_DIR setting (default ../shared/datasets/ beside the project)
+MAVEN = datasets_dir() / ds.MAVEN
+pytestmark = pytest.mark.datasets  # every test here loads Maven CRM
 SELECT = ["path:models/staging/amocrm", "path:models/staging/export"]
 
 
@@ -48,8 +51,7 @@ def _load(wh: Warehouse, tmp_path: Path, world) -> None:
 
 @pytest.fixture(scope="module")
 def world():
-    if not MAVEN.is_dir():
-        pytest.fail(f"the public datasets folder is absent: expected {MAVEN.parent} (../shared/datasets/)")
+    require_datasets(ds.MAVEN)
     return generate("S", date(2025, 6, 15), 7)
 
 
