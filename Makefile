@@ -9,8 +9,6 @@ export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 export SEND_ANONYMOUS_USAGE_STATS := no
 export DO_NOT_TRACK := 1
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
-DATA_DIR ?= $(CURDIR)/data
-SITE_DIR := $(DATA_DIR)/site
 TODAY ?= $(shell TZ=$${COMPANY_TIMEZONE:-Europe/Moscow} date +%F)
 
 .PHONY: help setup python node system dagster-home dbt-manifest run report dev test validate bench clean dbt-docs load-dataset
@@ -57,37 +55,46 @@ dagster-home:
 dbt-manifest: python
 	cd dbt_project && ../$(BIN)/dbt parse --quiet --profiles-dir . --project-dir . >/dev/null
 
-# The main job: every asset, the ML stage for today's partition; then where the site is.
-run: setup
-	$(BIN)/dagster asset materialize -m definitions --select '*' --partition $(TODAY)
-	@echo
-	@echo "Report site built: $(SITE_DIR)/index.html"
-	@echo "Open it with:      make report   (serves it on http://127.0.0.1:8000/)"
+# Where the settings put things (DATA_DIR: data/ for the demo, data/company/ once a CRM is configured).
+SETTING = $(BIN)/python -m resources.settings
 
-# One public dataset through the CRM-export source (../shared/datasets/, README there):
-#   make load-dataset DATASET=maven_crm|superstore|olist   -> raw_export.* in the warehouse
-DATASETS_DIR ?= $(CURDIR)/../shared/datasets
+# The main job: every asset, the ML stage for today's partition; then where the site is. A source that
+# failed fails the run (the rest is built from the others): the site is still there, and make says so.
+run: setup
+	@status=0; $(BIN)/dagster asset materialize -m definitions --select '*' --partition $(TODAY) || status=$$?; \
+	site=$$($(SETTING) site); echo; \
+	if [ $$status -ne 0 ]; then echo "The run FAILED in some step (the log above names it; a failed source is reported by its source_refreshed check)."; fi; \
+	if [ -f $$site/index.html ]; then echo "Report site built: $$site/index.html"; \
+	  echo "Open it with:      make report   (serves it on http://127.0.0.1:8000/)"; fi; \
+	exit $$status
+
+# One public dataset (DATASETS_DIR, default ../shared/datasets) as a company's CRM export folder:
+#   make load-dataset DATASET=maven_crm|superstore|olist
+# runs the whole graph on it (warehouse, forecast, site) in its own folder data/dataset-<name>/, rates
+# from CBR_RATES_FILE if given (the datasets are in dollars or reais), else no CBR (a closed network).
 load-dataset: setup
 	@case "$(DATASET)" in \
 	  maven|maven_crm) dir=maven_crm_sales_opportunities; map=maven_crm;; \
 	  superstore) dir=tableau_sample_superstore; map=superstore;; \
 	  olist) dir=olist_marketing_funnel; map=olist;; \
 	  *) echo "DATASET must be maven_crm, superstore or olist"; exit 2;; esac; \
-	test -d "$(DATASETS_DIR)/$$dir" || { echo "no $(DATASETS_DIR)/$$dir: the public datasets folder is absent"; exit 1; }; \
-	CRM_EXPORT_DIR="$(DATASETS_DIR)/$$dir" CRM_EXPORT_MAPPING=$$map \
-	  $(BIN)/dagster asset materialize -m definitions --select 'tag:source=export'
+	root=$$($(SETTING) datasets); \
+	test -d "$$root/$$dir" || { echo "no $$root/$$dir: the public datasets folder is absent (set DATASETS_DIR)"; exit 1; }; \
+	DATA_DIR=$${DATA_DIR:-$(CURDIR)/data/dataset-$$map} CRM_EXPORT_DIR="$$root/$$dir" CRM_EXPORT_MAPPING=$$map \
+	  CBR_API_URL=$${CBR_API_URL:-off} $(MAKE) --no-print-directory run
 
 # dbt's documentation of every model, column, test and the lineage, from the built warehouse
 # (run `make run` first): writes dbt_project/target/static_index.html (one file, opens offline)
 # and serves the docs on http://127.0.0.1:8080 (Ctrl-C to stop).
 dbt-docs: python
-	cd dbt_project && DUCKDB_PATH=$(DATA_DIR)/warehouse.duckdb ../$(BIN)/dbt docs generate --static --profiles-dir . --project-dir .
+	cd dbt_project && DUCKDB_PATH=$$(cd .. && $(SETTING) warehouse) ../$(BIN)/dbt docs generate --static --profiles-dir . --project-dir .
 	cd dbt_project && ../$(BIN)/dbt docs serve --profiles-dir . --project-dir . --host 127.0.0.1 --port 8080 --no-browser
 
 report:
-	@test -f $(SITE_DIR)/index.html || { echo "no site yet: run 'make run' first"; exit 1; }
-	@echo "serving $(SITE_DIR) on http://127.0.0.1:8000/ (Ctrl-C to stop)"
-	$(BIN)/python -m http.server 8000 --bind 127.0.0.1 --directory $(SITE_DIR)
+	@site=$$($(SETTING) site); \
+	test -f $$site/index.html || { echo "no site yet in $$site: run 'make run' first (with the same settings)"; exit 1; }; \
+	echo "serving $$site on http://127.0.0.1:8000/ (Ctrl-C to stop)"; \
+	$(BIN)/python -m http.server 8000 --bind 127.0.0.1 --directory $$site
 
 dev: setup
 	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000

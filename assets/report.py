@@ -26,6 +26,7 @@ from dagster import (
 )
 
 from resources.evidence import EvidenceCLI
+from resources.settings import load_settings
 from resources.warehouse import Warehouse
 
 # Report table -> (warehouse schema, table, required, columns in the report's file).
@@ -71,7 +72,36 @@ REPORT_TABLES: dict[str, tuple[str, str, bool, dict[str, pl.DataType]]] = {
         "ml", "insights", False,
         {"as_of_day": pl.Date(), "rank": pl.Int64(), "text": pl.Utf8(), "source": pl.Utf8()},
     ),
+    # Written by every ingest run (assets/ingest/guard.py): the page says which source is stale.
+    # The error text stays in Dagster: the site shows status and times only.
+    "source_status": (
+        "ops", "source_status", False,
+        {"source": pl.Utf8(), "status": pl.Utf8(), "attempted_at": pl.Datetime(), "last_success_at": pl.Datetime()},
+    ),
 }
+
+# How the page names each source (assets/ingest/sources.py has the same keys).
+SOURCE_TITLES_RU = {
+    "bitrix24": "Битрикс24", "amocrm": "amoCRM", "export": "Выгрузка CRM", "plan": "План продаж",
+    "cbr": "Курсы ЦБ", "direct": "Яндекс.Директ", "vk": "VK Реклама", "onec": "1С: оплаты", "telephony": "Телефония",
+}
+
+
+def source_freshness(frame: pl.DataFrame, tz: str) -> pl.DataFrame:
+    """The sources as a person reads them: Russian name, status, last good load in the company's time zone."""
+    def local(col: str) -> pl.Expr:
+        return (pl.col(col).dt.replace_time_zone("UTC").dt.convert_time_zone(tz).dt.strftime("%d.%m.%Y %H:%M")
+                .fill_null("никогда"))
+
+    return frame.select(
+        pl.col("source"),
+        pl.col("source").replace_strict(SOURCE_TITLES_RU, default=pl.col("source")).alias("source_title"),
+        pl.col("status"),
+        pl.when(pl.col("status") == "ok").then(pl.lit("обновлён")).otherwise(pl.lit("НЕ обновился: данные устарели"))
+        .alias("status_text"),
+        local("last_success_at").alias("last_success_text"),
+        local("attempted_at").alias("attempted_text"),
+    ).sort("source_title")
 
 UPSTREAM_KEYS = [
     AssetKey("mart_plan_fact"),
@@ -113,6 +143,7 @@ def read_report_tables(warehouse: Warehouse) -> dict[str, pl.DataFrame]:
             frames[name] = pl.DataFrame(schema=columns)
             continue
         frames[name] = conform(warehouse.query(f'select * from "{schema}"."{table}"'), columns, name)
+    frames["source_status"] = source_freshness(frames["source_status"], load_settings().company_timezone)
     return frames
 
 

@@ -1,4 +1,4 @@
-"""The settings contract (docs: DESIGN.md): every environment variable the product reads, in one place.
+"""The settings contract (docs/ARCHITECTURE.md): every environment variable the product reads, in one place.
 
 Read at run time (never at import time), so tests can set variables per test and Dagster
 resources see the values of the process that runs them.
@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, SecretStr, ValidationError, field_validator
+from pydantic import BaseModel, SecretStr, ValidationError, field_validator, model_validator
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -41,8 +41,12 @@ class Settings(BaseModel):
     demo_size: Literal["S", "M", "L"] = "M"
     demo_today: date | None = None
     demo_seed: int = 42
-    data_dir: Path = PROJECT_ROOT / "data"
+    # DATA_DIR; unset -> data/ for the demo world, data/company/ once a CRM is configured, so the two
+    # never share a warehouse, dlt state or site (see `_default_data_dir`).
+    data_dir: Path = None  # type: ignore[assignment]  # filled by the validator below
     plan_file: Path | None = None
+    # the public datasets (Maven CRM, Superstore, Olist) that `make load-dataset` and their tests read
+    datasets_dir: Path = PROJECT_ROOT.parent / "shared" / "datasets"
     # Issue 3's sources beyond the CRM (each: set -> live; unset -> demo in demo mode, skipped otherwise).
     direct_token: SecretStr | None = None
     direct_client_login: str | None = None
@@ -50,7 +54,9 @@ class Settings(BaseModel):
     vk_ads_token: SecretStr | None = None
     vk_ads_api_url: str = "https://ads.vk.com"
     vk_ads_currency: str = "RUB"
-    cbr_api_url: str | None = None  # None -> the demo server in demo mode, https://www.cbr.ru otherwise
+    # None -> the demo server in demo mode, https://www.cbr.ru otherwise; "off" -> no CBR (closed network, rubles only)
+    cbr_api_url: str | None = None
+    cbr_rates_file: Path | None = None  # rates from a CSV/XLSX file instead of the API (a closed network)
     onec_export_dir: Path | None = None
     telephony_export_dir: Path | None = None
     phone_hash_salt: SecretStr | None = None
@@ -75,6 +81,12 @@ class Settings(BaseModel):
             )
         return value
 
+    @model_validator(mode="after")
+    def _default_data_dir(self) -> "Settings":
+        if self.data_dir is None:
+            self.data_dir = PROJECT_ROOT / "data" if self.demo_mode else PROJECT_ROOT / "data" / "company"
+        return self
+
     @property
     def warehouse(self) -> str:
         """WAREHOUSE_URL, defaulting to a DuckDB file in DATA_DIR."""
@@ -94,6 +106,11 @@ class Settings(BaseModel):
     def demo_mode(self) -> bool:
         """No CRM configured: the embedded demo world and its portal stand in."""
         return self.bitrix24_webhook_url is None and self.amocrm_base_url is None and self.crm_export_dir is None
+
+    @property
+    def cbr_disabled(self) -> bool:
+        """CBR_API_URL=off: a closed network; amounts in foreign currency then have no ruble value."""
+        return (self.cbr_api_url or "").strip().lower() in {"off", "none", "false", "0"}
 
     @property
     def tz(self) -> ZoneInfo:
@@ -121,3 +138,16 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
             for err in exc.errors()
         )
         raise SettingsError(f"invalid settings: {problems}") from None
+
+
+def _print_path(what: str) -> None:
+    """`python -m resources.settings site|warehouse|datasets`: where the settings put things (for the Makefile)."""
+    s = load_settings()
+    paths = {"site": s.data_dir / "site", "warehouse": s.warehouse.removeprefix("duckdb:///"), "datasets": s.datasets_dir}
+    print(paths[what])
+
+
+if __name__ == "__main__":
+    import sys
+
+    _print_path(sys.argv[1])

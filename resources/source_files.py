@@ -1,4 +1,4 @@
-"""Where the plan sheet comes from: PLAN_FILE, else the demo world's plan.csv.
+"""Where the plan sheet comes from: PLAN_FILE, else (in demo mode only) the demo world's plan.csv.
 
 Also home of `ensure_demo_world`, the one place the ingest resources turn the demo settings into a
 generated world folder (the Bitrix24 resource serves the same folder through the demo portal).
@@ -34,11 +34,15 @@ def ensure_demo_world(
     return Path(ensure_world(world_dir, settings.demo_size, settings.today, settings.demo_seed))
 
 
+class PlanNotConfigured(RuntimeError):
+    """The plan asset runs outside demo mode with no PLAN_FILE."""
+
+
 class SourceFiles(ConfigurableResource):
     """Path of the plan sheet (resource key `demo_files`).
 
-    An explicit field wins, then PLAN_FILE, then the demo world's plan.csv (generated
-    on first use from the demo_* fields or DEMO_SIZE/DEMO_TODAY/DEMO_SEED).
+    An explicit field wins, then PLAN_FILE, then, in demo mode only, the demo world's plan.csv
+    (generated on first use from the demo_* fields or DEMO_SIZE/DEMO_TODAY/DEMO_SEED).
     """
 
     plan_file: str | None = None
@@ -52,8 +56,15 @@ class SourceFiles(ConfigurableResource):
 
     def plan_path(self) -> Path:
         """plan.csv to load into raw_plan.plan."""
-        configured = self.plan_file or load_settings().plan_file
-        return Path(configured) if configured else self._demo_file("plan.csv")
+        settings = load_settings()
+        configured = self.plan_file or settings.plan_file
+        if configured:
+            return Path(configured)
+        if not settings.demo_mode and not (self.demo_dir or self.demo_size or self.demo_today):
+            # Never the demo world's plan in a real company's warehouse.
+            raise PlanNotConfigured("PLAN_FILE is not set: a company's plan sheet (CSV or XLSX); "
+                                    "without it the plan source is not part of the graph")
+        return self._demo_file("plan.csv")
 
 
 # Names used in the shared contract for the same resource.

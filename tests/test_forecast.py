@@ -87,6 +87,17 @@ def test_short_history_falls_back_to_the_ruler_and_says_so() -> None:
     assert f.forecast_low_rub <= f.forecast_rub <= f.forecast_high_rub
 
 
+def test_a_history_that_stopped_long_ago_forecasts_nothing_more() -> None:
+    """A company whose sales ended a year before the as-of day (an old export): no crash, the month
+    adds nothing to its (empty) month to date, and the interval is the point."""
+    old = weekday_series(date(2023, 1, 2), date(2024, 9, 30))
+    f = forecast_month_end(old, AS_OF, plan_rub=1000.0)
+    assert f.actual_mtd_rub == 0.0
+    assert f.forecast_rub == pytest.approx(0.0, abs=1.0)
+    assert f.forecast_low_rub <= f.forecast_rub <= f.forecast_high_rub
+    assert f.prob_reach_plan is not None and f.prob_reach_plan < 0.05
+
+
 def test_last_day_of_month_is_the_actual_total(steady: pl.DataFrame) -> None:
     f = forecast_month_end(steady, date(2025, 10, 31), plan_rub=2000.0)
     october = float(steady.filter(pl.col("day") >= date(2025, 10, 1))["revenue_rub"].sum())

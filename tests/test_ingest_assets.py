@@ -7,6 +7,7 @@ from datetime import date
 from pathlib import Path
 
 import dagster as dg
+import pytest
 from dagster_dlt import DagsterDltResource
 
 from assets.ingest import build_defs
@@ -41,7 +42,6 @@ def test_asset_keys_groups_and_tags():
     assert all(not s.deps for s in specs.values())  # no phantom upstream keys
     for key, tag in OTHER_SOURCES.items():
         assert specs[dg.AssetKey(list(key))].tags["source"] == tag
-        assert specs[dg.AssetKey(list(key))].skippable  # an unconfigured source is skipped, not failed
 
 
 def _mats(result: dg.ExecuteInJobResult) -> dict[str, int | None]:
@@ -51,6 +51,36 @@ def _mats(result: dg.ExecuteInJobResult) -> dict[str, int | None]:
         rows = mat.metadata.get("rows_loaded")
         out[mat.asset_key.to_user_string()] = rows.value if rows else None
     return out
+
+
+def test_a_real_company_gets_only_its_configured_sources(monkeypatch):
+    for var in ("AMOCRM_BASE_URL", "CRM_EXPORT_DIR", "PLAN_FILE", "CBR_API_URL", "DIRECT_TOKEN", "VK_ADS_TOKEN",
+                "ONEC_EXPORT_DIR", "TELEPHONY_EXPORT_DIR"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("BITRIX24_WEBHOOK_URL", "https://portal.example/rest/1/abc/")
+
+    def sources() -> set[str]:
+        defs = build_defs()
+        assert len(defs.asset_checks) == len(defs.assets)  # one source_refreshed check per source
+        return {spec.tags["source"] for a in defs.assets for spec in a.specs}
+
+    assert sources() == {"bitrix24", "cbr"}  # the CBR needs no credentials: on unless switched off
+    monkeypatch.setenv("CBR_API_URL", "off")
+    assert sources() == {"bitrix24"}
+    monkeypatch.setenv("PLAN_FILE", "/company/plan.xlsx")
+    monkeypatch.setenv("DIRECT_TOKEN", "t")
+    assert sources() == {"bitrix24", "plan", "direct"}
+
+
+def test_outside_demo_mode_the_plan_is_never_the_demo_worlds(tmp_path, monkeypatch):
+    from resources.source_files import PlanNotConfigured
+
+    monkeypatch.setenv("BITRIX24_WEBHOOK_URL", "https://portal.example/rest/1/abc/")
+    monkeypatch.setenv("DATA_DIR", str(tmp_path))
+    monkeypatch.delenv("PLAN_FILE", raising=False)
+    with pytest.raises(PlanNotConfigured, match="PLAN_FILE is not set"):
+        SourceFiles().plan_path()
+    assert not (tmp_path / "demo").exists()
 
 
 def test_materialize_the_demo_world_then_rerun_and_full_refresh(tmp_path, monkeypatch):
@@ -98,3 +128,31 @@ def test_a_configured_webhook_is_used_as_is_and_no_demo_is_started(tmp_path, mon
     with portal.webhook() as got:
         assert got == url
     assert not (tmp_path / "demo").exists()
+
+
+def test_a_warehouse_holds_the_demo_or_the_company_never_both(tmp_path, monkeypatch):
+    """A first `make run` (the demo) then the company's own run on the same file: refused, naming why."""
+    from assets.ingest.guard import WarehouseModeMismatch, ensure_mode
+
+    wh = Warehouse(url=f"duckdb:///{tmp_path / 'wh.duckdb'}")
+    ensure_mode(wh, demo=True)
+    ensure_mode(wh, demo=True)  # the demo again: fine
+    with pytest.raises(WarehouseModeMismatch, match="holds the demo world's data") as err:
+        ensure_mode(wh, demo=False)
+    assert "WAREHOUSE_URL" in str(err.value) and "make clean" in str(err.value)
+    other = Warehouse(url=f"duckdb:///{tmp_path / 'company.duckdb'}")
+    ensure_mode(other, demo=False)
+    with pytest.raises(WarehouseModeMismatch, match="real company"):
+        ensure_mode(other, demo=True)
+
+
+def test_a_company_keeps_its_dlt_state_apart_from_the_demo(tmp_path, monkeypatch):
+    from assets.ingest.common import run_pipeline
+
+    monkeypatch.setenv("DATA_DIR", str(tmp_path))
+    wh = Warehouse(url=f"duckdb:///{tmp_path / 'wh.duckdb'}")
+    monkeypatch.delenv("BITRIX24_WEBHOOK_URL", raising=False)
+    demo = Path(run_pipeline("bitrix24", "raw_bitrix24", wh).pipelines_dir)
+    monkeypatch.setenv("BITRIX24_WEBHOOK_URL", "https://portal.example/rest/1/abc/")
+    company = Path(run_pipeline("bitrix24", "raw_bitrix24", wh).pipelines_dir)
+    assert demo == tmp_path / "dlt_pipelines" and company.parent == demo and company != demo

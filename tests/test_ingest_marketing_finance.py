@@ -92,6 +92,33 @@ def test_cbr_full_load_matches_the_world_and_weekends_add_nothing(tmp_path, s_wo
     assert wh.query("select count(*) as n from raw_cbr.rates")["n"][0] == len(world.rates)
 
 
+def test_cbr_rates_file_adds_history_and_names_a_bad_cell(tmp_path):
+    """A closed network's rates file (CBR_RATES_FILE): same table, merged on date + char_code."""
+    from assets.ingest.cbr.source import cbr_source
+    from assets.ingest.guard import describe_error
+
+    first = tmp_path / "rates_1.csv"
+    first.write_text("date,char_code,nominal,value\n2026-01-12,USD,1,\"78,50\"\n2026-01-12,KZT,100,15.1\n",
+                     encoding="utf-8")
+    second = tmp_path / "rates_2.csv"
+    second.write_text("date,char_code,nominal,value\n2026-01-12,USD,1,78.6\n2026-01-13,usd,1,79\n", encoding="utf-8")
+    pipe, wh = _pipe(tmp_path, "cbr_file", "raw_cbr")
+    pipe.run(cbr_source(base_url="file", start_date=date(2026, 1, 1), rates_file=str(first)))
+    pipe.run(cbr_source(base_url="file", start_date=date(2026, 1, 1), rates_file=str(second)))
+    got = wh.query("select cast(date as varchar) as d, char_code, nominal, cast(value as double) as v "
+                   "from raw_cbr.rates order by 1, 2").rows()
+    assert got == [("2026-01-12", "KZT", 100, 15.1), ("2026-01-12", "USD", 1, 78.6), ("2026-01-13", "USD", 1, 79.0)]
+
+    bad = tmp_path / "rates_bad.csv"
+    bad.write_text("date,char_code,nominal,value\n2026-01-14,USD,1,-3\n", encoding="utf-8")
+    with pytest.raises(Exception) as err:
+        pipe.run(cbr_source(base_url="file", start_date=date(2026, 1, 1), rates_file=str(bad)))
+    assert "rates_bad.csv, line 2, column value" in str(err.value)
+    # what the run reports (assets/ingest/guard.py): the root cause's first line, and nothing lost
+    assert describe_error(err.value).startswith("SourceFileError: ") and "column value" in describe_error(err.value)
+    assert wh.query("select count(*) as n from raw_cbr.rates")["n"][0] == 3
+
+
 def test_cbr_malformed_value_is_quarantined_and_the_rest_loads(tmp_path, s_world, portal):
     world = load_world(s_world)
     bad_day = world.rates[-1]["date"]
@@ -343,7 +370,7 @@ def test_telephony_bad_row_quarantined_without_the_number(tmp_path):
 
 # ------------------------------------------------------------------------------------ Dagster
 
-def test_assets_materialize_the_demo_world_and_skip_unconfigured_sources(tmp_path, monkeypatch):
+def test_assets_materialize_the_demo_world_and_report_unconfigured_sources(tmp_path, monkeypatch):
     from assets.ingest.cbr.assets import cbr_raw
     from assets.ingest.direct.assets import direct_raw
     from assets.ingest.onec.assets import onec_raw
@@ -371,15 +398,22 @@ def test_assets_materialize_the_demo_world_and_skip_unconfigured_sources(tmp_pat
     assert mats == {"raw_cbr/rates", "raw_direct/campaign_stats", "raw_vk/campaign_stats", "raw_onec/invoices",
                     "raw_onec/payments", "raw_telephony/calls"}
 
-    # Production mode (a CRM configured) with none of these configured: one log line each, no failure.
+    # Production mode (a CRM configured) with none of these configured: absent from the graph; an asset
+    # run anyway (definitions loaded under other settings) is a reported failure, never a silent skip.
     monkeypatch.setenv("BITRIX24_WEBHOOK_URL", "https://portal.example/rest/1/abc/")
-    monkeypatch.setenv("CBR_API_URL", resources["cbr"].api_url or "http://127.0.0.1:9")  # never reached below
+    monkeypatch.setenv("CBR_API_URL", "off")
+    from assets.ingest import build_defs
+
+    assert {spec.tags["source"] for a in build_defs().assets for spec in a.specs} == {"bitrix24"}
     instance = dg.DagsterInstance.ephemeral()
-    skipped = dg.materialize([direct_raw, vk_raw, onec_raw, telephony_raw], resources=resources, instance=instance)
-    assert skipped.success and not skipped.get_asset_materialization_events()
-    logs = " ".join(e.user_message for e in instance.all_logs(skipped.run_id))
-    for line in ("DIRECT_TOKEN unset", "VK_ADS_TOKEN unset", "ONEC_EXPORT_DIR unset", "TELEPHONY_EXPORT_DIR unset"):
-        assert line in logs
+    stale = dg.materialize([direct_raw, vk_raw, onec_raw, telephony_raw], resources=resources, instance=instance)
+    assert stale.success  # the checks (not part of this selection) are what fail the run
+    mats = {e.asset_key.to_user_string(): e.materialization.metadata for e in stale.get_asset_materialization_events()}
+    assert all(m["refreshed"].value is False for m in mats.values()) and len(mats) == 5
+    status = dict(resources["warehouse"].query("select source, error from ops.source_status where status = 'failed'").rows())
+    for source, setting in (("direct", "DIRECT_TOKEN"), ("vk", "VK_ADS_TOKEN"), ("onec", "ONEC_EXPORT_DIR"),
+                            ("telephony", "TELEPHONY_EXPORT_DIR")):
+        assert f"({setting} unset)" in status[source]
 
 
 def test_telephony_outside_demo_needs_a_salt(tmp_path, monkeypatch):

@@ -249,6 +249,11 @@ def catboost_remaining(history: pl.DataFrame, future_days: list[date], seed: int
     horizons = {a: list(range(1, min(MAX_HORIZON, n - 1 - a) + 1)) for a in anchors}
     x_train = _catboost_rows(values, days, holidays_set, anchors, horizons)
     y_train = np.array([values[a + h] for a in anchors for h in horizons[a]])
+    if y_train.size == 0 or np.all(y_train == y_train[0]):
+        # A flat recent history (a company with no sales in the window, or a history that ended long
+        # ago): nothing to learn, and CatBoost refuses equal targets. The flat value goes on.
+        level = float(y_train[0]) if y_train.size else float(values[-1]) if n else 0.0
+        return max(level, 0.0) * len(future_days)
     model = CatBoostRegressor(
         iterations=CATBOOST_ITERATIONS, depth=6, learning_rate=0.1, loss_function="RMSE",
         random_seed=seed, thread_count=2, verbose=False, allow_writing_files=False,

@@ -1,39 +1,44 @@
-"""Ingest stage: dlt loads from Bitrix24, the plan sheet, the CBR, Yandex.Direct, VK Ads, 1C and telephony into raw_* datasets (group `ingest`)."""
+"""Ingest stage: dlt loads from the company's sources into raw_* datasets (group `ingest`).
+
+Only the configured sources join the graph (assets/ingest/sources.py decides); each has a
+`source_refreshed` check that fails the run when its load failed (assets/ingest/guard.py).
+"""
 from __future__ import annotations
 
-from dagster import Definitions, get_dagster_logger
+from dagster import AssetsDefinition, Definitions, get_dagster_logger
 
 from resources.settings import load_settings
 
 
-def build_defs() -> Definitions:
-    """All ingest assets; resources (dlt, bitrix24, demo_files, cbr, direct, vk_ads, onec, telephony, warehouse) come from definitions.py."""
+def source_assets() -> dict[str, AssetsDefinition]:
+    """Every source's assets definition, by source name (imported here: each pulls in its dlt source)."""
+    from assets.ingest.amocrm.assets import amocrm_raw
     from assets.ingest.bitrix24.assets import bitrix24_raw
     from assets.ingest.cbr.assets import cbr_raw
     from assets.ingest.direct.assets import direct_raw
+    from assets.ingest.export.assets import export_raw
     from assets.ingest.files.assets import plan_raw
     from assets.ingest.onec.assets import onec_raw
     from assets.ingest.telephony.assets import telephony_raw
     from assets.ingest.vk.assets import vk_raw
 
+    return {"bitrix24": bitrix24_raw, "amocrm": amocrm_raw, "export": export_raw, "plan": plan_raw, "cbr": cbr_raw,
+            "direct": direct_raw, "vk": vk_raw, "onec": onec_raw, "telephony": telephony_raw}
+
+
+def build_defs() -> Definitions:
+    """The configured sources' assets and their checks; resources come from definitions.py."""
+    from assets.ingest.checks import source_refreshed_check
+    from assets.ingest.sources import SOURCES, configured_sources
+
     settings = load_settings()
-    log = get_dagster_logger("ingest")
-    assets: list = [plan_raw, cbr_raw]
-    # Direct, VK Ads, 1C and telephony are always in the graph; a run skips an unconfigured one with one log line.
-    assets += [direct_raw, vk_raw, onec_raw, telephony_raw]
-    # Bitrix24 runs when its webhook is set, or in demo mode (no CRM configured at all). A company on
-    # amoCRM or on export files has no Bitrix24: skipped with one line instead of failing every run.
-    if settings.bitrix24_webhook_url is not None or settings.demo_mode:
-        assets.append(bitrix24_raw)
-    else:
-        log.info("Bitrix24: skipped (BITRIX24_WEBHOOK_URL is not set; another CRM source is configured)")
-    # amoCRM and the CRM export join the graph only when configured (their dbt staging stays empty).
-    if settings.amocrm_base_url:
-        from assets.ingest.amocrm.assets import amocrm_raw
-
-        assets.append(amocrm_raw)
-    if settings.crm_export_dir is not None:
-        from assets.ingest.export.assets import export_raw
-
-        assets.append(export_raw)
-    return Definitions(assets=assets)
+    present = configured_sources(settings)
+    absent = [SOURCES[name] for name in SOURCES if name not in present]
+    if absent:
+        get_dagster_logger("ingest").info(
+            "sources not configured (absent from the graph, their staging stays empty): "
+            + ", ".join(f"{s.title} ({s.setting})" for s in absent))
+    by_name = source_assets()
+    assets = [by_name[name] for name in present]
+    checks = [source_refreshed_check(SOURCES[name], by_name[name]) for name in present]
+    return Definitions(assets=assets, asset_checks=checks)

@@ -6,6 +6,7 @@ the same keys join the lineage into one graph. The dlt pipeline is built at run 
 """
 from __future__ import annotations
 
+import hashlib
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -74,12 +75,20 @@ def spec_pipeline(pipeline_name: str, dataset_name: str) -> dlt.Pipeline:
 
 
 def run_pipeline(pipeline_name: str, dataset_name: str, warehouse: Warehouse) -> dlt.Pipeline:
-    """The pipeline a run loads with: the warehouse's destination, state under DATA_DIR/dlt_pipelines."""
+    """The pipeline a run loads with: the warehouse's destination, state under DATA_DIR/dlt_pipelines.
+
+    A real company's pipelines keep their state (incremental cursors) in a folder of their own per
+    warehouse: the demo world's cursors, or another warehouse's, must never decide what is read next.
+    """
+    settings = load_settings()
+    folder = settings.data_dir / "dlt_pipelines"
+    if not settings.demo_mode:
+        folder = folder / f"company-{hashlib.sha256(warehouse.url.encode()).hexdigest()[:12]}"
     return dlt.pipeline(
         pipeline_name=pipeline_name,
         destination=warehouse.dlt_destination(),
         dataset_name=dataset_name,
-        pipelines_dir=str(load_settings().data_dir / "dlt_pipelines"),
+        pipelines_dir=str(folder),
     )
 
 

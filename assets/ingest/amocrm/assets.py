@@ -7,6 +7,7 @@ from dagster import AssetExecutionContext
 from dagster_dlt import DagsterDltResource, dlt_assets
 
 from assets.ingest.amocrm.source import amocrm_source
+from assets.ingest.guard import load_or_report
 from assets.ingest.common import IngestConfig, IngestTranslator, load_format, run_kwargs, run_pipeline, spec_pipeline
 from resources.amocrm import AmoCRMAccount
 from resources.warehouse import Warehouse
@@ -32,13 +33,16 @@ def amocrm_raw(
     warehouse: Warehouse,
 ) -> Iterator[Any]:
     """Incremental load of leads/events/notes/tasks/companies and a full refresh of the small dimensions."""
-    base_url, token = amocrm.credentials()
-    context.log.info(f"amoCRM: {base_url}")
-    yield from dlt.run(
-        context=context,
-        dlt_source=amocrm_source(base_url=base_url, access_token=token),
-        dlt_pipeline=run_pipeline(PIPELINE_NAME, DATASET, warehouse),
-        dagster_dlt_translator=TRANSLATOR,
-        **run_kwargs(config),
-        **load_format(warehouse),
-    )
+    def load() -> Iterator[Any]:
+        base_url, token = amocrm.credentials()
+        context.log.info(f"amoCRM: {base_url}")
+        yield from dlt.run(
+            context=context,
+            dlt_source=amocrm_source(base_url=base_url, access_token=token),
+            dlt_pipeline=run_pipeline(PIPELINE_NAME, DATASET, warehouse),
+            dagster_dlt_translator=TRANSLATOR,
+            **run_kwargs(config),
+            **load_format(warehouse),
+        )
+
+    yield from load_or_report(context, "amocrm", warehouse, load)

@@ -7,6 +7,7 @@ from dagster import AssetExecutionContext
 from dagster_dlt import DagsterDltResource, dlt_assets
 
 from assets.ingest.bitrix24.source import bitrix24_source
+from assets.ingest.guard import load_or_report
 from assets.ingest.common import (IngestConfig, IngestTranslator, load_format, run_kwargs, run_pipeline,
                                   spec_pipeline)
 from resources.bitrix24 import Bitrix24Portal
@@ -34,12 +35,15 @@ def bitrix24_raw(
 ) -> Iterator[Any]:
     """Incremental load of the CRM (deals, leads, activities, companies, stage history, calls, tasks)
     and a full refresh of users, departments, pipelines, stages."""
-    with bitrix24.webhook() as url:
-        yield from dlt.run(
-            context=context,
-            dlt_source=bitrix24_source(webhook_url=url, phone_hash_salt=bitrix24.phone_salt()),
-            dlt_pipeline=run_pipeline(PIPELINE_NAME, DATASET, warehouse),
-            dagster_dlt_translator=TRANSLATOR,
-            **run_kwargs(config),
-            **load_format(warehouse),
-        )
+    def load() -> Iterator[Any]:
+        with bitrix24.webhook() as url:
+            yield from dlt.run(
+                context=context,
+                dlt_source=bitrix24_source(webhook_url=url, phone_hash_salt=bitrix24.phone_salt()),
+                dlt_pipeline=run_pipeline(PIPELINE_NAME, DATASET, warehouse),
+                dagster_dlt_translator=TRANSLATOR,
+                **run_kwargs(config),
+                **load_format(warehouse),
+            )
+
+    yield from load_or_report(context, "bitrix24", warehouse, load)

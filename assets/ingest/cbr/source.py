@@ -6,6 +6,9 @@ holidays the answer's Date is the last published day, so rows are keyed on the a
 repeated answers are loaded once. Table `rates` (dataset raw_cbr): date, char_code, nominal, value
 (rubles per `nominal` units, decimal comma read as a decimal), merged on date + char_code.
 
+A company in a closed network may hand the same rows over as a file instead (`rates_file`, the
+CBR_RATES_FILE setting: columns date, char_code, nominal, value), merged the same way.
+
 Incremental: the resource state keeps the last day asked; the next run asks again from a few days
 before it (the CBR publishes tomorrow's rate today) up to `end_date`. A malformed value is
 quarantined (raw_cbr.quarantine: the day asked, the currency, the reason) and the other currencies load.
@@ -75,6 +78,41 @@ def parse_xml_daily(body: bytes, asked: date) -> tuple[date | None, list[dict[st
     return published, rows, problems
 
 
+def _code(value: str) -> str:
+    code = value.strip().upper()
+    if len(code) != 3 or not code.isalpha():
+        raise ValueError(f"{value!r} is not a 3-letter currency code")
+    return code
+
+
+def _decimal(value: str) -> Decimal:
+    try:
+        result = Decimal(value.strip().replace(",", ".").replace("\u00a0", "").replace(" ", ""))
+    except InvalidOperation:
+        raise ValueError(f"{value!r} is not a number") from None
+    if not result.is_finite():
+        raise ValueError(f"{value!r} is not a number")
+    return result
+
+
+def _positive(convert: Callable[[str], Any]) -> Callable[[str], Any]:
+    def checked(value: str) -> Any:
+        result = convert(value)
+        if result <= 0:
+            raise ValueError(f"{value!r} is not positive")
+        return result
+    return checked
+
+
+# A rates file (CBR_RATES_FILE) for a closed network: the same four columns as the table.
+RATES_FILE_COLUMNS: dict[str, Callable[[str], Any]] = {
+    "date": lambda v: date.fromisoformat(v.strip()),
+    "char_code": _code,
+    "nominal": _positive(lambda v: int(v.strip())),
+    "value": _positive(lambda v: _decimal(v)),
+}
+
+
 @dlt.source(name="cbr")
 def cbr_source(
     base_url: str = dlt.config.value,
@@ -83,8 +121,11 @@ def cbr_source(
     session: requests.Session | None = None,
     sleep: Callable[[float], None] | None = None,
     read_timeout: float = 120.0,
+    rates_file: str | None = None,
 ) -> DltResource:
-    """CBR daily rates from XML_daily.asp -> raw_cbr.rates."""
+    """CBR daily rates from XML_daily.asp (or, in a closed network, from a rates file) -> raw_cbr.rates."""
+    if rates_file:
+        return _rates_from_file(rates_file)
     http = session or requests.Session()
     retry_kwargs: dict[str, Any] = {"sleep": sleep} if sleep else {}
     retry_kwargs["timeout"] = (10.0, read_timeout)
@@ -112,5 +153,18 @@ def cbr_source(
                 yield rows
             state["last_day"] = day.isoformat()
             day += timedelta(days=1)
+
+    return rates
+
+
+def _rates_from_file(rates_file: str) -> DltResource:
+    """A CSV/XLSX of date, char_code, nominal, value (rubles per `nominal` units), merged like the API's rows:
+    a file holding only recent days adds to the history instead of replacing it."""
+    from assets.ingest.files.source import read_typed_csv
+
+    @dlt.resource(name="rates", primary_key=list(CBR_KEY), write_disposition="merge", columns=CBR_HINTS)
+    def rates() -> Iterator[Any]:
+        """CBR rates from the company's rates file (CBR_RATES_FILE), merged on date + char_code."""
+        yield read_typed_csv(rates_file, RATES_FILE_COLUMNS, tuple(RATES_FILE_COLUMNS), CBR_KEY, "CBR rates")
 
     return rates

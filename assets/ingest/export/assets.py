@@ -6,6 +6,7 @@ from typing import Any
 from dagster import AssetExecutionContext
 from dagster_dlt import DagsterDltResource, dlt_assets
 
+from assets.ingest.guard import load_or_report
 from assets.ingest.common import IngestConfig, IngestTranslator, load_format, run_kwargs, run_pipeline, spec_pipeline
 from assets.ingest.export.source import crm_export_source
 from resources.crm_export import CrmExport
@@ -31,13 +32,16 @@ def export_raw(
     warehouse: Warehouse,
 ) -> Iterator[Any]:
     """CRM export files mapped to canonical deals/leads/activities/managers; unreadable rows to quarantine."""
-    export_dir, mapping = crm_export.paths()
-    context.log.info(f"CRM export: {export_dir} with mapping {mapping.name}")
-    yield from dlt.run(
-        context=context,
-        dlt_source=crm_export_source(export_dir=str(export_dir), mapping_file=str(mapping)),
-        dlt_pipeline=run_pipeline(PIPELINE_NAME, DATASET, warehouse),
-        dagster_dlt_translator=TRANSLATOR,
-        **run_kwargs(config),
-        **load_format(warehouse),
-    )
+    def load() -> Iterator[Any]:
+        export_dir, mapping = crm_export.paths()
+        context.log.info(f"CRM export: {export_dir} with mapping {mapping.name}")
+        yield from dlt.run(
+            context=context,
+            dlt_source=crm_export_source(export_dir=str(export_dir), mapping_file=str(mapping)),
+            dlt_pipeline=run_pipeline(PIPELINE_NAME, DATASET, warehouse),
+            dagster_dlt_translator=TRANSLATOR,
+            **run_kwargs(config),
+            **load_format(warehouse),
+        )
+
+    yield from load_or_report(context, "export", warehouse, load)

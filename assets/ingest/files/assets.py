@@ -6,6 +6,7 @@ from typing import Any
 from dagster import AssetExecutionContext
 from dagster_dlt import DagsterDltResource, dlt_assets
 
+from assets.ingest.guard import load_or_report
 from assets.ingest.common import IngestConfig, IngestTranslator, load_format, run_kwargs, run_pipeline, spec_pipeline
 from assets.ingest.files.source import plan_source
 from resources.source_files import SourceFiles
@@ -29,12 +30,14 @@ def plan_raw(
     warehouse: Warehouse,
 ) -> Iterator[Any]:
     """The sales plan sheet (CSV or XLSX, a Google Sheet export), replaced whole on every run."""
-    yield from dlt.run(
-        context=context,
-        dlt_source=plan_source(plan_file=str(demo_files.plan_path())),
-        dlt_pipeline=run_pipeline("plan", "raw_plan", warehouse),
-        dagster_dlt_translator=PLAN_TRANSLATOR,
-        **run_kwargs(config),
-        **load_format(warehouse),
-    )
+    def load() -> Iterator[Any]:
+        yield from dlt.run(
+            context=context,
+            dlt_source=plan_source(plan_file=str(demo_files.plan_path())),
+            dlt_pipeline=run_pipeline("plan", "raw_plan", warehouse),
+            dagster_dlt_translator=PLAN_TRANSLATOR,
+            **run_kwargs(config),
+            **load_format(warehouse),
+        )
 
+    yield from load_or_report(context, "plan", warehouse, load)

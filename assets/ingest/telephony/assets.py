@@ -6,14 +6,15 @@ from typing import Any
 from dagster import AssetExecutionContext
 from dagster_dlt import DagsterDltResource, dlt_assets
 
-from assets.ingest.common import IngestConfig, load_format, run_kwargs, run_pipeline, spec_pipeline
-from assets.ingest.optional import OptionalSourceTranslator
+from assets.ingest.guard import load_or_report
+from assets.ingest.sources import SourceNotConfigured
+from assets.ingest.common import IngestConfig, IngestTranslator, load_format, run_kwargs, run_pipeline, spec_pipeline
 from assets.ingest.telephony.source import telephony_source
 from resources.export_folders import TelephonyExport
 from resources.settings import load_settings
 from resources.warehouse import Warehouse
 
-TELEPHONY_TRANSLATOR = OptionalSourceTranslator(dataset_name="raw_telephony", source_tag="telephony")
+TELEPHONY_TRANSLATOR = IngestTranslator(dataset_name="raw_telephony", source_tag="telephony")
 
 
 @dlt_assets(
@@ -31,16 +32,18 @@ def telephony_raw(
     warehouse: Warehouse,
 ) -> Iterator[Any]:
     """Calls from the telephony export folder, client phones hashed on arrival (bad rows to raw_telephony.quarantine)."""
-    folder = telephony.folder()
-    if folder is None:
-        context.log.info("telephony export not configured (TELEPHONY_EXPORT_DIR unset): skipping raw_telephony")
-        return
-    yield from dlt.run(
-        context=context,
-        dlt_source=telephony_source(export_dir=str(folder), phone_hash_salt=telephony.salt(),
-                                    company_timezone=load_settings().company_timezone),
-        dlt_pipeline=run_pipeline("telephony", "raw_telephony", warehouse),
-        dagster_dlt_translator=TELEPHONY_TRANSLATOR,
-        **run_kwargs(config),
-        **load_format(warehouse),
-    )
+    def load() -> Iterator[Any]:
+        folder = telephony.folder()
+        if folder is None:
+            raise SourceNotConfigured("telephony")
+        yield from dlt.run(
+            context=context,
+            dlt_source=telephony_source(export_dir=str(folder), phone_hash_salt=telephony.salt(),
+                                        company_timezone=load_settings().company_timezone),
+            dlt_pipeline=run_pipeline("telephony", "raw_telephony", warehouse),
+            dagster_dlt_translator=TELEPHONY_TRANSLATOR,
+            **run_kwargs(config),
+            **load_format(warehouse),
+        )
+
+    yield from load_or_report(context, "telephony", warehouse, load)

@@ -7,13 +7,14 @@ from typing import Any
 from dagster import AssetExecutionContext
 from dagster_dlt import DagsterDltResource, dlt_assets
 
-from assets.ingest.common import IngestConfig, load_format, run_kwargs, run_pipeline, spec_pipeline
-from assets.ingest.optional import OptionalSourceTranslator
+from assets.ingest.guard import load_or_report
+from assets.ingest.sources import SourceNotConfigured
+from assets.ingest.common import IngestConfig, IngestTranslator, load_format, run_kwargs, run_pipeline, spec_pipeline
 from assets.ingest.vk.source import vk_source
 from resources.vk_ads import VKAds
 from resources.warehouse import Warehouse
 
-VK_TRANSLATOR = OptionalSourceTranslator(dataset_name="raw_vk", source_tag="vk")
+VK_TRANSLATOR = IngestTranslator(dataset_name="raw_vk", source_tag="vk")
 
 
 @dlt_assets(
@@ -31,17 +32,19 @@ def vk_raw(
     warehouse: Warehouse,
 ) -> Iterator[Any]:
     """VK Ads spend, shows, clicks and goals by campaign and day (look-back merge; quarantine for bad values)."""
-    with vk_ads.endpoint() as ep:
-        if ep is None:
-            context.log.info("VK Ads not configured (VK_ADS_TOKEN unset): skipping raw_vk")
-            return
-        context.log.info(f"VK Ads statistics from {ep.base_url} since {ep.start_date}, look-back {ep.lookback_days} days")
-        yield from dlt.run(
-            context=context,
-            dlt_source=vk_source(base_url=ep.base_url, token=ep.token, currency=ep.currency, start_date=ep.start_date,
-                                 end_date=ep.end_date, lookback_days=ep.lookback_days),
-            dlt_pipeline=run_pipeline("vk", "raw_vk", warehouse),
-            dagster_dlt_translator=VK_TRANSLATOR,
-            **run_kwargs(config),
-            **load_format(warehouse),
-        )
+    def load() -> Iterator[Any]:
+        with vk_ads.endpoint() as ep:
+            if ep is None:
+                raise SourceNotConfigured("vk")
+            context.log.info(f"VK Ads statistics from {ep.base_url} since {ep.start_date}, look-back {ep.lookback_days} days")
+            yield from dlt.run(
+                context=context,
+                dlt_source=vk_source(base_url=ep.base_url, token=ep.token, currency=ep.currency, start_date=ep.start_date,
+                                     end_date=ep.end_date, lookback_days=ep.lookback_days),
+                dlt_pipeline=run_pipeline("vk", "raw_vk", warehouse),
+                dagster_dlt_translator=VK_TRANSLATOR,
+                **run_kwargs(config),
+                **load_format(warehouse),
+            )
+
+    yield from load_or_report(context, "vk", warehouse, load)
