@@ -175,14 +175,24 @@ def test_wrong_token_is_a_clear_error_without_the_token(portal, tmp_path, monkey
     assert "/api/v4/leads" in message and "401" in message and "AMOCRM_ACCESS_TOKEN" in message
     assert bad_token not in message and bad_token not in repr(client)
 
+    # Through Dagster: the source is reported failed by its source_refreshed check (the run fails
+    # there, the rest of a whole-graph run would still build), naming the cause, never the token.
+    from assets.ingest.checks import source_refreshed_check
+    from assets.ingest.sources import SOURCES
+
     monkeypatch.setenv("DATA_DIR", str(tmp_path / "data"))
-    result = dg.materialize([amocrm_raw], raise_on_error=False, resources={
-        "dlt": DagsterDltResource(), "warehouse": Warehouse(url=f"duckdb:///{tmp_path / 'wh.duckdb'}"),
+    monkeypatch.setenv("AMOCRM_BASE_URL", portal.base_url)
+    wh = Warehouse(url=f"duckdb:///{tmp_path / 'wh.duckdb'}")
+    result = dg.materialize([amocrm_raw, source_refreshed_check(SOURCES["amocrm"], amocrm_raw)],
+                            raise_on_error=False, resources={
+        "dlt": DagsterDltResource(), "warehouse": wh,
         "amocrm": AmoCRMAccount(base_url=portal.base_url, access_token=bad_token)})
     assert not result.success
-    failure = result.get_step_failure_events()[0].event_specific_data.error
-    text = str(failure.to_string())
+    assert [e.step_key for e in result.get_step_failure_events()] == ["raw_amocrm__leads_source_refreshed"]
+    text = str(result.get_step_failure_events()[0].event_specific_data.error.to_string())
     assert "401" in text and "/api/v4/" in text and bad_token not in text
+    error = wh.query("select error from ops.source_status where source = 'amocrm' and status = 'failed'")["error"][0]
+    assert "401" in error and bad_token not in error
 
 
 def test_a_new_custom_field_becomes_a_new_column(portal, tmp_path):

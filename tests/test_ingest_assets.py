@@ -156,3 +156,21 @@ def test_a_company_keeps_its_dlt_state_apart_from_the_demo(tmp_path, monkeypatch
     monkeypatch.setenv("BITRIX24_WEBHOOK_URL", "https://portal.example/rest/1/abc/")
     company = Path(run_pipeline("bitrix24", "raw_bitrix24", wh).pipelines_dir)
     assert demo == tmp_path / "dlt_pipelines" and company.parent == demo and company != demo
+
+
+def test_a_reported_source_error_names_its_cause_without_secrets(monkeypatch):
+    """What ops.source_status, the check and on-call show: the root cause's first line, secrets masked."""
+    from assets.ingest.guard import describe_error
+
+    monkeypatch.setenv("DIRECT_TOKEN", "y0_SECRET-direct")
+    try:
+        try:
+            raise ConnectionError("GET https://portal.example/rest/7/s3cr3tc0de/crm.deal.list refused; "
+                                  "Authorization y0_SECRET-direct; postgresql://u:pw@db/x\nsecond line")
+        except ConnectionError as inner:
+            raise RuntimeError("Pipeline execution failed at step=extract") from inner
+    except RuntimeError as exc:
+        text = describe_error(exc)
+    assert text.startswith("ConnectionError: GET https://portal.example/rest/7/***/crm.deal.list refused")
+    assert "s3cr3tc0de" not in text and "y0_SECRET" not in text and ":pw@" not in text
+    assert "second line" not in text

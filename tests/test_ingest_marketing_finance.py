@@ -406,6 +406,8 @@ def test_assets_materialize_the_demo_world_and_report_unconfigured_sources(tmp_p
 
     assert {spec.tags["source"] for a in build_defs().assets for spec in a.specs} == {"bitrix24"}
     instance = dg.DagsterInstance.ephemeral()
+    # (a warehouse of its own: the demo's one above refuses a real company's run)
+    resources["warehouse"] = Warehouse(url=f"duckdb:///{tmp_path / 'company.duckdb'}")
     stale = dg.materialize([direct_raw, vk_raw, onec_raw, telephony_raw], resources=resources, instance=instance)
     assert stale.success  # the checks (not part of this selection) are what fail the run
     mats = {e.asset_key.to_user_string(): e.materialization.metadata for e in stale.get_asset_materialization_events()}
