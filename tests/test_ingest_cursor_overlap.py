@@ -162,3 +162,79 @@ def test_bitrix24_edits_within_the_second_of_the_last_read_arrive(s_world, wareh
                 == [(0,)], entity
     finally:
         portal.stop()
+
+
+# --- a record edited while a long read pages on --------------------------------------------------
+def test_amocrm_a_lead_edited_between_two_pages_of_a_first_load_is_not_skipped(s_world, warehouse, tmp_path):
+    """Page numbers in updated_at order would slide the 251st lead onto page 1, already read, when a
+    lead of page 1 is edited (it moves to the end); keyset paging asks page 2 from the last time seen."""
+    from demo.world import load_world
+
+    portal = AmoCRMPortal(world=load_world(s_world), rate_limit=None)
+    assert len(portal.leads) > 250  # more than one page
+    first = min(portal.leads.values(), key=lambda lead: (lead["updated_at"], lead["id"]))["id"]
+    asked: list[dict] = []
+
+    def edit_between_pages(path: str, query: dict) -> None:
+        if path == "/api/v4/leads":
+            asked.append(query)
+            if len(asked) == 2:  # page 1 was read: a manager edits its first lead now
+                portal.update_lead(first, price=424242)
+
+    portal.before_answer = edit_between_pages
+    portal.start()
+    try:
+        pipe = _pipeline("amocrm_paging", warehouse, "raw_amocrm", tmp_path)
+        info = pipe.run(amocrm_source(base_url=portal.base_url, access_token=DEFAULT_TOKEN, max_rps=200,
+                                      backoff_base=0.01).with_resources("leads"))
+        assert not info.has_failed_jobs
+        assert sorted(i for (i,) in warehouse.query("select id from raw_amocrm.leads").rows()) == sorted(portal.leads)
+        assert _one(warehouse, "select price from raw_amocrm.leads where id = ?", [first]) == 424242
+        assert all(q.get("page") == "1" for q in asked[:2])  # keyset: each page asked from the last time
+    finally:
+        portal.stop()
+
+
+def test_bitrix24_a_deal_edited_behind_a_long_read_is_read_next_time(s_world, warehouse, tmp_path):
+    """Pages go by ID: deal A (first page, already read) is edited, then deal B (last page, not yet read)
+    a minute later; B's stamp would carry the cursor past A's. The cursor stops at the moment the read
+    began, so the next run reads A."""
+    from datetime import datetime, timedelta, timezone
+
+    from demo.portal import DemoPortal
+
+    world = tmp_path / "world"
+    shutil.copytree(s_world, world)
+    portal = DemoPortal(world, rate_limit=None)
+    deals = portal.records("deals")
+    a, b = deals[0]["ID"], deals[-1]["ID"]
+    handle, pages = portal.handle, []
+
+    def edit_behind_the_read(path: str, query: str, body: bytes, content_type: str):
+        answer = handle(path, query, body, content_type)
+        if path.rstrip("/").rsplit("/", 1)[-1].removesuffix(".json") == "crm.deal.list":
+            pages.append(path)
+            if len(pages) == 1:
+                now = datetime.now(timezone.utc)
+                portal.upsert("deals", {"ID": a, "TITLE": "правка позади чтения"}, modified_at=now + timedelta(seconds=1))
+                portal.upsert("deals", {"ID": b, "TITLE": "правка впереди"}, modified_at=now + timedelta(seconds=70))
+        return answer
+
+    portal.handle = edit_behind_the_read
+    portal.start()
+    try:
+        pipe = _pipeline("bitrix24_paging", warehouse, "raw_bitrix24", tmp_path)
+
+        def run() -> None:
+            info = pipe.run(bitrix24_source(webhook_url=portal.webhook_url, rate=None, backoff_base=0.01,
+                                            paging="keyset").with_resources("deals"))
+            assert not info.has_failed_jobs
+
+        run()
+        assert len(pages) > 1
+        sql = "select title from raw_bitrix24.deals where id = ?"
+        assert _one(warehouse, sql, [b]) == "правка впереди"  # read in this run, on a later page
+        run()
+        assert _one(warehouse, sql, [a]) == "правка позади чтения"
+    finally:
+        portal.stop()

@@ -71,6 +71,12 @@ LEAD_HINTS = dict(ints=("id", "price", "responsible_user_id", "group_id", "statu
 _LEAD_COLUMNS = frozenset(_hints(**LEAD_HINTS))
 
 
+def _newest_wins(hints: dict[str, Any], field: str = "updated_at") -> dict[str, Any]:
+    """A record read twice in one load (keyset paging meets an edited record again) merges as its newest."""
+    hints[field] = {**hints.get(field, {"data_type": "bigint", "nullable": True}), "dedup_sort": "desc"}
+    return hints
+
+
 def custom_field_value(field: dict[str, Any]) -> str | None:
     values = [v.get("value") for v in field.get("values") or [] if isinstance(v, dict)]
     values = [str(v) for v in values if v not in (None, "")]
@@ -202,7 +208,7 @@ def amocrm_source(
             marks.append({**row, "is_deleted": True, "updated_at": deleted_at[row["id"]]})
         return marks
 
-    @dlt.resource(name="leads", primary_key="id", write_disposition="merge", columns=_hints(**LEAD_HINTS))
+    @dlt.resource(name="leads", primary_key="id", write_disposition="merge", columns=_newest_wins(_hints(**LEAD_HINTS)))
     def leads(updated=_since("updated_at", updated_since, overlap)) -> Iterator[Any]:
         """Leads (amoCRM's deals) with status, pipeline, price, loss reason, company and custom fields;
         leads deleted since the cursor (lead_deleted events) merged back marked is_deleted."""
@@ -220,8 +226,8 @@ def amocrm_source(
             yield marks
 
     @dlt.resource(name="companies", primary_key="id", write_disposition="merge",
-                  columns=_hints(ints=("id", "responsible_user_id", "created_at", "updated_at"), texts=("name",),
-                                 bools=("is_deleted",)))
+                  columns=_newest_wins(_hints(ints=("id", "responsible_user_id", "created_at", "updated_at"),
+                                              texts=("name",), bools=("is_deleted",))))
     def companies(updated=_since("updated_at", updated_since, overlap)) -> Iterator[Any]:
         """Companies (for repeat sales), incremental on updated_at."""
         yield from changed("/api/v4/companies", "companies", updated, _without("_embedded", "_links"))
@@ -237,9 +243,10 @@ def amocrm_source(
                            flatten_event, "created_at")
 
     @dlt.resource(name="notes", primary_key="id", write_disposition="merge",
-                  columns=_hints(ints=("id", "entity_id", "created_by", "responsible_user_id", "created_at",
-                                       "updated_at", "call_duration", "call_status", "call_responsible"),
-                                 texts=("note_type", "call_uniq", "call_result", "call_link", "phone_hash")))
+                  columns=_newest_wins(_hints(ints=("id", "entity_id", "created_by", "responsible_user_id", "created_at",
+                                                    "updated_at", "call_duration", "call_status", "call_responsible"),
+                                              texts=("note_type", "call_uniq", "call_result", "call_link",
+                                                     "phone_hash"))))
     def notes(updated=_since("updated_at", updated_since, overlap)) -> Iterator[Any]:
         """Calls, read as lead notes call_in/call_out; the phone number hashed."""
         pages = client.keyset_pages("/api/v4/leads/notes", {"filter[note_type][]": list(CALL_NOTE_TYPES)},
@@ -247,9 +254,9 @@ def amocrm_source(
         yield from checked(pages, "/api/v4/leads/notes", flatten_note, "updated_at")
 
     @dlt.resource(name="tasks", primary_key="id", write_disposition="merge",
-                  columns=_hints(ints=("id", "entity_id", "responsible_user_id", "task_type_id", "complete_till",
-                                       "created_at", "updated_at"), texts=("entity_type", "text"),
-                                 bools=("is_completed",)))
+                  columns=_newest_wins(_hints(ints=("id", "entity_id", "responsible_user_id", "task_type_id",
+                                                    "complete_till", "created_at", "updated_at"),
+                                              texts=("entity_type", "text"), bools=("is_completed",))))
     def tasks(updated=_since("updated_at", updated_since, overlap)) -> Iterator[Any]:
         """Tasks with deadline (complete_till) and completion, incremental on updated_at."""
         yield from changed("/api/v4/tasks", "tasks", updated, _without("_embedded", "_links"))
