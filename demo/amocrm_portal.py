@@ -21,7 +21,7 @@ pipeline; price an integer; Unix-second times; custom fields "Продукт" an
 tasks, lost reasons -> loss reasons, deal companies -> companies. Bitrix24 leads have no amoCRM
 counterpart (amoCRM's "lead" is the deal) and are not served.
 
-Tests change the served data with `update_lead`, `add_lead`, `delete_lead`, `add_custom_field` and
+Tests change the served data with `update_lead`, `add_lead`, `delete_lead`, `restore_lead`, `add_custom_field` and
 inject faults with `fail_next`; `requests` records (method, path, status) of every call.
 Times are whole seconds, as amoCRM stamps them: `update_lead(..., at=<second>)` edits a lead within a
 second already stamped (a robot acting right after a manager), and `before_answer(path, query)`, if
@@ -259,6 +259,14 @@ class AmoCRMPortal(LoopbackServer):
                                 "entity_id": lead_id, "entity_type": "lead", "created_by": 1,
                                 "created_at": lead["updated_at"], "account_id": ACCOUNT_ID,
                                 "value_before": [], "value_after": []})
+
+    def restore_lead(self, lead_id: int) -> dict[str, Any]:
+        """Back from the recycle bin: listed again, stamped a new second."""
+        with self._lock:
+            lead = self.leads[lead_id]
+            lead["is_deleted"] = False
+            lead["updated_at"] = self.tick()
+            return lead
 
     def add_custom_field(self, field_id: int, name: str, code: str | None, values: dict[int, Any],
                          field_type: str = "text") -> None:

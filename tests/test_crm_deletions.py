@@ -87,6 +87,12 @@ def test_an_amocrm_lead_deleted_after_the_first_load_leaves_the_canonical_deals(
         assert warehouse.query("select count(*) from raw_amocrm.leads where is_deleted").rows() == [(1,)]
         assert _deals(warehouse, tmp_path, "amocrm") == before - {gone}
         assert warehouse.query("select lead_id from staging.stg_amocrm__leads where is_deleted").rows() == [(gone,)]
+
+        # back from the recycle bin: listed again, live in raw, staging and the canonical deals
+        portal.restore_lead(gone)
+        assert not pipe.run(source()).has_failed_jobs
+        assert warehouse.query("select is_deleted from raw_amocrm.leads where id = ?", [gone]).rows() == [(False,)]
+        assert _deals(warehouse, tmp_path, "amocrm") == before
     finally:
         portal.stop()
 

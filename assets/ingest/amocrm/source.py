@@ -194,7 +194,7 @@ def amocrm_source(
         deleted_at: dict[int, int] = {}
         for page in client.pages("/api/v4/events", params, key="events", limit=100):
             if isinstance(page, MalformedPage):
-                continue  # the next run reads these events again (the cursor has not passed them)
+                continue  # leads on an unreadable page stay unmarked here; stg_amocrm__deleted_leads still drops them
             for event in page:
                 if isinstance(event.get("entity_id"), int) and isinstance(event.get("created_at"), int):
                     lead_id = event["entity_id"]
