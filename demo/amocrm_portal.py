@@ -21,10 +21,14 @@ pipeline; price an integer; Unix-second times; custom fields "Продукт" an
 tasks, lost reasons -> loss reasons, deal companies -> companies. Bitrix24 leads have no amoCRM
 counterpart (amoCRM's "lead" is the deal) and are not served.
 
-Tests change the served data with `update_lead`, `add_lead`, `delete_lead`, `add_custom_field` and
+Tests change the served data with `update_lead`, `add_lead`, `delete_lead`, `restore_lead`, `add_custom_field` and
 inject faults with `fail_next`; `requests` records (method, path, status) of every call.
-Deleted leads stay listed with `is_deleted: true` and a fresh `updated_at`, and a `lead_deleted` event
-is recorded, so a client can notice deletions either way.
+Times are whole seconds, as amoCRM stamps them: `update_lead(..., at=<second>)` edits a lead within a
+second already stamped (a robot acting right after a manager), and `before_answer(path, query)`, if
+set, runs before each answer (a change made while a client pages).
+As amoCRM does, a deleted lead leaves `/api/v4/leads` (it is listed only with `with=only_deleted`,
+`is_deleted: true`) and a `lead_deleted` event is recorded. `admin=False` serves a token without
+administrator rights: `/api/v4/users` answers 403.
 """
 from __future__ import annotations
 
@@ -67,7 +71,7 @@ class AmoCRMPortal(LoopbackServer):
     """
 
     def __init__(self, world_dir: Path | None = None, *, world: World | None = None, token: str = DEFAULT_TOKEN,
-                 rate_limit: int | None = 7, host: str = "127.0.0.1", port: int = 0) -> None:
+                 rate_limit: int | None = 7, host: str = "127.0.0.1", port: int = 0, admin: bool = True) -> None:
         if world is None:
             if world_dir is None:
                 raise ValueError("give world_dir or world")
@@ -80,6 +84,8 @@ class AmoCRMPortal(LoopbackServer):
         self.delay = 0.0  # seconds every answer waits: a slow network, so a test can kill a load mid-way
         self._malformed: list[str | None] = []  # the next list answers' fate: cut short (a broken page)
         self.requests: list[tuple[str, str, int]] = []
+        self.admin = admin
+        self.before_answer: Any = None  # callable(path, query) run before each answer, under the lock
         self._build(world)
 
     # ---- the world in amoCRM shapes ------------------------------------------------------------
@@ -217,12 +223,13 @@ class AmoCRMPortal(LoopbackServer):
             self.clock += 1
             return self.clock
 
-    def update_lead(self, lead_id: int, **changes: Any) -> dict[str, Any]:
+    def update_lead(self, lead_id: int, at: int | None = None, **changes: Any) -> dict[str, Any]:
+        """Change a lead; it is stamped a new second, or `at` (a second already stamped: same-second edits)."""
         with self._lock:
             lead = self.leads[lead_id]
             old_status = lead["status_id"]
             lead.update(changes)
-            lead["updated_at"] = self.tick()
+            lead["updated_at"] = self.tick() if at is None else int(at)
             if lead["status_id"] != old_status:
                 self.events.append(self._status_event(lead_id, lead["pipeline_id"], old_status, lead["status_id"],
                                                       lead["updated_at"], lead["responsible_user_id"]))
@@ -252,6 +259,14 @@ class AmoCRMPortal(LoopbackServer):
                                 "entity_id": lead_id, "entity_type": "lead", "created_by": 1,
                                 "created_at": lead["updated_at"], "account_id": ACCOUNT_ID,
                                 "value_before": [], "value_after": []})
+
+    def restore_lead(self, lead_id: int) -> dict[str, Any]:
+        """Back from the recycle bin: listed again, stamped a new second."""
+        with self._lock:
+            lead = self.leads[lead_id]
+            lead["is_deleted"] = False
+            lead["updated_at"] = self.tick()
+            return lead
 
     def add_custom_field(self, field_id: int, name: str, code: str | None, values: dict[int, Any],
                          field_type: str = "text") -> None:
@@ -352,9 +367,12 @@ class AmoCRMPortal(LoopbackServer):
             return sorted(rows, key=lambda r: r["id"] if isinstance(r["id"], int) else str(r["id"]))
 
         max_limit = MAX_LIMIT
+        if self.before_answer is not None:
+            self.before_answer(path, one)
         if path == "/api/v4/leads":
-            rows = order(window(list(self.leads.values()), "updated_at"))
             with_ = set(one.get("with", "").split(","))
+            deleted = "only_deleted" in with_
+            rows = order(window([r for r in self.leads.values() if bool(r["is_deleted"]) == deleted], "updated_at"))
             if "loss_reason" not in with_:
                 rows = [{**r, "_embedded": {k: v for k, v in r["_embedded"].items() if k != "loss_reason"}}
                         for r in rows]
@@ -367,6 +385,8 @@ class AmoCRMPortal(LoopbackServer):
         elif path == "/api/v4/leads/custom_fields":
             rows, key = list(self.custom_fields), "custom_fields"
         elif path == "/api/v4/users":
+            if not self.admin:
+                return 403, _problem(403, "Forbidden", "Access denied: the user is not an account administrator")
             rows, key = list(self.users), "users"
         elif path == "/api/v4/companies":
             rows, key = order(window(list(self.companies.values()), "updated_at")), "companies"

@@ -62,6 +62,7 @@ class Settings(BaseModel):
     phone_hash_salt: SecretStr | None = None
     ingest_start_date: date | None = None  # first load of dated sources (CBR, ads); default a year back
     ads_lookback_days: int = 7
+    ingest_cursor_overlap_seconds: float = 60.0  # CRM cursors re-read this margin; merge dedups
 
     @field_validator("company_timezone")
     @classmethod

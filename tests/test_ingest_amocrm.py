@@ -18,6 +18,7 @@ from demo.world import generate
 from resources.amocrm import AmoCRMAccount
 from resources.warehouse import Warehouse
 
+OVERLAP = 60  # the sources' default cursor overlap (INGEST_CURSOR_OVERLAP_SECONDS), seconds
 TABLES = ["leads", "pipelines", "statuses", "events", "notes", "tasks", "users", "loss_reasons", "companies",
           "custom_fields"]
 
@@ -87,6 +88,8 @@ def test_incremental_after_new_modified_and_deleted_leads(portal, tmp_path):
     pipeline = _pipeline(tmp_path, wh)
     pipeline.run(_fast_source(portal))
     n = _count(wh, "select count(*) from raw_amocrm.leads")
+    cursor = max(lead["updated_at"] for lead in portal.leads.values())
+    overlap = {lead["id"] for lead in portal.leads.values() if lead["updated_at"] >= cursor - OVERLAP}
 
     open_lead = dict(next(lead for lead in portal.leads.values() if lead["status_id"] not in (WON, LOST)))
     portal.update_lead(open_lead["id"], status_id=WON, price=123456)
@@ -97,9 +100,11 @@ def test_incremental_after_new_modified_and_deleted_leads(portal, tmp_path):
 
     info = pipeline.run(_fast_source(portal))
     assert info.has_failed_jobs is False
-    # Only the three changed leads travelled (one page, filtered by the cursor).
+    # Only the three changed leads travelled (one page, filtered by the cursor), with the leads of the
+    # overlap re-read before the cursor (the deleted one as its stored row, marked).
     leads_rows = pipeline.last_trace.last_normalize_info.row_counts.get("leads")
-    assert leads_rows == 3
+    assert leads_rows == len(overlap | {open_lead["id"], new["id"], gone["id"]})
+    assert ("GET", "/api/v4/leads", 200) in portal.requests
     assert wh.query("select count(*), count(distinct id) from raw_amocrm.leads").rows()[0] == (n + 1, n + 1)
     assert wh.query(f"select status_id, price, closed_at is not null from raw_amocrm.leads "
                     f"where id = {open_lead['id']}").rows() == [(WON, 123456, True)]
@@ -110,11 +115,15 @@ def test_incremental_after_new_modified_and_deleted_leads(portal, tmp_path):
                     f"'lead_status_changed' and entity_id = {open_lead['id']} and status_after_id = {WON}").rows() \
         == [(open_lead["status_id"], WON)]
 
-    # Nothing changed since: the boundary record comes again (amoCRM's `from` is inclusive) and is
-    # deduplicated; nothing new loads.
+    # Nothing changed since: only the overlap before the cursor comes again (amoCRM's `from` is
+    # inclusive) and the merge on id keeps one row each; the deleted lead stays marked once.
+    cursor = portal.clock
+    again = {lead["id"] for lead in portal.leads.values()
+             if lead["updated_at"] >= cursor - OVERLAP and not lead["is_deleted"]}
     pipeline.run(_fast_source(portal))
-    assert not pipeline.last_trace.last_normalize_info.row_counts.get("leads")
+    assert pipeline.last_trace.last_normalize_info.row_counts.get("leads") == len(again)
     assert wh.query("select count(*), count(distinct id) from raw_amocrm.leads").rows()[0] == (n + 1, n + 1)
+    assert _count(wh, "select count(*) from raw_amocrm.leads where is_deleted") == 1
 
 
 def test_empty_pages_answer_204_and_load_nothing(portal, tmp_path):

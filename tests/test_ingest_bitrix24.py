@@ -11,7 +11,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
 import dlt
@@ -25,6 +25,9 @@ SEED = 7
 INCREMENTAL = ("deals", "leads", "activities", "companies", "stage_history_deals", "stage_history_leads", "tasks")
 LISTS = INCREMENTAL + ("calls",)  # world entity name == table name
 ROOT = Path(__file__).resolve().parents[1]
+OVERLAP = 60  # the source's default cursor overlap (INGEST_CURSOR_OVERLAP_SECONDS), seconds
+MODIFIED = {"deals": "DATE_MODIFY", "leads": "DATE_MODIFY", "activities": "LAST_UPDATED",
+            "companies": "DATE_MODIFY", "tasks": "changedDate"}
 
 
 @pytest.fixture(scope="module")
@@ -79,6 +82,19 @@ def _ids(wh: Warehouse, table: str) -> list[int]:
 def _loaded(pipe: dlt.Pipeline) -> dict[str, int]:
     counts = pipe.last_trace.last_normalize_info.row_counts
     return {t: counts.get(t, 0) for t in INCREMENTAL}
+
+
+def _overlap(records: list[dict], entity: str) -> set[int]:
+    """IDs a run reads again: stamped within the overlap before the newest stamp (the cursor)."""
+    field = MODIFIED[entity]
+    stamps = {int(r.get("ID", r.get("id"))): datetime.fromisoformat(r[field]) for r in records if r.get(field)}
+    cursor = max(stamps.values())
+    return {i for i, at in stamps.items() if at >= cursor - timedelta(seconds=OVERLAP)}
+
+
+def _overlap_counts(portal) -> dict[str, int]:
+    """What a rerun with nothing changed loads: the overlap of each modification-time cursor, no more."""
+    return {t: len(_overlap(portal.records(t), t)) if t in MODIFIED else 0 for t in INCREMENTAL}
 
 
 def _quarantine(wh: Warehouse) -> list[tuple]:
@@ -139,9 +155,9 @@ def test_first_load_matches_the_world_and_a_rerun_adds_nothing(portal, s_world, 
     first = _records(s_world, "stage_history_deals")[0]
     assert hist == [(first["STAGE_ID"], first["TYPE_ID"])]
 
-    # Rerun: the cursors hold, nothing new is fetched, no row is duplicated.
+    # Rerun: the cursors hold, only the overlap before each time cursor is fetched again, no row is duplicated.
     pipe.run(_source(portal))
-    assert _loaded(pipe) == {t: 0 for t in INCREMENTAL}
+    assert _loaded(pipe) == _overlap_counts(portal)
     for table in LISTS:
         dup = wh.query(f"select count(*) - count(distinct id) as d from raw_bitrix24.{table}")["d"][0]
         assert dup == 0 and _count(wh, table) == len(_records(s_world, table)), table
@@ -151,6 +167,7 @@ def test_an_incremental_run_brings_exactly_the_new_the_changed_and_the_deleted(p
     pipe, wh = _pipeline(tmp_path)
     pipe.run(_source(portal))
     before = _count(wh, "deals")
+    again = {t: _overlap(portal.records(t), t) for t in MODIFIED}
 
     changed_id = _records(s_world, "deals")[5]["ID"]
     new_id = _mutate(portal, changed_id)
@@ -163,9 +180,11 @@ def test_an_incremental_run_brings_exactly_the_new_the_changed_and_the_deleted(p
 
     pipe.run(_source(portal, deletion_scan="always"))
     loaded = _loaded(pipe)
-    # the changed, the new, and the deleted deal merged back with its mark
-    assert loaded == {"deals": 3, "leads": 1, "activities": 0, "companies": 1, "stage_history_deals": 1,
-                      "stage_history_leads": 0, "tasks": 1}
+    # the changed, the new, and the deleted deal merged back with its mark; the overlap read again
+    assert loaded == {"deals": len(again["deals"] | {int(changed_id), int(new_id), int(gone_deal)}),
+                      "leads": len(again["leads"] | {int(gone_lead)}), "activities": len(again["activities"]),
+                      "companies": len(again["companies"] | {int(company["ID"])}), "stage_history_deals": 1,
+                      "stage_history_leads": 0, "tasks": len(again["tasks"] | {int(task["id"])})}
     assert _count(wh, "deals") == before + 1
     got = wh.query("select id, opportunity from raw_bitrix24.deals where id in (?, ?) order by id", [changed_id, new_id])
     assert dict(got.rows()) == {changed_id: "123456.78", new_id: "99000.00"}
@@ -178,7 +197,8 @@ def test_an_incremental_run_brings_exactly_the_new_the_changed_and_the_deleted(p
 
     # the next scan finds nothing new to mark; a full refresh reloads the portal as it is now
     pipe.run(_source(portal, deletion_scan="always"))
-    assert _loaded(pipe)["deals"] == 0
+    assert _loaded(pipe)["deals"] == len(_overlap(portal.records("deals"), "deals"))
+    assert _count(wh, "deals", "where is_deleted") == 1
     pipe.run(_source(portal).with_resources("deals"), refresh="drop_resources")
     assert _ids(wh, "deals") == sorted(int(d["ID"]) for d in portal.records("deals"))
     assert _count(wh, "deals", "where is_deleted") == 0

@@ -45,3 +45,13 @@ def test_a_bad_setting_is_named_and_its_value_not_echoed(env, named):
         load_settings(env)
     assert named in str(err.value)
     assert "hunter2" not in str(err.value)
+
+
+def test_the_crm_cursor_overlap_is_a_documented_setting_with_a_safe_default():
+    from pathlib import Path
+
+    assert load_settings({}).ingest_cursor_overlap_seconds == 60.0
+    assert load_settings({"INGEST_CURSOR_OVERLAP_SECONDS": "120"}).ingest_cursor_overlap_seconds == 120.0
+    root = Path(__file__).resolve().parent.parent
+    assert "\nINGEST_CURSOR_OVERLAP_SECONDS=" in (root / ".env.example").read_text(encoding="utf-8")
+    assert "`INGEST_CURSOR_OVERLAP_SECONDS`" in (root / "README.md").read_text(encoding="utf-8")

@@ -54,7 +54,8 @@
 {%- endmacro %}
 
 {#- The amoCRM leads that are live deals of the company's CRM: not marked deleted, not in the deleted
-    list (one query for deal, lead and stage_history, so the three agree on what is deleted). -#}
+    list (one query for deal, lead and stage_history, so the three agree on what is deleted). A lead
+    changed after its last deletion was restored (the source then lists it live again). -#}
 {% macro amocrm_live_leads() -%}
     select * from {{ ref('stg_amocrm__leads') }} as leads
     where {{ crm_is('amocrm') }}
@@ -62,5 +63,6 @@
         and not exists (
             select 1 from {{ ref('stg_amocrm__deleted_leads') }} as deleted
             where deleted.lead_id = leads.lead_id
+                and (leads.updated_at is null or deleted.deleted_at >= leads.updated_at)
         )
 {%- endmacro %}

@@ -10,6 +10,7 @@ from assets.ingest.amocrm.source import amocrm_source
 from assets.ingest.guard import load_or_report
 from assets.ingest.common import IngestConfig, IngestTranslator, load_format, run_kwargs, run_pipeline, spec_pipeline
 from resources.amocrm import AmoCRMAccount
+from resources.settings import load_settings
 from resources.warehouse import Warehouse
 
 PIPELINE_NAME = "amocrm"
@@ -33,12 +34,14 @@ def amocrm_raw(
     warehouse: Warehouse,
 ) -> Iterator[Any]:
     """Incremental load of leads/events/notes/tasks/companies and a full refresh of the small dimensions."""
+    overlap = load_settings().ingest_cursor_overlap_seconds  # INGEST_CURSOR_OVERLAP_SECONDS
+
     def load() -> Iterator[Any]:
         base_url, token = amocrm.credentials()
         context.log.info(f"amoCRM: {base_url}")
         yield from dlt.run(
             context=context,
-            dlt_source=amocrm_source(base_url=base_url, access_token=token),
+            dlt_source=amocrm_source(base_url=base_url, access_token=token, cursor_overlap_seconds=overlap),
             dlt_pipeline=run_pipeline(PIPELINE_NAME, DATASET, warehouse),
             dagster_dlt_translator=TRANSLATOR,
             **run_kwargs(config),

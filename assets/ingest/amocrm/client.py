@@ -1,7 +1,8 @@
 """A small amoCRM API v4 client (plain Python): Bearer auth, page/limit paging to the end, retries.
 
 - Pages: `page` from 1 with `limit` (250; 100 for events) until `_links.next` is absent or the
-  answer is 204 (amoCRM's empty page: no body at all).
+  answer is 204 (amoCRM's empty page: no body at all). Lists read by a changing time (`updated_at`)
+  go by `keyset_pages` instead: each page asked from the last time seen, so no record slides past.
 - Rate: at most `max_rps` requests a second from this client (amoCRM allows 7), spaced evenly.
 - Retries: 429 and 5xx, timeouts and dropped connections, with exponential backoff that honours
   Retry-After; the timeouts are bounded.
@@ -148,6 +149,44 @@ class AmoCRMClient:
             if not next_href:
                 return
             page, url = page + 1, next_href
+
+    def keyset_pages(self, path: str, params: dict[str, Any] | None = None, *, key: str, field: str,
+                     start: int, limit: int = 250) -> Iterator[list[dict[str, Any]] | MalformedPage]:
+        """Every record with `field` >= `start`, in `field` order, each page asked from the last value seen.
+
+        Page numbers over a list ordered by a time that changes while it is read skip records: a lead
+        edited between two pages moves to the end and the record after it slides onto the page already
+        read. Here every page is asked afresh with `filter[<field>][from]` = the highest value on the
+        previous page (page 1 again), so an edited record is met later instead and nothing slides past;
+        only a page filled by a single second pages on by number within that second. Records met twice
+        with the same (id, value) are yielded once.
+        """
+        base = {k: v for k, v in (params or {}).items() if k not in (f"filter[{field}][from]", f"order[{field}]")}
+        low, page = int(start), 1
+        seen: set[tuple[Any, Any]] = set()
+        while True:
+            query = {**base, f"filter[{field}][from]": low, f"order[{field}]": "asc", "limit": limit, "page": page}
+            answer = self._page(path, None, query, key)
+            if answer is None:
+                return
+            if isinstance(answer, MalformedPage):
+                yield answer
+                page += 1
+                continue
+            rows, next_href = answer
+            fresh = [r for r in rows if not isinstance(r, dict) or (r.get("id"), r.get(field)) not in seen]
+            if fresh:
+                yield fresh
+            if not next_href:
+                return
+            values = [r.get(field) for r in rows if isinstance(r, dict) and isinstance(r.get(field), int)]
+            top = max(values, default=low)
+            if top > low:
+                low, page = top, 1
+                seen = {(r.get("id"), r.get(field)) for r in rows if isinstance(r, dict) and r.get(field) == top}
+            else:  # a whole page stamped in the same second: on by number within it
+                page += 1
+                seen |= {(r.get("id"), r.get(field)) for r in rows if isinstance(r, dict)}
 
     def _page(self, path: str, url: str | None, query: dict[str, Any],
               key: str) -> tuple[list[dict[str, Any]], str | None] | MalformedPage | None:

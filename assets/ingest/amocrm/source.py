@@ -2,11 +2,13 @@
 
 Tables (dataset `raw_amocrm`; times stay amoCRM's Unix seconds, UTC; staging makes them timestamptz):
 - leads: incremental on `updated_at` (`filter[updated_at][from]=<cursor>`, `order[updated_at]=asc`,
-  `with=loss_reason`), merged on id. Flattened beside amoCRM's own fields: `company_id` (first of
+  `with=loss_reason`, each page asked from the last `updated_at` seen: AmoCRMClient.keyset_pages), merged on id. Flattened beside amoCRM's own fields: `company_id` (first of
   `_embedded.companies`), `loss_reason_name`, and one column `cf_<field_id>` per custom field (its
   values joined by "; "), so a field created tomorrow becomes a new column instead of an error; the raw
-  `custom_fields_values` and `tags` stay as JSON. `is_deleted` is kept: a deleted lead is marked, not
-  dropped (and `lead_deleted` events land in `events` for accounts that hide deleted leads).
+  `custom_fields_values` and `tags` stay as JSON. Deletions: amoCRM never lists a deleted lead in
+  `/api/v4/leads`, so every run also reads the `lead_deleted` events since the cursor and merges the
+  lead's stored row back with `is_deleted` = true and `updated_at` = the deletion time (a lead the
+  warehouse never held is not invented; one restored and listed again in the same run stays live).
 - events: `lead_status_changed` (the stage history: status/pipeline before and after, flattened) and
   `lead_deleted`, incremental on `created_at`, merged on id.
 - notes: calls (`call_in`/`call_out`) with duration, call_status, result, link flattened; the phone
@@ -15,7 +17,15 @@ Tables (dataset `raw_amocrm`; times stay amoCRM's Unix seconds, UTC; staging mak
 - tasks, companies: incremental on `updated_at`, merged on id.
 - pipelines, statuses (`_embedded.statuses` of each pipeline; status 142 won, 143 lost in every
   pipeline, so key on pipeline_id + id), users, loss_reasons, custom_fields: small dimensions,
-  replaced whole on every run.
+  replaced whole on every run. `/api/v4/users` is for administrators only: a token without the right
+  (403) keeps the users already loaded (none on a first load), says so once, and the load goes on
+  (managers not listed are named from the leads' responsible_user_id downstream).
+
+Cursors: amoCRM stamps whole seconds, so a record edited in the second of the last read (after the
+read, or edited, read and edited again within it) carries the same `updated_at` as the cursor. Every
+timestamp cursor therefore re-reads `cursor_overlap_seconds` before it (dlt `lag`; the setting
+INGEST_CURSOR_OVERLAP_SECONDS, default 60) with dlt's boundary deduplication off (it would drop a
+changed row whose id and second were seen before); the merge on id keeps one row per record.
 
 A page that stays malformed after one retry, and a record without a whole-number id or cursor
 time, go to `raw_amocrm.quarantine` (source, position: endpoint, page and row, reason, raw text); the
@@ -27,14 +37,17 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 import dlt
 from dlt.sources import DltResource
 
-from assets.ingest.amocrm.client import AmoCRMClient, MalformedPage
+from assets.ingest.amocrm.client import AmoCRMClient, AmoCRMError, MalformedPage
 from assets.ingest.quarantine import quarantined
+
+log = logging.getLogger(__name__)
 
 EVENT_TYPES = ("lead_status_changed", "lead_deleted")
 CALL_NOTE_TYPES = ("call_in", "call_out")
@@ -56,6 +69,12 @@ LEAD_HINTS = dict(ints=("id", "price", "responsible_user_id", "group_id", "statu
 
 
 _LEAD_COLUMNS = frozenset(_hints(**LEAD_HINTS))
+
+
+def _newest_wins(hints: dict[str, Any], field: str = "updated_at") -> dict[str, Any]:
+    """A record read twice in one load (keyset paging meets an edited record again) merges as its newest."""
+    hints[field] = {**hints.get(field, {"data_type": "bigint", "nullable": True}), "dedup_sort": "desc"}
+    return hints
 
 
 def custom_field_value(field: dict[str, Any]) -> str | None:
@@ -133,9 +152,11 @@ def checked(pages: Iterable[list[dict[str, Any]] | MalformedPage], path: str, fl
             yield good
 
 
-def _since(field: str, initial: int) -> Any:
-    # quarantine rows have no cursor field: they pass the cursor untouched
-    return dlt.sources.incremental(field, initial_value=initial, on_cursor_value_missing="include")
+def _since(field: str, initial: int, overlap: float) -> Any:
+    # quarantine rows have no cursor field: they pass the cursor untouched. `lag` re-reads the overlap;
+    # primary_key=() turns boundary deduplication off (also with no overlap): merge on id dedups instead.
+    return dlt.sources.incremental(field, initial_value=initial, on_cursor_value_missing="include",
+                                   lag=max(0.0, float(overlap)) or None, primary_key=())
 
 
 def _without(*keys: str) -> Callable[[dict], dict]:
@@ -151,32 +172,70 @@ def amocrm_source(
     max_retries: int = 6,
     backoff_base: float = 0.5,
     read_timeout: float = 60.0,
+    cursor_overlap_seconds: float = 60.0,
 ) -> Sequence[DltResource]:
-    """amoCRM account `base_url` (https://<subdomain>.amocrm.ru) read with a long-lived token."""
+    """amoCRM account `base_url` (https://<subdomain>.amocrm.ru) read with a long-lived token.
+
+    `cursor_overlap_seconds`: how far before each stored cursor a run reads again (settings'
+    INGEST_CURSOR_OVERLAP_SECONDS); the merge on id keeps one row per record.
+    """
+    overlap = cursor_overlap_seconds
     client = AmoCRMClient(base_url, access_token, max_rps=max_rps, max_retries=max_retries,
                           backoff_base=backoff_base, timeout=(10, read_timeout))
 
     def changed(path: str, key: str, cursor: Any, flatten: Callable[[dict], dict],
                 extra: dict[str, Any] | None = None) -> Iterator[Any]:
-        params = {"filter[updated_at][from]": int(cursor.last_value), "order[updated_at]": "asc", **(extra or {})}
-        yield from checked(client.pages(path, params, key=key), path, flatten, "updated_at")
+        pages = client.keyset_pages(path, extra, key=key, field="updated_at", start=int(cursor.last_value))
+        yield from checked(pages, path, flatten, "updated_at")
 
-    @dlt.resource(name="leads", primary_key="id", write_disposition="merge", columns=_hints(**LEAD_HINTS))
-    def leads(updated=_since("updated_at", updated_since)) -> Iterator[Any]:
-        """Leads (amoCRM's deals) with status, pipeline, price, loss reason, company and custom fields."""
-        yield from changed("/api/v4/leads", "leads", updated, flatten_lead, {"with": "loss_reason"})
+    def deletions(since: int) -> list[dict[str, Any]]:
+        """Stored rows of leads deleted since `since` (lead_deleted events), marked deleted at that time."""
+        params = {"filter[type]": "lead_deleted", "filter[entity]": "lead", "filter[created_at][from]": since}
+        deleted_at: dict[int, int] = {}
+        for page in client.pages("/api/v4/events", params, key="events", limit=100):
+            if isinstance(page, MalformedPage):
+                continue  # leads on an unreadable page stay unmarked here; stg_amocrm__deleted_leads still drops them
+            for event in page:
+                if isinstance(event.get("entity_id"), int) and isinstance(event.get("created_at"), int):
+                    lead_id = event["entity_id"]
+                    deleted_at[lead_id] = max(event["created_at"], deleted_at.get(lead_id, 0))
+        marks = []
+        for row in _stored_rows("leads", deleted_at):
+            if row.get("is_deleted") and row.get("updated_at") == deleted_at[row["id"]]:
+                continue  # marked already
+            if isinstance(row.get("updated_at"), int) and row["updated_at"] > deleted_at[row["id"]]:
+                continue  # changed after the deletion: restored
+            marks.append({**row, "is_deleted": True, "updated_at": deleted_at[row["id"]]})
+        return marks
+
+    @dlt.resource(name="leads", primary_key="id", write_disposition="merge", columns=_newest_wins(_hints(**LEAD_HINTS)))
+    def leads(updated=_since("updated_at", updated_since, overlap)) -> Iterator[Any]:
+        """Leads (amoCRM's deals) with status, pipeline, price, loss reason, company and custom fields;
+        leads deleted since the cursor (lead_deleted events) merged back marked is_deleted."""
+        # deletions first, the list after: a lead restored meanwhile is listed live and wins
+        first_load = int(updated.last_value) <= updated_since  # nothing stored that could be marked
+        marks = [] if first_load else deletions(int(updated.last_value))
+        listed: set[int] = set()
+        for item in changed("/api/v4/leads", "leads", updated, flatten_lead, {"with": "loss_reason"}):
+            if isinstance(item, list):
+                listed.update(row["id"] for row in item)
+            yield item
+        marks = [row for row in marks if row["id"] not in listed]
+        if marks:
+            log.info("amoCRM leads: %d deleted in the account, marked is_deleted", len(marks))
+            yield marks
 
     @dlt.resource(name="companies", primary_key="id", write_disposition="merge",
-                  columns=_hints(ints=("id", "responsible_user_id", "created_at", "updated_at"), texts=("name",),
-                                 bools=("is_deleted",)))
-    def companies(updated=_since("updated_at", updated_since)) -> Iterator[Any]:
+                  columns=_newest_wins(_hints(ints=("id", "responsible_user_id", "created_at", "updated_at"),
+                                              texts=("name",), bools=("is_deleted",))))
+    def companies(updated=_since("updated_at", updated_since, overlap)) -> Iterator[Any]:
         """Companies (for repeat sales), incremental on updated_at."""
         yield from changed("/api/v4/companies", "companies", updated, _without("_embedded", "_links"))
 
     @dlt.resource(name="events", primary_key="id", write_disposition="merge",
                   columns=_hints(ints=("entity_id", "created_by", "created_at", "status_before_id", "pipeline_before_id",
                                        "status_after_id", "pipeline_after_id"), texts=("id", "type", "entity_type")))
-    def events(created=_since("created_at", updated_since)) -> Iterator[Any]:
+    def events(created=_since("created_at", updated_since, overlap)) -> Iterator[Any]:
         """Lead status changes (stage history) and lead deletions, incremental on created_at."""
         params = {"filter[type]": ",".join(EVENT_TYPES), "filter[entity]": "lead",
                   "filter[created_at][from]": int(created.last_value)}
@@ -184,21 +243,21 @@ def amocrm_source(
                            flatten_event, "created_at")
 
     @dlt.resource(name="notes", primary_key="id", write_disposition="merge",
-                  columns=_hints(ints=("id", "entity_id", "created_by", "responsible_user_id", "created_at",
-                                       "updated_at", "call_duration", "call_status", "call_responsible"),
-                                 texts=("note_type", "call_uniq", "call_result", "call_link", "phone_hash")))
-    def notes(updated=_since("updated_at", updated_since)) -> Iterator[Any]:
+                  columns=_newest_wins(_hints(ints=("id", "entity_id", "created_by", "responsible_user_id", "created_at",
+                                                    "updated_at", "call_duration", "call_status", "call_responsible"),
+                                              texts=("note_type", "call_uniq", "call_result", "call_link",
+                                                     "phone_hash"))))
+    def notes(updated=_since("updated_at", updated_since, overlap)) -> Iterator[Any]:
         """Calls, read as lead notes call_in/call_out; the phone number hashed."""
-        params = {"filter[updated_at][from]": int(updated.last_value), "order[updated_at]": "asc",
-                  "filter[note_type][]": list(CALL_NOTE_TYPES)}
-        yield from checked(client.pages("/api/v4/leads/notes", params, key="notes"), "/api/v4/leads/notes",
-                           flatten_note, "updated_at")
+        pages = client.keyset_pages("/api/v4/leads/notes", {"filter[note_type][]": list(CALL_NOTE_TYPES)},
+                                    key="notes", field="updated_at", start=int(updated.last_value))
+        yield from checked(pages, "/api/v4/leads/notes", flatten_note, "updated_at")
 
     @dlt.resource(name="tasks", primary_key="id", write_disposition="merge",
-                  columns=_hints(ints=("id", "entity_id", "responsible_user_id", "task_type_id", "complete_till",
-                                       "created_at", "updated_at"), texts=("entity_type", "text"),
-                                 bools=("is_completed",)))
-    def tasks(updated=_since("updated_at", updated_since)) -> Iterator[Any]:
+                  columns=_newest_wins(_hints(ints=("id", "entity_id", "responsible_user_id", "task_type_id",
+                                                    "complete_till", "created_at", "updated_at"),
+                                              texts=("entity_type", "text"), bools=("is_completed",))))
+    def tasks(updated=_since("updated_at", updated_since, overlap)) -> Iterator[Any]:
         """Tasks with deadline (complete_till) and completion, incremental on updated_at."""
         yield from changed("/api/v4/tasks", "tasks", updated, _without("_embedded", "_links"))
 
@@ -223,10 +282,21 @@ def amocrm_source(
     @dlt.resource(name="users", primary_key="id", write_disposition="replace",
                   columns=_hints(ints=("id",), texts=("name", "email")))
     def users() -> Iterator[Any]:
-        """Account users (managers); rights.is_active flattened to is_active."""
-        yield from checked(client.pages("/api/v4/users", key="users"), "/api/v4/users", lambda u: {
-            **{k: v for k, v in u.items() if k not in ("_embedded", "_links", "rights")},
-            "is_active": (u.get("rights") or {}).get("is_active")})
+        """Account users (managers); rights.is_active flattened to is_active. Administrators only: a
+        token without the right (403) keeps the users loaded before and the load goes on."""
+        try:
+            rows = list(checked(client.pages("/api/v4/users", key="users"), "/api/v4/users", lambda u: {
+                **{k: v for k, v in u.items() if k not in ("_embedded", "_links", "rights")},
+                "is_active": (u.get("rights") or {}).get("is_active")}))
+        except AmoCRMError as exc:
+            if exc.status != 403:
+                raise
+            kept = list(_stored_rows("users"))
+            log.warning("amoCRM /api/v4/users answered 403: the token is not an administrator's, so user names "
+                        "are not read (%d loaded earlier kept); managers are named from the leads' "
+                        "responsible_user_id. Use an administrator's token to read them.", len(kept))
+            rows = [kept] if kept else []
+        yield from rows
 
     @dlt.resource(name="loss_reasons", primary_key="id", write_disposition="replace",
                   columns=_hints(ints=("id", "sort"), texts=("name",)))
@@ -244,3 +314,29 @@ def amocrm_source(
                            "/api/v4/leads/custom_fields", lambda f: {k: v for k, v in f.items() if k in fields})
 
     return leads, pipelines, statuses, events, notes, tasks, users, loss_reasons, companies, custom_fields
+
+
+_JSON_COLUMNS = ("custom_fields_values", "tags")
+
+
+def _stored_rows(table: str, ids: Iterable[int] | None = None) -> Iterator[dict[str, Any]]:
+    """Rows of `table` the warehouse holds (only those with `ids`, if given); none before a first load."""
+    wanted = sorted({int(i) for i in ids}) if ids is not None else None
+    if wanted is not None and not wanted:
+        return
+    try:
+        with dlt.current.pipeline().sql_client() as sql:
+            name = sql.make_qualified_table_name(table)
+            where = f" where id in ({', '.join(str(i) for i in wanted)})" if wanted is not None else ""
+            with sql.execute_query(f"select * from {name}{where}") as cur:
+                columns = [c[0] for c in cur.description]
+                found = cur.fetchall()
+    except Exception as exc:  # no table yet (first load) or no destination: nothing stored
+        log.debug("amoCRM %s: no stored rows (%s)", table, type(exc).__name__)
+        return
+    for values in found:
+        row = {c: v for c, v in zip(columns, values) if not c.startswith("_dlt_") and v is not None}
+        for column in _JSON_COLUMNS:
+            if isinstance(row.get(column), str):
+                row[column] = json.loads(row[column])
+        yield row

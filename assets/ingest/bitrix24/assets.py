@@ -11,6 +11,7 @@ from assets.ingest.guard import load_or_report
 from assets.ingest.common import (IngestConfig, IngestTranslator, load_format, run_kwargs, run_pipeline,
                                   spec_pipeline)
 from resources.bitrix24 import Bitrix24Portal
+from resources.settings import load_settings
 from resources.warehouse import Warehouse
 
 PIPELINE_NAME = "bitrix24"
@@ -35,11 +36,14 @@ def bitrix24_raw(
 ) -> Iterator[Any]:
     """Incremental load of the CRM (deals, leads, activities, companies, stage history, calls, tasks)
     and a full refresh of users, departments, pipelines, stages."""
+    overlap = load_settings().ingest_cursor_overlap_seconds  # INGEST_CURSOR_OVERLAP_SECONDS
+
     def load() -> Iterator[Any]:
         with bitrix24.webhook() as url:
             yield from dlt.run(
                 context=context,
-                dlt_source=bitrix24_source(webhook_url=url, phone_hash_salt=bitrix24.phone_salt()),
+                dlt_source=bitrix24_source(webhook_url=url, phone_hash_salt=bitrix24.phone_salt(),
+                                            cursor_overlap_seconds=overlap),
                 dlt_pipeline=run_pipeline(PIPELINE_NAME, DATASET, warehouse),
                 dagster_dlt_translator=TRANSLATOR,
                 **run_kwargs(config),

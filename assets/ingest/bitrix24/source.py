@@ -2,8 +2,8 @@
 
 Tables (dataset `raw_bitrix24`, names and columns lower snake case by dlt's naming convention):
 - deals, leads, activities, companies: incremental on the modification time
-  (`filter[>DATE_MODIFY]=<cursor>`; activities carry LAST_UPDATED instead), merged on ID: a rerun
-  fetches only what changed and never duplicates. Deals, leads and companies also carry
+  (`filter[>=DATE_MODIFY]=<cursor - overlap>`; activities carry LAST_UPDATED instead), merged on ID: a
+  rerun fetches what changed (and the overlap again) and never duplicates. Deals, leads and companies also carry
   `is_deleted` / `deleted_at`: a cheap ID-only scan (`select=[ID]`, 2,500 IDs a request), at most
   once per `deletion_scan_every_hours`, compares the portal's IDs with the live ones loaded, and a
   record gone from the portal is merged back with is_deleted = true (it is never kept as live; a
@@ -13,8 +13,14 @@ Tables (dataset `raw_bitrix24`, names and columns lower snake case by dlt's nami
 - calls: `voximplant.statistic.get` (uppercase FILTER/SORT/ORDER), incremental on CALL_START_DATE
   with a look-back window (a call is logged when it ends, so a long call can appear after a shorter
   later one was loaded), merged on ID.
-- tasks: `tasks.task.list` (lowerCamel rows under result.tasks), incremental on changedDate, merged on id;
-  ufCrmTask lands in tasks__uf_crm_task.
+- tasks: `tasks.task.list` (lowerCamel rows under result.tasks), incremental on changedDate
+  (`>=CHANGED_DATE`, with the overlap), merged on id; ufCrmTask lands in tasks__uf_crm_task.
+
+Cursors on a modification time: Bitrix24 stamps whole seconds, so a record modified in the second of
+the last row read, but after the read, carries the cursor's own stamp; a strict `>` never asks for it
+again. Each of these resources keeps its newest stamp in its resource state (`modified_cursor`) and
+asks from that stamp minus `cursor_overlap_seconds` (settings' INGEST_CURSOR_OVERLAP_SECONDS, default
+60), inclusive; there is no boundary deduplication: the merge on the record's ID keeps one row each.
 - users (+ child table users__uf_department: value, _dlt_parent_id -> users._dlt_id), departments,
   pipelines (crm.category.list, entityTypeId=2), stages (crm.status.list for DEAL_STAGE and
   DEAL_STAGE_<pipeline id>): small dimensions, replaced whole on every run so deletions show.
@@ -151,6 +157,7 @@ def bitrix24_source(
     deletion_scan: Literal["auto", "always", "never"] = "auto",
     deletion_scan_every_hours: float = 1.0,
     phone_hash_salt: str | None = None,
+    cursor_overlap_seconds: float = 60.0,
 ) -> Sequence[DltResource]:
     """Bitrix24 CRM through an incoming webhook (`https://<portal>/rest/<user>/<code>/`).
 
@@ -159,7 +166,9 @@ def bitrix24_source(
     `phone_hash_salt`: calls' PHONE_NUMBER is replaced on arrival by PHONE_NUMBER_HASH =
     sha256("<salt>:<digits as 7XXXXXXXXXX>"), the telephony export's hash, so one client matches
     across sources; the number itself is never stored (without a salt the hash is left empty).
+    `cursor_overlap_seconds`: how far before each modification-time cursor a run reads again.
     """
+    overlap = timedelta(seconds=max(0.0, float(cursor_overlap_seconds)))
     client = Bitrix24Client(webhook_url, max_retries=max_retries, backoff_base=backoff_base, rate=rate,
                             burst=burst, read_timeout=read_timeout)
 
@@ -247,40 +256,61 @@ def bitrix24_source(
                 row["is_deleted"], row["deleted_at"] = True, stamp
             yield gone
 
-    def modified(entity: str, method: str, cursor: Any, select: list[str] | None) -> Iterator[Any]:
-        """Rows of `method` modified after the cursor (strictly: Bitrix24 stamps have whole seconds)."""
+    def since_cursor(field: str, filter_field: str, read: Any) -> Iterator[Any]:
+        """`read(filter)` with `filter_field` >= the stored cursor minus the overlap; the newest stamp
+        seen becomes the cursor (kept in the resource state, committed with the load like dlt's own)."""
+        state = dlt.current.resource_state()
+        # a cursor dlt's incremental kept before (state "incremental") carries on
+        last = state.get("modified_cursor") or (state.get("incremental") or {}).get(field, {}).get("last_value")
+        last = last or modified_since
+        start = max(_instant(last) - overlap, _instant(modified_since))
+        began, newest = datetime.now(timezone.utc).replace(microsecond=0), last
+        for item in read({f">={filter_field}": start.isoformat()}):
+            if isinstance(item, list):
+                stamps = [r[field] for r in item if r.get(field)]
+                if stamps:
+                    newest = latest([newest, *stamps])
+            yield item
+        # Pages go by ID: a record edited while a long read goes on may already be behind it while a
+        # later one carries a newer stamp. The cursor never passes the moment this read began, so the
+        # next run reads the window the read spanned again (the overlap covers the clocks' skew).
+        if _instant(newest) > began:
+            newest = began.astimezone(_instant(newest).tzinfo)
+        state["modified_cursor"] = newest if isinstance(newest, str) else newest.isoformat()
+
+    def modified(entity: str, method: str, field: str, select: list[str] | None) -> Iterator[Any]:
+        """Rows of `method` modified since the cursor minus the overlap (Bitrix24 stamps whole seconds)."""
         if entity in DELETABLE:
             yield from deletion_marks(entity, method)
-        params: dict[str, Any] = {"filter": {f">{cursor.cursor_path}": cursor.last_value}}
-        if select:
-            params["select"] = select
-        yield from checked(entity, pages(method, params), cursor.cursor_path)
 
-    def since(field: str) -> Any:
-        # rows without the cursor field are quarantine rows and deletion marks: they pass the cursor untouched
-        return dlt.sources.incremental(field, initial_value=modified_since, last_value_func=latest,
-                                       range_start="open", on_cursor_value_missing="include")
+        def read(filter_: dict[str, Any]) -> Iterator[Any]:
+            params: dict[str, Any] = {"filter": filter_}
+            if select:
+                params["select"] = select
+            return checked(entity, pages(method, params), field)
+
+        yield from since_cursor(field, field, read)
 
     @dlt.resource(name="deals", primary_key="ID", write_disposition="merge", columns=_hints("deals"))
-    def deals(updated: dlt.sources.incremental[str] = since("DATE_MODIFY")) -> Iterator[Any]:
+    def deals() -> Iterator[Any]:
         """CRM deals (crm.deal.list, all fields incl. UF_*), incremental on DATE_MODIFY, merged on ID; deletions marked."""
-        yield from modified("deals", "crm.deal.list", updated, ["*", "UF_*"])
+        yield from modified("deals", "crm.deal.list", "DATE_MODIFY", ["*", "UF_*"])
 
     @dlt.resource(name="leads", primary_key="ID", write_disposition="merge", columns=_hints("leads"))
-    def leads(updated: dlt.sources.incremental[str] = since("DATE_MODIFY")) -> Iterator[Any]:
+    def leads() -> Iterator[Any]:
         """CRM leads (crm.lead.list, all fields incl. UF_*), incremental on DATE_MODIFY, merged on ID; deletions marked."""
-        yield from modified("leads", "crm.lead.list", updated, ["*", "UF_*"])
+        yield from modified("leads", "crm.lead.list", "DATE_MODIFY", ["*", "UF_*"])
 
     @dlt.resource(name="companies", primary_key="ID", write_disposition="merge", columns=_hints("companies"))
-    def companies(updated: dlt.sources.incremental[str] = since("DATE_MODIFY")) -> Iterator[Any]:
+    def companies() -> Iterator[Any]:
         """CRM companies (crm.company.list, all fields incl. UF_*), incremental on DATE_MODIFY; deletions marked."""
-        yield from modified("companies", "crm.company.list", updated, ["*", "UF_*"])
+        yield from modified("companies", "crm.company.list", "DATE_MODIFY", ["*", "UF_*"])
 
     @dlt.resource(name="activities", primary_key="ID", write_disposition="merge", columns=_hints("activities"))
-    def activities(updated: dlt.sources.incremental[str] = since("LAST_UPDATED")) -> Iterator[Any]:
+    def activities() -> Iterator[Any]:
         """CRM activities: calls, meetings, emails, tasks (crm.activity.list), incremental on LAST_UPDATED."""
         # crm.activity.list has no DATE_MODIFY: its modification time is LAST_UPDATED.
-        yield from modified("activities", "crm.activity.list", updated, None)
+        yield from modified("activities", "crm.activity.list", "LAST_UPDATED", None)
 
     def history(entity: str, entity_type_id: int, cursor: Any) -> Iterator[Any]:
         params = {"entityTypeId": entity_type_id, "filter": {}}
@@ -328,13 +358,17 @@ def bitrix24_source(
         state["call_start_date"] = newest if isinstance(newest, str) else newest.isoformat()
 
     @dlt.resource(name="tasks", primary_key="id", write_disposition="merge", columns=_hints("tasks"))
-    def tasks(updated: dlt.sources.incremental[str] = since("changedDate")) -> Iterator[Any]:
+    def tasks() -> Iterator[Any]:
         """Tasks (tasks.task.list) with deadlines and status, incremental on CHANGED_DATE, merged on id."""
-        params = {"filter": {">CHANGED_DATE": updated.last_value},
-                  "select": ["ID", "TITLE", "STATUS", "PRIORITY", "RESPONSIBLE_ID", "CREATED_BY", "CREATED_DATE",
-                             "CHANGED_DATE", "CLOSED_DATE", "DEADLINE", "GROUP_ID", "UF_CRM_TASK"]}
-        yield from checked("tasks", pages("tasks.task.list", params, items_key="tasks", id_key="id"),
+        select = ["ID", "TITLE", "STATUS", "PRIORITY", "RESPONSIBLE_ID", "CREATED_BY", "CREATED_DATE",
+                  "CHANGED_DATE", "CLOSED_DATE", "DEADLINE", "GROUP_ID", "UF_CRM_TASK"]
+
+        def read(filter_: dict[str, Any]) -> Iterator[Any]:
+            params = {"filter": filter_, "select": select}
+            return checked("tasks", pages("tasks.task.list", params, items_key="tasks", id_key="id"),
                            "changedDate", id_key="id")
+
+        yield from since_cursor("changedDate", "CHANGED_DATE", read)
 
     @dlt.resource(name="users", primary_key="ID", write_disposition="replace", columns=_hints("users"))
     def users() -> Iterator[list[dict]]:

@@ -1,4 +1,5 @@
--- One row per deleted lead (events of type lead_deleted), for accounts whose lists hide deleted leads.
+-- One row per deleted lead (events of type lead_deleted). amoCRM's lists never show a deleted lead; the source
+-- marks its stored row is_deleted from these same events, and this list also covers rows loaded before it did.
 {% set cols = raw_source_columns('raw_amocrm', 'events') %}
 
 with
