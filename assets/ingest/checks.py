@@ -1,4 +1,4 @@
-"""`source_refreshed`: one asset check per configured source, on its first table.
+"""`source_refreshed`: one asset check per configured source, on its main table.
 
 It reads what `load_or_report` wrote in ops.source_status. A failed source gives a failed ERROR
 evaluation (error, last good load) and then fails its own step, so the run is reported failed for

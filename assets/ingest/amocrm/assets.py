@@ -7,8 +7,8 @@ from dagster import AssetExecutionContext
 from dagster_dlt import DagsterDltResource, dlt_assets
 
 from assets.ingest.amocrm.source import amocrm_source
-from assets.ingest.guard import load_or_report
 from assets.ingest.common import IngestConfig, IngestTranslator, load_format, run_kwargs, run_pipeline, spec_pipeline
+from assets.ingest.guard import load_or_report
 from resources.amocrm import AmoCRMAccount
 from resources.settings import load_settings
 from resources.warehouse import Warehouse

@@ -8,8 +8,8 @@ from dagster import AssetExecutionContext
 from dagster_dlt import DagsterDltResource, dlt_assets
 
 from assets.ingest.cbr.source import cbr_source
-from assets.ingest.guard import load_or_report
 from assets.ingest.common import IngestConfig, IngestTranslator, load_format, run_kwargs, run_pipeline, spec_pipeline
+from assets.ingest.guard import load_or_report
 from resources.cbr import CBRRates
 from resources.warehouse import Warehouse
 

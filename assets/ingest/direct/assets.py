@@ -7,10 +7,10 @@ from typing import Any
 from dagster import AssetExecutionContext
 from dagster_dlt import DagsterDltResource, dlt_assets
 
-from assets.ingest.guard import load_or_report
-from assets.ingest.sources import SourceNotConfigured
 from assets.ingest.common import IngestConfig, IngestTranslator, load_format, run_kwargs, run_pipeline, spec_pipeline
 from assets.ingest.direct.source import direct_source
+from assets.ingest.guard import load_or_report
+from assets.ingest.sources import SourceNotConfigured
 from resources.direct import YandexDirect
 from resources.warehouse import Warehouse
 

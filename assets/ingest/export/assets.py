@@ -6,9 +6,9 @@ from typing import Any
 from dagster import AssetExecutionContext
 from dagster_dlt import DagsterDltResource, dlt_assets
 
-from assets.ingest.guard import load_or_report
 from assets.ingest.common import IngestConfig, IngestTranslator, load_format, run_kwargs, run_pipeline, spec_pipeline
 from assets.ingest.export.source import crm_export_source
+from assets.ingest.guard import load_or_report
 from resources.crm_export import CrmExport
 from resources.warehouse import Warehouse
 

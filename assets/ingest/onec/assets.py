@@ -6,10 +6,10 @@ from typing import Any
 from dagster import AssetExecutionContext
 from dagster_dlt import DagsterDltResource, dlt_assets
 
-from assets.ingest.guard import load_or_report
-from assets.ingest.sources import SourceNotConfigured
 from assets.ingest.common import IngestConfig, IngestTranslator, load_format, run_kwargs, run_pipeline, spec_pipeline
+from assets.ingest.guard import load_or_report
 from assets.ingest.onec.source import onec_source
+from assets.ingest.sources import SourceNotConfigured
 from resources.export_folders import OneCExport
 from resources.warehouse import Warehouse
 

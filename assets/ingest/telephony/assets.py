@@ -6,9 +6,9 @@ from typing import Any
 from dagster import AssetExecutionContext
 from dagster_dlt import DagsterDltResource, dlt_assets
 
+from assets.ingest.common import IngestConfig, IngestTranslator, load_format, run_kwargs, run_pipeline, spec_pipeline
 from assets.ingest.guard import load_or_report
 from assets.ingest.sources import SourceNotConfigured
-from assets.ingest.common import IngestConfig, IngestTranslator, load_format, run_kwargs, run_pipeline, spec_pipeline
 from assets.ingest.telephony.source import telephony_source
 from resources.export_folders import TelephonyExport
 from resources.settings import load_settings

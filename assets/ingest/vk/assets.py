@@ -7,9 +7,9 @@ from typing import Any
 from dagster import AssetExecutionContext
 from dagster_dlt import DagsterDltResource, dlt_assets
 
+from assets.ingest.common import IngestConfig, IngestTranslator, load_format, run_kwargs, run_pipeline, spec_pipeline
 from assets.ingest.guard import load_or_report
 from assets.ingest.sources import SourceNotConfigured
-from assets.ingest.common import IngestConfig, IngestTranslator, load_format, run_kwargs, run_pipeline, spec_pipeline
 from assets.ingest.vk.source import vk_source
 from resources.vk_ads import VKAds
 from resources.warehouse import Warehouse
