@@ -65,7 +65,7 @@ run: setup
 	site=$$($(SETTING) site); echo; \
 	if [ $$status -ne 0 ]; then echo "The run FAILED in some step (the log above names it; a failed source is reported by its source_refreshed check)."; fi; \
 	if [ -f $$site/index.html ]; then echo "Report site built: $$site/index.html"; \
-	  echo "Open it with:      make report   (serves it on http://127.0.0.1:8000/)"; fi; \
+	  echo "Open it with:      make report   (with the same settings as this run; or: $(BIN)/python -m http.server 8000 --bind 127.0.0.1 --directory $$site)"; fi; \
 	exit $$status
 
 # One public dataset (DATASETS_DIR, default ../shared/datasets) as a company's CRM export folder:
