@@ -12,44 +12,19 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
-from datetime import date
 from pathlib import Path
 
-import dlt
 import pytest
 
 from assets.ingest.amocrm.source import amocrm_source
 from assets.ingest.bitrix24.source import bitrix24_source
 from demo.amocrm_portal import DEFAULT_TOKEN, AmoCRMPortal
 from resources.warehouse import Warehouse
-from tests.support.pg import temporary_database
+from tests.support.worlds import both_warehouses, dlt_pipeline, s_world  # noqa: F401 - fixtures
 
 ROOT = Path(__file__).resolve().parent.parent
 DBT_DIR = ROOT / "dbt_project"
 DBT = Path(sys.executable).parent / "dbt"
-S_TODAY, SEED = date(2025, 6, 15), 7
-
-
-@pytest.fixture(params=["duckdb", "postgres"])
-def warehouse(request, tmp_path) -> Iterator[Warehouse]:
-    if request.param == "duckdb":
-        yield Warehouse(url=f"duckdb:///{tmp_path / 'wh.duckdb'}")
-    else:
-        with temporary_database(prefix="rop_deleted") as url:
-            yield Warehouse(url=url)
-
-
-@pytest.fixture(scope="module")
-def s_world(tmp_path_factory) -> Path:
-    from demo.world import ensure_world
-
-    return Path(ensure_world(tmp_path_factory.getbasetemp() / "world_S", "S", S_TODAY, SEED))
-
-
-def _pipeline(name: str, wh: Warehouse, dataset: str, tmp_path: Path) -> dlt.Pipeline:
-    return dlt.pipeline(pipeline_name=name, destination=wh.dlt_destination(), dataset_name=dataset,
-                        pipelines_dir=str(tmp_path / "dlt"))
 
 
 def _deals(wh: Warehouse, tmp_path: Path, crm: str) -> set[int]:
@@ -70,7 +45,7 @@ def test_an_amocrm_lead_deleted_after_the_first_load_leaves_the_canonical_deals(
     portal = AmoCRMPortal(world=load_world(s_world), rate_limit=None)
     portal.start()
     try:
-        pipe = _pipeline("amocrm_deleted", warehouse, "raw_amocrm", tmp_path)
+        pipe = dlt_pipeline("amocrm_deleted", warehouse, "raw_amocrm", tmp_path)
         source = lambda: amocrm_source(base_url=portal.base_url, access_token=DEFAULT_TOKEN,  # noqa: E731
                                        max_rps=200, backoff_base=0.01)
         assert not pipe.run(source()).has_failed_jobs
@@ -111,7 +86,7 @@ def test_a_bitrix24_deal_deleted_after_the_first_load_leaves_the_canonical_deals
     portal = DemoPortal(world, rate_limit=None)
     portal.start()
     try:
-        pipe = _pipeline("bitrix24_deleted", warehouse, "raw_bitrix24", tmp_path)
+        pipe = dlt_pipeline("bitrix24_deleted", warehouse, "raw_bitrix24", tmp_path)
         source = lambda: bitrix24_source(webhook_url=portal.webhook_url, rate=None, backoff_base=0.01,  # noqa: E731
                                          deletion_scan="always").with_resources("deals", "pipelines", "stages",
                                                                                 "users", "departments")
@@ -135,7 +110,7 @@ def test_an_amocrm_token_without_admin_rights_loads_everything_but_user_names(s_
     portal = AmoCRMPortal(world=load_world(s_world), rate_limit=None, admin=False)
     portal.start()
     try:
-        pipe = _pipeline("amocrm_nonadmin", warehouse, "raw_amocrm", tmp_path)
+        pipe = dlt_pipeline("amocrm_nonadmin", warehouse, "raw_amocrm", tmp_path)
         source = lambda: amocrm_source(base_url=portal.base_url, access_token=DEFAULT_TOKEN,  # noqa: E731
                                        max_rps=200, backoff_base=0.01)
         with caplog.at_level("WARNING", logger="assets.ingest.amocrm.source"):

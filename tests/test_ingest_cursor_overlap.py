@@ -11,41 +11,16 @@ make the second edit within a second already read.
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterator
 from datetime import date
-from pathlib import Path
 
-import dlt
 import pytest
 
 from assets.ingest.amocrm.source import amocrm_source
 from assets.ingest.bitrix24.source import bitrix24_source
 from demo.amocrm_portal import DEFAULT_TOKEN, LOST, WON, AmoCRMPortal
 from resources.warehouse import Warehouse
-from tests.support.pg import temporary_database
+from tests.support.worlds import both_warehouses, dlt_pipeline, s_world  # noqa: F401 - fixtures
 
-S_TODAY, SEED = date(2025, 6, 15), 7
-
-
-@pytest.fixture(params=["duckdb", "postgres"])
-def warehouse(request, tmp_path) -> Iterator[Warehouse]:
-    if request.param == "duckdb":
-        yield Warehouse(url=f"duckdb:///{tmp_path / 'wh.duckdb'}")
-    else:
-        with temporary_database(prefix="rop_overlap") as url:
-            yield Warehouse(url=url)
-
-
-@pytest.fixture(scope="module")
-def s_world(tmp_path_factory) -> Path:
-    from demo.world import ensure_world
-
-    return Path(ensure_world(tmp_path_factory.getbasetemp() / "world_S", "S", S_TODAY, SEED))
-
-
-def _pipeline(name: str, wh: Warehouse, dataset: str, tmp_path: Path) -> dlt.Pipeline:
-    return dlt.pipeline(pipeline_name=name, destination=wh.dlt_destination(), dataset_name=dataset,
-                        pipelines_dir=str(tmp_path / "dlt"))
 
 
 def _one(wh: Warehouse, sql: str, params: list) -> object:
@@ -61,7 +36,7 @@ def test_amocrm_edits_within_the_second_of_the_last_read_arrive(s_world, warehou
     portal = AmoCRMPortal(world=load_world(s_world), rate_limit=None)
     portal.start()
     try:
-        pipe = _pipeline("amocrm_overlap", warehouse, "raw_amocrm", tmp_path)
+        pipe = dlt_pipeline("amocrm_overlap", warehouse, "raw_amocrm", tmp_path)
 
         def run() -> None:
             info = pipe.run(amocrm_source(base_url=portal.base_url, access_token=DEFAULT_TOKEN, max_rps=200,
@@ -127,7 +102,7 @@ def test_bitrix24_edits_within_the_second_of_the_last_read_arrive(s_world, wareh
     portal = DemoPortal(world, rate_limit=None)
     portal.start()
     try:
-        pipe = _pipeline("bitrix24_overlap", warehouse, "raw_bitrix24", tmp_path)
+        pipe = dlt_pipeline("bitrix24_overlap", warehouse, "raw_bitrix24", tmp_path)
 
         def run() -> None:
             info = pipe.run(bitrix24_source(webhook_url=portal.webhook_url, rate=None, backoff_base=0.01))
@@ -184,7 +159,7 @@ def test_amocrm_a_lead_edited_between_two_pages_of_a_first_load_is_not_skipped(s
     portal.before_answer = edit_between_pages
     portal.start()
     try:
-        pipe = _pipeline("amocrm_paging", warehouse, "raw_amocrm", tmp_path)
+        pipe = dlt_pipeline("amocrm_paging", warehouse, "raw_amocrm", tmp_path)
         info = pipe.run(amocrm_source(base_url=portal.base_url, access_token=DEFAULT_TOKEN, max_rps=200,
                                       backoff_base=0.01).with_resources("leads"))
         assert not info.has_failed_jobs
@@ -223,7 +198,7 @@ def test_bitrix24_a_deal_edited_behind_a_long_read_is_read_next_time(s_world, wa
     portal.handle = edit_behind_the_read
     portal.start()
     try:
-        pipe = _pipeline("bitrix24_paging", warehouse, "raw_bitrix24", tmp_path)
+        pipe = dlt_pipeline("bitrix24_paging", warehouse, "raw_bitrix24", tmp_path)
 
         def run() -> None:
             info = pipe.run(bitrix24_source(webhook_url=portal.webhook_url, rate=None, backoff_base=0.01,

@@ -117,10 +117,13 @@ def world_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return ensure_world(tmp_path_factory.mktemp("world") / "S", "S", TODAY, SEED)
 
 
-def _bitrix_won_rub(portal: Any) -> tuple[int, Decimal]:
-    """Won deals in rubles (the only ones with a ruble value when there are no CBR rates)."""
+def assert_revenue_is_the_portals_won_rubles(run: Run, portal: Any) -> None:
+    """Revenue equals the portal's won deals in rubles (the only ones with a ruble value without CBR rates)."""
     won = [d for d in portal.records("deals") if d["STAGE_SEMANTIC_ID"] == "S" and d.get("CURRENCY_ID") == "RUB"]
-    return len(won), sum((Decimal(str(d["OPPORTUNITY"])) for d in won), Decimal(0))
+    rub = sum((Decimal(str(d["OPPORTUNITY"])) for d in won), Decimal(0))
+    got = run.one("select sum(won_count) as n, sum(won_rub) as rub from marts.mart_revenue_daily")
+    assert got["n"] >= len(won)
+    assert Decimal(str(got["rub"])).quantize(Decimal("0.01")) == rub.quantize(Decimal("0.01"))
 
 
 @pytest.fixture(scope="module")
@@ -128,11 +131,8 @@ def bitrix24_only(tmp_path_factory: pytest.TempPathFactory, world_dir: Path) -> 
     from demo.portal import DemoPortal
 
     portal = DemoPortal(world_dir, rate_limit=None)
-    url = portal.start()
-    try:
+    with portal as url:
         yield whole_run(tmp_path_factory.mktemp("bitrix24_only"), {"BITRIX24_WEBHOOK_URL": url, "CBR_API_URL": "off"}), portal
-    finally:
-        portal.stop()
 
 
 def test_bitrix24_only_builds_everything_from_the_crm_alone(bitrix24_only):
@@ -140,9 +140,7 @@ def test_bitrix24_only_builds_everything_from_the_crm_alone(bitrix24_only):
     assert run.result.success, f"failed steps: {run.failed_steps()}"
     assert_whole_graph_built(run, "raw_bitrix24/deals")
     assert_no_demo_world(run, "raw_bitrix24")
-    n, rub = _bitrix_won_rub(portal)
-    got = run.one("select sum(won_count) as n, sum(won_rub) as rub from marts.mart_revenue_daily")
-    assert got["n"] >= n and Decimal(str(got["rub"])).quantize(Decimal("0.01")) == rub.quantize(Decimal("0.01"))
+    assert_revenue_is_the_portals_won_rubles(run, portal)
     plan = run.one("select count(*) as n, sum(plan_rub) as plan from marts.mart_plan_fact")
     assert plan["n"] > 0 and not plan["plan"], "no plan sheet: plan-fact shows actuals without a plan"
     status = run.warehouse.query("select source, status from ops.source_status order by source")
@@ -164,8 +162,7 @@ def bitrix24_cbr_unreachable(tmp_path_factory: pytest.TempPathFactory, world_dir
             sensor(context)
 
     portal = DemoPortal(world_dir, rate_limit=None)
-    url = portal.start()
-    try:
+    with portal as url:
         with FakeTelegram() as tg:
             env = {"BITRIX24_WEBHOOK_URL": url, "CBR_API_URL": f"http://127.0.0.1:{_free_port()}",  # nobody listens
                    "TELEGRAM_BOT_TOKEN": "123456:real-company-token", "TELEGRAM_CHAT_ID": "1001",
@@ -173,8 +170,6 @@ def bitrix24_cbr_unreachable(tmp_path_factory: pytest.TempPathFactory, world_dir
             run = whole_run(tmp_path_factory.mktemp("cbr_unreachable"), env, after=tell_oncall)
             run.oncall = tg.to("2002")
             yield run, portal
-    finally:
-        portal.stop()
 
 
 def test_unreachable_cbr_fails_the_run_for_cbr_alone_and_the_rest_builds(bitrix24_cbr_unreachable):
@@ -206,9 +201,7 @@ def test_unreachable_cbr_fails_the_run_for_cbr_alone_and_the_rest_builds(bitrix2
         page = visit(url, wait_for_text="Источники данных")
     assert "Не обновились источники: Курсы ЦБ" in " ".join(page.text.split()), page.text[-1500:]
     assert not page.foreign_requests
-    n, rub = _bitrix_won_rub(portal)
-    got = run.one("select sum(won_rub) as rub from marts.mart_revenue_daily")
-    assert Decimal(str(got["rub"])).quantize(Decimal("0.01")) == rub.quantize(Decimal("0.01"))
+    assert_revenue_is_the_portals_won_rubles(run, portal)
 
 
 @pytest.fixture(scope="module")
