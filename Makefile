@@ -11,11 +11,13 @@ export DO_NOT_TRACK := 1
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 TODAY ?= $(shell TZ=$${COMPANY_TIMEZONE:-Europe/Moscow} date +%F)
 
-.PHONY: help setup python node system dagster-home dbt-manifest run report dev test validate bench clean dbt-docs load-dataset
+.PHONY: help setup python node system dagster-home dbt-manifest run report dev test test-fast lint validate bench clean dbt-docs load-dataset
 
 help:
 	@echo "make run    - build the whole pipeline on the demo world (or your CRM) and print where the site is"
-	@echo "make test   - install everything and run the whole test suite"
+	@echo "make test   - install everything, run the linters and the whole test suite"
+	@echo "make test-fast - the tests without the slow end-to-end ones (while working)"
+	@echo "make lint   - ruff, the import layer contract and mypy"
 	@echo "make dev    - open the Dagster UI (lineage, backfills) on http://127.0.0.1:3000"
 
 setup: python node dagster-home dbt-manifest
@@ -102,8 +104,22 @@ dev: setup
 validate: setup
 	$(BIN)/dagster definitions validate -w workspace.yaml
 
-test: setup system
-	$(BIN)/pytest -q
+# The checks that keep the code in shape: lint + format, the layer contract (pyproject's importlinter),
+# types. Part of `make test`; on its own while working.
+lint: python
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports --no-cache
+	$(BIN)/mypy
+
+# Tests run in parallel, one module per worker at a time (module fixtures build a world once).
+PYTEST_WORKERS ?= auto
+test: setup system lint
+	$(BIN)/pytest -q -n $(PYTEST_WORKERS) --dist loadfile
+
+# While working: everything but the whole-graph, browser and PostgreSQL end-to-end tests (marked slow).
+test-fast: setup
+	$(BIN)/pytest -q -n $(PYTEST_WORKERS) --dist loadfile -m "not slow"
 
 # Wall-clock of the main job by stage, on a fresh warehouse (DEMO_SIZE=M by default).
 bench: setup

@@ -1,5 +1,5 @@
 """Wall-clock of `dbt build` on a demo world: a first full build, then an incremental build after a
-15-minute delta (issue 4's targets: M under 60 s, L under 5 min, the incremental build under 15 s).
+15-minute delta (the targets: M under 60 s, L under 5 min, the incremental build under 15 s).
 
 The world reaches a fresh DuckDB file one of two ways (not timed as dbt; printed apart):
 `--load direct` (default) writes the generated world's records straight into the raw_* tables with

@@ -2,7 +2,7 @@
 
     .venv/bin/python -m benchmarks.ingest_refresh [--size M] [--today 2026-11-23] [--seed 42]
 
-The issue's target: "a 15-minute incremental refresh of ALL sources must finish in under 30 seconds".
+The target: "a 15-minute incremental refresh of ALL sources must finish in under 30 seconds".
 Every source first loads the demo world once (Bitrix24 at 2 requests/s with bursts to 50 — about
 90 s for the M world —, amoCRM at 7 requests/s, Direct in offline report mode: 201 queued, 202
 building, each answered after retryIn, then 200), then a 15-minute delta lands on every source (new,

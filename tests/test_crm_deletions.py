@@ -1,5 +1,5 @@
 """A deal deleted in the CRM after the first load is gone from the canonical deals, and an amoCRM token
-without administrator rights still loads (issue 13), on DuckDB and PostgreSQL, against the demo portals.
+without administrator rights still loads, on DuckDB and PostgreSQL, against the demo portals.
 
 amoCRM never lists a deleted lead in /api/v4/leads (the demo portal behaves so): the source learns
 it from the lead_deleted events and marks the stored row is_deleted; Bitrix24's list simply stops

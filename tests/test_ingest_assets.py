@@ -23,7 +23,7 @@ S_TODAY = date(2025, 6, 15)
 SEED = 7
 BITRIX_TABLES = ["deals", "leads", "activities", "companies", "stage_history_deals", "stage_history_leads", "calls",
                  "tasks", "users", "departments", "pipelines", "stages"]
-# issue 3's non-CRM sources (tests/test_ingest_marketing_finance.py materializes them)
+# the non-CRM sources (tests/test_ingest_marketing_finance.py materializes them)
 OTHER_SOURCES = {("raw_direct", "campaign_stats"): "direct", ("raw_vk", "campaign_stats"): "vk",
                  ("raw_onec", "invoices"): "onec", ("raw_onec", "payments"): "onec",
                  ("raw_telephony", "calls"): "telephony"}

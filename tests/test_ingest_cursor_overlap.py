@@ -1,4 +1,4 @@
-"""No edit is lost to a whole-second cursor (issue 13), on DuckDB and PostgreSQL.
+"""No edit is lost to a whole-second cursor, on DuckDB and PostgreSQL.
 
 Both CRMs stamp changes in whole seconds. For every timestamp-cursored resource of each source:
 - a record edited, read, and edited again within the same second arrives with its last content on

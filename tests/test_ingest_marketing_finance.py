@@ -1,4 +1,4 @@
-"""Issue 3's non-CRM sources against the demo ads server and the demo export files (S world):
+"""The non-CRM sources (ads, CBR, telephony, 1C, plan) against the demo ads server and the demo export files (S world):
 CBR (XML_daily), Yandex.Direct (Reports API), VK Ads, 1C exports, telephony exports, the plan sheet.
 
 Full loads match the demo world; ad statistics reload a look-back window so a revised day is updated,

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta, timezone
-from zoneinfo import ZoneInfo
 
 import pytest
 from dagster import (
@@ -97,12 +96,19 @@ def test_digest_reaches_the_head_of_sales(tg, resources):
 
 
 # --- anomaly alerts ---------------------------------------------------------------------------
-def _today() -> date:
-    return datetime.now(ZoneInfo(TZ)).date()
+# The sensor's "today" is the settings' (DEMO_TODAY when set): pinned, so the test never depends on
+# the wall clock (a run across midnight Moscow, or a machine in another zone).
+TODAY = date(2025, 3, 10)
 
 
-def test_anomaly_alert_is_sent_once_per_partition(tg, resources):
-    today = _today()
+@pytest.fixture
+def pinned_today(monkeypatch):
+    monkeypatch.setenv("DEMO_TODAY", TODAY.isoformat())
+    return TODAY
+
+
+def test_anomaly_alert_is_sent_once_per_partition(tg, resources, pinned_today):
+    today = pinned_today
     small_day.write_to(resources["warehouse"], day=today)
     sensor = sensors()["anomaly_alerts_to_head_of_sales"]
     with instance_for_test() as instance:
@@ -123,8 +129,8 @@ def test_anomaly_alert_is_sent_once_per_partition(tg, resources):
     assert "выручка" in second and "обычно 48 500 ₽" in second and "Сидорова Анна" in second
 
 
-def test_backfilled_old_partitions_do_not_alert(tg, resources):
-    old = _today() - timedelta(days=30)
+def test_backfilled_old_partitions_do_not_alert(tg, resources, pinned_today):
+    old = pinned_today - timedelta(days=30)
     small_day.write_to(resources["warehouse"], day=old)
     sensor = sensors()["anomaly_alerts_to_head_of_sales"]
     with instance_for_test() as instance:
