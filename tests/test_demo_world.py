@@ -7,12 +7,13 @@ Expected figures are recomputed here from the written files with the standard li
 from __future__ import annotations
 
 import csv
-import random
 import json
+import random
 import re
 import statistics
 from collections import Counter, defaultdict
 from datetime import date, datetime, timedelta
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
@@ -159,7 +160,7 @@ def test_money_mostly_rubles_with_some_foreign_currency_and_daily_cbr_rates(worl
     for code, (lo, hi) in {"USD": (50, 150), "EUR": (55, 170), "CNY": (6, 22)}.items():
         values = [v for _, v in rates[code]]
         assert all(lo < v < hi for v in values)
-        steps = [abs(b / a - 1) for a, b in zip(values, values[1:])]
+        steps = [abs(b / a - 1) for a, b in pairwise(values)]
         assert max(steps) < 0.05, "a random walk, not noise"
     days = {date.fromisoformat(d) for d, _ in rates["USD"]}
     assert all(d.weekday() < 5 for d in list(days)[1:] if d > min(days)), "no rates set on weekends"
@@ -383,11 +384,11 @@ def test_cbr_rates_are_positive_continuous_and_published_on_working_days_only():
     assert days == sorted(days) == [d for d, _ in series["EUR"]] == [d for d, _ in series["CNY"]]
     assert days[0] < "2026-01-01" and days[-1] == "2026-06-30"  # the world's first day has a rate before it
     assert all(date.fromisoformat(d).weekday() < 5 for d in days[1:])
-    gaps = [(date.fromisoformat(b) - date.fromisoformat(a)).days for a, b in zip(days, days[1:])]
+    gaps = [(date.fromisoformat(b) - date.fromisoformat(a)).days for a, b in pairwise(days)]
     assert max(gaps) <= 12  # the New Year break is the longest pause
     for code in ("USD", "EUR", "CNY"):
         values = [v for _, v in series[code]]
-        steps = [abs(b / a - 1) for a, b in zip(values, values[1:])]
+        steps = [abs(b / a - 1) for a, b in pairwise(values)]
         assert max(steps) < 0.06, (code, max(steps))  # a random walk, not jumps
     usd, eur, cny = (dict(series[c]) for c in ("USD", "EUR", "CNY"))
     assert all(0.95 < eur[d] / usd[d] < 1.25 and 6.5 < usd[d] / cny[d] < 8.0 for d in days)

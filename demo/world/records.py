@@ -74,7 +74,7 @@ def user_records(cal: Calendar, org: Org) -> list[dict[str, Any]]:
 def category_records() -> list[dict[str, Any]]:
     """crm.category.list (deal pipelines; camelCase keys as the real answer)."""
     return [{"id": pid, "name": name, "sort": sort, "entityTypeId": 2, "isDefault": "Y" if pid == 0 else "N"}
-              for pid, name, sort in PIPELINES]
+            for pid, name, sort in PIPELINES]
 
 
 def status_records() -> list[dict[str, Any]]:
