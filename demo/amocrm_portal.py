@@ -44,7 +44,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from demo.serving import LoopbackServer
-from demo.world import World, load_world
+from demo.world import World, generate, load_world
 
 DEFAULT_TOKEN = "demo-amocrm-long-lived-token"
 ACCOUNT_ID = 31000001
@@ -467,26 +467,30 @@ def _handler_for(portal: AmoCRMPortal) -> type[BaseHTTPRequestHandler]:
 
 
 def main() -> None:
-    """python -m demo.amocrm_portal [--world DIR] [--port 0] [--token T]: serve until Ctrl-C.
+    """python -m demo.amocrm_portal [--world DIR | --size --today --seed] [--port] [--token]: serve until Ctrl-C.
 
     Prints the AMOCRM_BASE_URL and AMOCRM_ACCESS_TOKEN to export in another shell, e.g.
     `AMOCRM_BASE_URL=… AMOCRM_ACCESS_TOKEN=… .venv/bin/dagster asset materialize -m definitions
-    --select 'tag:source=amocrm'`.
+    --select 'tag:source=amocrm'`. Without --world it serves a world generated in memory from
+    --size/--today/--seed (the defaults of `python -m demo generate`); to serve the very world the
+    product's demo run uses, pass its folder (`DATA_DIR/demo/<size>-<seed>-<today>`).
     """
     import argparse
+    from datetime import date
 
     parser = argparse.ArgumentParser(prog="python -m demo.amocrm_portal", description=main.__doc__)
-    parser.add_argument("--world", help="a demo world folder (default: the one DEMO_SIZE/DEMO_TODAY/DEMO_SEED name)")
+    parser.add_argument("--world", help="a written demo world folder (default: generate one in memory)")
+    parser.add_argument("--size", choices=("S", "M", "L"), default="M")
+    parser.add_argument("--today", type=date.fromisoformat, default=None, help="last day of the world (default: today)")
+    parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--token", default=DEFAULT_TOKEN)
     args = parser.parse_args()
     if args.world:
-        world_dir = Path(args.world)
+        world = load_world(Path(args.world))
     else:
-        from resources.source_files import ensure_demo_world
-
-        world_dir = ensure_demo_world()
-    portal = AmoCRMPortal(world_dir, token=args.token, port=args.port)
+        world = generate(args.size, args.today or date.today(), args.seed)
+    portal = AmoCRMPortal(world=world, token=args.token, port=args.port)
     url = portal.start()
     print(f"AMOCRM_BASE_URL={url}\nAMOCRM_ACCESS_TOKEN={args.token}", flush=True)
     try:

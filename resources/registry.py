@@ -22,7 +22,7 @@ from resources.crm_export import CrmExport
 from resources.evidence import EvidenceCLI
 from resources.llm import InsightWriter
 from resources.settings import Settings
-from resources.source_files import SourceFiles
+from resources.source_files import PlanSheet
 from resources.telegram import TelegramNotifier
 from resources.warehouse import Warehouse
 
@@ -39,7 +39,7 @@ def build_resources(settings: Settings) -> dict[str, Any]:
     return {
         "warehouse": Warehouse(url=warehouse_url),
         "bitrix24": Bitrix24Portal(webhook_url=_secret("BITRIX24_WEBHOOK_URL")),
-        "demo_files": SourceFiles(),
+        "plan_sheet": PlanSheet(),
         "cbr": CBRRates(),
         "direct": YandexDirect(token=_secret("DIRECT_TOKEN")),
         "vk_ads": VKAds(token=_secret("VK_ADS_TOKEN")),

@@ -38,8 +38,8 @@ class PlanNotConfigured(RuntimeError):
     """The plan asset runs outside demo mode with no PLAN_FILE."""
 
 
-class SourceFiles(ConfigurableResource):
-    """Path of the plan sheet (resource key `demo_files`).
+class PlanSheet(ConfigurableResource):
+    """Path of the plan sheet (resource key `plan_sheet`).
 
     An explicit field wins, then PLAN_FILE, then, in demo mode only, the demo world's plan.csv
     (generated on first use from the demo_* fields or DEMO_SIZE/DEMO_TODAY/DEMO_SEED).
@@ -66,7 +66,3 @@ class SourceFiles(ConfigurableResource):
                                     "without it the plan source is not part of the graph")
         return self._demo_file("plan.csv")
 
-
-# Names used in the shared contract for the same resource.
-DemoFiles = SourceFiles
-PlanFiles = SourceFiles

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import csv
 import json
+import random
 import re
 import statistics
 from collections import Counter, defaultdict
 from datetime import date, datetime, timedelta
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
@@ -158,7 +160,7 @@ def test_money_mostly_rubles_with_some_foreign_currency_and_daily_cbr_rates(worl
     for code, (lo, hi) in {"USD": (50, 150), "EUR": (55, 170), "CNY": (6, 22)}.items():
         values = [v for _, v in rates[code]]
         assert all(lo < v < hi for v in values)
-        steps = [abs(b / a - 1) for a, b in zip(values, values[1:])]
+        steps = [abs(b / a - 1) for a, b in pairwise(values)]
         assert max(steps) < 0.05, "a random walk, not noise"
     days = {date.fromisoformat(d) for d, _ in rates["USD"]}
     assert all(d.weekday() < 5 for d in list(days)[1:] if d > min(days)), "no rates set on weekends"
@@ -325,3 +327,103 @@ def test_stage_history_calls_tasks_and_companies_tell_the_deals_story_and_end_by
     assert any(t["status"] != "5" and t["deadline"] < "2026-11-23" for t in tasks)
     assert all((t["closedDate"] is not None) == (t["status"] == "5") for t in tasks)
     assert {d["COMPANY_ID"] for d in deals.values()} <= {c["ID"] for c in companies}
+
+
+# ---- the parts alone ------------------------------------------------------------------------------
+
+def _calendar_2026():
+    from demo.world.calendar import Calendar
+
+    return Calendar(start=date(2026, 1, 1), today=date(2026, 6, 30))
+
+
+def test_calendar_follows_the_russian_working_week_and_its_holidays():
+    cal = _calendar_2026()
+
+    def index(d: date) -> int:
+        i = (d - cal.origin).days
+        assert cal.days[i] == d
+        return i
+
+    def working_days(year: int, month: int) -> int:
+        return sum(cal.working[i] for i, d in enumerate(cal.days) if (d.year, d.month) == (year, month))
+
+    # weekdays of the month minus the public holidays falling on them (a weekend holiday moves to Monday)
+    assert {m: working_days(2026, m) for m in (1, 2, 3, 5)} == {1: 16, 2: 19, 3: 21, 5: 19}
+    for off in ("2026-01-08", "2026-02-23", "2026-03-09", "2026-05-01", "2026-05-11", "2026-06-12", "2026-03-14"):
+        assert not cal.working[index(date.fromisoformat(off))], off
+    for on in ("2026-01-09", "2026-03-10", "2026-05-12", "2026-06-11"):
+        assert cal.working[index(date.fromisoformat(on))], on
+    assert cal.next_working(index(date(2026, 1, 1))) == index(date(2026, 1, 9))
+    assert cal.next_working(index(date(2026, 1, 12))) == index(date(2026, 1, 12))
+
+
+def test_calendar_moments_fall_in_office_hours_of_the_managers_zone():
+    cal = _calendar_2026()
+    rng = random.Random(5)
+    i = (date(2026, 3, 10) - cal.origin).days
+    moscow = [cal.moment(rng, i) - i * 86400 for _ in range(500)]
+    shifted = [cal.moment(rng, i, shift_h=2) - i * 86400 for _ in range(500)]
+    assert 9 * 3600 <= min(moscow) and max(moscow) < 19 * 3600
+    assert 7 * 3600 <= min(shifted) and max(shifted) < 17 * 3600
+    assert cal.ts(i * 86400 + 9 * 3600 + 5) == "2026-03-10T09:00:05+03:00"
+    assert cal.sec("2026-03-10T09:00:05+03:00") == i * 86400 + 9 * 3600 + 5
+
+
+def test_cbr_rates_are_positive_continuous_and_published_on_working_days_only():
+    from demo.world.fx import RateSeries
+
+    cal = _calendar_2026()
+    fx = RateSeries(42, cal)
+    series: dict[str, list[tuple[str, float]]] = defaultdict(list)
+    for row in fx.rows:
+        assert row["nominal"] == 1 and row["value"] > 0
+        series[row["char_code"]].append((row["date"], row["value"]))
+    assert set(series) == {"USD", "EUR", "CNY"}
+    days = [d for d, _ in series["USD"]]
+    assert days == sorted(days) == [d for d, _ in series["EUR"]] == [d for d, _ in series["CNY"]]
+    assert days[0] < "2026-01-01" and days[-1] == "2026-06-30"  # the world's first day has a rate before it
+    assert all(date.fromisoformat(d).weekday() < 5 for d in days[1:])
+    gaps = [(date.fromisoformat(b) - date.fromisoformat(a)).days for a, b in pairwise(days)]
+    assert max(gaps) <= 12  # the New Year break is the longest pause
+    for code in ("USD", "EUR", "CNY"):
+        values = [v for _, v in series[code]]
+        steps = [abs(b / a - 1) for a, b in pairwise(values)]
+        assert max(steps) < 0.06, (code, max(steps))  # a random walk, not jumps
+    usd, eur, cny = (dict(series[c]) for c in ("USD", "EUR", "CNY"))
+    assert all(0.95 < eur[d] / usd[d] < 1.25 and 6.5 < usd[d] / cny[d] < 8.0 for d in days)
+    # a Saturday uses Friday's published rate; a working day its own
+    saturday = (date(2026, 3, 14) - cal.origin).days
+    assert fx.rate(saturday, "USD") == usd["2026-03-13"] and fx.rate(saturday + 2, "USD") == usd["2026-03-16"]
+    assert fx.rate(saturday, "RUB") == 1.0
+
+
+def test_org_has_the_sizes_departments_with_their_heads_and_one_burnout_story():
+    from demo.world.org import Org
+    from demo.world.sizes import SIZES
+
+    cal = _calendar_2026()
+    org = Org(42, SIZES["S"], cal)
+    assert [m.uid for m in org.mgrs] == [2, 3, 4, 5, 6]  # user 1 is the head of sales
+    assert [(d["ID"], d.get("PARENT"), d["UF_HEAD"]) for d in org.departments] == [
+        ("1", None, "1"), ("2", "1", "2"), ("3", "1", "5")]
+    assert sum(m.burnout for m in org.mgrs) == 1
+    assert all((2 in m.pipelines) == (m.kind == "corp") for m in org.mgrs)  # tenders are the corporate team's
+    burn = next(m for m in org.mgrs if m.burnout)
+    burnout_day = next(i for i in range(len(cal.days)) if cal.month_of[i] == org.burnout_month)
+    assert org.form(burn, burnout_day)[0] == pytest.approx(0.3)
+    assert all(m.employed(cal.start_i) for m in org.mgrs)  # no hires or leavers in S
+
+
+def test_the_demo_package_imports_nothing_from_the_product():
+    import ast
+
+    demo_dir = Path(__file__).resolve().parents[1] / "demo"
+    product = {"resources", "assets", "schedules", "definitions"}
+    found = []
+    for path in sorted(demo_dir.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = ([a.name for a in node.names] if isinstance(node, ast.Import)
+                     else [node.module or ""] if isinstance(node, ast.ImportFrom) and not node.level else [])
+            found += [f"{path.relative_to(demo_dir)}: {n}" for n in names if n.split(".")[0] in product]
+    assert found == []

@@ -16,7 +16,7 @@ from assets.ingest.cbr.assets import cbr_raw
 from assets.ingest.files.assets import plan_raw
 from resources.bitrix24 import Bitrix24Portal
 from resources.cbr import CBRRates
-from resources.source_files import SourceFiles
+from resources.source_files import PlanSheet
 from resources.warehouse import Warehouse
 
 S_TODAY = date(2025, 6, 15)
@@ -79,7 +79,7 @@ def test_outside_demo_mode_the_plan_is_never_the_demo_worlds(tmp_path, monkeypat
     monkeypatch.setenv("DATA_DIR", str(tmp_path))
     monkeypatch.delenv("PLAN_FILE", raising=False)
     with pytest.raises(PlanNotConfigured, match="PLAN_FILE is not set"):
-        SourceFiles().plan_path()
+        PlanSheet().plan_path()
     assert not (tmp_path / "demo").exists()
 
 
@@ -91,7 +91,7 @@ def test_materialize_the_demo_world_then_rerun_and_full_refresh(tmp_path, monkey
     resources = {
         "dlt": DagsterDltResource(),
         "bitrix24": Bitrix24Portal(**demo),  # no URL: the resource serves the demo world itself
-        "demo_files": SourceFiles(**demo),
+        "plan_sheet": PlanSheet(**demo),
         "cbr": CBRRates(**demo),
         "warehouse": Warehouse(url=f"duckdb:///{tmp_path / 'wh.duckdb'}"),
     }

@@ -12,7 +12,7 @@ import dlt
 import pytest
 
 from assets.ingest.files.source import plan_source
-from resources.source_files import SourceFiles
+from resources.source_files import PlanSheet
 from resources.warehouse import Warehouse
 
 S_TODAY = "2025-06-15"
@@ -92,8 +92,8 @@ def test_missing_columns_and_bad_values_are_named(tmp_path):
         list(plan_source(plan_file=str(dup)).resources["plan"])
 
 
-def test_source_files_resource_prefers_configured_paths(tmp_path, monkeypatch):
+def test_plan_sheet_resource_prefers_configured_paths(tmp_path, monkeypatch):
     monkeypatch.setenv("PLAN_FILE", str(tmp_path / "my_plan.csv"))
     monkeypatch.setenv("DATA_DIR", str(tmp_path / "data"))
-    assert SourceFiles().plan_path() == tmp_path / "my_plan.csv"
-    assert SourceFiles(plan_file=str(tmp_path / "other.csv")).plan_path() == tmp_path / "other.csv"
+    assert PlanSheet().plan_path() == tmp_path / "my_plan.csv"
+    assert PlanSheet(plan_file=str(tmp_path / "other.csv")).plan_path() == tmp_path / "other.csv"
