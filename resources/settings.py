@@ -147,7 +147,7 @@ class Settings(BaseSettings):
         try:
             ZoneInfo(value)
         except Exception:  # noqa: BLE001 - zoneinfo raises several types
-            raise ValueError("must be an IANA time zone such as Europe/Moscow") from None
+            raise ValueError(f"must be an IANA time zone such as {DEFAULT_TIMEZONE}") from None
         return value
 
     @field_validator("warehouse_url")
