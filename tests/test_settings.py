@@ -109,6 +109,13 @@ def test_an_empty_value_is_unset_in_the_environment_and_in_the_env_file(env_file
     assert s.amocrm_base_url is None and s.demo_mode
 
 
+def test_names_are_read_whatever_their_case(env_file, monkeypatch):
+    env_file.write_text("demo_size=S\n", encoding="utf-8")
+    monkeypatch.setenv("Demo_Seed", "5")
+    s = load_settings()
+    assert (s.demo_seed, s.demo_size) == (5, "S")
+
+
 def test_a_given_mapping_is_read_alone(env_file, monkeypatch):
     env_file.write_text("DEMO_SEED=7\n", encoding="utf-8")
     monkeypatch.setenv("DEMO_SIZE", "L")
