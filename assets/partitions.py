@@ -1,14 +1,19 @@
 """The one partitioning of the ML stage: the as-of business day (forecast, anomalies, insights share it).
 
 Backfilling a range of these partitions replays history day by day, which is the forecast's backtest.
+
+The one place that reads a setting at import time: the assets that share this partitioning take it
+in their decorators, which run when their modules are imported, and a day starts at midnight in
+the company's time zone (COMPANY_TIMEZONE). It is read through load_settings() like everywhere
+else, so a bad zone fails the import with the variable's name.
 """
 from __future__ import annotations
-
-import os
 
 import warnings
 
 from dagster import BackfillPolicy, BetaWarning, DailyPartitionsDefinition
+
+from resources.settings import load_settings
 
 # History earlier than this is only used as training data, never as an as-of day.
 AS_OF_START = "2024-01-01"
@@ -17,7 +22,7 @@ as_of_days = DailyPartitionsDefinition(
     start_date=AS_OF_START,
     # end_offset=1: today's partition exists, so the 06:00 forecast is "as of today so far".
     end_offset=1,
-    timezone=os.environ.get("COMPANY_TIMEZONE") or "Europe/Moscow",
+    timezone=load_settings().company_timezone,
 )
 
 # A backfill of these partitions runs as ONE run that loops over its days (the assets read the marts

@@ -1,7 +1,7 @@
 """The amoCRM account as a Dagster resource (resource key `amocrm`): base URL + long-lived access token.
 
 AMOCRM_BASE_URL is the account URL (`https://<subdomain>.amocrm.ru`); AMOCRM_ACCESS_TOKEN the
-long-lived token (a secret: handed over as an EnvVar, hidden in the UI, never logged; the source
+long-lived token (a secret: read at run time, never in the UI, never logged; the source
 only ever names endpoints in its messages). The demo amoCRM portal (`python -m demo.amocrm_portal`)
 prints a URL and a token to point these at. Unset -> the amoCRM source is not part of the graph.
 """

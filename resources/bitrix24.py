@@ -3,8 +3,8 @@
 `.webhook()` is a context manager yielding the webhook base URL for the duration of a run. With
 BITRIX24_WEBHOOK_URL (or the `webhook_url` field) set it yields that; otherwise it generates the demo
 world if needed and serves it with `demo.portal.DemoPortal` on 127.0.0.1 until the block ends, so
-the same extraction code runs in both modes. The URL holds a secret code: configure it with
-`EnvVar("BITRIX24_WEBHOOK_URL")` (hidden in the UI) or leave the field unset (read at run time).
+the same extraction code runs in both modes. The URL holds a secret code: leave the field unset so it is
+read from BITRIX24_WEBHOOK_URL at run time (never in the UI), or configure it with an `EnvVar`.
 The demo portal enforces Bitrix24's request limit (2/s, bursts to 50) unless `demo_rate_limit` is off.
 `.phone_salt()` is the secret the calls' client numbers are hashed with on arrival (PHONE_HASH_SALT;
 the demo salt in demo mode, the same one the demo telephony export is hashed with).

@@ -1,8 +1,8 @@
 """Yandex.Direct as a Dagster resource (key `direct`): the live Reports API, the demo server, or skipped.
 
 `.endpoint()` yields a `DirectEndpoint` for a run, or None when Direct is not configured outside demo
-mode (the asset then logs one line and skips). The token is a secret: hand it over as
-`EnvVar("DIRECT_TOKEN")`; it is never logged (the endpoint's repr masks it).
+mode (the asset then logs one line and skips). The token is a secret: left unset here it is
+read from DIRECT_TOKEN at run time (never in the UI); it is never logged (the endpoint's repr masks it).
 """
 from __future__ import annotations
 

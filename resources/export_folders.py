@@ -4,7 +4,7 @@
 `TelephonyExport` (key `telephony`): TELEPHONY_EXPORT_DIR and PHONE_HASH_SALT, else in demo mode
 `<demo world>/extras/telephony` with a fixed demo salt. Outside demo mode an unset folder means the
 company does not use the source: `.folder()` returns None and the asset skips with one log line.
-The salt is a secret (`EnvVar("PHONE_HASH_SALT")`): never logged.
+The salt is a secret (PHONE_HASH_SALT, read at run time, never in the UI): never logged.
 """
 from __future__ import annotations
 

@@ -1,49 +1,35 @@
-"""GPT insights over the openai SDK, with an honest fallback to the deterministic template.
+"""An OpenAI (or OpenAI-compatible) chat model as a Dagster resource: one structured completion.
 
-The only code that talks to OpenAI (or any OpenAI-compatible endpoint). Settings are read when the
-resource is used, not when it is defined, so the key never sits in Dagster's resource config and
-the UI never shows it.
+The only code that talks to OpenAI. It knows nothing of what is asked: callers bring the prompt and
+the pydantic model the answer must fit, and decide what to do when it is not available or fails.
+Settings (OPENAI_API_KEY, OPENAI_BASE_URL, OPENAI_MODEL) are read when the resource is used, not
+when it is defined, so the key never sits in Dagster's resource config and the UI never shows it.
 """
 from __future__ import annotations
 
-import logging
-import os
-from typing import Literal
+from typing import TypeVar
 
-from dagster import ConfigurableResource, get_dagster_logger
-from pydantic import BaseModel, Field
+from dagster import ConfigurableResource
+from pydantic import BaseModel
 
-from assets.insights.facts import DayFacts
-from assets.insights.writer import (
-    MIN_RECOMMENDATIONS,
-    SYSTEM_PROMPT,
-    facts_prompt,
-    parse_recommendations,
-    template_recommendations,
-)
+from resources.settings import load_settings
 
-DEFAULT_MODEL = "gpt-4o"
+Answer = TypeVar("Answer", bound=BaseModel)
 
 
-class WrittenInsights(BaseModel):
-    """The day's recommendations and where they came from (shown to the user as `source`)."""
-
-    texts: list[str]
-    source: Literal["openai", "template"]
-    model: str | None = None
-    fallback_reason: str | None = Field(default=None, description="why the template was used, if it was")
+class LLMError(RuntimeError):
+    """The model could not give an answer of the asked shape (the message never holds the key)."""
 
 
-def _env(name: str) -> str | None:
-    value = os.environ.get(name, "").strip()
-    return value or None
+class LLMUnavailable(LLMError):
+    """No API key is configured: the model cannot be asked."""
 
 
-class InsightWriter(ConfigurableResource):
-    """Writes the recommendations with GPT; without a key, or when the call fails, uses the template.
+class LLMClient(ConfigurableResource):
+    """A chat model answering in a given pydantic shape (OpenAI structured output).
 
-    Every field left empty falls back to its environment variable at run time:
-    api_key ← OPENAI_API_KEY, base_url ← OPENAI_BASE_URL, model ← OPENAI_MODEL (default gpt-4o).
+    Each field left empty is read from the settings when used: api_key <- OPENAI_API_KEY,
+    base_url <- OPENAI_BASE_URL (unset: the SDK's default), model <- OPENAI_MODEL (default gpt-4o).
     """
 
     api_key: str | None = None
@@ -53,57 +39,53 @@ class InsightWriter(ConfigurableResource):
     max_retries: int = 1
     temperature: float = 0.3
 
-    @property
-    def resolved_model(self) -> str:
-        return self.model or _env("OPENAI_MODEL") or DEFAULT_MODEL
-
     def _key(self) -> str | None:
-        return self.api_key or _env("OPENAI_API_KEY")
+        if self.api_key:
+            return self.api_key
+        secret = load_settings().openai_api_key
+        return secret.get_secret_value() if secret else None
 
     @property
-    def enabled(self) -> bool:
+    def available(self) -> bool:
+        """Whether a key is configured (without one, `complete` raises LLMUnavailable)."""
         return self._key() is not None
 
-    def _log(self) -> logging.Logger:
-        return get_dagster_logger("insights.llm")
+    @property
+    def resolved_model(self) -> str:
+        return self.model or load_settings().openai_model
 
-    def write(self, facts: DayFacts) -> WrittenInsights:
-        """3-5 recommendations for `facts`; never raises for API trouble (falls back, says why)."""
+    def complete(self, system: str, user: str, schema: type[Answer]) -> Answer:
+        """The model's answer to `system` + `user`, validated as `schema`.
+
+        Raises LLMUnavailable without a key and LLMError for any failure of the call (network, HTTP
+        error, refusal, an answer that does not fit `schema`), with the key scrubbed from the message.
+        """
         key = self._key()
         if key is None:
-            reason = "OPENAI_API_KEY is not set"
-            self._log().info("insights: %s; using the template text", reason)
-            return WrittenInsights(texts=template_recommendations(facts), source="template", fallback_reason=reason)
-        try:
-            texts = self._ask(key, facts)
-        except Exception as exc:  # noqa: BLE001 - any API or network failure means: fall back
-            reason = f"{type(exc).__name__}: {str(exc).replace(key, '***')[:300]}"
-            self._log().warning("insights: OpenAI call failed (%s); using the template text", reason)
-            return WrittenInsights(texts=template_recommendations(facts), source="template", fallback_reason=reason)
-        return WrittenInsights(texts=texts, source="openai", model=self.resolved_model)
-
-    def _ask(self, key: str, facts: DayFacts) -> list[str]:
-        from openai import OpenAI
+            raise LLMUnavailable("OPENAI_API_KEY is not set")
+        from openai import OpenAI  # imported on use: definitions load without touching the SDK
 
         client = OpenAI(
             api_key=key,
-            base_url=self.base_url or _env("OPENAI_BASE_URL"),
+            base_url=self.base_url or load_settings().openai_base_url,
             timeout=self.timeout_seconds,
             max_retries=self.max_retries,
         )
         try:
-            response = client.chat.completions.create(
+            completion = client.chat.completions.parse(
                 model=self.resolved_model,
-                messages=[
-                    {"role": "system", "content": SYSTEM_PROMPT},
-                    {"role": "user", "content": facts_prompt(facts)},
-                ],
+                messages=[{"role": "system", "content": system}, {"role": "user", "content": user}],
+                response_format=schema,
                 temperature=self.temperature,
             )
+            message = completion.choices[0].message if completion.choices else None
+            if message is None or message.refusal or message.parsed is None:
+                why = f"the model refused: {message.refusal}" if message and message.refusal else "no answer"
+                raise LLMError(why)
+            return message.parsed
+        except LLMError as exc:
+            raise LLMError(str(exc).replace(key, "***")[:300]) from None
+        except Exception as exc:  # noqa: BLE001 - any SDK, network or validation failure is the call failing
+            raise LLMError(f"{type(exc).__name__}: {str(exc).replace(key, '***')[:300]}") from None
         finally:
             client.close()
-        answer = (response.choices[0].message.content or "") if response.choices else ""
-        texts = parse_recommendations(answer)
-        if len(texts) < MIN_RECOMMENDATIONS:
-            raise ValueError(f"the answer held {len(texts)} recommendations, fewer than {MIN_RECOMMENDATIONS}")
-        return texts

@@ -1,58 +1,95 @@
 """The settings contract (docs/ARCHITECTURE.md): every environment variable the product reads, in one place.
 
-Read at run time (never at import time), so tests can set variables per test and Dagster
+pydantic-settings reads the process environment and, beneath it, the project's `.env` file (the
+environment wins; an empty value counts as unset). Read at run time (never at import time, with the
+one exception documented in assets/partitions.py), so tests can set variables per test and Dagster
 resources see the values of the process that runs them.
 """
 from __future__ import annotations
 
-import os
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import AfterValidator, AnyHttpUrl, Field, SecretStr, TypeAdapter, ValidationError, field_validator, model_validator
+from pydantic.fields import FieldInfo
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+ENV_FILE = PROJECT_ROOT / ".env"
+
+# The company's business-day time zone when COMPANY_TIMEZONE is unset: the one default every Python
+# place uses (dbt_project.yml and the Makefile, which cannot import it, repeat it).
+DEFAULT_TIMEZONE = "Europe/Moscow"
+
+# CBR_API_URL values that switch the CBR source off (a closed network) instead of naming a server.
+CBR_OFF_WORDS = frozenset({"off", "none", "false", "0"})
+
+_HTTP_URL = TypeAdapter(AnyHttpUrl)
 
 
 class SettingsError(ValueError):
     """A setting is missing or malformed; the message names the variable."""
 
 
-class Settings(BaseModel):
-    """Typed view of the environment. Secrets are SecretStr so they never print."""
+def _http_url(value: str) -> str:
+    """Fail at start on a URL that could never be reached; keep the text as written (no normalising)."""
+    try:
+        _HTTP_URL.validate_python(value)
+    except ValidationError:
+        raise ValueError("must be an http(s) URL such as https://host/path") from None
+    return value
+
+
+HttpUrlText = Annotated[str, AfterValidator(_http_url)]
+
+
+class Settings(BaseSettings):
+    """Typed view of the environment (and .env). Secrets are SecretStr so they never print."""
+
+    model_config = SettingsConfigDict(
+        env_file=ENV_FILE,
+        env_file_encoding="utf-8",
+        env_ignore_empty=True,
+        case_sensitive=False,
+        # .env may also hold what other programs read (DAGSTER_PG_*, dbt's COMPANY_CRM ...)
+        extra="ignore",
+    )
 
     bitrix24_webhook_url: SecretStr | None = None
-    amocrm_base_url: str | None = None
+    amocrm_base_url: HttpUrlText | None = None
     amocrm_access_token: SecretStr | None = None
     crm_export_dir: Path | None = None
     crm_export_mapping: Path | None = None
     warehouse_url: str | None = None  # None -> duckdb file under data_dir (see `warehouse`)
     openai_api_key: SecretStr | None = None
-    openai_base_url: str | None = None
+    openai_base_url: HttpUrlText | None = None  # None -> the SDK's default (api.openai.com)
     openai_model: str = "gpt-4o"
     telegram_bot_token: SecretStr | None = None
-    telegram_chat_id: str | None = None
-    telegram_oncall_chat_id: str | None = None
-    telegram_api_url: str = "https://api.telegram.org"
-    company_timezone: str = "Europe/Moscow"
+    telegram_chat_id: str | None = None  # the head of sales: digest and business alerts
+    telegram_oncall_chat_id: str | None = None  # failed runs and failed data checks
+    telegram_api_url: HttpUrlText = "https://api.telegram.org"
+    company_timezone: str = DEFAULT_TIMEZONE
     # Embedded-default (demo) knobs; ignored once a CRM is configured.
     demo_size: Literal["S", "M", "L"] = "M"
     demo_today: date | None = None
     demo_seed: int = 42
     # DATA_DIR; unset -> data/ for the demo world, data/company/ once a CRM is configured, so the two
     # never share a warehouse, dlt state or site (see `_default_data_dir`).
-    data_dir: Path = None  # type: ignore[assignment]  # filled by the validator below
+    data_dir: Path = Field(default=None, validate_default=False)  # filled by the validator below
     plan_file: Path | None = None
     # the public datasets (Maven CRM, Superstore, Olist) that `make load-dataset` and their tests read
     datasets_dir: Path = PROJECT_ROOT.parent / "shared" / "datasets"
-    # Issue 3's sources beyond the CRM (each: set -> live; unset -> demo in demo mode, skipped otherwise).
+    # The sources beyond the CRM (each: set -> live; unset -> demo in demo mode, skipped otherwise).
     direct_token: SecretStr | None = None
     direct_client_login: str | None = None
-    direct_api_url: str = "https://api.direct.yandex.com"
+    direct_api_url: HttpUrlText = "https://api.direct.yandex.com"
     vk_ads_token: SecretStr | None = None
-    vk_ads_api_url: str = "https://ads.vk.com"
+    vk_ads_api_url: HttpUrlText = "https://ads.vk.com"
     vk_ads_currency: str = "RUB"
     # None -> the demo server in demo mode, https://www.cbr.ru otherwise; "off" -> no CBR (closed network, rubles only)
     cbr_api_url: str | None = None
@@ -64,22 +101,60 @@ class Settings(BaseModel):
     ads_lookback_days: int = 7
     ingest_cursor_overlap_seconds: float = 60.0  # CRM cursors re-read this margin; merge dedups
 
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """The environment over .env; or only the mapping `load_settings(environ)` was given."""
+        given = _GIVEN_ENVIRONMENT.get()
+        if given is not None:
+            return init_settings, _MappingSource(settings_cls, given)
+        return init_settings, env_settings, dotenv_settings
+
+    @model_validator(mode="before")
+    @classmethod
+    def _blank_is_unset(cls, data: Any) -> Any:
+        """A value of only spaces is as unset as an empty one (env_ignore_empty drops only "")."""
+        if isinstance(data, dict):
+            return {k: v for k, v in data.items() if not (isinstance(v, str) and not v.strip())}
+        return data
+
+    @field_validator("bitrix24_webhook_url")
+    @classmethod
+    def _webhook_is_a_url(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            _http_url(value.get_secret_value())
+        return value
+
+    @field_validator("cbr_api_url")
+    @classmethod
+    def _cbr_url_or_off(cls, value: str | None) -> str | None:
+        if value is not None and value.strip().lower() not in CBR_OFF_WORDS:
+            try:
+                _http_url(value)
+            except ValueError:
+                raise ValueError("must be an http(s) URL such as https://www.cbr.ru, or off") from None
+        return value
+
     @field_validator("company_timezone")
     @classmethod
     def _known_zone(cls, value: str) -> str:
         try:
             ZoneInfo(value)
-        except Exception as exc:  # noqa: BLE001 - zoneinfo raises several types
-            raise ValueError(f"COMPANY_TIMEZONE={value!r} is not an IANA time zone") from exc
+        except Exception:  # noqa: BLE001 - zoneinfo raises several types
+            raise ValueError(f"must be an IANA time zone such as {DEFAULT_TIMEZONE}") from None
         return value
 
     @field_validator("warehouse_url")
     @classmethod
     def _known_scheme(cls, value: str | None) -> str | None:
         if value is not None and not (value.startswith("duckdb:///") or value.startswith(("postgresql://", "postgres://"))):
-            raise ValueError(
-                f"WAREHOUSE_URL must start with duckdb:/// or postgresql://, got {value.split('://')[0]}://…"
-            )
+            raise ValueError("must start with duckdb:/// or postgresql://")
         return value
 
     @model_validator(mode="after")
@@ -111,7 +186,7 @@ class Settings(BaseModel):
     @property
     def cbr_disabled(self) -> bool:
         """CBR_API_URL=off: a closed network; amounts in foreign currency then have no ruble value."""
-        return (self.cbr_api_url or "").strip().lower() in {"off", "none", "false", "0"}
+        return (self.cbr_api_url or "").strip().lower() in CBR_OFF_WORDS
 
     @property
     def tz(self) -> ZoneInfo:
@@ -123,19 +198,44 @@ class Settings(BaseModel):
         return self.data_dir / "demo" / f"{self.demo_size}-{self.demo_seed}-{self.today.isoformat()}"
 
 
-_ENV_NAMES = {name: name.upper() for name in Settings.model_fields}
+class _MappingSource(PydanticBaseSettingsSource):
+    """A given mapping read like the environment (upper-case names, empty = unset), and nothing else."""
+
+    def __init__(self, settings_cls: type[BaseSettings], environ: Mapping[str, str]) -> None:
+        super().__init__(settings_cls)
+        self._values = {name.lower(): value for name, value in environ.items() if value != ""}
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return self._values.get(field_name), field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        return {name: self._values[name] for name in self.settings_cls.model_fields if name in self._values}
 
 
-def load_settings(environ: dict[str, str] | None = None) -> Settings:
-    """Build Settings from the environment; empty strings count as unset."""
-    env = os.environ if environ is None else environ
-    raw = {field: env[var] for field, var in _ENV_NAMES.items() if env.get(var, "").strip()}
+_GIVEN_ENVIRONMENT: ContextVar[Mapping[str, str] | None] = ContextVar("settings_environment", default=None)
+
+
+@contextmanager
+def _reading_only(environ: Mapping[str, str] | None) -> Iterator[None]:
+    token = _GIVEN_ENVIRONMENT.set(environ)
     try:
-        return Settings(**raw)
+        yield
+    finally:
+        _GIVEN_ENVIRONMENT.reset(token)
+
+
+def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
+    """Settings from the environment over .env; given a mapping, from that mapping alone (tests).
+
+    Raises SettingsError naming each bad variable and what it expects, never its value: the value
+    may be a password or a token.
+    """
+    try:
+        with _reading_only(environ):
+            return Settings()
     except ValidationError as exc:
-        # Name the variable and the rule, never echo the value: it may hold a password or token.
         problems = "; ".join(
-            f"{_ENV_NAMES.get(str(err['loc'][0]), err['loc'][0]) if err['loc'] else 'settings'}: {err['msg']}"
+            f"{str(err['loc'][0]).upper() if err['loc'] else 'settings'}: {err['msg'].removeprefix('Value error, ')}"
             for err in exc.errors()
         )
         raise SettingsError(f"invalid settings: {problems}") from None

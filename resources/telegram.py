@@ -9,7 +9,6 @@ from __future__ import annotations
 import html
 import json
 import logging
-import os
 import time
 import urllib.error
 import urllib.request
@@ -17,8 +16,9 @@ from typing import Any
 
 from dagster import ConfigurableResource, get_dagster_logger
 
+from resources.settings import load_settings
+
 MAX_MESSAGE_CHARS = 4096
-DEFAULT_API_URL = "https://api.telegram.org"
 
 
 class TelegramError(RuntimeError):
@@ -53,15 +53,10 @@ def split_message(text: str, limit: int = MAX_MESSAGE_CHARS) -> list[str]:
     return [p for p in pieces if p] or [""]
 
 
-def _env(name: str) -> str | None:
-    value = os.environ.get(name, "").strip()
-    return value or None
-
-
 class TelegramNotifier(ConfigurableResource):
     """Sends HTML messages through a Telegram bot.
 
-    Each field left empty is read from the environment when used: bot_token ← TELEGRAM_BOT_TOKEN,
+    Each field left empty is read from the settings when used: bot_token ← TELEGRAM_BOT_TOKEN,
     chat_id ← TELEGRAM_CHAT_ID (the head of sales), oncall_chat_id ← TELEGRAM_ONCALL_CHAT_ID,
     api_url ← TELEGRAM_API_URL (default https://api.telegram.org, or a self-hosted Bot API server).
     Without a token, sending is a logged no-op.
@@ -77,7 +72,8 @@ class TelegramNotifier(ConfigurableResource):
 
     # --- resolved settings -------------------------------------------------------------
     def _token(self) -> str | None:
-        return self.bot_token or _env("TELEGRAM_BOT_TOKEN")
+        secret = None if self.bot_token else load_settings().telegram_bot_token
+        return self.bot_token or (secret.get_secret_value() if secret else None)
 
     @property
     def enabled(self) -> bool:
@@ -86,16 +82,16 @@ class TelegramNotifier(ConfigurableResource):
     @property
     def head_chat(self) -> str | None:
         """The head of sales' chat: digest and business alerts."""
-        return self.chat_id or _env("TELEGRAM_CHAT_ID")
+        return self.chat_id or load_settings().telegram_chat_id
 
     @property
     def oncall_chat(self) -> str | None:
         """The on-call chat: failed runs and failed data checks."""
-        return self.oncall_chat_id or _env("TELEGRAM_ONCALL_CHAT_ID")
+        return self.oncall_chat_id or load_settings().telegram_oncall_chat_id
 
     @property
     def base_url(self) -> str:
-        return (self.api_url or _env("TELEGRAM_API_URL") or DEFAULT_API_URL).rstrip("/")
+        return (self.api_url or load_settings().telegram_api_url).rstrip("/")
 
     def _log(self) -> logging.Logger:
         return get_dagster_logger("telegram")

@@ -2,7 +2,7 @@
 
 `.endpoint()` yields a `VKAdsEndpoint` for a run, or None when VK_ADS_TOKEN is unset outside demo
 mode. VK Ads statistics carry no currency: VK_ADS_CURRENCY (default RUB) names the account's.
-The token is a secret (`EnvVar("VK_ADS_TOKEN")`), never logged.
+The token is a secret (VK_ADS_TOKEN, read at run time, never in the UI), never logged.
 """
 from __future__ import annotations
 

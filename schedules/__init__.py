@@ -1,14 +1,9 @@
 """Schedules and sensors: the 15-minute refresh, the 06:00 forecast, the 09:00 digest, alerts."""
 from __future__ import annotations
 
-import os
-
 from dagster import Definitions
 
-
-def company_timezone() -> str:
-    """COMPANY_TIMEZONE (default Europe/Moscow), read when the definitions load."""
-    return os.environ.get("COMPANY_TIMEZONE", "").strip() or "Europe/Moscow"
+from resources.settings import load_settings
 
 
 def build_defs() -> Definitions:
@@ -17,7 +12,7 @@ def build_defs() -> Definitions:
     from schedules.schedules import build_schedules
     from schedules.sensors import build_sensors
 
-    tz = company_timezone()
+    tz = load_settings().company_timezone  # read when the definitions load, not at import
     return Definitions(
         jobs=[incremental_refresh_job, morning_forecast_job, morning_digest_job],
         schedules=build_schedules(tz),

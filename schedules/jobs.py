@@ -1,5 +1,4 @@
 """The jobs people and schedules start: the incremental refresh, the morning forecast, the digest."""
-import os
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
@@ -7,6 +6,7 @@ from dagster import AssetSelection, Config, OpExecutionContext, define_asset_job
 
 from assets.insights.facts import collect_facts
 from assets.insights.writer import template_recommendations
+from resources.settings import load_settings
 from resources.telegram import TelegramNotifier
 from resources.warehouse import Warehouse
 from schedules.messages import digest_html
@@ -15,11 +15,16 @@ REFRESH_JOB_NAME = "incremental_refresh"
 FORECAST_JOB_NAME = "morning_forecast"
 DIGEST_JOB_NAME = "morning_digest"
 
+# The run tag the instance's run queue limits to one run in progress (run_queue.tag_concurrency_limits
+# in deploy/*/dagster.yaml): a refresh that outlasts 15 minutes makes the next tick wait, not overlap.
+REFRESH_CONCURRENCY_TAGS = {"concurrency_group": "incremental_refresh"}
+
 # Every 15 minutes: pull what changed in the sources and rebuild the dbt models (and their checks).
 incremental_refresh_job = define_asset_job(
     REFRESH_JOB_NAME,
     selection=AssetSelection.groups("ingest", "warehouse"),
     description="Incremental ingest (dlt, merge on key) and the dbt models with their tests.",
+    tags=REFRESH_CONCURRENCY_TAGS,
 )
 
 # 06:00: the forecast and anomalies for today's as-of partition, then that day's insights.
@@ -41,7 +46,7 @@ def digest_day(config: DigestConfig) -> date:
     """The digest's day: the configured one, else today in the company's time zone."""
     if config.as_of_day:
         return date.fromisoformat(config.as_of_day)
-    tz = config.company_timezone or os.environ.get("COMPANY_TIMEZONE") or "Europe/Moscow"
+    tz = config.company_timezone or load_settings().company_timezone
     return datetime.now(ZoneInfo(tz)).date()
 
 
@@ -80,6 +85,7 @@ def morning_digest_job() -> None:
 
 
 __all__ = [
+    "REFRESH_CONCURRENCY_TAGS",
     "DigestConfig",
     "incremental_refresh_job",
     "morning_digest_job",

@@ -2,25 +2,9 @@
 from datetime import date
 from zoneinfo import ZoneInfo
 
-from dagster import (
-    DagsterRunStatus,
-    DefaultScheduleStatus,
-    RunRequest,
-    RunsFilter,
-    ScheduleEvaluationContext,
-    SkipReason,
-    schedule,
-)
+from dagster import DefaultScheduleStatus, RunRequest, ScheduleDefinition, ScheduleEvaluationContext, schedule
 
-from schedules.jobs import (
-    FORECAST_JOB_NAME,
-    REFRESH_JOB_NAME,
-    incremental_refresh_job,
-    morning_digest_job,
-    morning_forecast_job,
-)
-
-ACTIVE = [DagsterRunStatus.QUEUED, DagsterRunStatus.NOT_STARTED, DagsterRunStatus.STARTING, DagsterRunStatus.STARTED]
+from schedules.jobs import FORECAST_JOB_NAME, incremental_refresh_job, morning_digest_job, morning_forecast_job
 
 
 def business_day(context: ScheduleEvaluationContext, tz: str) -> date:
@@ -31,21 +15,16 @@ def business_day(context: ScheduleEvaluationContext, tz: str) -> date:
 def build_schedules(tz: str, default_status: DefaultScheduleStatus = DefaultScheduleStatus.RUNNING) -> list:
     """The three schedules, all evaluated in `tz` (COMPANY_TIMEZONE)."""
 
-    @schedule(
+    # No check for a refresh still running: the job's concurrency tag and the instance's run queue
+    # (dagster.yaml) hold the new run queued until the previous one ends.
+    refresh_schedule = ScheduleDefinition(
         name="incremental_refresh_every_15_minutes",
         job=incremental_refresh_job,
         cron_schedule="*/15 * * * *",
         execution_timezone=tz,
         default_status=default_status,
-        description="Incremental ingest + dbt every 15 minutes; skipped while the previous refresh still runs.",
+        description="Incremental ingest + dbt every 15 minutes; queued while the previous refresh still runs.",
     )
-    def refresh_schedule(context: ScheduleEvaluationContext):
-        running = context.instance.get_runs(
-            filters=RunsFilter(job_name=REFRESH_JOB_NAME, statuses=ACTIVE), limit=1
-        )
-        if running:
-            return SkipReason(f"the previous refresh ({running[0].run_id}) is still running")
-        return RunRequest()
 
     @schedule(
         name="forecast_daily_0600",

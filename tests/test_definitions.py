@@ -84,3 +84,16 @@ def test_dagster_cli_validates_the_workspace(tmp_path):
                            "workspace.yaml"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "All code locations passed validation" in proc.stdout + proc.stderr
+
+
+def test_resources_know_nothing_of_assets_or_schedules():
+    """The dependency runs one way: assets and schedules use resources, definitions.py composes them."""
+    import ast
+
+    offenders = []
+    for path in sorted((ROOT / "resources").glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = ([a.name for a in node.names] if isinstance(node, ast.Import)
+                     else [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            offenders += [f"{path.name}: {n}" for n in names if n.split(".")[0] in {"assets", "schedules", "definitions"}]
+    assert offenders == []

@@ -9,8 +9,9 @@ from dagster import materialize
 
 from assets.insights.assets import insights
 from assets.insights.facts import build_facts, collect_facts
+from assets.insights.phrasing import Recommendations, write_insights
 from assets.insights.writer import format_rub, template_recommendations
-from resources.llm import InsightWriter
+from resources.llm import LLMClient, LLMError, LLMUnavailable
 from resources.warehouse import Warehouse
 from tests.fakes import small_day
 from tests.fakes.fake_openai import CANNED_ANSWER, FakeOpenAI
@@ -93,11 +94,12 @@ def test_llm_path_uses_the_configured_model_and_its_text(monkeypatch, facts):
         monkeypatch.setenv("OPENAI_API_KEY", SECRET_KEY)
         monkeypatch.setenv("OPENAI_BASE_URL", ai.base_url)
         monkeypatch.setenv("OPENAI_MODEL", "gpt-test-mini")
-        written = InsightWriter().write(facts)
+        written = write_insights(LLMClient(), facts)
     assert written.source == "openai"
     assert written.texts == [line.removeprefix("- ") for line in CANNED_ANSWER.splitlines()]
     (request,) = ai.requests
     assert request["model"] == "gpt-test-mini"
+    assert request["response_format"]["type"] == "json_schema"  # structured output, not free text
     assert request["authorization"] == f"Bearer {SECRET_KEY}"
     system, user = request["messages"]
     assert system["role"] == "system" and "отдела продаж" in system["content"]
@@ -106,14 +108,14 @@ def test_llm_path_uses_the_configured_model_and_its_text(monkeypatch, facts):
 
 def test_default_model_is_gpt_4o(monkeypatch, facts):
     with FakeOpenAI() as ai:
-        InsightWriter(api_key=SECRET_KEY, base_url=ai.base_url).write(facts)
+        write_insights(LLMClient(api_key=SECRET_KEY, base_url=ai.base_url), facts)
     assert ai.requests[0]["model"] == "gpt-4o"
 
 
 def test_server_error_falls_back_to_the_template_and_hides_the_key(facts, caplog):
     caplog.set_level(logging.DEBUG)
     with FakeOpenAI(fail_with=500) as ai:
-        written = InsightWriter(api_key=SECRET_KEY, base_url=ai.base_url, max_retries=0).write(facts)
+        written = write_insights(LLMClient(api_key=SECRET_KEY, base_url=ai.base_url, max_retries=0), facts)
     assert ai.requests, "the server was asked"
     assert written.source == "template"
     assert written.texts == template_recommendations(facts)
@@ -123,14 +125,42 @@ def test_server_error_falls_back_to_the_template_and_hides_the_key(facts, caplog
 
 def test_no_key_means_template_and_no_request(facts):
     with FakeOpenAI() as ai:
-        written = InsightWriter(base_url=ai.base_url).write(facts)
+        written = write_insights(LLMClient(base_url=ai.base_url), facts)
     assert ai.requests == []
     assert written.source == "template"
     assert "OPENAI_API_KEY" in (written.fallback_reason or "")
 
 
+def test_an_answer_outside_the_schema_falls_back_to_the_template(facts):
+    # two items where the schema asks for at least three: the client's validation refuses it
+    with FakeOpenAI(answer="- Позвоните Петрову.\n- Проверьте план.") as ai:
+        llm = LLMClient(api_key=SECRET_KEY, base_url=ai.base_url, max_retries=0)
+        with pytest.raises(LLMError):
+            llm.complete("system", "user", Recommendations)
+        written = write_insights(llm, facts)
+    assert written.source == "template" and written.texts == template_recommendations(facts)
+    assert SECRET_KEY not in (written.fallback_reason or "")
+
+
+def test_the_client_returns_the_validated_shape(monkeypatch):
+    with FakeOpenAI() as ai:
+        monkeypatch.setenv("OPENAI_API_KEY", SECRET_KEY)
+        monkeypatch.setenv("OPENAI_BASE_URL", ai.base_url)
+        answer = LLMClient().complete("system", "user", Recommendations)
+    assert isinstance(answer, Recommendations)
+    assert answer.recommendations == CANNED_ANSWER.splitlines()
+    assert ai.requests[0]["messages"] == [{"role": "system", "content": "system"}, {"role": "user", "content": "user"}]
+
+
+def test_the_client_without_a_key_says_so():
+    llm = LLMClient()
+    assert not llm.available
+    with pytest.raises(LLMUnavailable, match="OPENAI_API_KEY"):
+        llm.complete("system", "user", Recommendations)
+
+
 def test_insights_asset_writes_the_day_once(warehouse):
-    resources = {"warehouse": warehouse, "llm": InsightWriter()}
+    resources = {"warehouse": warehouse, "llm": LLMClient()}
     for _ in range(2):  # a rerun replaces the day's rows
         result = materialize([insights], partition_key=small_day.DAY.isoformat(), resources=resources)
         assert result.success
@@ -145,7 +175,7 @@ def test_insights_asset_writes_the_day_once(warehouse):
 
 def test_insights_asset_with_gpt(warehouse):
     with FakeOpenAI() as ai:
-        llm = InsightWriter(api_key=SECRET_KEY, base_url=ai.base_url, model="gpt-4o-mini")
+        llm = LLMClient(api_key=SECRET_KEY, base_url=ai.base_url, model="gpt-4o-mini")
         assert materialize([insights], partition_key="2025-03-10", resources={"warehouse": warehouse, "llm": llm}).success
     rows = warehouse.query("select text, source from ml.insights order by rank")
     assert set(rows["source"]) == {"openai"}
@@ -155,7 +185,7 @@ def test_insights_asset_with_gpt(warehouse):
 
 def test_a_backfill_range_writes_each_day_from_its_own_facts(warehouse):
     tags = {"dagster/asset_partition_range_start": "2025-03-09", "dagster/asset_partition_range_end": "2025-03-10"}
-    assert materialize([insights], tags=tags, resources={"warehouse": warehouse, "llm": InsightWriter()}).success
+    assert materialize([insights], tags=tags, resources={"warehouse": warehouse, "llm": LLMClient()}).success
     rows = warehouse.query("select as_of_day, text from ml.insights order by as_of_day, rank")
     by_day = {d: "\n".join(rows.filter(rows["as_of_day"] == d)["text"]) for d in set(rows["as_of_day"])}
     assert sorted(by_day) == [date(2025, 3, 9), small_day.DAY]

@@ -1,12 +1,17 @@
 """Schedules and sensors: the right partition at the right local time, alerts to the right chat, exactly once."""
 from __future__ import annotations
 
+import shutil
 from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
 
 import pytest
 from dagster import (
     AssetCheckResult,
     AssetMaterialization,
+    DagsterInstance,
+    DagsterRun,
+    DagsterRunStatus,
     Definitions,
     asset,
     asset_check,
@@ -22,13 +27,14 @@ from dagster import (
 from resources.telegram import TelegramNotifier
 from resources.warehouse import Warehouse
 from schedules import build_defs
-from schedules.jobs import morning_digest_job
+from schedules.jobs import FORECAST_JOB_NAME, REFRESH_JOB_NAME, incremental_refresh_job, morning_digest_job
 from schedules.schedules import build_schedules
 from schedules.sensors import build_sensors
 from tests.fakes import small_day
 from tests.fakes.fake_telegram import FakeTelegram
 
 TZ = "Europe/Moscow"
+ROOT = Path(__file__).resolve().parent.parent
 HEAD, ONCALL = "100", "200"
 
 
@@ -60,6 +66,44 @@ def test_schedules_run_in_company_time():
     }
     jobs = {j.name for j in build_defs().jobs}
     assert jobs == {"incremental_refresh", "morning_forecast", "morning_digest"}
+
+
+@pytest.mark.parametrize("deployment", ["local", "production"])
+def test_a_refresh_tick_waits_in_the_run_queue_while_the_previous_refresh_runs(deployment, tmp_path):
+    """The shipped dagster.yaml limits runs carrying the refresh job's tag to one in progress; the run
+    queue's own counter (what the daemon consults before launching) then holds a second refresh back
+    and lets the morning forecast through."""
+    from dagster._core.instance.ref import InstanceRef
+    from dagster._utils.tags import TagConcurrencyLimitsCounter
+
+    shutil.copy(ROOT / "deploy" / deployment / "dagster.yaml", tmp_path / "dagster.yaml")
+    # the coordinator from the file as the instance would build it (no storage is opened: the
+    # production file's PostgreSQL need not be reachable)
+    coordinator = InstanceRef.from_dir(str(tmp_path)).run_coordinator
+    assert type(coordinator).__name__ == "QueuedRunCoordinator"
+    limits = coordinator.get_run_queue_config().tag_concurrency_limits
+
+    def run(job_name: str, tags: dict[str, str], status: DagsterRunStatus) -> DagsterRun:
+        return DagsterRun(job_name=job_name, tags=tags, status=status)
+
+    running = run(REFRESH_JOB_NAME, dict(incremental_refresh_job.tags), DagsterRunStatus.STARTED)
+    next_tick = run(REFRESH_JOB_NAME, dict(incremental_refresh_job.tags), DagsterRunStatus.NOT_STARTED)
+    forecast = run(FORECAST_JOB_NAME, {}, DagsterRunStatus.NOT_STARTED)
+    assert TagConcurrencyLimitsCounter(limits, [running]).is_blocked(next_tick)
+    assert not TagConcurrencyLimitsCounter(limits, [running]).is_blocked(forecast)
+    assert not TagConcurrencyLimitsCounter(limits, []).is_blocked(next_tick)
+
+
+def test_the_local_instance_queues_runs_for_the_daemon(tmp_path):
+    shutil.copy(ROOT / "deploy" / "local" / "dagster.yaml", tmp_path / "dagster.yaml")
+    instance = DagsterInstance.from_config(str(tmp_path))
+    try:
+        assert type(instance.run_coordinator).__name__ == "QueuedRunCoordinator"
+        limits = instance.get_concurrency_config().run_queue_config.tag_concurrency_limits
+        (key, value), = incremental_refresh_job.tags.items()
+        assert {"key": key, "value": value, "limit": 1} in limits
+    finally:
+        instance.dispose()
 
 
 def test_forecast_targets_the_moscow_day():

@@ -6,8 +6,9 @@ import polars as pl
 from dagster import AssetExecutionContext, AssetKey, MaterializeResult, MetadataValue, asset
 
 from assets.insights.facts import collect_facts
+from assets.insights.phrasing import write_insights
 from assets.partitions import as_of_days, single_run_backfill
-from resources.llm import InsightWriter
+from resources.llm import LLMClient
 from resources.warehouse import Warehouse
 
 
@@ -34,14 +35,14 @@ def insights_frame(day: date, texts: list[str], source: str) -> pl.DataFrame:
     description="3-5 recommendations for the head of sales for the as-of day (GPT, or the template without a key).",
     kinds={"python", "openai"},
 )
-def insights(context: AssetExecutionContext, warehouse: Warehouse, llm: InsightWriter) -> MaterializeResult:
+def insights(context: AssetExecutionContext, warehouse: Warehouse, llm: LLMClient) -> MaterializeResult:
     """For each day of the run: collect the facts, write the text, replace that day's rows of ml.insights."""
     sources: dict[str, int] = {}
     last_texts: list[str] = []
     for key in context.partition_keys:
         day = date.fromisoformat(key)
         facts = collect_facts(warehouse, day)
-        written = llm.write(facts)
+        written = write_insights(llm, facts)
         if written.fallback_reason:
             context.log.info(f"{day}: insights written from the template: {written.fallback_reason}")
         frame = insights_frame(day, written.texts, written.source)

@@ -1,4 +1,4 @@
-"""Russian text from the day's facts: the deterministic template, the GPT prompt and its parsing.
+"""Russian text from the day's facts: the deterministic template, the GPT prompt and its answer's cleaning.
 
 No Dagster and no network here. The template is what the head of sales gets when no OpenAI key is
 set or the API fails, so it has to be useful on its own: 3-5 short recommendations, each quoting
@@ -49,8 +49,8 @@ SYSTEM_PROMPT = (
     "Ты — аналитик отдела продаж. Руководитель отдела продаж (РОП) читает твой текст утром в Telegram. "
     "По фактам дня напиши от 3 до 5 коротких рекомендаций на русском языке: каждая — одно-два "
     "предложения, конкретное действие на сегодня и цифры, на которых оно основано. Используй только "
-    "цифры из фактов, ничего не выдумывай. Суммы пиши как «1 234 567 ₽». Каждую рекомендацию пиши с "
-    "новой строки, начиная с «- », без заголовков и без вступления."
+    "цифры из фактов, ничего не выдумывай. Суммы пиши как «1 234 567 ₽». Каждая рекомендация — "
+    "отдельный элемент списка recommendations, без маркеров, без заголовков и без вступления."
 )
 
 
@@ -198,7 +198,7 @@ def facts_prompt(facts: DayFacts) -> str:
 _BULLET = re.compile(r"^\s*(?:[-–—•*]|\d+[.)])\s*")
 
 
-def parse_recommendations(answer: str) -> list[str]:
-    """GPT's answer -> up to 5 recommendations (one per non-empty line, bullets and numbers removed)."""
-    items = [_BULLET.sub("", line).strip() for line in answer.splitlines()]
-    return [item for item in items if item][:MAX_RECOMMENDATIONS]
+def clean_recommendations(items: list[str]) -> list[str]:
+    """GPT's list -> up to 5 recommendations (bullets and numbers a model may still add removed, blanks dropped)."""
+    cleaned = [_BULLET.sub("", item).strip() for item in items]
+    return [item for item in cleaned if item][:MAX_RECOMMENDATIONS]

@@ -1,7 +1,9 @@
 """A loopback OpenAI-compatible server: POST /v1/chat/completions answers a canned Russian text.
 
-It records each request (model, messages, the Authorization header) so tests can see what the real
-openai SDK sent, and it can fail with a 500 to exercise the fallback.
+It records each request (model, messages, response_format, the Authorization header) so tests can see
+what the real openai SDK sent, and it can fail with a 500 to exercise the fallback. Asked for
+structured output (a json_schema response_format), it answers JSON with the canned lines in the
+schema's one list property, as a model keeping to the schema would.
 """
 from __future__ import annotations
 
@@ -27,6 +29,14 @@ class FakeOpenAI:
     fail_with: int | None = None
     requests: list[dict[str, Any]] = field(default_factory=list)
     _server: ThreadingHTTPServer | None = None
+
+    def content(self, response_format: dict[str, Any] | None) -> str:
+        """The answer as plain text, or as JSON in the requested schema (its list property holds the lines)."""
+        if not response_format or response_format.get("type") != "json_schema":
+            return self.answer
+        properties = response_format["json_schema"]["schema"]["properties"]
+        field_name = next(name for name, spec in properties.items() if spec.get("type") == "array")
+        return json.dumps({field_name: self.answer.splitlines()}, ensure_ascii=False)
 
     @property
     def base_url(self) -> str:
@@ -56,6 +66,7 @@ class FakeOpenAI:
                 fake.requests.append({
                     "model": body.get("model"),
                     "messages": body.get("messages"),
+                    "response_format": body.get("response_format"),
                     "authorization": self.headers.get("Authorization"),
                 })
                 if fake.fail_with is not None:
@@ -69,7 +80,7 @@ class FakeOpenAI:
                     "model": body["model"],
                     "choices": [{
                         "index": 0,
-                        "message": {"role": "assistant", "content": fake.answer},
+                        "message": {"role": "assistant", "content": fake.content(body.get("response_format"))},
                         "finish_reason": "stop",
                     }],
                     "usage": {"prompt_tokens": 100, "completion_tokens": 50, "total_tokens": 150},
