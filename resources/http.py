@@ -17,6 +17,8 @@ A `requests.Session` whose `send` retries with tenacity, so `requests` calls and
   words); after no answer at all, `NoAnswer` is raised naming the API and attempts but never the URL
   (webhook secrets and bot tokens live in URLs; `describe` decides what of the URL may be shown).
 - Response hooks (dlt's `RESTClient` puts its error handling there) see only the final answer.
+- urllib3 logs every request's path at DEBUG; while a session sends, those lines show only what its
+  `describe` allows (a webhook's secret code and a bot token are path segments).
 """
 from __future__ import annotations
 
@@ -25,6 +27,7 @@ import math
 import random
 import time
 from collections.abc import Callable, Mapping
+from contextvars import ContextVar
 from datetime import timezone
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -40,6 +43,24 @@ log = logging.getLogger(__name__)
 RETRY_STATUS = frozenset({429, 500, 502, 503, 504})
 RETRY_EXCEPTIONS = (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError)
 RETRY_AFTER_CAP = 120.0  # seconds; the one cap on a wait a server asks for
+
+_describe_url: ContextVar[Callable[[str], str] | None] = ContextVar("describe_url", default=None)
+
+
+class _RedactUrls(logging.Filter):
+    """Rewrites the URL paths urllib3 passes to its log lines with the sending session's `describe`."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        describe = _describe_url.get()
+        if describe is not None and isinstance(record.args, tuple):
+            record.args = tuple(describe(a) if isinstance(a, str) and a.startswith(("/", "http")) else a
+                                for a in record.args)
+        return True
+
+
+for _name in ("urllib3.connectionpool", "urllib3.util.retry"):
+    if not any(isinstance(f, _RedactUrls) for f in logging.getLogger(_name).filters):
+        logging.getLogger(_name).addFilter(_RedactUrls())
 
 
 class SourceHTTPError(RuntimeError):
@@ -182,6 +203,7 @@ class RetryingSession(requests.Session):
                            state.attempt_number, reason) from None
 
         hooks, request.hooks = request.hooks, {"response": []}
+        redacting = _describe_url.set(self._describe)
         try:
             response = Retrying(
                 retry=retry_if_exception_type(RETRY_EXCEPTIONS) | retry_if_result(self._retryable),
@@ -193,4 +215,5 @@ class RetryingSession(requests.Session):
             )(attempt)
         finally:
             request.hooks = hooks
+            _describe_url.reset(redacting)
         return dispatch_hook("response", hooks, response, **kwargs)

@@ -195,3 +195,16 @@ def test_a_real_timeout_is_retried_and_then_reported():
         with pytest.raises(NoAnswer, match=r"Slow API: GET /x: no answer after 2 attempt\(s\) \(ReadTimeout\)"):
             http.get(f"http://127.0.0.1:{listener.getsockname()[1]}/x")
         assert len(clock.waits) == 1
+
+
+def test_urllib3_debug_lines_show_only_what_describe_allows(serve, caplog):
+    import logging
+
+    caplog.set_level(logging.DEBUG)
+    server = serve([(503, {})])
+    secret_url = server.url.replace("/api/items", "/rest/1/w3bh00k/items")
+    http = RetryingSession("Masked API", sleep=FakeClock().sleep,
+                           describe=lambda url: url.split("?")[0].replace("w3bh00k", "***"))
+    assert http.get(secret_url).status_code == 200
+    assert "/rest/1/***/items" in caplog.text  # urllib3's request lines are there, masked
+    assert "w3bh00k" not in caplog.text and "s3cr3t" not in caplog.text
