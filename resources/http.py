@@ -28,7 +28,7 @@ import random
 import time
 from collections.abc import Callable, Mapping
 from contextvars import ContextVar
-from datetime import timezone
+from datetime import UTC
 from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import urlsplit
@@ -36,7 +36,15 @@ from urllib.parse import urlsplit
 import requests
 from pydantic import BaseModel, ConfigDict, Field
 from requests.hooks import dispatch_hook
-from tenacity import RetryCallState, Retrying, retry_if_exception_type, retry_if_result, stop_after_attempt
+from tenacity import (
+    RetryCallState,
+    Retrying,
+    retry_if_exception_type,
+    retry_if_result,
+    stop_after_attempt,
+    stop_any,
+)
+from tenacity.stop import stop_base
 
 log = logging.getLogger(__name__)
 
@@ -84,10 +92,10 @@ class RetryPolicy(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    max_attempts: int = Field(6, ge=1)
-    backoff_base: float = Field(0.5, ge=0)
-    backoff_max: float = Field(30.0, ge=0)
-    budget_seconds: float = Field(600.0, gt=0)
+    max_attempts: int = Field(default=6, ge=1)
+    backoff_base: float = Field(default=0.5, ge=0)
+    backoff_max: float = Field(default=30.0, ge=0)
+    budget_seconds: float = Field(default=600.0, gt=0)
 
 
 def retry_after_seconds(value: str | None, now: Callable[[], float] = time.time) -> float | None:
@@ -103,7 +111,7 @@ def retry_after_seconds(value: str | None, now: Callable[[], float] = time.time)
         except (TypeError, ValueError, IndexError):
             return None
         if when.tzinfo is None:
-            when = when.replace(tzinfo=timezone.utc)
+            when = when.replace(tzinfo=UTC)
         seconds = when.timestamp() - now()
     return max(0.0, seconds) if math.isfinite(seconds) else None
 
@@ -119,6 +127,16 @@ def retryable_status(response: requests.Response) -> bool:
 def url_path(url: str) -> str:
     """What a log line may show of a URL by default: its path, never the query (tokens travel there)."""
     return urlsplit(url).path or "/"
+
+
+class _BudgetSpent(stop_base):
+    """Stops when the coming wait would end past the budget counted from the first try."""
+
+    def __init__(self, clock: Callable[[], float], started: float, budget: float) -> None:
+        self.clock, self.started, self.budget = clock, started, budget
+
+    def __call__(self, retry_state: RetryCallState) -> bool:
+        return self.clock() - self.started + retry_state.upcoming_sleep > self.budget
 
 
 class RetryingSession(requests.Session):
@@ -183,11 +201,9 @@ class RetryingSession(requests.Session):
                 self._before_attempt()
             return super(RetryingSession, self).send(request, **kwargs)
 
-        def out_of_budget(state: RetryCallState) -> bool:
-            return self._clock() - started + state.upcoming_sleep > self.policy.budget_seconds
-
         def before_sleep(state: RetryCallState) -> None:
             outcome = state.outcome
+            assert outcome is not None  # tenacity sleeps only after an attempt
             why = (type(outcome.exception()).__name__ if outcome.failed
                    else f"answered {outcome.result().status_code}")
             log.warning("%s %s, retry %d/%d in %.1f s", where, why, state.attempt_number,
@@ -195,6 +211,7 @@ class RetryingSession(requests.Session):
 
         def give_up(state: RetryCallState) -> requests.Response:
             outcome = state.outcome
+            assert outcome is not None  # tenacity gives up only after an attempt
             exc = outcome.exception()
             if exc is None:
                 return outcome.result()  # the last retryable answer: the caller reports it
@@ -208,7 +225,8 @@ class RetryingSession(requests.Session):
             response = Retrying(
                 retry=retry_if_exception_type(RETRY_EXCEPTIONS) | retry_if_result(self._retryable),
                 wait=self._wait,
-                stop=stop_after_attempt(self.policy.max_attempts) | out_of_budget,
+                stop=stop_any(stop_after_attempt(self.policy.max_attempts),
+                              _BudgetSpent(self._clock, started, self.policy.budget_seconds)),
                 sleep=self._sleep,
                 before_sleep=before_sleep,
                 retry_error_callback=give_up,

@@ -8,9 +8,17 @@ import time
 from collections.abc import Iterator
 from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 
 import pytest
-from resources.http import RETRY_AFTER_CAP, NoAnswer, RetryingSession, RetryPolicy, retry_after_seconds
+
+from resources.http import (
+    RETRY_AFTER_CAP,
+    NoAnswer,
+    RetryingSession,
+    RetryPolicy,
+    retry_after_seconds,
+)
 
 RESET = "reset"  # close the connection with a TCP reset instead of answering
 
@@ -78,7 +86,7 @@ def serve() -> Iterator:
         s.server.server_close()
 
 
-def session(clock: FakeClock, **policy: float) -> RetryingSession:
+def session(clock: FakeClock, **policy: Any) -> RetryingSession:
     return RetryingSession("Test API", policy=RetryPolicy(**policy), sleep=clock.sleep, clock=clock, timeout=(2, 5))
 
 
