@@ -1,21 +1,22 @@
 """Telegram Bot API: the digest to the head of sales and alerts to the on-call chat.
 
-The only code that reaches Telegram. The bot token is part of every Bot API URL, so this module
-never logs a URL and scrubs the token from any error it re-raises. Settings are read when the
-resource is used (not at import time), so the token never sits in Dagster's resource config.
+The only code that reaches Telegram, through the shared retrying session (resources/http.py): a
+refused connection, a timeout, 429 and 5xx are tried again; Telegram names its wait in the body
+(`parameters.retry_after`), which counts as the Retry-After. The bot token is part of every Bot API
+URL, so this module never logs a URL and scrubs the token from any error it re-raises. Settings are
+read when the resource is used (not at import time), so the token never sits in Dagster's resource
+config.
 """
 from __future__ import annotations
 
 import html
-import json
 import logging
-import time
-import urllib.error
-import urllib.request
 from typing import Any
 
+import requests
 from dagster import ConfigurableResource, get_dagster_logger
 
+from resources.http import NoAnswer, RetryingSession, RetryPolicy, retry_after_header
 from resources.settings import load_settings
 
 MAX_MESSAGE_CHARS = 4096
@@ -68,7 +69,6 @@ class TelegramNotifier(ConfigurableResource):
     api_url: str | None = None
     timeout_seconds: float = 15.0
     max_attempts: int = 3
-    max_retry_after_seconds: float = 60.0
 
     # --- resolved settings -------------------------------------------------------------
     def _token(self) -> str | None:
@@ -123,36 +123,43 @@ class TelegramNotifier(ConfigurableResource):
         return sent
 
     def _post(self, token: str, method: str, payload: dict[str, Any]) -> dict[str, Any]:
-        url = f"{self.base_url}/bot{token}/{method}"
-        body = json.dumps(payload, ensure_ascii=False).encode("utf-8")
-        for attempt in range(1, self.max_attempts + 1):
-            request = urllib.request.Request(
-                url, data=body, method="POST", headers={"Content-Type": "application/json; charset=utf-8"}
-            )
+        session = RetryingSession("telegram", policy=RetryPolicy(max_attempts=self.max_attempts),
+                                  timeout=self.timeout_seconds, hint=_retry_after,
+                                  describe=lambda url: url.rsplit("/", 1)[-1])  # the method, never the token
+        with session:
             try:
-                with urllib.request.urlopen(request, timeout=self.timeout_seconds) as response:  # noqa: S310
-                    answer = json.loads(response.read().decode("utf-8"))
-            except urllib.error.HTTPError as exc:
-                answer = self._error_body(exc)
-            except (urllib.error.URLError, TimeoutError, OSError) as exc:
+                response = session.post(f"{self.base_url}/bot{token}/{method}", json=payload)
+            except NoAnswer as exc:
+                raise TelegramError(f"telegram {method}: cannot reach the Bot API ({exc.reason}, "
+                                    f"{exc.attempts} attempt(s))") from None
+            except requests.RequestException as exc:
                 raise TelegramError(
                     f"telegram {method}: cannot reach the Bot API: {str(exc).replace(token, '***')}"
                 ) from None
-            if answer.get("ok"):
-                return answer
-            retry_after = (answer.get("parameters") or {}).get("retry_after")
-            if answer.get("error_code") == 429 and retry_after is not None and attempt < self.max_attempts:
-                wait = min(float(retry_after), self.max_retry_after_seconds)
-                self._log().warning("telegram: rate limited, retrying in %.0f s", wait)
-                time.sleep(wait)
-                continue
-            description = str(answer.get("description", "no description")).replace(token, "***")
-            raise TelegramError(f"telegram {method} failed: {answer.get('error_code')} {description}")
-        raise TelegramError(f"telegram {method}: still rate limited after {self.max_attempts} attempts")
+        answer = _answer(response)
+        if answer.get("ok"):
+            return answer
+        if answer.get("error_code") == 429:
+            raise TelegramError(f"telegram {method}: still rate limited after {self.max_attempts} attempts")
+        description = str(answer.get("description", "no description")).replace(token, "***")
+        raise TelegramError(f"telegram {method} failed: {answer.get('error_code')} {description}")
 
-    @staticmethod
-    def _error_body(exc: urllib.error.HTTPError) -> dict[str, Any]:
-        try:
-            return json.loads(exc.read().decode("utf-8"))
-        except Exception:  # noqa: BLE001 - a proxy's HTML error page, say
-            return {"ok": False, "error_code": exc.code, "description": exc.reason}
+
+def _answer(response: requests.Response) -> dict[str, Any]:
+    """The Bot API's JSON answer, or one made up from the status when a proxy answered instead."""
+    try:
+        answer = response.json()
+    except ValueError:
+        answer = None
+    if isinstance(answer, dict):
+        return answer
+    return {"ok": False, "error_code": response.status_code, "description": response.reason}
+
+
+def _retry_after(response: requests.Response) -> float | None:
+    """Telegram's own wait (`parameters.retry_after` in the body), else a Retry-After header."""
+    try:
+        parameters = response.json().get("parameters") or {}
+        return float(parameters["retry_after"])
+    except (ValueError, TypeError, KeyError, AttributeError):
+        return retry_after_header(response)

@@ -92,13 +92,17 @@ def test_paging_follows_next_until_the_last_page(serve):
 
 
 def test_keyset_paging_asks_for_ids_above_the_last_one(serve):
+    """One page a request (max_commands=1): each request asks for the IDs above the last one seen."""
+    from urllib.parse import parse_qsl
+
     rows = [{"ID": str(i)} for i in range(1, 61)]
-    server = serve([(200, {"result": rows[:50]}, {}), (200, {"result": rows[50:]}, {})])
-    got = [r for page in Bitrix24Client(server.url).pages_by_id("crm.deal.list", {"filter": {">DATE_MODIFY": "x"}}) for r in page]
-    assert got == rows
-    assert [r["body"]["filter"] for r in server.requests] == [
-        {">DATE_MODIFY": "x", ">ID": 0}, {">DATE_MODIFY": "x", ">ID": 50}]
-    assert all(r["body"]["start"] == -1 and r["body"]["order"] == {"ID": "ASC"} for r in server.requests)
+    server = serve([_batch_answer({"p0": rows[:50]}, {"p0": 60}), _batch_answer({"p0": rows[50:]}, {"p0": 10})])
+    pages = list(Bitrix24Client(server.url, rate=None).batched_pages(
+        "crm.deal.list", {"filter": {">DATE_MODIFY": "x"}}, max_commands=1))
+    assert [r for p in pages for r in p.rows] == rows
+    queries = [dict(parse_qsl(r["body"]["cmd"]["p0"].split("?", 1)[1])) for r in server.requests]
+    assert [(q["filter[>ID]"], q["filter[>DATE_MODIFY]"], q["start"], q["order[ID]"]) for q in queries] == [
+        ("0", "x", "0", "ASC"), ("50", "x", "0", "ASC")]
 
 
 def test_a_refusal_names_method_and_position_but_not_the_secret(serve):

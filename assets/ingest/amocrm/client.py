@@ -1,11 +1,12 @@
-"""A small amoCRM API v4 client (plain Python): Bearer auth, page/limit paging to the end, retries.
+"""A small amoCRM API v4 client (plain Python): Bearer auth, paging to the end, retries, a rate limit.
 
-- Pages: `page` from 1 with `limit` (250; 100 for events) until `_links.next` is absent or the
-  answer is 204 (amoCRM's empty page: no body at all). Lists read by a changing time (`updated_at`)
-  go by `keyset_pages` instead: each page asked from the last time seen, so no record slides past.
+- Pages: dlt's `RESTClient` with `JSONLinkPaginator` over `_links.next.href` (`page` from 1, `limit`
+  250; 100 for events) until `_links.next` is absent or the answer is 204 (amoCRM's empty page: no
+  body at all, which ends the paging). Lists read by a changing time (`updated_at`) go by
+  `keyset_pages` instead: each page asked from the last time seen, so no record slides past.
 - Rate: at most `max_rps` requests a second from this client (amoCRM allows 7), spaced evenly.
-- Retries: 429 and 5xx, timeouts and dropped connections, with exponential backoff that honours
-  Retry-After; the timeouts are bounded.
+- Retries: the shared retrying session (resources/http.py): 429 and 5xx, timeouts and dropped
+  connections, backoff that honours Retry-After; the timeouts are bounded.
 - Errors name the method and the endpoint path, never the token (it only travels in a header).
 - A page whose body is not the JSON amoCRM promised (cut short by a proxy, garbled) is asked once
   more; if it is broken again, `pages` yields a `MalformedPage` in its place (the source quarantines
@@ -17,15 +18,19 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
 import requests
+from dlt.sources.helpers.rest_client import RESTClient
+from dlt.sources.helpers.rest_client.exceptions import IgnoreResponseException
+from dlt.sources.helpers.rest_client.paginators import JSONLinkPaginator
+
+from resources.http import NoAnswer, RetryingSession, RetryPolicy
 
 log = logging.getLogger(__name__)
-
-RETRYABLE = frozenset({429, 500, 502, 503, 504})
 
 
 class AmoCRMError(RuntimeError):
@@ -59,14 +64,19 @@ class AmoCRMClient:
                  backoff_base: float = 0.5, backoff_max: float = 30.0, timeout: tuple[float, float] = (10, 60),
                  sleep: Callable[[float], None] = time.sleep) -> None:
         self.base_url = base_url.rstrip("/")
-        self._session = requests.Session()
-        self._session.headers.update({"Authorization": f"Bearer {token}", "Accept": "application/hal+json"})
         self.min_interval = 1.0 / max_rps if max_rps else 0.0
-        self.max_retries, self.backoff_base, self.backoff_max = max_retries, backoff_base, backoff_max
-        self.timeout, self._sleep = timeout, sleep
+        self._sleep = sleep
         self._last = 0.0
         self._gate = threading.Lock()
         self.requests_made = 0
+        session = RetryingSession(
+            "amoCRM",
+            policy=RetryPolicy(max_attempts=max_retries + 1, backoff_base=backoff_base, backoff_max=backoff_max),
+            timeout=timeout, sleep=sleep, before_attempt=self._throttle,
+            headers={"Authorization": f"Bearer {token}", "Accept": "application/hal+json"},
+        )
+        self._rest = RESTClient(base_url=self.base_url, session=session,
+                                paginator=JSONLinkPaginator(next_url_path="_links.next.href"))
 
     def __repr__(self) -> str:  # never the token
         return f"AmoCRMClient({self.base_url!r})"
@@ -77,54 +87,22 @@ class AmoCRMClient:
             if wait > 0:
                 self._sleep(wait)
             self._last = time.monotonic()
-
-    def get(self, path_or_url: str, params: dict[str, Any] | list[tuple[str, Any]] | None = None) -> dict | None:
-        """One GET with retries; the JSON body, or None for 204 (an empty page)."""
-        url = path_or_url if path_or_url.startswith("http") else self.base_url + path_or_url
-        endpoint = urlsplit(url).path
-        for attempt in range(self.max_retries + 1):
-            self._throttle()
             self.requests_made += 1
-            try:
-                response = self._session.get(url, params=params, timeout=self.timeout)
-            except (requests.Timeout, requests.ConnectionError) as exc:
-                if attempt == self.max_retries:
-                    raise AmoCRMError(f"amoCRM GET {endpoint}: no answer after {attempt + 1} tries "
-                                      f"({type(exc).__name__})") from None
-                self._backoff(attempt, None, endpoint, type(exc).__name__)
-                continue
-            status = response.status_code
-            if status == 204:
-                return None
-            if status == 200:
-                try:
-                    return response.json()
-                except ValueError:
-                    raise MalformedAnswer(f"amoCRM GET {endpoint}: the answer is not JSON",
-                                          response.text[:2000]) from None
-            if status in RETRYABLE and attempt < self.max_retries:
-                self._backoff(attempt, _retry_after(response), endpoint, str(status))
-                continue
-            if status == 401:
-                raise AmoCRMError(
-                    f"amoCRM GET {endpoint}: 401 Unauthorized: the access token was refused (revoked, expired "
-                    "or for another account); set a valid AMOCRM_ACCESS_TOKEN", status)
-            if status == 403:
-                raise AmoCRMError(f"amoCRM GET {endpoint}: 403 Forbidden (no rights, or the IP is blocked "
-                                  "for exceeding the rate limit)", status)
-            detail = ""
-            try:
-                body = response.json()
-                detail = f": {body.get('title', '')} {body.get('detail', '')}".rstrip()
-            except ValueError:
-                pass
-            raise AmoCRMError(f"amoCRM GET {endpoint}: HTTP {status}{detail}", status)
-        raise AssertionError("unreachable")
 
-    def _backoff(self, attempt: int, hint: float | None, endpoint: str, why: str) -> None:
-        delay = min(self.backoff_max, hint if hint is not None else self.backoff_base * 2 ** attempt)
-        log.warning("amoCRM GET %s: %s, retrying in %.1f s", endpoint, why, delay)
-        self._sleep(delay)
+    @contextmanager
+    def _answered(self, path_or_url: str) -> Iterator[None]:
+        """A request that got no answer at all becomes an AmoCRMError naming the endpoint."""
+        try:
+            yield
+        except NoAnswer as exc:
+            raise AmoCRMError(f"amoCRM GET {urlsplit(path_or_url).path}: no answer after {exc.attempts} tries "
+                              f"({exc.reason})") from None
+
+    def get(self, path_or_url: str, params: dict[str, Any] | None = None) -> dict | None:
+        """One GET with retries; the JSON body, or None for 204 (an empty page)."""
+        with self._answered(path_or_url):
+            response = self._rest.get(path_or_url, params=params)
+        return None if response.status_code == 204 else _body(response)
 
     def pages(self, path: str, params: dict[str, Any] | None = None, *, key: str,
               limit: int = 250) -> Iterator[list[dict[str, Any]] | MalformedPage]:
@@ -134,21 +112,23 @@ class AmoCRMClient:
         (amoCRM's `next` is the same query with `page` + 1) until an answer says there is no more.
         """
         query = {**(params or {}), "limit": limit}
-        page, url = 1, None
+        page, asked_again = 1, False
         while True:
-            answer = self._page(path, url, {**query, "page": page}, key)
-            if answer is None:
+            try:
+                with self._answered(path):
+                    for rows in self._rest.paginate(path, params={**query, "page": page},
+                                                    data_selector=f"_embedded.{key}", hooks=_page_hooks(key)):
+                        page, asked_again = page + 1, False
+                        if rows:
+                            yield list(rows)
                 return
-            if isinstance(answer, MalformedPage):
-                yield answer
-                page, url = page + 1, None
-                continue
-            rows, next_href = answer
-            if rows:
-                yield rows
-            if not next_href:
-                return
-            page, url = page + 1, next_href
+            except MalformedAnswer as exc:
+                if not asked_again:
+                    log.warning("amoCRM GET %s page %s: %s, asking once more", path, page, exc)
+                    asked_again = True
+                    continue
+                yield MalformedPage(path, page, f"malformed page: {exc}", exc.raw)
+                page, asked_again = page + 1, False
 
     def keyset_pages(self, path: str, params: dict[str, Any] | None = None, *, key: str, field: str,
                      start: int, limit: int = 250) -> Iterator[list[dict[str, Any]] | MalformedPage]:
@@ -166,18 +146,18 @@ class AmoCRMClient:
         seen: set[tuple[Any, Any]] = set()
         while True:
             query = {**base, f"filter[{field}][from]": low, f"order[{field}]": "asc", "limit": limit, "page": page}
-            answer = self._page(path, None, query, key)
+            answer = self._one_page(path, query, key)
             if answer is None:
                 return
             if isinstance(answer, MalformedPage):
                 yield answer
                 page += 1
                 continue
-            rows, next_href = answer
+            rows, has_next = answer
             fresh = [r for r in rows if not isinstance(r, dict) or (r.get("id"), r.get(field)) not in seen]
             if fresh:
                 yield fresh
-            if not next_href:
+            if not has_next:
                 return
             values = [r.get(field) for r in rows if isinstance(r, dict) and isinstance(r.get(field), int)]
             top = max(values, default=low)
@@ -188,19 +168,16 @@ class AmoCRMClient:
                 page += 1
                 seen |= {(r.get("id"), r.get(field)) for r in rows if isinstance(r, dict)}
 
-    def _page(self, path: str, url: str | None, query: dict[str, Any],
-              key: str) -> tuple[list[dict[str, Any]], str | None] | MalformedPage | None:
-        """One page: (rows, next href), None when empty (204), or a MalformedPage after one retry."""
+    def _one_page(self, path: str, query: dict[str, Any],
+                  key: str) -> tuple[list[dict[str, Any]], bool] | MalformedPage | None:
+        """One page: (rows, whether `_links.next` points on), None when empty (204), or a MalformedPage after one retry."""
         for attempt in range(2):
             try:
-                body = self.get(url) if url else self.get(path, query)
-                if body is None:
-                    return None
-                rows = body.get("_embedded", {}).get(key) if isinstance(body, dict) else None
-                if not isinstance(rows, list):
-                    raise MalformedAnswer(f"amoCRM GET {path}: a page without _embedded.{key}",
-                                          str(body)[:2000])
-                return rows, body.get("_links", {}).get("next", {}).get("href")
+                with self._answered(path):
+                    for rows in self._rest.paginate(path, params=query, data_selector=f"_embedded.{key}",
+                                                    hooks=_page_hooks(key)):
+                        return list(rows), rows.paginator.has_next_page
+                return None
             except MalformedAnswer as exc:
                 if attempt == 1:
                     return MalformedPage(path, query["page"], f"malformed page: {exc}", exc.raw)
@@ -208,8 +185,42 @@ class AmoCRMClient:
         raise AssertionError("unreachable")
 
 
-def _retry_after(response: requests.Response) -> float | None:
+def _body(response: requests.Response) -> Any:
+    """The JSON of a 200, or the error amoCRM's answer means (the message names the endpoint)."""
+    endpoint = urlsplit(response.url).path
+    status = response.status_code
+    if status == 200:
+        try:
+            return response.json()
+        except ValueError:
+            raise MalformedAnswer(f"amoCRM GET {endpoint}: the answer is not JSON", response.text[:2000]) from None
+    if status == 401:
+        raise AmoCRMError(
+            f"amoCRM GET {endpoint}: 401 Unauthorized: the access token was refused (revoked, expired "
+            "or for another account); set a valid AMOCRM_ACCESS_TOKEN", status)
+    if status == 403:
+        raise AmoCRMError(f"amoCRM GET {endpoint}: 403 Forbidden (no rights, or the IP is blocked "
+                          "for exceeding the rate limit)", status)
+    detail = ""
     try:
-        return float(response.headers["Retry-After"])
-    except (KeyError, ValueError):
-        return None
+        body = response.json()
+        detail = f": {body.get('title', '')} {body.get('detail', '')}".rstrip()
+    except (ValueError, AttributeError):
+        pass
+    raise AmoCRMError(f"amoCRM GET {endpoint}: HTTP {status}{detail}", status)
+
+
+def _page_hooks(key: str) -> Any:
+    """RESTClient response hooks for a list page: 204 ends the paging, a page without `_embedded.<key>` is malformed."""
+
+    def check(response: requests.Response, *args: Any, **kwargs: Any) -> None:
+        if response.status_code == 204:
+            raise IgnoreResponseException
+        body = _body(response)
+        embedded = body.get("_embedded") if isinstance(body, dict) else None
+        rows = embedded.get(key) if isinstance(embedded, dict) else None
+        if not isinstance(rows, list):
+            raise MalformedAnswer(f"amoCRM GET {urlsplit(response.url).path}: a page without _embedded.{key}",
+                                  str(body)[:2000])
+
+    return {"response": [check]}

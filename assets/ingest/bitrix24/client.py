@@ -20,11 +20,18 @@ import re
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import quote
 
 import requests
+
+from resources.http import (
+    RETRY_STATUS,
+    NoAnswer,
+    RetryingSession,
+    RetryPolicy,
+    retry_after_header,
+)
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +40,6 @@ BATCH_LIMIT = 50  # commands in one batch request
 # Bitrix24 answers these when a client is too fast (503 QUERY_LIMIT_EXCEEDED) or has spent its
 # per-method time budget (429 OPERATION_TIME_LIMIT); both clear with time.
 RETRYABLE_ERRORS = frozenset({"QUERY_LIMIT_EXCEEDED", "OPERATION_TIME_LIMIT", "INTERNAL_SERVER_ERROR"})
-RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})
 
 _WEBHOOK_RE = re.compile(r"(/rest/[^/\s]+/)([^/\s?#]+)")
 
@@ -56,8 +62,10 @@ class Bitrix24Error(RuntimeError):
 class Bitrix24Client:
     """Calls `<webhook><method>.json` with JSON POST bodies and walks Bitrix24's 50-row pages.
 
-    Retries 429/5xx, QUERY_LIMIT_EXCEEDED/OPERATION_TIME_LIMIT, timeouts and dropped connections with
-    exponential backoff (jittered, capped), honouring Retry-After when the server sends one.
+    Requests go through the shared retrying session (resources/http.py), taught Bitrix24's dialect:
+    an answer carrying QUERY_LIMIT_EXCEEDED, OPERATION_TIME_LIMIT or INTERNAL_SERVER_ERROR (alone, or
+    as every command error of a batch) is retried too, a full bucket is waited out by its drain rate
+    when no Retry-After came, and every try first waits for room in the client's own bucket.
     """
 
     def __init__(
@@ -69,7 +77,6 @@ class Bitrix24Client:
         max_retries: int = 6,
         backoff_base: float = 0.5,
         backoff_max: float = 30.0,
-        session: requests.Session | None = None,
         sleep: Callable[[float], None] = time.sleep,
         rate: float | None = 2.0,
         burst: int = 50,
@@ -77,18 +84,25 @@ class Bitrix24Client:
         if not webhook_url or not webhook_url.startswith(("http://", "https://")):
             raise ValueError("Bitrix24 webhook URL must start with http:// or https:// (value hidden)")
         self._base = webhook_url.rstrip("/") + "/"
-        self.timeout = (connect_timeout, read_timeout)
-        self.max_retries = max_retries
-        self.backoff_base = backoff_base
         self.backoff_max = backoff_max
-        self._session = session or requests.Session()
         self._sleep = sleep
         self.calls = 0  # HTTP requests sent, retries included (for tests and metadata)
         self.limited = 0  # QUERY_LIMIT_EXCEEDED answers received
+        self._calls_before = 0  # self.calls when the current call() began: its attempt number is the difference
         # the client's own copy of the portal's leaky bucket (None: no pacing, rely on retries)
         self.rate, self.burst = rate, burst
         self._level = 0.0
         self._level_at = time.monotonic()
+        self._http = RetryingSession(
+            "Bitrix24",
+            policy=RetryPolicy(max_attempts=max_retries + 1, backoff_base=backoff_base, backoff_max=backoff_max),
+            timeout=(connect_timeout, read_timeout),
+            retry_if=_temporary,
+            hint=self._wait_hint,
+            before_attempt=self._before_attempt,
+            describe=mask_webhook,
+            sleep=sleep,
+        )
 
     def _pace(self) -> None:
         """Wait until one more request fits into the bucket, then count it."""
@@ -105,6 +119,24 @@ class Bitrix24Client:
             self._level_at = now
         self._level += 1
 
+    def _before_attempt(self) -> None:
+        self._pace()
+        self.calls += 1
+
+    def _wait_hint(self, resp: requests.Response) -> float | None:
+        """Retry-After if sent; after QUERY_LIMIT_EXCEEDED without one, the time the bucket takes to drain a little."""
+        hinted = retry_after_header(resp)
+        body = _json_or_none(resp)
+        if isinstance(body, dict) and body.get("error") == "QUERY_LIMIT_EXCEEDED":
+            # the bucket is full (maybe other integrations share it): it drains one request every
+            # 1/rate seconds, so a short wait is enough; our own pacing restarts from "full"
+            self.limited += 1
+            self._level, self._level_at = float(self.burst), time.monotonic()
+            if self.rate and hinted is None:
+                attempt = self.calls - self._calls_before
+                hinted = min(self.backoff_max, attempt / self.rate) * (0.75 + random.random() / 2)
+        return hinted
+
     @property
     def masked_url(self) -> str:
         return mask_webhook(self._base)
@@ -116,51 +148,25 @@ class Bitrix24Client:
     def call(self, method: str, params: Mapping[str, Any] | None = None, *, position: str = "") -> dict[str, Any]:
         """POST one method; returns the whole answer (`result`, `total`, `next`, `time`)."""
         where = f"{method}{f' at {position}' if position else ''} on {self.masked_url}"
-        url = f"{self._base}{method}.json"
-        attempt = 0
-        while True:
-            attempt += 1
-            self._pace()
-            self.calls += 1
-            retry_after: float | None = None
-            try:
-                resp = self._session.post(url, json=dict(params or {}), timeout=self.timeout)
-            except (requests.Timeout, requests.ConnectionError) as exc:
-                # requests' messages contain the full URL: keep only the exception type.
-                problem, status, error = f"{type(exc).__name__} (no answer)", None, None
-            else:
-                status = resp.status_code
-                body = _json_or_none(resp)
-                error = body.get("error") if isinstance(body, dict) else None
-                if status == 200 and isinstance(body, dict) and "result" in body and not error:
-                    return body
-                description = (body or {}).get("error_description", "") if isinstance(body, dict) else ""
-                problem = f"HTTP {status} {error or ''} {description or (resp.text[:200] if body is None else '')}".strip()
-                retryable = status in RETRYABLE_STATUS or (error in RETRYABLE_ERRORS)
-                if not retryable:
-                    raise Bitrix24Error(
-                        f"Bitrix24 {where} failed: {problem}", method=method, error=error, status=status
-                    ) from None
-                retry_after = _retry_after(resp)
-            if attempt > self.max_retries:
-                raise Bitrix24Error(
-                    f"Bitrix24 {where} still failing after {attempt} attempts: {problem}",
-                    method=method, error=error, status=status,
-                ) from None
-            if error == "QUERY_LIMIT_EXCEEDED":
-                # the bucket is full (maybe other integrations share it): it drains one request every
-                # 1/rate seconds, so a short wait is enough; our own pacing restarts from "full"
-                self.limited += 1
-                self._level, self._level_at = float(self.burst), time.monotonic()
-                if self.rate and retry_after is None:
-                    retry_after = min(self.backoff_max, attempt / self.rate) * (0.75 + random.random() / 2)
-            delay = retry_after if retry_after is not None else self._backoff(attempt)
-            log.warning("Bitrix24 %s: %s; retry %d/%d in %.1fs", where, mask_webhook(problem), attempt,
-                        self.max_retries, delay)
-            self._sleep(delay)
-
-    def _backoff(self, attempt: int) -> float:
-        return min(self.backoff_max, self.backoff_base * 2 ** (attempt - 1)) * (0.5 + random.random() / 2)
+        self._calls_before = self.calls
+        try:
+            resp = self._http.post(f"{self._base}{method}.json", json=dict(params or {}))
+        except NoAnswer as exc:
+            raise Bitrix24Error(f"Bitrix24 {where} still failing after {exc.attempts} attempts: {exc.reason} "
+                                "(no answer)", method=method) from None
+        except requests.RequestException as exc:  # requests' messages contain the full URL: only the type
+            raise Bitrix24Error(f"Bitrix24 {where} failed: {type(exc).__name__}", method=method) from None
+        status = resp.status_code
+        body = _json_or_none(resp)
+        error = body.get("error") if isinstance(body, dict) else None
+        if status == 200 and isinstance(body, dict) and "result" in body and not error:
+            return body
+        description = (body or {}).get("error_description", "") if isinstance(body, dict) else ""
+        problem = f"HTTP {status} {error or ''} {description or (resp.text[:200] if body is None else '')}".strip()
+        if _temporary(resp) or status in RETRY_STATUS:
+            raise Bitrix24Error(f"Bitrix24 {where} still failing after {self.calls - self._calls_before} "
+                                f"attempts: {problem}", method=method, error=error, status=status) from None
+        raise Bitrix24Error(f"Bitrix24 {where} failed: {problem}", method=method, error=error, status=status) from None
 
     # --- paging ----------------------------------------------------------------------------
     def pages(self, method: str, params: Mapping[str, Any] | None = None,
@@ -178,62 +184,32 @@ class Bitrix24Client:
             nxt = body.get("next")
             start = int(nxt) if nxt not in (None, "") and rows else None
 
-    def pages_by_id(self, method: str, params: Mapping[str, Any] | None = None,
-                    id_field: str = "ID") -> Iterator[list[dict[str, Any]]]:
-        """Keyset paging for big lists: `filter[>ID]=<last id>`, `order[ID]=ASC`, `start=-1` (no count).
-
-        Bitrix24's docs recommend this on large portals: counting rows makes each offset page slow,
-        and offsets shift when rows are deleted mid-load. Stops at a page shorter than 50.
-        """
-        base = dict(params or {})
-        base_filter = dict(base.pop("filter", {}) or {})
-        last_id = 0
-        while True:
-            query = {**base, "filter": {**base_filter, f">{id_field}": last_id},
-                     "order": {id_field: "ASC"}, "start": -1}
-            body = self.call(method, query, position=f"ID>{last_id}")
-            rows = _rows(body.get("result"), None, method)
-            if rows:
-                yield rows
-                last_id = max(int(r[id_field]) for r in rows)
-            if len(rows) < PAGE_SIZE:
-                return
-
-
     # --- batch ----------------------------------------------------------------------------
     def batch(self, commands: Mapping[str, tuple[str, Mapping[str, Any]]], *, halt: bool = False,
               position: str = "") -> "BatchAnswer":
         """One `batch` request: {key: (method, params)} (at most 50) -> per-key results, errors, totals.
 
-        A command refused for a reason that clears with time (QUERY_LIMIT_EXCEEDED,
-        OPERATION_TIME_LIMIT) makes the whole batch retry with backoff; any other command error raises.
+        A batch whose every command error is temporary (QUERY_LIMIT_EXCEEDED, OPERATION_TIME_LIMIT) is
+        retried whole by the session; any other command error, or one that outlasts the retries, raises.
         """
         if len(commands) > BATCH_LIMIT:
             raise ValueError(f"a Bitrix24 batch carries at most {BATCH_LIMIT} commands, got {len(commands)}")
         cmd = {key: f"{method}?{php_query(params)}" for key, (method, params) in commands.items()}
-        for attempt in range(1, self.max_retries + 2):
-            body = self.call("batch", {"halt": 1 if halt else 0, "cmd": cmd}, position=position)
-            inner = body.get("result")
-            if not isinstance(inner, dict):
-                raise Bitrix24Error(f"Bitrix24 batch at {position}: unexpected answer {type(inner).__name__}",
-                                    method="batch")
-            answer = BatchAnswer(
-                results=_as_dict(inner.get("result")), errors=_as_dict(inner.get("result_error")),
-                totals=_as_dict(inner.get("result_total")), nexts=_as_dict(inner.get("result_next")),
-            )
-            temporary = {k: e for k, e in answer.errors.items()
-                         if isinstance(e, dict) and e.get("error") in RETRYABLE_ERRORS}
-            if not answer.errors:
-                return answer
-            if len(temporary) < len(answer.errors) or attempt > self.max_retries:
-                key, err = next(iter(answer.errors.items()))
-                method = commands[key][0] if key in commands else "batch"
-                raise Bitrix24Error(f"Bitrix24 batch command {key} ({method}) at {position} failed: {err}",
-                                    method=method, error=(err or {}).get("error") if isinstance(err, dict) else None)
-            delay = self._backoff(attempt)
-            log.warning("Bitrix24 batch at %s: %d commands refused for now; retry in %.1fs", position, len(temporary), delay)
-            self._sleep(delay)
-        raise AssertionError("unreachable")
+        body = self.call("batch", {"halt": 1 if halt else 0, "cmd": cmd}, position=position)
+        inner = body.get("result")
+        if not isinstance(inner, dict):
+            raise Bitrix24Error(f"Bitrix24 batch at {position}: unexpected answer {type(inner).__name__}",
+                                method="batch")
+        answer = BatchAnswer(
+            results=_as_dict(inner.get("result")), errors=_as_dict(inner.get("result_error")),
+            totals=_as_dict(inner.get("result_total")), nexts=_as_dict(inner.get("result_next")),
+        )
+        if answer.errors:
+            key, err = next(iter(answer.errors.items()))
+            method = commands[key][0] if key in commands else "batch"
+            raise Bitrix24Error(f"Bitrix24 batch command {key} ({method}) at {position} failed: {err}",
+                                method=method, error=(err or {}).get("error") if isinstance(err, dict) else None)
+        return answer
 
     def batched_pages(
         self,
@@ -359,25 +335,25 @@ def _as_dict(value: Any) -> dict[str, Any]:
 
 
 def _json_or_none(resp: requests.Response) -> Any:
-    try:
-        return resp.json()
-    except ValueError:
-        return None
-
-
-def _retry_after(resp: requests.Response) -> float | None:
-    """Seconds from a Retry-After header (delta seconds or an HTTP date), capped at 5 minutes."""
-    value = resp.headers.get("Retry-After")
-    if not value:
-        return None
-    try:
-        seconds = float(value)
-    except ValueError:
+    """The answer's JSON (parsed once per answer: the retry rule and the caller both read it), or None."""
+    if "_bitrix24_json" not in resp.__dict__:
         try:
-            seconds = parsedate_to_datetime(value).timestamp() - time.time()
-        except (TypeError, ValueError):
-            return None
-    return max(0.0, min(seconds, 300.0))
+            resp.__dict__["_bitrix24_json"] = resp.json()
+        except ValueError:
+            resp.__dict__["_bitrix24_json"] = None
+    return resp.__dict__["_bitrix24_json"]
+
+
+def _temporary(resp: requests.Response) -> bool:
+    """Bitrix24 says "later": a temporary error code, or a batch whose every command error is one."""
+    body = _json_or_none(resp)
+    if not isinstance(body, dict):
+        return False
+    if body.get("error") in RETRYABLE_ERRORS:
+        return True
+    inner = body.get("result")
+    errors = _as_dict(inner.get("result_error")) if isinstance(inner, dict) else {}
+    return bool(errors) and all(isinstance(e, dict) and e.get("error") in RETRYABLE_ERRORS for e in errors.values())
 
 
 def _rows(result: Any, items_key: str | None, method: str) -> list[dict[str, Any]]:

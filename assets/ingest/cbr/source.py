@@ -15,6 +15,7 @@ quarantined (raw_cbr.quarantine: the day asked, the currency, the reason) and th
 """
 from __future__ import annotations
 
+import time
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterator
 from datetime import date, datetime, timedelta
@@ -22,11 +23,10 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import dlt
-import requests
 from dlt.sources import DltResource
 
-from assets.ingest.httpclient import SourceHTTPError, send
 from assets.ingest.quarantine import quarantined
+from resources.http import RetryingSession, SourceHTTPError
 
 LOOKBACK_DAYS = 3
 CBR_KEY = ("date", "char_code")
@@ -118,17 +118,14 @@ def cbr_source(
     base_url: str = dlt.config.value,
     start_date: date = dlt.config.value,
     end_date: date | None = None,
-    session: requests.Session | None = None,
-    sleep: Callable[[float], None] | None = None,
+    sleep: Callable[[float], None] = time.sleep,
     read_timeout: float = 120.0,
     rates_file: str | None = None,
 ) -> DltResource:
     """CBR daily rates from XML_daily.asp (or, in a closed network, from a rates file) -> raw_cbr.rates."""
     if rates_file:
         return _rates_from_file(rates_file)
-    http = session or requests.Session()
-    retry_kwargs: dict[str, Any] = {"sleep": sleep} if sleep else {}
-    retry_kwargs["timeout"] = (10.0, read_timeout)
+    http = RetryingSession("CBR", timeout=(10.0, read_timeout), sleep=sleep)
 
     @dlt.resource(name="rates", primary_key=list(CBR_KEY), write_disposition="merge", columns=CBR_HINTS)
     def rates() -> Iterator[Any]:
@@ -141,7 +138,7 @@ def cbr_source(
         day = first
         while day <= end:
             url = f"{base_url.rstrip('/')}/scripts/XML_daily.asp?date_req={day:%d/%m/%Y}"
-            response = send(http, "GET", url, what="CBR", **retry_kwargs)
+            response = http.get(url)
             if response.status_code != 200:
                 raise SourceHTTPError(f"CBR: XML_daily for {day:%d/%m/%Y} answered {response.status_code}",
                                       status=response.status_code)

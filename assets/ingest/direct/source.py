@@ -5,7 +5,7 @@
 CUSTOM_REPORT over [Date, CampaignId, CampaignName, Impressions, Clicks, Cost] in TSV. Answers:
 **200** the TSV, **201/202** queued/building -> resend the same request after `retryIn` seconds,
 errors as JSON `error{request_id, error_code, error_string, error_detail}` (9000 "queue full" is
-waited out). 429/5xx and timeouts are retried with backoff (assets.ingest.httpclient).
+waited out). 429/5xx and timeouts are retried with backoff (resources.http).
 
 Cost has no currency column: the login's currency comes from `clients.get` (Currency) and is kept on
 every row; a login in Yandex's conventional units (YND_FIXED) or an unknown code is an error.
@@ -31,8 +31,8 @@ import dlt
 import requests
 from dlt.sources import DltResource
 
-from assets.ingest.httpclient import SourceHTTPError, send
 from assets.ingest.quarantine import quarantined
+from resources.http import RetryingSession, RetryPolicy, SourceHTTPError
 
 log = logging.getLogger(__name__)
 
@@ -65,15 +65,14 @@ class DirectClient:
     """Reports API client: offline-mode polling with retryIn, retries, JSON errors."""
 
     def __init__(self, base_url: str, token: str, client_login: str | None = None, *,
-                 session: requests.Session | None = None, sleep: Callable[[float], None] = time.sleep,
-                 max_retries: int = 5, read_timeout: float = 120.0) -> None:
+                 sleep: Callable[[float], None] = time.sleep, max_retries: int = 5,
+                 read_timeout: float = 120.0) -> None:
         self.base = base_url.rstrip("/")
-        self.timeout = (10.0, read_timeout)  # connect, read
         self._token = token
         self.client_login = client_login
-        self._http = session or requests.Session()
         self._sleep = sleep
-        self.max_retries = max_retries
+        self._http = RetryingSession("Yandex.Direct", policy=RetryPolicy(max_attempts=max_retries + 1),
+                                     timeout=(10.0, read_timeout), sleep=sleep)
 
     def __repr__(self) -> str:
         return f"DirectClient({self.base!r}, login={self.client_login!r}, token=***)"
@@ -97,9 +96,7 @@ class DirectClient:
     def currency(self) -> str:
         """The login's currency (clients.get), validated."""
         body = {"method": "get", "params": {"FieldNames": ["Login", "Currency"]}}
-        response = send(self._http, "POST", f"{self.base}/json/v5/clients", what="Yandex.Direct clients.get",
-                        json=body, headers=self._headers(), sleep=self._sleep, max_retries=self.max_retries,
-                        timeout=self.timeout)
+        response = self._http.post(f"{self.base}/json/v5/clients", json=body, headers=self._headers())
         if response.status_code != 200 or "error" in (response.json() if response.content else {}):
             raise self._error(response, "clients.get")
         clients = response.json().get("result", {}).get("Clients") or []
@@ -126,9 +123,7 @@ class DirectClient:
         headers = {**self._headers(), "processingMode": "auto", "returnMoneyInMicros": "false",
                    "skipReportHeader": "true", "skipColumnHeader": "false", "skipReportSummary": "true"}
         for _ in range(MAX_POLLS):
-            response = send(self._http, "POST", f"{self.base}/json/v5/reports", what="Yandex.Direct reports",
-                            json={"params": params}, headers=headers, sleep=self._sleep, max_retries=self.max_retries,
-                        timeout=self.timeout)
+            response = self._http.post(f"{self.base}/json/v5/reports", json={"params": params}, headers=headers)
             if response.status_code == 200:
                 response.encoding = "utf-8"
                 return params["ReportName"], response.text
@@ -194,7 +189,6 @@ def direct_source(
     start_date: date = dlt.config.value,
     end_date: date | None = None,
     lookback_days: int = 7,
-    session: requests.Session | None = None,
     sleep: Callable[[float], None] = time.sleep,
     read_timeout: float = 120.0,
 ) -> DltResource:
@@ -203,8 +197,7 @@ def direct_source(
     @dlt.resource(name="campaign_stats", primary_key=list(KEY), write_disposition="merge", columns=HINTS)
     def campaign_stats() -> Iterator[Any]:
         """Daily impressions, clicks and cost per campaign, in the login's currency (merged on date + campaign_id)."""
-        client = DirectClient(base_url, token, client_login, session=session, sleep=sleep,
-                              read_timeout=read_timeout)
+        client = DirectClient(base_url, token, client_login, sleep=sleep, read_timeout=read_timeout)
         state = dlt.current.resource_state()
         last = state.get("last_date")
         first = start_date if last is None else max(start_date, date.fromisoformat(last) - timedelta(days=lookback_days))

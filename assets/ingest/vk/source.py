@@ -19,11 +19,10 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import dlt
-import requests
 from dlt.sources import DltResource
 
-from assets.ingest.httpclient import SourceHTTPError, send
 from assets.ingest.quarantine import quarantined
+from resources.http import RetryingSession, SourceHTTPError
 
 MAX_DAYS = 92
 MAX_IDS = 200
@@ -57,21 +56,18 @@ def windows(first: date, last: date, days: int = MAX_DAYS) -> Iterator[tuple[dat
 
 
 class VKAdsClient:
-    def __init__(self, base_url: str, token: str, *, session: requests.Session | None = None,
-                 sleep: Callable[[float], None] = time.sleep, read_timeout: float = 120.0) -> None:
+    def __init__(self, base_url: str, token: str, *, sleep: Callable[[float], None] = time.sleep,
+                 read_timeout: float = 120.0) -> None:
         self.base = base_url.rstrip("/")
-        self.timeout = (10.0, read_timeout)  # connect, read
         self._token = token
-        self._http = session or requests.Session()
-        self._sleep = sleep
+        self._http = RetryingSession("VK Ads", timeout=(10.0, read_timeout), sleep=sleep)
 
     def __repr__(self) -> str:
         return f"VKAdsClient({self.base!r}, token=***)"
 
     def get(self, path: str, params: dict[str, Any]) -> dict[str, Any]:
-        response = send(self._http, "GET", f"{self.base}{path}", what="VK Ads", params=params,
-                        headers={"Authorization": f"Bearer {self._token}"}, sleep=self._sleep,
-                        timeout=self.timeout)
+        response = self._http.get(f"{self.base}{path}", params=params,
+                                  headers={"Authorization": f"Bearer {self._token}"})
         try:
             body = response.json()
         except ValueError:
@@ -113,7 +109,6 @@ def vk_source(
     start_date: date = dlt.config.value,
     end_date: date | None = None,
     lookback_days: int = 7,
-    session: requests.Session | None = None,
     sleep: Callable[[float], None] = time.sleep,
     read_timeout: float = 120.0,
 ) -> DltResource:
@@ -124,7 +119,7 @@ def vk_source(
     @dlt.resource(name="campaign_stats", primary_key=list(KEY), write_disposition="merge", columns=HINTS)
     def campaign_stats() -> Iterator[Any]:
         """Daily shows, clicks, spend and goals per campaign in the account's currency (merged on date + campaign_id)."""
-        client = VKAdsClient(base_url, token, session=session, sleep=sleep, read_timeout=read_timeout)
+        client = VKAdsClient(base_url, token, sleep=sleep, read_timeout=read_timeout)
         state = dlt.current.resource_state()
         last = state.get("last_date")
         first = start_date if last is None else max(start_date, date.fromisoformat(last) - timedelta(days=lookback_days))
