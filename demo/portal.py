@@ -29,10 +29,11 @@ import re
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from datetime import datetime
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from demo.serving import LoopbackServer
@@ -186,7 +187,7 @@ class DemoPortal(LoopbackServer):
         self.calls: list[tuple[str, dict[str, Any]]] = []
 
     @classmethod
-    def from_world(cls, world: World, **kwargs: Any) -> "DemoPortal":
+    def from_world(cls, world: World, **kwargs: Any) -> DemoPortal:
         """Serve an in-memory World (deep-copied, so mutations never touch it)."""
         tables = {n: json.loads(json.dumps(getattr(world, n))) for n in ENTITY_FILES}
         return cls(tables=tables, **kwargs)

@@ -15,7 +15,16 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
 
-from pydantic import AfterValidator, AnyHttpUrl, Field, SecretStr, TypeAdapter, ValidationError, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    AnyHttpUrl,
+    Field,
+    SecretStr,
+    TypeAdapter,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
@@ -158,7 +167,7 @@ class Settings(BaseSettings):
         return value
 
     @model_validator(mode="after")
-    def _default_data_dir(self) -> "Settings":
+    def _default_data_dir(self) -> Settings:
         if self.data_dir is None:
             self.data_dir = PROJECT_ROOT / "data" if self.demo_mode else PROJECT_ROOT / "data" / "company"
         return self

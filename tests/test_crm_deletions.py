@@ -14,8 +14,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 from assets.ingest.amocrm.source import amocrm_source
 from assets.ingest.bitrix24.source import bitrix24_source
 from demo.amocrm_portal import DEFAULT_TOKEN, AmoCRMPortal

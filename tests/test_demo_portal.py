@@ -151,6 +151,7 @@ def test_mutations_show_up_in_the_next_incremental_read(portal, world_dir):
                                       if ":" in deal["STAGE_ID"] else "WON", "STAGE_SEMANTIC_ID": "S", "CLOSED": "Y"})
     added = portal.upsert("deals", {"TITLE": "Новая сделка из теста", "CATEGORY_ID": 0, "STAGE_ID": "NEW",
                                     "OPPORTUNITY": 5000.0, "CURRENCY_ID": "RUB", "ASSIGNED_BY_ID": 2})
+    assert changed["CLOSED"] == "Y" and changed["TITLE"] == deal["TITLE"]  # an update keeps what it did not name
     assert int(added["ID"]) == max(int(d["ID"]) for d in _file(world_dir, "deals")) + 1
     assert added["OPPORTUNITY"] == "5000.00" and added["CATEGORY_ID"] == "0"
     fresh, _ = _all_pages(url, "crm.deal.list", {"filter[>DATE_MODIFY]": latest, "order[ID]": "ASC"})

@@ -14,7 +14,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from dagster import DagsterInstance, build_sensor_context, instance_for_test
+from dagster import build_sensor_context, instance_for_test
 
 from tests.browser import serve_dir, visit
 from tests.fakes.fake_telegram import FakeTelegram
@@ -52,7 +52,7 @@ def pipeline(tmp_path_factory: pytest.TempPathFactory):
                "world": next((tmp / "data" / "demo").iterdir())}
 
 
-def _warehouse(pipeline) -> "Warehouse":  # noqa: F821 - imported lazily, after the env is set
+def _warehouse(pipeline) -> Warehouse:  # noqa: F821 - imported lazily, after the env is set
     from resources.warehouse import Warehouse
 
     return Warehouse(url=f"duckdb:///{pipeline['tmp'] / 'data' / 'warehouse.duckdb'}")

@@ -11,7 +11,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import dlt
@@ -135,8 +135,8 @@ def test_first_load_matches_the_world_and_a_rerun_adds_nothing(portal, s_world, 
     # +03:00 timestamps land as the same instants in UTC, in every new table too.
     sample = deals[len(deals) // 2]
     got = wh.query("select date_modify, date_create from raw_bitrix24.deals where id = ?", [sample["ID"]])
-    assert got["date_modify"][0].astimezone(timezone.utc) == datetime.fromisoformat(sample["DATE_MODIFY"]).astimezone(timezone.utc)
-    assert got["date_create"][0].astimezone(timezone.utc) == datetime.fromisoformat(sample["DATE_CREATE"]).astimezone(timezone.utc)
+    assert got["date_modify"][0].astimezone(UTC) == datetime.fromisoformat(sample["DATE_MODIFY"]).astimezone(UTC)
+    assert got["date_create"][0].astimezone(UTC) == datetime.fromisoformat(sample["DATE_CREATE"]).astimezone(UTC)
     call = _records(s_world, "calls")[7]
     got = wh.query("select call_start_date, call_failed_code, phone_number_hash from raw_bitrix24.calls where id = ?",
                    [call["ID"]])

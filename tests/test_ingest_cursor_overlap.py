@@ -11,16 +11,13 @@ make the second edit within a second already read.
 from __future__ import annotations
 
 import shutil
-from datetime import date
-
-import pytest
+from datetime import UTC
 
 from assets.ingest.amocrm.source import amocrm_source
 from assets.ingest.bitrix24.source import bitrix24_source
 from demo.amocrm_portal import DEFAULT_TOKEN, LOST, WON, AmoCRMPortal
 from resources.warehouse import Warehouse
 from tests.support.worlds import both_warehouses, dlt_pipeline, s_world  # noqa: F401 - fixtures
-
 
 
 def _one(wh: Warehouse, sql: str, params: list) -> object:
@@ -117,7 +114,7 @@ def test_bitrix24_edits_within_the_second_of_the_last_read_arrive(s_world, wareh
             picked[entity] = (x, y, stored[{"activities": "LAST_UPDATED", "tasks": "changedDate"}.get(
                 entity, "DATE_MODIFY")])
         run()
-        for entity, (key, field) in EDITS.items():
+        for entity, (_key, field) in EDITS.items():
             x = picked[entity][0]
             assert _one(warehouse, f"select {field.lower()} from raw_bitrix24.{entity} where id = ?", [x]) \
                 == "первая правка", entity
@@ -128,7 +125,7 @@ def test_bitrix24_edits_within_the_second_of_the_last_read_arrive(s_world, wareh
             portal.upsert(entity, {key: x, field: "вторая правка"}, modified_at=second)
             portal.upsert(entity, {key: y, field: "правка той же секунды"}, modified_at=second)
         run()
-        for entity, (key, field) in EDITS.items():
+        for entity, (_key, field) in EDITS.items():
             x, y, _ = picked[entity]
             sql = f"select {field.lower()} from raw_bitrix24.{entity} where id = ?"
             assert _one(warehouse, sql, [x]) == "вторая правка", entity
@@ -174,7 +171,7 @@ def test_bitrix24_a_deal_edited_behind_a_long_read_is_read_next_time(s_world, wa
     """Pages go by ID: deal A (first page, already read) is edited, then deal B (last page, not yet read)
     a minute later; B's stamp would carry the cursor past A's. The cursor stops at the moment the read
     began, so the next run reads A."""
-    from datetime import datetime, timedelta, timezone
+    from datetime import datetime, timedelta
 
     from demo.portal import DemoPortal
 
@@ -190,7 +187,7 @@ def test_bitrix24_a_deal_edited_behind_a_long_read_is_read_next_time(s_world, wa
         if path.rstrip("/").rsplit("/", 1)[-1].removesuffix(".json") == "crm.deal.list":
             pages.append(path)
             if len(pages) == 1:
-                now = datetime.now(timezone.utc)
+                now = datetime.now(UTC)
                 portal.upsert("deals", {"ID": a, "TITLE": "правка позади чтения"}, modified_at=now + timedelta(seconds=1))
                 portal.upsert("deals", {"ID": b, "TITLE": "правка впереди"}, modified_at=now + timedelta(seconds=70))
         return answer

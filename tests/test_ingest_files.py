@@ -36,8 +36,9 @@ def _write(path: Path, header: list[str], rows: list[list[object]]) -> Path:
 @pytest.fixture(scope="module")
 def s_world(tmp_path_factory) -> Path:
     """The small demo world (generated once per test session into a shared temp folder)."""
-    from demo.world import ensure_world
     from datetime import date
+
+    from demo.world import ensure_world
 
     return Path(ensure_world(tmp_path_factory.getbasetemp() / "world_S", "S", date.fromisoformat(S_TODAY), 7))
 

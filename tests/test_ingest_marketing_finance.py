@@ -11,6 +11,8 @@ from __future__ import annotations
 import csv
 import json
 import logging
+import os
+import subprocess
 from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -21,8 +23,7 @@ import pytest
 from dagster_dlt import DagsterDltResource
 
 from assets.ingest.cbr.source import cbr_source
-from assets.ingest.direct.source import DirectAPIError, DirectFormatError, direct_source, parse_report
-from assets.ingest.exportfiles import ExportFileError
+from assets.ingest.direct.source import DirectFormatError, direct_source, parse_report
 from assets.ingest.onec.source import onec_source
 from assets.ingest.telephony.source import hash_phone, telephony_source
 from assets.ingest.vk.source import vk_source
@@ -445,9 +446,7 @@ STAGING = ["stg_direct__campaign_stats", "stg_vk__campaign_stats", "stg_onec__in
            "stg_telephony__calls"]
 
 
-def _dbt_build(wh: Warehouse, tmp_path: Path) -> "subprocess.CompletedProcess[str]":
-    import os
-    import subprocess
+def _dbt_build(wh: Warehouse, tmp_path: Path) -> subprocess.CompletedProcess[str]:
 
     root = Path(__file__).resolve().parent.parent
     env = {**os.environ, **wh.dbt_env(), "COMPANY_TIMEZONE": "Europe/Moscow"}

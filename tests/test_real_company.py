@@ -149,10 +149,9 @@ def test_bitrix24_only_builds_everything_from_the_crm_alone(bitrix24_only):
 
 @pytest.fixture(scope="module")
 def bitrix24_cbr_unreachable(tmp_path_factory: pytest.TempPathFactory, world_dir: Path) -> Iterator[tuple[Run, Any]]:
-    from demo.portal import DemoPortal
-
     from dagster import build_sensor_context
 
+    from demo.portal import DemoPortal
     from tests.fakes.fake_telegram import FakeTelegram
 
     def tell_oncall(defs: Any, instance: Any) -> None:

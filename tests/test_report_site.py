@@ -5,7 +5,6 @@ One Evidence build for the whole module (it takes about a minute); everything el
 from __future__ import annotations
 
 import re
-import shutil
 import time
 from pathlib import Path
 
@@ -17,7 +16,7 @@ from assets.report import build_defs, read_report_tables, report_day, report_sit
 from resources.evidence import EvidenceCLI, EvidenceError, scrubbed_env
 from resources.warehouse import Warehouse
 from tests import report_world as world
-from tests.browser import visit, serve_dir
+from tests.browser import serve_dir, visit
 
 SCREENSHOT = Path("/tmp/report_site.png")
 
@@ -153,7 +152,7 @@ def test_page_shows_todays_forecast_with_its_interval(built_site: dict) -> None:
 
 def test_page_shows_only_todays_anomalies_and_insights(built_site: dict) -> None:
     text = built_site["page"].text
-    for _day, rank, insight, _src in world.INSIGHTS:
+    for _day, _rank, insight, _src in world.INSIGHTS:
         assert (insight in text) == (_day == world.TODAY), insight
     assert "Исходящие звонки" in text  # Сидоров's anomaly today
     assert "Создано сделок" not in text  # Иванов's anomaly was yesterday

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import shutil
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -109,7 +109,7 @@ def test_the_local_instance_queues_runs_for_the_daemon(tmp_path):
 def test_forecast_targets_the_moscow_day():
     forecast = {s.name: s for s in build_schedules(TZ)}["forecast_daily_0600"]
     # 06:00 in Moscow on 10 March is 03:00 UTC the same day
-    tick = datetime(2025, 3, 10, 3, 0, tzinfo=timezone.utc)
+    tick = datetime(2025, 3, 10, 3, 0, tzinfo=UTC)
     with instance_for_test() as instance:
         run = forecast(build_schedule_context(instance=instance, scheduled_execution_time=tick))
     assert run.partition_key == "2025-03-10"
@@ -117,7 +117,7 @@ def test_forecast_targets_the_moscow_day():
 
 def test_digest_tick_asks_for_that_day():
     digest = {s.name: s for s in build_schedules(TZ)}["digest_daily_0900"]
-    tick = datetime(2025, 3, 10, 6, 0, tzinfo=timezone.utc)  # 09:00 Moscow
+    tick = datetime(2025, 3, 10, 6, 0, tzinfo=UTC)  # 09:00 Moscow
     with instance_for_test() as instance:
         run = digest(build_schedule_context(instance=instance, scheduled_execution_time=tick))
     assert run.run_config["ops"]["send_morning_digest"]["config"]["as_of_day"] == "2025-03-10"

@@ -18,7 +18,8 @@ from dagster import (
     asset,
 )
 
-from assets.forecast.model import MonthEndForecast, forecast_month_end as predict, month_bounds, to_frame
+from assets.forecast.model import MonthEndForecast, month_bounds, to_frame
+from assets.forecast.model import forecast_month_end as predict
 from assets.partitions import as_of_days, single_run_backfill
 from resources.warehouse import Warehouse
 

@@ -8,8 +8,15 @@ builds. The check-failure and run-failure sensors tell on-call.
 from collections.abc import Iterator
 from typing import Any
 
-from dagster import (AssetCheckExecutionContext, AssetCheckResult, AssetCheckSeverity, AssetKey, AssetsDefinition,
-                     Failure, asset_check)
+from dagster import (
+    AssetCheckExecutionContext,
+    AssetCheckResult,
+    AssetCheckSeverity,
+    AssetKey,
+    AssetsDefinition,
+    Failure,
+    asset_check,
+)
 
 from assets.ingest.guard import read_status
 from assets.ingest.sources import Source

@@ -7,7 +7,7 @@ with a dlt table variant (append), so it needs no extra asset.
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import dlt
@@ -22,7 +22,7 @@ def quarantined(source: str, position: str, reason: str, raw: Any) -> Any:
     """A dlt item bound for `<dataset>.quarantine` (log one warning line too)."""
     log.warning("%s: quarantined %s: %s", source, position, reason)
     row = {"source": source, "position": position, "reason": reason, "raw": None if raw is None else str(raw)[:2000],
-           "quarantined_at": datetime.now(timezone.utc)}
+           "quarantined_at": datetime.now(UTC)}
     return dlt.mark.with_hints(
         row,
         # columns={} / primary_key=[] drop the resource's own column hints and key from this variant

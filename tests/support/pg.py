@@ -51,13 +51,13 @@ def _hba_lines_first(admin, lines: list[str]) -> Iterator[None]:
         cur.execute("select pg_reload_conf()")
 
     ours = [line + "\n" for line in lines]
-    edit(lambda text: "".join(ours) + "".join(l for l in text.splitlines(True) if l not in ours))
+    edit(lambda text: "".join(ours) + "".join(line for line in text.splitlines(True) if line not in ours))
     try:
         cur.execute("select line_number, error from pg_hba_file_rules where error is not null")
         assert not cur.fetchall(), f"pg_hba.conf has errors after adding {lines}"
         yield
     finally:
-        edit(lambda text: "".join(l for l in text.splitlines(True) if l not in ours))
+        edit(lambda text: "".join(line for line in text.splitlines(True) if line not in ours))
 
 
 @contextlib.contextmanager

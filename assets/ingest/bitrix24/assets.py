@@ -7,8 +7,7 @@ from dagster import AssetExecutionContext
 from dagster_dlt import DagsterDltResource, dlt_assets
 
 from assets.ingest.bitrix24.source import bitrix24_source
-from assets.ingest.common import (IngestConfig, IngestTranslator, load_format, run_kwargs, run_pipeline,
-                                  spec_pipeline)
+from assets.ingest.common import IngestConfig, IngestTranslator, load_format, run_kwargs, run_pipeline, spec_pipeline
 from assets.ingest.guard import load_or_report
 from resources.bitrix24 import Bitrix24Portal
 from resources.settings import load_settings

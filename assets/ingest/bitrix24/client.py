@@ -186,7 +186,7 @@ class Bitrix24Client:
 
     # --- batch ----------------------------------------------------------------------------
     def batch(self, commands: Mapping[str, tuple[str, Mapping[str, Any]]], *, halt: bool = False,
-              position: str = "") -> "BatchAnswer":
+              position: str = "") -> BatchAnswer:
         """One `batch` request: {key: (method, params)} (at most 50) -> per-key results, errors, totals.
 
         A batch whose every command error is temporary (QUERY_LIMIT_EXCEEDED, OPERATION_TIME_LIMIT) is
@@ -222,7 +222,7 @@ class Bitrix24Client:
         id_of: Callable[[dict[str, Any]], Any] = lambda r: r["ID"],
         max_commands: int = BATCH_LIMIT,
         after_id: int = 0,
-    ) -> Iterator["Page"]:
+    ) -> Iterator[Page]:
         """Every row of a list method, ID ascending, up to `max_commands` pages a request.
 
         Keyset between requests (`filter[>ID]` = the last ID the previous request saw), offsets inside
@@ -278,7 +278,7 @@ class Bitrix24Client:
             n = max(1, min(max_commands, math.ceil(remaining / PAGE_SIZE)))
 
 
-def _page(method: str, position: str, result: Any, items_key: str | None) -> "Page":
+def _page(method: str, position: str, result: Any, items_key: str | None) -> Page:
     """A list command's result as a Page, or the reason it is not one."""
     try:
         rows = _rows(result, items_key, method)

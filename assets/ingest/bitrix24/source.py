@@ -50,7 +50,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterator, Sequence
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 import dlt
@@ -248,7 +248,7 @@ def bitrix24_source(
                 yield quarantined(SOURCE, f"{method} {page.position} (deletion scan)", page.problem, page.raw)
                 return
             on_portal.update(int(r["ID"]) for r in page.rows if _int_or_none(r.get("ID")) is not None)
-        stamp = datetime.now(timezone.utc)
+        stamp = datetime.now(UTC)
         gone = [row for rid, row in stored.items() if rid not in on_portal]
         if gone:
             log.info("Bitrix24 %s: %d records deleted on the portal, marked is_deleted", entity, len(gone))
@@ -264,7 +264,7 @@ def bitrix24_source(
         last = state.get("modified_cursor") or (state.get("incremental") or {}).get(field, {}).get("last_value")
         last = last or modified_since
         start = max(_instant(last) - overlap, _instant(modified_since))
-        began, newest = datetime.now(timezone.utc).replace(microsecond=0), last
+        began, newest = datetime.now(UTC).replace(microsecond=0), last
         for item in read({f">={filter_field}": start.isoformat()}):
             if isinstance(item, list):
                 stamps = [r[field] for r in item if r.get(field)]

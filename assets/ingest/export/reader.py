@@ -13,8 +13,8 @@ import hashlib
 import io
 import json
 import re
-from datetime import datetime, timezone
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
@@ -62,10 +62,10 @@ def parse_timestamp(text: str, formats: tuple[str, ...]) -> datetime:
             parsed = datetime.strptime(text, fmt)
         except ValueError:
             continue
-        return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+        return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
     try:  # ISO 8601 with an offset, whatever the configured formats
         parsed = datetime.fromisoformat(text)
-        return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+        return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
     except ValueError:
         raise ValueError(f"not a date in {' or '.join(formats)}: {text!r}") from None
 

@@ -22,8 +22,15 @@ from typing import Any
 import dlt
 from dlt.sources import DltResource
 
-from assets.ingest.exportfiles import (ExportFileError, blank, changed_files, read_header_and_rows, to_date,
-                                       to_decimal, to_int)
+from assets.ingest.exportfiles import (
+    ExportFileError,
+    blank,
+    changed_files,
+    read_header_and_rows,
+    to_date,
+    to_decimal,
+    to_int,
+)
 from assets.ingest.quarantine import quarantined
 
 CURRENCY_ALIASES = {"RUB": "RUB", "RUR": "RUB", "РУБ": "RUB", "РУБ.": "RUB", "643": "RUB", "₽": "RUB",

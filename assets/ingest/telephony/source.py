@@ -26,7 +26,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Iterator
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -87,7 +87,7 @@ def parse_started(value: Any, tz: ZoneInfo) -> datetime:
                 raise ValueError(f"started_at {value!r} is not ISO 8601 or DD.MM.YYYY HH:MM:SS") from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=tz)
-    return moment.astimezone(timezone.utc)
+    return moment.astimezone(UTC)
 
 
 def parse_call(raw: dict[str, Any], salt: str, tz: ZoneInfo) -> dict[str, Any]:
