@@ -22,6 +22,10 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from demo.world.sizes import Size
 
 ROOT = Path(__file__).resolve().parent.parent
 DBT_DIR = ROOT / "dbt_project"
@@ -42,6 +46,7 @@ def ingest(size: str, today: str, data_dir: Path, warehouse_url: str) -> float:
     from definitions import build_definitions
 
     defs = build_definitions()
+    assert defs.assets is not None, "build_definitions() always lists its assets"
     selection = dg.AssetSelection.assets(*[dg.AssetKey(k) for k in RAW_KEYS])
     assets = [a for a in defs.assets if isinstance(a, dg.AssetsDefinition)
               and any(spec.tags.get("source") in SOURCES for spec in a.specs)]
@@ -75,7 +80,7 @@ def _write_table(con, qualified: str, records: list[dict], load_id: str) -> None
     con.unregister("frame")
 
 
-def load_direct(size: str, today: str, duckdb_path: Path) -> float:
+def load_direct(size: Size, today: str, duckdb_path: Path) -> float:
     """The generated world into raw_* with dlt's names (users' UF_DEPARTMENT as the dlt child table)."""
     from datetime import date
 
@@ -175,7 +180,7 @@ def main() -> int:
         import duckdb
 
         with duckdb.connect(str(duckdb_path), read_only=True) as con:
-            counts = {t: con.execute(f"select count(*) from raw_bitrix24.{t}").fetchone()[0]
+            counts = {t: con.execute(f"select count(*) from raw_bitrix24.{t}").fetchall()[0][0]
                       for t in ("deals", "leads", "activities")}
         env = {**os.environ, "DBT_TARGET": "duckdb", "DUCKDB_PATH": str(duckdb_path),
                "COMPANY_TIMEZONE": "Europe/Moscow", "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}

@@ -25,6 +25,7 @@ from datetime import date
 from pathlib import Path
 
 import dlt
+from dlt.common.destination import TLoaderFileFormat
 
 from assets.ingest.bitrix24.source import bitrix24_source
 from demo.portal import DEFAULT_RATE_LIMIT, DemoPortal
@@ -32,7 +33,7 @@ from demo.world import ensure_world
 from resources.warehouse import Warehouse
 
 ROWS_PER_REQUEST = 50 * 50
-FORMAT = "jsonl"  # what the asset uses on DuckDB (assets/ingest/bitrix24/assets.py)
+FORMAT: TLoaderFileFormat = "jsonl"  # what the asset uses on DuckDB (assets/ingest/bitrix24/assets.py)
 LISTS = ("deals", "leads", "activities", "companies", "stage_history_deals", "stage_history_leads", "calls", "tasks")
 
 
@@ -83,7 +84,9 @@ def main(argv: list[str] | None = None) -> int:
         t0 = time.perf_counter()
         pipe.run(bitrix24_source(webhook_url=url), loader_file_format=FORMAT)
         total_s = time.perf_counter() - t0
-        steps = {s.step: (s.finished_at - s.started_at).total_seconds() for s in pipe.last_trace.steps}
+        trace = pipe.last_trace
+        assert trace is not None, "run() records its trace"
+        steps = {s.step: (s.finished_at - s.started_at).total_seconds() for s in trace.steps}
         extract_s = steps.get("extract", total_s)
         requests_made = portal.requests
         loaded = {t: int(wh.query(f"select count(*) n from raw_bitrix24.{t}")["n"][0]) for t in LISTS}
@@ -112,7 +115,10 @@ def main(argv: list[str] | None = None) -> int:
         t0 = time.perf_counter()
         pipe.run(bitrix24_source(webhook_url=url), loader_file_format=FORMAT)
         incr_s = time.perf_counter() - t0
-        counts = pipe.last_trace.last_normalize_info.row_counts
+        trace = pipe.last_trace
+        normalize_info = trace.last_normalize_info if trace is not None else None
+        assert normalize_info is not None, "a successful run() normalized"
+        counts = normalize_info.row_counts
         got = {t: counts.get(t, 0) for t in LISTS}
         print(f"15-minute delta {delta}: refresh {incr_s:.1f} s (target < 30 s), rows merged {got}")
         portal._bucket = 0.0

@@ -153,6 +153,10 @@ def _sources(world_dir: Path, work: Path, urls: dict[str, str], portals: dict[st
         b24._bucket = 0.0  # 15 quiet minutes drained the leaky bucket
         return ", ".join(f"{k} {v}" for k, v in counts.items()) + ", 1 deal deleted"
 
+    def export_delta() -> str:
+        _export_deals(world_dir, export, changed=10, new=3)
+        return "a new full export: 3 new deals, 10 changed"
+
     duckdb_jsonl = {"loader_file_format": "jsonl"}  # as every ingest asset loads on DuckDB (common.load_format)
     return [
         Source("bitrix24", "raw_bitrix24", lambda: bitrix24_source(webhook_url=urls["bitrix24"]), b24_delta,
@@ -174,8 +178,7 @@ def _sources(world_dir: Path, work: Path, urls: dict[str, str], portals: dict[st
                lambda: _telephony_delta(telephony, today), duckdb_jsonl),
         Source("export", "raw_export",
                lambda: crm_export_source(export_dir=str(export), mapping_file=str(export / "mapping.yaml")),
-               lambda: (_export_deals(world_dir, export, changed=10, new=3), "a new full export: 3 new deals, "
-                        "10 changed")[1], duckdb_jsonl),
+               export_delta, duckdb_jsonl),
         Source("plan", "raw_plan", lambda: plan_source(plan_file=str(plan)), lambda: _plan_delta(plan), duckdb_jsonl),
     ]
 
@@ -184,7 +187,10 @@ def _timed_run(pipe: dlt.Pipeline, source: Source) -> tuple[float, int]:
     t0 = time.perf_counter()
     pipe.run(source.build(), **source.run_kwargs)
     seconds = time.perf_counter() - t0
-    rows = sum(n for t, n in pipe.last_trace.last_normalize_info.row_counts.items() if not t.startswith("_dlt"))
+    trace = pipe.last_trace
+    normalize_info = trace.last_normalize_info if trace is not None else None
+    assert normalize_info is not None, "a successful run() normalized"
+    rows = sum(n for t, n in normalize_info.row_counts.items() if not t.startswith("_dlt"))
     return seconds, rows
 
 

@@ -44,10 +44,12 @@ def step_seconds(home: Path) -> dict[str, float]:
     out: dict[str, float] = {}
     kinds = {DagsterEventType.STEP_START, DagsterEventType.STEP_SUCCESS, DagsterEventType.STEP_FAILURE}
     for entry in instance.all_logs(run.run_id, of_type=kinds):
-        if entry.dagster_event.event_type == DagsterEventType.STEP_START:
-            starts[entry.step_key] = entry.timestamp
+        step = entry.step_key
+        assert step is not None, "STEP_* events always name their step"
+        if entry.dagster_event_type == DagsterEventType.STEP_START:
+            starts[step] = entry.timestamp
         else:
-            out[entry.step_key] = entry.timestamp
+            out[step] = entry.timestamp
     return {k: out[k] - starts[k] for k in out if k in starts}
 
 

@@ -95,7 +95,7 @@ class AmoCRMPortal(LoopbackServer):
         for cat in world.categories:
             pid = PIPELINE_BASE + int(cat["id"])
             entity = "DEAL_STAGE" if int(cat["id"]) == 0 else f"DEAL_STAGE_{cat['id']}"
-            statuses = []
+            statuses: list[dict[str, Any]] = []
             for st in sorted((s for s in world.statuses if s["ENTITY_ID"] == entity), key=lambda s: int(s["SORT"])):
                 sem = st.get("SEMANTICS")
                 sid = WON if sem == "S" else LOST if sem == "F" else STATUS_BASE + int(st["ID"])
@@ -172,6 +172,7 @@ class AmoCRMPortal(LoopbackServer):
                 }
             if sid != self.first_status[pid]:
                 moved = unix(d.get("MOVED_TIME")) or updated
+                assert moved is not None, "every demo deal carries DATE_MODIFY"
                 self.events.append(self._status_event(lead["id"], pid, self.first_status[pid], sid, moved,
                                                       lead["updated_by"]))
 

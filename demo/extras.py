@@ -74,7 +74,7 @@ def _write(world_dir: Path, tmp: Path) -> None:
                 json.dumps(rows, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
             continue
         with (tmp / "telephony" / f"calls_{month}.csv").open("w", newline="", encoding="utf-8") as fh:
-            writer = csv.DictWriter(fh, fieldnames=telephony.CALL_COLUMNS)
-            writer.writeheader()
-            writer.writerows({k: ("" if v is None else v) for k, v in r.items()} for r in rows)
+            call_writer = csv.DictWriter(fh, fieldnames=telephony.CALL_COLUMNS)
+            call_writer.writeheader()
+            call_writer.writerows({k: ("" if v is None else v) for k, v in r.items()} for r in rows)
     (tmp / "extras_meta.json").write_text(json.dumps({"version": EXTRAS_VERSION}) + "\n", encoding="utf-8")

@@ -499,8 +499,11 @@ class DemoPortal(LoopbackServer):
         if order_items != [(table.id_key, "ASC")]:
             for f, direction in reversed(order_items):
                 kind = table.kinds.get(f, "str")
-                idx.sort(key=lambda i, f=f, kind=kind: self._sort_key(table.records[i].get(f), kind),
-                         reverse=direction == "DESC")
+
+                def sort_key(i: int, f: str = f, kind: str = kind) -> tuple:
+                    return self._sort_key(table.records[i].get(f), kind)
+
+                idx.sort(key=sort_key, reverse=direction == "DESC")
         self._cache[key] = idx
         if len(self._cache) > 32:
             self._cache.popitem(last=False)

@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, cast
 from zoneinfo import ZoneInfo
 
 from pydantic import (
@@ -38,7 +38,7 @@ DEFAULT_TIMEZONE = "Europe/Moscow"
 # CBR_API_URL values that switch the CBR source off (a closed network) instead of naming a server.
 CBR_OFF_WORDS = frozenset({"off", "none", "false", "0"})
 
-_HTTP_URL = TypeAdapter(AnyHttpUrl)
+_HTTP_URL: TypeAdapter[AnyHttpUrl] = TypeAdapter(AnyHttpUrl)
 
 
 class SettingsError(ValueError):
@@ -89,7 +89,8 @@ class Settings(BaseSettings):
     demo_seed: int = 42
     # DATA_DIR; unset -> data/ for the demo world, data/company/ once a CRM is configured, so the two
     # never share a warehouse, dlt state or site (see `_default_data_dir`).
-    data_dir: Path = Field(default=None, validate_default=False)  # filled by the validator below
+    # None is only a placeholder: `_default_data_dir` replaces it, so every reader sees a Path.
+    data_dir: Path = Field(default=cast(Path, None), validate_default=False)
     plan_file: Path | None = None
     # the public datasets (Maven CRM, Superstore, Olist) that `make load-dataset` and their tests read
     datasets_dir: Path = PROJECT_ROOT.parent / "shared" / "datasets"

@@ -128,7 +128,9 @@ def build_sensors(tz: str, default_status: DefaultSensorStatus = DefaultSensorSt
     )
     def check_failures(context: SensorEvaluationContext, telegram: TelegramNotifier) -> SkipReason:
         seen: dict[str, int] = _load(context.cursor)
-        keys: list[AssetCheckKey] = list(context.repository_def.asset_graph.asset_check_keys)
+        repository = context.repository_def
+        assert repository is not None, "dagster evaluates a sensor within its code location's definitions"
+        keys: list[AssetCheckKey] = list(repository.asset_graph.asset_check_keys)
         latest = context.instance.event_log_storage.get_latest_asset_check_execution_by_key(keys)
         delivered = 0
         try:

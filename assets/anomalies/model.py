@@ -29,10 +29,10 @@ CONTAMINATION = 0.02        # share of training manager-days the threshold treat
 ACTIVE_LOOKBACK_DAYS = 14   # a manager with no activity for this long has left / is on leave
 RANDOM_STATE = 0
 
-SCHEMA = {
+SCHEMA = pl.Schema({
     "as_of_day": pl.Date, "manager_id": pl.Int64, "manager_name": pl.Utf8, "score": pl.Float64,
     "is_anomaly": pl.Boolean, "top_metric": pl.Utf8, "metric_value": pl.Float64, "usual_value": pl.Float64,
-}
+})
 
 
 def empty_result() -> pl.DataFrame:

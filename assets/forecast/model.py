@@ -25,7 +25,7 @@ import logging
 import warnings
 from dataclasses import asdict, dataclass
 from datetime import date, timedelta
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import polars as pl
@@ -114,7 +114,7 @@ def dense_history(daily: pl.DataFrame, as_of_day: date) -> pl.DataFrame:
     )
     if frame.is_empty():
         return pl.DataFrame(schema={"day": pl.Date, "revenue_rub": pl.Float64})
-    start = frame["day"].min()
+    start = cast(date, frame["day"].min())  # a Date column's min; polars types it for any dtype
     calendar_days = pl.DataFrame({"day": pl.date_range(start, as_of_day, "1d", eager=True)})
     return (
         calendar_days.join(frame, on="day", how="left")

@@ -159,7 +159,7 @@ class AmoCRMClient:
                 yield fresh
             if not has_next:
                 return
-            values = [r.get(field) for r in rows if isinstance(r, dict) and isinstance(r.get(field), int)]
+            values = [v for r in rows if isinstance(r, dict) and isinstance(v := r.get(field), int)]
             top = max(values, default=low)
             if top > low:
                 low, page = top, 1

@@ -79,8 +79,8 @@ def _newest_wins(hints: dict[str, Any], field: str = "updated_at") -> dict[str, 
 
 def custom_field_value(field: dict[str, Any]) -> str | None:
     values = [v.get("value") for v in field.get("values") or [] if isinstance(v, dict)]
-    values = [str(v) for v in values if v not in (None, "")]
-    return "; ".join(values) or None
+    texts = [str(v) for v in values if v not in (None, "")]
+    return "; ".join(texts) or None
 
 
 def flatten_lead(lead: dict[str, Any]) -> dict[str, Any]:

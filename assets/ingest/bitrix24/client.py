@@ -182,7 +182,7 @@ class Bitrix24Client:
             if rows:
                 yield rows
             nxt = body.get("next")
-            start = int(nxt) if nxt not in (None, "") and rows else None
+            start = int(nxt) if nxt is not None and nxt != "" and rows else None
 
     # --- batch ----------------------------------------------------------------------------
     def batch(self, commands: Mapping[str, tuple[str, Mapping[str, Any]]], *, halt: bool = False,
@@ -265,7 +265,8 @@ class Bitrix24Client:
             if short:
                 return
             total = answer.totals.get("p0")
-            remaining = int(total) - n * PAGE_SIZE - skip if total not in (None, "") else PAGE_SIZE * BATCH_LIMIT
+            remaining = (int(total) - n * PAGE_SIZE - skip if total is not None and total != ""
+                         else PAGE_SIZE * BATCH_LIMIT)
             if remaining <= 0:
                 return
             if last == bound:

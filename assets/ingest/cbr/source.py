@@ -23,6 +23,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import dlt
+from dlt.common.schema import TTableSchemaColumns
 from dlt.sources import DltResource
 
 from assets.ingest.quarantine import quarantined
@@ -30,7 +31,7 @@ from resources.http import RetryingSession, SourceHTTPError
 
 LOOKBACK_DAYS = 3
 CBR_KEY = ("date", "char_code")
-CBR_HINTS = {
+CBR_HINTS: TTableSchemaColumns = {
     "date": {"data_type": "date", "nullable": False},
     "char_code": {"data_type": "text", "nullable": False},
     "nominal": {"data_type": "bigint"},

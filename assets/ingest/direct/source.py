@@ -29,6 +29,7 @@ from typing import Any
 
 import dlt
 import requests
+from dlt.common.schema import TTableSchemaColumns
 from dlt.sources import DltResource
 
 from assets.ingest.quarantine import quarantined
@@ -40,7 +41,7 @@ FIELDS = ("Date", "CampaignId", "CampaignName", "Impressions", "Clicks", "Cost")
 KEY = ("date", "campaign_id")
 # Real currencies a Direct login may work in (clients.get Currency); YND_FIXED is Yandex's conventional unit.
 CURRENCIES = frozenset({"RUB", "USD", "EUR", "KZT", "BYN", "UAH", "CHF", "TRY", "UZS", "CNY"})
-HINTS = {
+HINTS: TTableSchemaColumns = {
     "date": {"data_type": "date", "nullable": False},
     "campaign_id": {"data_type": "bigint", "nullable": False},
     "campaign_name": {"data_type": "text"},
@@ -95,7 +96,7 @@ class DirectClient:
 
     def currency(self) -> str:
         """The login's currency (clients.get), validated."""
-        body = {"method": "get", "params": {"FieldNames": ["Login", "Currency"]}}
+        body: dict[str, Any] = {"method": "get", "params": {"FieldNames": ["Login", "Currency"]}}
         response = self._http.post(f"{self.base}/json/v5/clients", json=body, headers=self._headers())
         if response.status_code != 200 or "error" in (response.json() if response.content else {}):
             raise self._error(response, "clients.get")
@@ -112,7 +113,7 @@ class DirectClient:
 
     def report_tsv(self, date_from: date, date_to: date) -> tuple[str, str]:
         """(report name, TSV text) of the daily campaign report; waits out 201/202 as told by retryIn."""
-        params = {
+        params: dict[str, Any] = {
             "SelectionCriteria": {"DateFrom": date_from.isoformat(), "DateTo": date_to.isoformat()},
             "FieldNames": list(FIELDS),
             "ReportType": "CUSTOM_REPORT", "DateRangeType": "CUSTOM_DATE", "Format": "TSV",

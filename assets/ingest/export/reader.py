@@ -173,13 +173,13 @@ def _records(spec: EntitySpec, path: Path) -> tuple[list[str] | None, Iterator[t
         return header, xlsx()
     text = path.read_bytes().decode(spec.encoding)  # UnicodeDecodeError -> the caller names the encoding
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=spec.delimiter)
-    header = next(reader, None)
+    csv_header = next(reader, None)
 
     def rows_csv() -> Iterator[tuple[int, list[str]]]:
         for record in reader:
             yield reader.line_num, record
 
-    return header, rows_csv()
+    return csv_header, rows_csv()
 
 
 def xlsx_text(value: Any) -> str:

@@ -18,13 +18,14 @@ from pathlib import Path
 from typing import Any
 
 import dlt
+from dlt.common.schema import TTableSchemaColumns
 from dlt.sources import DltResource
 
 from assets.ingest.export.mapping import CANONICAL, SURROGATE_KEYS, ExportMapping, load_mapping
 from assets.ingest.export.reader import read_entity
 
 _DLT_TYPES = {"text": "text", "int": "bigint", "decimal": "decimal", "timestamp": "timestamp", "date": "date"}
-QUARANTINE_COLUMNS = {
+QUARANTINE_COLUMNS: TTableSchemaColumns = {
     "entity": {"data_type": "text", "nullable": False},
     "file": {"data_type": "text", "nullable": False},
     "line": {"data_type": "bigint", "nullable": False},

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import dlt
+from dlt.common.schema import TColumnSchema, TTableSchemaColumns
 from dlt.sources import DltResource
 
 
@@ -62,10 +63,10 @@ PLAN_KEY = ("month", "manager_id", "pipeline_id")
 PLAN_REQUIRED = ("month", "manager_id", "pipeline_id", "amount_rub")
 
 
-def _decimal_hint() -> dict[str, Any]:
+def _decimal_hint() -> TColumnSchema:
     return {"data_type": "decimal", "precision": 38, "scale": 9}  # a fresh dict each: dlt writes into hints
 
-PLAN_HINTS = {
+PLAN_HINTS: TTableSchemaColumns = {
     "month": {"data_type": "text"},
     "manager_id": {"data_type": "bigint"},
     "pipeline_id": {"data_type": "bigint"},

@@ -32,6 +32,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import dlt
+from dlt.common.schema import TTableSchemaColumns
 from dlt.sources import DltResource
 
 from assets.ingest.exportfiles import ExportFileError, blank, changed_files, read_header_and_rows, to_int
@@ -43,7 +44,7 @@ DIRECTIONS = {"in": "in", "incoming": "in", "inbound": "in", "входящий":
               "out": "out", "outgoing": "out", "outbound": "out", "исходящий": "out", "исх": "out"}
 STATUSES = {"answered": True, "success": True, "отвечен": True, "missed": False, "no_answer": False,
             "busy": False, "failed": False, "cancelled": False, "пропущен": False}
-HINTS = {
+HINTS: TTableSchemaColumns = {
     "call_id": {"data_type": "text"},
     "started_at": {"data_type": "timestamp"},
     "direction": {"data_type": "text"},

@@ -19,6 +19,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import dlt
+from dlt.common.schema import TTableSchemaColumns
 from dlt.sources import DltResource
 
 from assets.ingest.quarantine import quarantined
@@ -28,7 +29,7 @@ MAX_DAYS = 92
 MAX_IDS = 200
 KEY = ("date", "campaign_id")
 CURRENCIES = frozenset({"RUB", "USD", "EUR", "KZT", "BYN", "UZS", "CNY"})
-HINTS = {
+HINTS: TTableSchemaColumns = {
     "date": {"data_type": "date"},
     "campaign_id": {"data_type": "bigint"},
     "campaign_name": {"data_type": "text"},
