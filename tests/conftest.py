@@ -21,3 +21,12 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
             f"{count} dataset test{'s' if count != 1 else ''} did not run: {ABSENT}{path} (set DATASETS_DIR)",
             yellow=True, bold=True,
         )
+
+
+def pytest_collection_modifyitems(session, config, items) -> None:
+    """Slow modules first: with `-n auto --dist loadfile` a long module picked up last would leave one
+    worker alone at the end (the whole-graph ones take minutes each). Order within a module is kept."""
+    first_seen = {}
+    for index, item in enumerate(items):
+        first_seen.setdefault(item.module.__name__, index)
+    items.sort(key=lambda item: (item.get_closest_marker("slow") is None, first_seen[item.module.__name__]))

@@ -23,6 +23,8 @@ from resources.warehouse import Warehouse
 from tests.support.pg import temporary_database
 from tests.test_dbt_models import DBT, DBT_DIR, load_raw_world, run_dbt_build
 
+pytestmark = pytest.mark.slow  # whole graph, browser or PostgreSQL end to end: not in `make test-fast`
+
 S_TODAY = date(2026, 3, 18)
 INGEST_SOURCES = ("bitrix24", "plan", "cbr")  # the sources the marts read today
 

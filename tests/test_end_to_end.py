@@ -19,6 +19,8 @@ from dagster import build_sensor_context, instance_for_test
 from tests.browser import serve_dir, visit
 from tests.fakes.fake_telegram import FakeTelegram
 
+pytestmark = pytest.mark.slow  # whole graph, browser or PostgreSQL end to end: not in `make test-fast`
+
 TODAY = date(2026, 3, 18)
 MSK = ZoneInfo("Europe/Moscow")
 

@@ -14,6 +14,8 @@ from dagster import AssetKey, DagsterInstance
 from resources.warehouse import Warehouse
 from tests.support.pg import temporary_database
 
+pytestmark = pytest.mark.slow  # whole graph, browser or PostgreSQL end to end: not in `make test-fast`
+
 ROOT = Path(__file__).resolve().parent.parent
 DEMO_TODAY = "2026-03-18"
 

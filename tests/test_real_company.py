@@ -24,6 +24,8 @@ from typing import Any
 import pytest
 from dagster import instance_for_test
 
+pytestmark = pytest.mark.slow  # whole graph, browser or PostgreSQL end to end: not in `make test-fast`
+
 TODAY = date(2026, 3, 18)
 SEED = 7
 SOURCE_VARS = ("BITRIX24_WEBHOOK_URL", "AMOCRM_BASE_URL", "AMOCRM_ACCESS_TOKEN", "CRM_EXPORT_DIR", "CRM_EXPORT_MAPPING",

@@ -18,6 +18,8 @@ from resources.warehouse import Warehouse
 from tests import report_world as world
 from tests.browser import serve_dir, visit
 
+pytestmark = pytest.mark.slow  # whole graph, browser or PostgreSQL end to end: not in `make test-fast`
+
 SCREENSHOT = Path("/tmp/report_site.png")
 
 
