@@ -37,6 +37,7 @@ from dlt.sources import DltResource
 
 from assets.ingest.exportfiles import ExportFileError, blank, changed_files, read_header_and_rows, to_int
 from assets.ingest.quarantine import quarantined
+from resources.settings import DEFAULT_TIMEZONE
 
 PATTERNS = ("calls*.csv", "calls*.json", "calls*.xlsx")
 REQUIRED = ("call_id", "started_at", "direction", "status", "duration_sec", "client_phone")
@@ -123,7 +124,7 @@ def parse_call(raw: dict[str, Any], salt: str, tz: ZoneInfo) -> dict[str, Any]:
 
 @dlt.source(name="telephony")
 def telephony_source(export_dir: str = dlt.config.value, phone_hash_salt: str = dlt.secrets.value,
-                     company_timezone: str = "Europe/Moscow") -> DltResource:
+                     company_timezone: str = DEFAULT_TIMEZONE) -> DltResource:
     """Calls from a telephony export folder -> raw_telephony.calls."""
     folder = Path(export_dir)
     tz = ZoneInfo(company_timezone)
