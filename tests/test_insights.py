@@ -46,7 +46,7 @@ def test_facts_of_the_day(facts):
     # hand-computed in tests/fakes/small_day.py
     assert facts.plan_rub == 3_000_000
     assert facts.actual_mtd_rub == 834_567
-    assert facts.fulfilment_pct == pytest.approx(834_567 / 3_000_000 * 100)
+    assert facts.fulfilment_pct == 27.82  # mart_plan_fact's company figure, as the report shows it
     assert facts.remaining_rub == 2_165_433
     assert (facts.days_elapsed, facts.days_in_month, facts.days_left) == (10, 31, 21)
     assert facts.forecast_rub == 2_600_000  # the company row, not the department's or yesterday's
@@ -74,6 +74,16 @@ def test_template_quotes_the_figures(facts):
         assert expected in text, expected
     assert "Сидорова Анна —" not in text  # within the 10 % tolerance: not called lagging
     assert "Иванов" not in text
+
+
+def test_the_pace_tolerance_is_the_marts(facts):
+    """The tolerance is dbt's var alert_kpi_deviation_pct as the mart carries it, not a copy in Python."""
+    strict = build_facts(small_day.DAY, small_day.plan_fact(pace_tolerance_pct=5.0), None, None)
+    assert [m.manager_name for m in strict.lagging_managers] == ["Петров Пётр", "Сидорова Анна"]
+    anna = strict.lagging_managers[1]
+    assert (anna.plan_rub, anna.actual_rub, anna.fulfilment_pct) == (800_000, 234_567, 29.32)
+    assert anna.expected_rub == pytest.approx(800_000 * 10 / 31)
+    assert [m.manager_name for m in facts.lagging_managers] == ["Петров Пётр"]
 
 
 def test_template_without_plan_or_forecast_still_gives_three_recommendations():
