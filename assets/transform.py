@@ -25,6 +25,7 @@ from dagster_dbt import (
     dbt_assets,
 )
 from dagster_dbt.dbt_project import using_dagster_dev
+from dbt.adapters.base import BaseAdapter
 
 from resources.settings import load_settings
 from resources.warehouse import Warehouse
@@ -127,6 +128,24 @@ def ensure_manifest(project: DbtProject = dbt_project) -> Path:
     return project.manifest_path
 
 
+def release_adapter(adapter: BaseAdapter | None) -> None:
+    """Close the connections the in-process dbt adapter opened to read the metadata.
+
+    Why: on DuckDB the adapter keeps the database file open in this process after the build, and the
+    next step of an in-process run (the ML stage through `Warehouse`) could not open the file then
+    ("a different configuration than existing connections").
+    """
+    if adapter is None:
+        return
+    adapter.cleanup_connections()
+    if adapter.type() == "duckdb":
+        from dbt.adapters.duckdb.connections import DuckDBConnectionManager
+
+        with contextlib.suppress(Exception):  # no environment: nothing was opened
+            DuckDBConnectionManager.env().close()
+        DuckDBConnectionManager.close_all_connections()
+
+
 def build_dbt_assets(project: DbtProject = dbt_project) -> AssetsDefinition:
     """The dbt project as one multi-asset (every model an asset, every test a check)."""
 
@@ -137,10 +156,21 @@ def build_dbt_assets(project: DbtProject = dbt_project) -> AssetsDefinition:
         dagster_dbt_translator=translator(),
     )
     def warehouse_dbt(context: AssetExecutionContext, dbt: DbtCliResource, warehouse: Warehouse):
-        """`dbt build` of the selected models against the configured warehouse."""
+        """`dbt build` of the selected models against the configured warehouse.
+
+        Each table's row count and column schema go to Dagster (`dagster/row_count`,
+        `dagster/column_schema`), read through the dbt adapter in this process after the build;
+        views get a schema but no count (counting would run their query). No column lineage: sqlglot
+        cannot resolve the columns of several models (optional relations, macros) and would log a
+        traceback for each, for a graph the dbt docs already show.
+        """
         args = ["build", "--vars", json.dumps(dbt_vars())]
         with patched_environ(warehouse.dbt_env()):
-            yield from dbt.cli(args, context=context).stream()
+            invocation = dbt.cli(args, context=context)
+            try:
+                yield from invocation.stream().fetch_row_counts().fetch_column_metadata(with_column_lineage=False)
+            finally:
+                release_adapter(invocation.adapter)
 
     return warehouse_dbt
 

@@ -145,6 +145,10 @@ def test_insights_asset_writes_the_day_once(warehouse):
         result = materialize([insights], partition_key=small_day.DAY.isoformat(), resources=resources)
         assert result.success
     rows = warehouse.query("select as_of_day, rank, text, source from ml.insights order by rank")
+    meta = result.asset_materializations_for_node("insights")[0].metadata
+    assert meta["dagster/row_count"].value == rows.height
+    assert [(c.name, c.type) for c in meta["dagster/column_schema"].value.columns] == [
+        ("as_of_day", "date"), ("rank", "bigint"), ("text", "varchar"), ("source", "varchar")]
     expected = template_recommendations(build_facts(
         small_day.DAY, small_day.plan_fact(), small_day.forecast(), small_day.anomalies()))
     assert rows["text"].to_list() == expected
