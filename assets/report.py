@@ -30,10 +30,13 @@ from resources.settings import load_settings
 from resources.warehouse import Warehouse
 
 # Report table -> (warehouse schema, table, required, columns in the report's file).
-# Required tables are dbt marts (the asset depends on them); ML tables may not exist yet on a
-# fresh warehouse, and the page shows "no data" instead of failing.
+# Required tables are dbt marts (the asset depends on them) and keep the mart's name, so the page's
+# SQL names the marts it reads (dbt_project/models/exposures.yml lists the same). ML tables may not
+# exist yet on a fresh warehouse, and the page shows "no data" instead of failing.
+# The plan rules travel as data: fulfilment, remaining and colour of each level and the thresholds
+# are mart_plan_fact's columns; the page prints them and never restates the rule.
 REPORT_TABLES: dict[str, tuple[str, str, bool, dict[str, pl.DataType]]] = {
-    "plan_fact": (
+    "mart_plan_fact": (
         "marts", "mart_plan_fact", True,
         {
             "month": pl.Date(), "department_id": pl.Utf8(), "department_name": pl.Utf8(),
@@ -41,9 +44,16 @@ REPORT_TABLES: dict[str, tuple[str, str, bool, dict[str, pl.DataType]]] = {
             "pipeline_name": pl.Utf8(), "plan_rub": pl.Float64(), "actual_rub": pl.Float64(),
             "won_count": pl.Int64(), "fulfilment_pct": pl.Float64(), "colour": pl.Utf8(),
             "remaining_rub": pl.Float64(),
+            "manager_plan_rub": pl.Float64(), "manager_actual_rub": pl.Float64(), "manager_won_count": pl.Int64(),
+            "manager_fulfilment_pct": pl.Float64(), "manager_colour": pl.Utf8(),
+            "manager_remaining_rub": pl.Float64(),
+            "company_plan_rub": pl.Float64(), "company_actual_rub": pl.Float64(),
+            "company_fulfilment_pct": pl.Float64(), "company_colour": pl.Utf8(),
+            "company_remaining_rub": pl.Float64(),
+            "plan_red_below_pct": pl.Float64(), "plan_green_from_pct": pl.Float64(),
         },
     ),
-    "revenue_daily": (
+    "mart_revenue_daily": (
         "marts", "mart_revenue_daily", True,
         {
             "day": pl.Date(), "department_id": pl.Utf8(), "department_name": pl.Utf8(),
@@ -103,9 +113,10 @@ def source_freshness(frame: pl.DataFrame, tz: str) -> pl.DataFrame:
         local("attempted_at").alias("attempted_text"),
     ).sort("source_title")
 
+# The marts the report copies (the same list as its dbt exposure), then the ML outputs.
+REPORT_MARTS = [table for schema, table, required, _ in REPORT_TABLES.values() if required]
 UPSTREAM_KEYS = [
-    AssetKey("mart_plan_fact"),
-    AssetKey("mart_revenue_daily"),
+    *(AssetKey(table) for table in REPORT_MARTS),
     AssetKey("forecast_month_end"),
     AssetKey("manager_anomalies"),
     AssetKey("insights"),
@@ -183,7 +194,8 @@ def report_day(frames: dict[str, pl.DataFrame]) -> object | None:
     days = [d for d in days if d is not None]
     if days:
         return max(days)
-    return frames["revenue_daily"]["day"].max() if frames["revenue_daily"].height else None
+    revenue = frames["mart_revenue_daily"]
+    return revenue["day"].max() if revenue.height else None
 
 
 # Eager, but not blocked by missing upstream data: the ML inputs are daily-partitioned and old

@@ -25,6 +25,7 @@ from dagster_dbt import (
     dbt_assets,
 )
 from dagster_dbt.dbt_project import using_dagster_dev
+from dbt.adapters.base import BaseAdapter
 
 from resources.settings import load_settings
 from resources.warehouse import Warehouse
@@ -114,33 +115,91 @@ def patched_environ(values: Mapping[str, str]) -> Iterator[None]:
                 os.environ[key] = old
 
 
-def ensure_manifest(project: DbtProject = dbt_project) -> Path:
+def warehouse_database(env: Mapping[str, str]) -> str:
+    """The database name dbt gives relations for this warehouse: the DuckDB file's stem, or the PG database."""
+    return Path(env["DUCKDB_PATH"]).stem if env.get("DBT_TARGET") == "duckdb" else env.get("PG_DBNAME", "")
+
+
+def manifest_database(project: DbtProject) -> str | None:
+    """The database the manifest's models were parsed for (None without a manifest or a model)."""
+    if not project.manifest_path.exists():
+        return None
+    nodes = json.loads(project.manifest_path.read_text()).get("nodes", {})
+    return next((n["database"] for n in nodes.values() if n.get("resource_type") == "model"), None)
+
+
+def ensure_manifest(project: DbtProject = dbt_project, warehouse_env: Mapping[str, str] | None = None) -> Path:
     """Make sure the manifest exists and is current: re-parse under `dagster dev`, or when missing or stale.
 
     This is `DbtProject.prepare_if_dev()` plus the fresh-clone case, run with the venv's dbt
-    (dagster-dbt's own preparer looks for `dbt` on PATH). `dbt parse` reads no warehouse.
+    (dagster-dbt's own preparer looks for `dbt` on PATH). `dbt parse` reads no warehouse, but it
+    records the warehouse's database name in every relation, and the row counts and column schemas
+    are read through those relations: so it parses for the configured warehouse (`warehouse_env`),
+    and a manifest parsed for another one counts as stale.
     """
-    if using_dagster_dev() or manifest_is_stale(project):
-        DbtCliResource(
-            project_dir=project, profiles_dir=str(project.profiles_dir), dbt_executable=DBT_EXECUTABLE
-        ).cli(["parse", "--quiet"], target_path=project.target_path).wait()
+    env = dict(warehouse_env or {})
+    mismatched = bool(env) and manifest_database(project) != warehouse_database(env)
+    if using_dagster_dev() or manifest_is_stale(project) or mismatched:
+        with patched_environ(env):
+            DbtCliResource(
+                project_dir=project, profiles_dir=str(project.profiles_dir), dbt_executable=DBT_EXECUTABLE
+            ).cli(["parse", "--quiet"], target_path=project.target_path).wait()
     return project.manifest_path
+
+
+def release_adapter(adapter: BaseAdapter | None) -> None:
+    """Close the connections the in-process dbt adapter opened to read the metadata.
+
+    Why: on DuckDB the adapter keeps the database file open in this process after the build, and the
+    next step of an in-process run (the ML stage through `Warehouse`) could not open the file then
+    ("a different configuration than existing connections").
+    """
+    if adapter is None:
+        return
+    adapter.cleanup_connections()
+    if adapter.type() == "duckdb":
+        from dbt.adapters.duckdb.connections import DuckDBConnectionManager
+
+        with contextlib.suppress(Exception):  # no environment: nothing was opened
+            DuckDBConnectionManager.env().close()
+        DuckDBConnectionManager.close_all_connections()
 
 
 def build_dbt_assets(project: DbtProject = dbt_project) -> AssetsDefinition:
     """The dbt project as one multi-asset (every model an asset, every test a check)."""
 
     @dbt_assets(
-        manifest=ensure_manifest(project),
+        manifest=ensure_manifest(project, Warehouse(url=load_settings().warehouse).dbt_env()),
         project=project,
         name="warehouse_dbt",
         dagster_dbt_translator=translator(),
     )
     def warehouse_dbt(context: AssetExecutionContext, dbt: DbtCliResource, warehouse: Warehouse):
-        """`dbt build` of the selected models against the configured warehouse."""
+        """`dbt build` of the selected models against the configured warehouse.
+
+        Each table's row count goes to Dagster (`dagster/row_count`), read through the dbt adapter
+        in this process after the build (views get none: counting would run their query); about 4 s
+        on the demo world M. The column schema (`dagster/column_schema`) is the one the models' yml
+        documents, on the asset definitions. Fetching it from the warehouse on every run
+        (`.fetch_column_metadata()`) doubled this asset's time on M (79 s -> 170 s), on a refresh
+        that runs every 15 minutes, so it is left out.
+        """
         args = ["build", "--vars", json.dumps(dbt_vars())]
-        with patched_environ(warehouse.dbt_env()):
-            yield from dbt.cli(args, context=context).stream()
+        env = warehouse.dbt_env()
+        with patched_environ(env):
+            invocation = dbt.cli(args, context=context)
+            events = invocation.stream()
+            if manifest_database(project) == warehouse_database(env):
+                events = events.fetch_row_counts()
+            else:  # a warehouse other than the one the definitions loaded for: its relations would not resolve
+                context.log.warning(
+                    "row counts skipped: the dbt manifest was parsed for database "
+                    f"{manifest_database(project)!r}, this run writes {warehouse_database(env)!r} (reload the definitions)"
+                )
+            try:
+                yield from events
+            finally:
+                release_adapter(invocation.adapter)
 
     return warehouse_dbt
 

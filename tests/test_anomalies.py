@@ -108,10 +108,13 @@ def test_asset_writes_the_days_scores_once(tmp_path, injected: pl.DataFrame) -> 
     warehouse = Warehouse(url=f"duckdb:///{tmp_path}/w.duckdb")
     warehouse.replace_rows("marts", "mart_manager_daily", injected, where={})
     for _ in range(2):  # rerun replaces
-        assert materialize([manager_anomalies], partition_key=AS_OF.isoformat(),
-                           resources={"warehouse": warehouse}).success
+        result = materialize([manager_anomalies], partition_key=AS_OF.isoformat(), resources={"warehouse": warehouse})
+        assert result.success
     rows = warehouse.query("select * from ml.manager_anomalies order by manager_id")
     assert rows.height == len(MANAGERS)
+    meta = result.asset_materializations_for_node("manager_anomalies")[0].metadata
+    assert meta["dagster/row_count"].value == len(MANAGERS)
+    assert [c.name for c in meta["dagster/column_schema"].value.columns] == rows.columns
     assert set(rows.columns) == {"as_of_day", "manager_id", "manager_name", "score", "is_anomaly",
                                  "top_metric", "metric_value", "usual_value"}
     flagged = set(rows.filter(pl.col("is_anomaly"))["manager_id"].to_list())

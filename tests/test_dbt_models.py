@@ -459,6 +459,10 @@ def assert_kpi_marts_match_the_hand_made_world(warehouse: Warehouse) -> None:
     assert (jan["department_plan_rub"], jan["department_actual_rub"], jan["department_fulfilment_pct"]) == (
         250000.0, 220000.0, 88.0)                                             # Anna's plan, Anna's + Vera's sales
     assert pf[(date(2025, 2, 1), 2, 1)]["department_fulfilment_pct"] == pytest.approx(97.1)
+    assert_manager_roll_ups(pf, MANAGER_MONTHS)
+    assert (jan["company_colour"], jan["company_remaining_rub"]) == ("red", 130000.0)      # 62.86 %
+    assert {(r["plan_red_below_pct"], r["plan_green_from_pct"], r["alert_kpi_deviation_pct"])
+            for r in pf.values()} == {(80.0, 100.0, 10.0)}                                # dbt_project.yml's vars
     assert all(r["cash_actual_rub"] is None for r in pf.values())            # no 1C yet
 
     # --- revenue daily: open pipeline of department 20 (deals 5, 8, 4, 6)
@@ -573,6 +577,29 @@ def assert_kpi_marts_match_the_hand_made_world(warehouse: Warehouse) -> None:
     assert (feb14, "overdue_deals", "manager", 1) not in alerts
 
 
+# (month, manager) -> (plan, actual, won, fulfilment %, colour, remaining) of the whole month, by hand
+# from EXPECTED_PLAN_FACT's lines: what the report shows per manager.
+MANAGER_MONTHS = {
+    (date(2025, 1, 1), 1): (250000.0, 200000.0, 2, 80.0, "yellow", 50000.0),
+    (date(2025, 1, 1), 2): (100000.0, 0.0, 0, 0.0, "red", 100000.0),
+    (date(2025, 1, 1), 3): (0.0, 20000.0, 1, None, None, 0.0),           # sold without a plan: no colour
+    (date(2025, 2, 1), 1): (40000.0, 50000.0, 1, 125.0, "green", 0.0),
+    # Boris's two February lines: 48 548.50 of 50 000 + 0 of 0
+    (date(2025, 2, 1), 2): (50000.0, 48548.5, 1, 97.1, "yellow", 1451.5),
+}
+
+
+def assert_manager_roll_ups(pf: dict[tuple[date, int, int], dict[str, Any]],
+                            expected: dict[tuple[date, int], tuple]) -> None:
+    """Each line carries its manager's month: figures, fulfilment and colour."""
+    for (month, manager, _pipeline), row in pf.items():
+        plan, actual, won, pct, colour, remaining = expected[(month, manager)]
+        got = (row["manager_plan_rub"], row["manager_actual_rub"], row["manager_won_count"],
+               row["manager_fulfilment_pct"], row["manager_colour"], row["manager_remaining_rub"])
+        assert got == (pytest.approx(plan), pytest.approx(actual), won, _approx_or_none(pct), colour,
+                       pytest.approx(remaining)), (month, manager)
+
+
 def plan_fact_full(warehouse: Warehouse) -> dict[tuple[date, int, int], dict[str, Any]]:
     return {(r["month"], r["manager_id"], r["pipeline_id"]): r
             for r in _rows(warehouse, "select * from marts.mart_plan_fact")}
@@ -596,3 +623,32 @@ def test_dbt_build_gives_the_hand_computed_marts(warehouse: Warehouse, tmp_path:
     for schema in ("staging", "intermediate", "marts"):
         assert warehouse.table_exists(schema, {"staging": "stg_bitrix24__deals", "intermediate": "deal",
                                                "marts": "mart_plan_fact"}[schema])
+
+
+def test_the_plan_colours_follow_the_company_vars(tmp_path: Path) -> None:
+    """A company that sets its own thresholds sees its own colours: the rule lives in the vars alone."""
+    warehouse = Warehouse(url=f"duckdb:///{tmp_path}/warehouse.duckdb")
+    load_raw_world(warehouse)
+    result = run_dbt_build(warehouse, tmp_path, dbt_vars={
+        "plan_red_below_pct": 98, "plan_green_from_pct": 130, "alert_kpi_deviation_pct": 25})
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
+    pf = plan_fact_full(warehouse)
+    # red below 98 %, yellow 98 % to below 130 %, green from 130 %
+    want = {
+        (date(2025, 1, 1), 1, 0): "red",      # 80 %: yellow by default
+        (date(2025, 2, 1), 1, 0): "yellow",   # 125 %: green by default
+        (date(2025, 2, 1), 2, 1): "red",      # 97.1 %: yellow by default
+        (date(2025, 1, 1), 2, 1): "red",
+    }
+    assert {k: pf[k]["colour"] for k in want} == want
+    assert_manager_roll_ups(pf, {
+        **MANAGER_MONTHS,
+        (date(2025, 1, 1), 1): (250000.0, 200000.0, 2, 80.0, "red", 50000.0),
+        (date(2025, 2, 1), 1): (40000.0, 50000.0, 1, 125.0, "yellow", 0.0),
+        (date(2025, 2, 1), 2): (50000.0, 48548.5, 1, 97.1, "red", 1451.5),
+    })
+    assert {(r["plan_red_below_pct"], r["plan_green_from_pct"], r["alert_kpi_deviation_pct"])
+            for r in pf.values()} == {(98.0, 130.0, 25.0)}
+    thresholds = warehouse.query(
+        "select distinct threshold from marts.mart_alert_facts where rule = 'kpi_deviation'")["threshold"]
+    assert thresholds.to_list() == [25.0]

@@ -154,6 +154,9 @@ def test_asset_writes_one_row_per_as_of_day_and_reruns_replace(warehouse: Wareho
     meta = result.asset_materializations_for_node("forecast_month_end")[0].metadata
     assert meta["plan_rub"].value == plan
     assert meta["forecast_rub"].value == pytest.approx(row["forecast_rub"])
+    # the catalog's table metadata: the day's one row, the table's columns in the warehouse's order
+    assert meta["dagster/row_count"].value == 1
+    assert [c.name for c in meta["dagster/column_schema"].value.columns] == rows.columns
 
 
 def test_a_range_runs_once_and_writes_each_day(tmp_path) -> None:

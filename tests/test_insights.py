@@ -47,7 +47,7 @@ def test_facts_of_the_day(facts):
     # hand-computed in tests/fakes/small_day.py
     assert facts.plan_rub == 3_000_000
     assert facts.actual_mtd_rub == 834_567
-    assert facts.fulfilment_pct == pytest.approx(834_567 / 3_000_000 * 100)
+    assert facts.fulfilment_pct == 27.82  # mart_plan_fact's company figure, as the report shows it
     assert facts.remaining_rub == 2_165_433
     assert (facts.days_elapsed, facts.days_in_month, facts.days_left) == (10, 31, 21)
     assert facts.forecast_rub == 2_600_000  # the company row, not the department's or yesterday's
@@ -75,6 +75,16 @@ def test_template_quotes_the_figures(facts):
         assert expected in text, expected
     assert "Сидорова Анна —" not in text  # within the 10 % tolerance: not called lagging
     assert "Иванов" not in text
+
+
+def test_the_pace_tolerance_is_the_marts(facts):
+    """The tolerance is dbt's var alert_kpi_deviation_pct as the mart carries it, not a copy in Python."""
+    strict = build_facts(small_day.DAY, small_day.plan_fact(pace_tolerance_pct=5.0), None, None)
+    assert [m.manager_name for m in strict.lagging_managers] == ["Петров Пётр", "Сидорова Анна"]
+    anna = strict.lagging_managers[1]
+    assert (anna.plan_rub, anna.actual_rub, anna.fulfilment_pct) == (800_000, 234_567, 29.32)
+    assert anna.expected_rub == pytest.approx(800_000 * 10 / 31)
+    assert [m.manager_name for m in facts.lagging_managers] == ["Петров Пётр"]
 
 
 def test_template_without_plan_or_forecast_still_gives_three_recommendations():
@@ -165,6 +175,10 @@ def test_insights_asset_writes_the_day_once(warehouse):
         result = materialize([insights], partition_key=small_day.DAY.isoformat(), resources=resources)
         assert result.success
     rows = warehouse.query("select as_of_day, rank, text, source from ml.insights order by rank")
+    meta = result.asset_materializations_for_node("insights")[0].metadata
+    assert meta["dagster/row_count"].value == rows.height
+    assert [(c.name, c.type) for c in meta["dagster/column_schema"].value.columns] == [
+        ("as_of_day", "date"), ("rank", "bigint"), ("text", "varchar"), ("source", "varchar")]
     expected = template_recommendations(build_facts(
         small_day.DAY, small_day.plan_fact(), small_day.forecast(), small_day.anomalies()))
     assert rows["text"].to_list() == expected

@@ -37,7 +37,7 @@ def test_report_file_is_written_atomically_and_tolerates_missing_ml_tables(tmp_p
     counts = write_report_db(frames, target)
 
     assert counts["forecast"] == counts["anomalies"] == counts["insights"] == 0
-    assert counts["plan_fact"] == len(world.PLAN_FACT)
+    assert counts["mart_plan_fact"] == len(world.PLAN_FACT)
     assert sorted(p.name for p in target.parent.iterdir()) == ["rop.duckdb"]  # no temp leftovers
     con = duckdb.connect(str(target), read_only=True)
     try:
@@ -119,7 +119,7 @@ def test_build_reports_where_the_site_is_and_what_went_in(built_site: dict) -> N
     meta = built_site["meta"]
     assert Path(meta["site_path"]) == built_site["site"] / "index.html"
     assert Path(meta["site_path"]).exists()
-    assert meta["rows_plan_fact"] == len(world.PLAN_FACT)
+    assert meta["rows_mart_plan_fact"] == len(world.PLAN_FACT)
     assert meta["rows_forecast"] == len(world.FORECAST)
     assert meta["rows_insights"] == len(world.INSIGHTS)
     assert meta["as_of_day"] == world.TODAY.isoformat()
@@ -141,6 +141,16 @@ def test_each_manager_has_the_fulfilment_colour_of_the_rules(built_site: dict) -
     for manager, colour in world.expected().manager_colour.items():
         row = next(line for line in text.splitlines() if line.startswith(manager))
         assert words[colour] in row, (manager, colour, row)
+
+
+def test_the_legend_states_the_marts_thresholds(built_site: dict) -> None:
+    """The company's own thresholds (70 / 95 in this world), printed from the data, not retyped 80 / 100."""
+    text = " ".join(built_site["page"].text.split())
+    red, green = f"{world.RED_BELOW_PCT:g}", f"{world.GREEN_FROM_PCT:g}"
+    assert f"красный — меньше {red} %" in text
+    assert f"жёлтый — от {red} до {green} %" in text
+    assert f"зелёный — {green} % и больше" in text
+    assert "меньше 80 %" not in text
 
 
 def test_page_shows_todays_forecast_with_its_interval(built_site: dict) -> None:

@@ -18,6 +18,7 @@ from dagster import (
 
 from assets.anomalies.model import ACTIVE_LOOKBACK_DAYS, WINDOW_DAYS, score_day
 from assets.partitions import as_of_days, single_run_backfill
+from assets.table_metadata import as_of_table_metadata
 from resources.warehouse import Warehouse
 
 SCHEMA, TABLE = "ml", "manager_anomalies"
@@ -64,5 +65,6 @@ def manager_anomalies(context: AssetExecutionContext, warehouse: Warehouse) -> M
             "anomalies": MetadataValue.int(flagged),
             "flagged": MetadataValue.md("\n".join(flagged_lines[-50:]) or "none"),
             "partitions_in_run": MetadataValue.int(len(days)),
+            **as_of_table_metadata(warehouse, SCHEMA, TABLE, days),
         }
     )

@@ -21,6 +21,7 @@ from dagster import (
 from assets.forecast.model import MonthEndForecast, month_bounds, to_frame
 from assets.forecast.model import forecast_month_end as predict
 from assets.partitions import as_of_days, single_run_backfill
+from assets.table_metadata import as_of_table_metadata
 from resources.warehouse import Warehouse
 
 SCHEMA, TABLE = "ml", "forecast_month_end"
@@ -80,8 +81,9 @@ def forecast_month_end(context: AssetExecutionContext, warehouse: Warehouse) -> 
             f"model {result.model}"
         )
         results.append(result)
+    table_meta = as_of_table_metadata(warehouse, SCHEMA, TABLE, days)
     if len(results) == 1:
-        return MaterializeResult(metadata=_single_metadata(results[0]))
+        return MaterializeResult(metadata={**_single_metadata(results[0]), **table_meta})
     # One run for a range: Dagster attaches the same metadata to every partition of the run,
     # so describe the run (the table holds each day's row).
     table = "\n".join(
@@ -99,6 +101,7 @@ def forecast_month_end(context: AssetExecutionContext, warehouse: Warehouse) -> 
             "first_as_of_day": MetadataValue.text(days[0].isoformat()),
             "last_as_of_day": MetadataValue.text(days[-1].isoformat()),
             "forecasts": MetadataValue.md(table),
+            **table_meta,
         }
     )
 

@@ -8,6 +8,7 @@ from dagster import AssetExecutionContext, AssetKey, MaterializeResult, Metadata
 from assets.insights.facts import collect_facts
 from assets.insights.phrasing import write_insights
 from assets.partitions import as_of_days, single_run_backfill
+from assets.table_metadata import as_of_table_metadata
 from resources.llm import LLMClient
 from resources.warehouse import Warehouse
 
@@ -54,5 +55,6 @@ def insights(context: AssetExecutionContext, warehouse: Warehouse, llm: LLMClien
             "days": len(context.partition_keys),
             "days_by_source": MetadataValue.json(sources),
             "text_of_last_day": MetadataValue.md("\n".join(f"{i}. {t}" for i, t in enumerate(last_texts, 1))),
+            **as_of_table_metadata(warehouse, "ml", "insights", [date.fromisoformat(k) for k in context.partition_keys]),
         }
     )

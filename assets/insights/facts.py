@@ -2,6 +2,12 @@
 
 One small pydantic object, computed once from the warehouse's marts and ML tables, so the
 template text, the GPT prompt and the Telegram digest all quote the same figures.
+
+The business rules are dbt's (mart_plan_fact): plan, actual, fulfilment % and what is left come
+from its manager and company roll-ups, and the pace tolerance from its `alert_kpi_deviation_pct`
+column, so the text says what the report shows and a company's own vars reach the text too. Only
+the pace itself (plan x days elapsed / days in month) is worked out here: it belongs to the as-of
+day, which may be a day the marts hold no event of yet (the 06:00 run of today).
 """
 from __future__ import annotations
 
@@ -12,8 +18,6 @@ from typing import Any, Protocol
 import polars as pl
 from pydantic import BaseModel, Field
 
-# docs/KPI.md alert kpi_deviation: a month-to-date pace more than 10 % below plan is worth saying.
-PACE_DEVIATION = 0.10
 TOP_LAGGING = 3
 TOP_ANOMALIES = 3
 
@@ -64,18 +68,10 @@ class DayFacts(BaseModel):
     forecast_high_rub: float | None = None
     prob_reach_plan: float | None = None
     leads_needed: float | None = None
+    fulfilment_pct: float | None = Field(default=None, description="actual / plan × 100 (mart_plan_fact); None without a plan")
+    remaining_rub: float = Field(default=0.0, description="max(plan − actual, 0) (mart_plan_fact)")
     lagging_managers: list[LaggingManager] = Field(default_factory=list)
     anomalies: list[AnomalyFact] = Field(default_factory=list)
-
-    @property
-    def fulfilment_pct(self) -> float | None:
-        """actual / plan × 100 (docs/KPI.md); None when there is no plan."""
-        return self.actual_mtd_rub / self.plan_rub * 100 if self.plan_rub > 0 else None
-
-    @property
-    def remaining_rub(self) -> float:
-        """max(plan − actual, 0) (docs/KPI.md)."""
-        return max(self.plan_rub - self.actual_mtd_rub, 0.0)
 
     @property
     def days_left(self) -> int:
@@ -116,73 +112,69 @@ def anomalies_of_day(day: date, anomalies: pl.DataFrame) -> list[AnomalyFact]:
     ]
 
 
+def lagging_managers(month_rows: pl.DataFrame, day: date) -> list[LaggingManager]:
+    """Managers whose month's actual is behind the plan's pace for `day` by more than the mart's tolerance.
+
+    `month_rows` are mart_plan_fact's lines of the day's month; every line carries its manager's
+    month roll-up, so one row per manager is enough.
+    """
+    if month_rows.is_empty():
+        return []
+    pace = day.day / calendar.monthrange(day.year, day.month)[1]
+    managers = (
+        month_rows.filter(pl.col("manager_plan_rub") > 0)
+        .unique(subset=["manager_id"], keep="first", maintain_order=True)
+        .with_columns((pl.col("manager_plan_rub") * pace).alias("expected_rub"))
+        .filter(pl.col("manager_actual_rub") < pl.col("expected_rub") * (1 - pl.col("alert_kpi_deviation_pct") / 100))
+    )
+    lagging = [
+        LaggingManager(
+            manager_id=str(row["manager_id"]),
+            manager_name=str(row["manager_name"] or row["manager_id"]),
+            department_name=row["department_name"],
+            plan_rub=row["manager_plan_rub"],
+            actual_rub=row["manager_actual_rub"],
+            expected_rub=row["expected_rub"],
+            fulfilment_pct=row["manager_fulfilment_pct"],
+            expected_pct=pace * 100,
+        )
+        for row in managers.iter_rows(named=True)
+    ]
+    return sorted(lagging, key=lambda m: (-(m.expected_rub - m.actual_rub), m.manager_name))
+
+
 def build_facts(
     day: date,
     plan_fact: pl.DataFrame,
     forecast: pl.DataFrame | None = None,
     anomalies: pl.DataFrame | None = None,
 ) -> DayFacts:
-    """Pure: the facts of `day` from the three tables' rows (frames may hold other days/months too)."""
+    """Pure: the facts of `day` from the three tables' rows (frames may hold other days/months too).
+
+    Plan, actual, fulfilment and what is left are mart_plan_fact's company roll-up of the month, the
+    figures the report shows; the forecast row adds only the forecast.
+    """
     month = day.replace(day=1)
-    days_in_month = calendar.monthrange(day.year, day.month)[1]
-    elapsed = day.day
-    pace = elapsed / days_in_month
-
     pf = plan_fact.filter(pl.col("month").cast(pl.Date) == month) if plan_fact.height else plan_fact
-    plan_total = float(pf["plan_rub"].fill_null(0).sum()) if pf.height else 0.0
-    actual_total = float(pf["actual_rub"].fill_null(0).sum()) if pf.height else 0.0
-
+    company = pf.row(0, named=True) if pf.height else {}
     fc = _company_row(forecast if forecast is not None else pl.DataFrame(), day)
-    if fc is not None:
-        # The forecast table records plan and actual as of the day itself: prefer it (right for backfills).
-        plan_total = _num(fc.get("plan_rub")) or plan_total
-        if fc.get("actual_mtd_rub") is not None:
-            actual_total = float(fc["actual_mtd_rub"])
-
-    lagging: list[LaggingManager] = []
-    if pf.height:
-        per_manager = (
-            pf.group_by("manager_id")
-            .agg(
-                pl.col("manager_name").first(),
-                pl.col("department_name").first(),
-                pl.col("plan_rub").fill_null(0).sum(),
-                pl.col("actual_rub").fill_null(0).sum(),
-            )
-            .filter(pl.col("plan_rub") > 0)
-        )
-        for row in per_manager.iter_rows(named=True):
-            expected = row["plan_rub"] * pace
-            if expected > 0 and row["actual_rub"] < expected * (1 - PACE_DEVIATION):
-                lagging.append(
-                    LaggingManager(
-                        manager_id=str(row["manager_id"]),
-                        manager_name=str(row["manager_name"] or row["manager_id"]),
-                        department_name=row["department_name"],
-                        plan_rub=row["plan_rub"],
-                        actual_rub=row["actual_rub"],
-                        expected_rub=expected,
-                        fulfilment_pct=row["actual_rub"] / row["plan_rub"] * 100,
-                        expected_pct=pace * 100,
-                    )
-                )
-        lagging.sort(key=lambda m: (-(m.expected_rub - m.actual_rub), m.manager_name))
-
     found = anomalies_of_day(day, anomalies) if anomalies is not None else []
 
     return DayFacts(
         as_of_day=day,
         month=month,
-        days_elapsed=elapsed,
-        days_in_month=days_in_month,
-        plan_rub=plan_total,
-        actual_mtd_rub=actual_total,
+        days_elapsed=day.day,
+        days_in_month=calendar.monthrange(day.year, day.month)[1],
+        plan_rub=_num(company.get("company_plan_rub")) or 0.0,
+        actual_mtd_rub=_num(company.get("company_actual_rub")) or 0.0,
+        fulfilment_pct=_num(company.get("company_fulfilment_pct")),
+        remaining_rub=_num(company.get("company_remaining_rub")) or 0.0,
         forecast_rub=_num(fc.get("forecast_rub")) if fc else None,
         forecast_low_rub=_num(fc.get("forecast_low_rub")) if fc else None,
         forecast_high_rub=_num(fc.get("forecast_high_rub")) if fc else None,
         prob_reach_plan=_num(fc.get("prob_reach_plan")) if fc else None,
         leads_needed=_num(fc.get("leads_needed")) if fc else None,
-        lagging_managers=lagging[:TOP_LAGGING],
+        lagging_managers=lagging_managers(pf, day)[:TOP_LAGGING],
         anomalies=found[:TOP_ANOMALIES],
     )
 

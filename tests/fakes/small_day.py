@@ -4,7 +4,8 @@ Figures a person can verify (March has 31 days; day 10 means a pace of 10/31 of 
 - plan 1 000 000 + 1 200 000 + 500 000 + 300 000 = 3 000 000 ₽; actual 500 000 + 100 000 + 200 000
   + 34 567 = 834 567 ₽ (27.8 % → "28 %"); remaining 2 165 433 ₽ over 21 days = 103 115.9 ₽ a day.
 - Петров: 100 000 of 1 200 000 (8 %) against an expected 387 097 (32 %): lagging.
-- Сидорова: 234 567 of 800 000 against an expected 258 065; the 10 % tolerance ends at 232 258: not lagging.
+- Сидорова: 234 567 of 800 000 against an expected 258 065; the 10 % tolerance ends at 232 258: not lagging
+  (a company that tolerates only 5 % ends it at 245 161: lagging).
 - Иванов: 500 000 of 1 000 000: ahead.
 """
 from __future__ import annotations
@@ -17,7 +18,8 @@ DAY = date(2025, 3, 10)
 MONTH = date(2025, 3, 1)
 
 
-def plan_fact() -> pl.DataFrame:
+def plan_fact(pace_tolerance_pct: float = 10.0) -> pl.DataFrame:
+    """mart_plan_fact's lines with the roll-ups dbt adds, worked out by hand (fulfilment to two decimals)."""
     rows = [
         # manager_id, name, department, pipeline, plan, actual
         ("1", "Иванов Иван", "Отдел 1", 0, 1_000_000.0, 500_000.0),
@@ -27,7 +29,21 @@ def plan_fact() -> pl.DataFrame:
         # the previous month must not leak into March's figures
         ("2", "Петров Пётр", "Отдел 1", 0, 9_999_999.0, 1.0),
     ]
+    # manager's month: plan, actual, won, fulfilment %, colour, remaining
+    managers = {
+        (MONTH, "1"): (1_000_000.0, 500_000.0, 3, 50.0, "red", 500_000.0),
+        (MONTH, "2"): (1_200_000.0, 100_000.0, 1, 8.33, "red", 1_100_000.0),
+        (MONTH, "3"): (800_000.0, 234_567.0, 3, 29.32, "red", 565_433.0),
+        (date(2025, 2, 1), "2"): (9_999_999.0, 1.0, 0, 0.0, "red", 9_999_998.0),
+    }
+    # company's month: plan, actual, fulfilment %, colour, remaining
+    company = {
+        MONTH: (3_000_000.0, 834_567.0, 27.82, "red", 2_165_433.0),
+        date(2025, 2, 1): (9_999_999.0, 1.0, 0.0, "red", 9_999_998.0),
+    }
     months = [MONTH] * 4 + [date(2025, 2, 1)]
+    mine = [managers[(m, r[0])] for m, r in zip(months, rows)]
+    ours = [company[m] for m in months]
     return pl.DataFrame(
         {
             "month": months,
@@ -40,9 +56,23 @@ def plan_fact() -> pl.DataFrame:
             "plan_rub": [r[4] for r in rows],
             "actual_rub": [r[5] for r in rows],
             "won_count": [3, 1, 2, 1, 0],
-            "fulfilment_pct": [r[5] / r[4] * 100 for r in rows],
+            "fulfilment_pct": [round(r[5] / r[4] * 100, 2) for r in rows],
             "colour": ["red"] * 5,
             "remaining_rub": [max(r[4] - r[5], 0) for r in rows],
+            "manager_plan_rub": [m[0] for m in mine],
+            "manager_actual_rub": [m[1] for m in mine],
+            "manager_won_count": [m[2] for m in mine],
+            "manager_fulfilment_pct": [m[3] for m in mine],
+            "manager_colour": [m[4] for m in mine],
+            "manager_remaining_rub": [m[5] for m in mine],
+            "company_plan_rub": [c[0] for c in ours],
+            "company_actual_rub": [c[1] for c in ours],
+            "company_fulfilment_pct": [c[2] for c in ours],
+            "company_colour": [c[3] for c in ours],
+            "company_remaining_rub": [c[4] for c in ours],
+            "plan_red_below_pct": [80.0] * 5,
+            "plan_green_from_pct": [100.0] * 5,
+            "alert_kpi_deviation_pct": [pace_tolerance_pct] * 5,
         }
     )
 

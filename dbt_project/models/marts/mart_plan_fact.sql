@@ -5,8 +5,11 @@
 -- line's deals by payment month; null until 1C lands), the bonus (plan line's rule, else vars
 -- bonus_threshold_pct / bonus_rub: paid in full when fulfilment reaches the threshold; plus the
 -- highest deal-count tier reached, var bonus_deal_tiers, in bonus_tier_rub; bonus_total_rub), and the
--- department and company roll-ups of the month as columns (the grain stays month x manager x pipeline,
--- so sums over rows stay sums of deals).
+-- manager, department and company roll-ups of the month as columns, each with its fulfilment % and
+-- colour (the grain stays month x manager x pipeline, so sums over rows stay sums of deals).
+-- Fulfilment and colour come from macros/plan.sql; the vars they use are columns too
+-- (plan_red_below_pct, plan_green_from_pct, alert_kpi_deviation_pct), so the report prints its legend
+-- and the insights judge the pace from the data rather than from a second copy of the rule.
 {%- set tiers = var('bonus_deal_tiers', []) or [] %}
 
 with
@@ -134,69 +137,24 @@ measured as (
 
     select
         joined.*,
-        case
-            when plan_rub > 0 then round(actual_rub * 100.0 / plan_rub, 2)
-        end as fulfilment_pct
+        {{ fulfilment_pct('actual_rub', 'plan_rub') }} as fulfilment_pct
 
     from joined
 
 ),
 
-final as (
+lines as (
 
     select
-        measured.month,
+        measured.*,
         managers.department_id,
         departments.department_name,
-        measured.manager_id,
         managers.manager_name,
-        measured.pipeline_id,
         pipelines.pipeline_name,
-        cast(measured.plan_rub as double precision) as plan_rub,
-        cast(measured.actual_rub as double precision) as actual_rub,
-        cast(measured.won_count as bigint) as won_count,
-        cast(measured.fulfilment_pct as double precision) as fulfilment_pct,
-        case
-            when measured.fulfilment_pct is null then null
-            when measured.fulfilment_pct < {{ var('plan_red_below_pct') }} then 'red'
-            when measured.fulfilment_pct < {{ var('plan_green_from_pct') }} then 'yellow'
-            else 'green'
-        end as colour,
-        cast(greatest(measured.plan_rub - measured.actual_rub, 0) as double precision) as remaining_rub,
-        cast(measured.actual_rub / nullif(measured.won_count, 0) as double precision) as avg_deal_rub,
-        cast(plan_rules.plan_deal_count as bigint) as plan_deal_count,
-        cast(measured.median_cycle_days as double precision) as median_cycle_days,
-        cast(measured.mean_cycle_days as double precision) as mean_cycle_days,
-        cast(cash.cash_actual_rub as double precision) as cash_actual_rub,
-        cast(coalesce(plan_rules.bonus_threshold_pct, {{ var('bonus_threshold_pct') }}) as double precision)
-            as bonus_threshold_pct,
-        cast(
-            case
-                when measured.fulfilment_pct >= coalesce(plan_rules.bonus_threshold_pct, {{ var('bonus_threshold_pct') }})
-                    then coalesce(plan_rules.bonus_rub, {{ var('bonus_rub') }})
-                else 0
-            end as double precision
-        ) as bonus_earned_rub,
-        cast({{ deal_tier_bonus('measured.won_count', tiers) }} as double precision) as bonus_tier_rub,
-        cast(
-            case
-                when measured.fulfilment_pct >= coalesce(plan_rules.bonus_threshold_pct, {{ var('bonus_threshold_pct') }})
-                    then coalesce(plan_rules.bonus_rub, {{ var('bonus_rub') }})
-                else 0
-            end + {{ deal_tier_bonus('measured.won_count', tiers) }} as double precision
-        ) as bonus_total_rub,
-        cast(sum(measured.plan_rub) over (partition by measured.month, managers.department_id) as double precision)
-            as department_plan_rub,
-        cast(sum(measured.actual_rub) over (partition by measured.month, managers.department_id) as double precision)
-            as department_actual_rub,
-        cast(round(cast(100.0 * sum(measured.actual_rub) over (partition by measured.month, managers.department_id)
-            / nullif(sum(measured.plan_rub) over (partition by measured.month, managers.department_id), 0)
-            as numeric(38, 10)), 2) as double precision) as department_fulfilment_pct,
-        cast(sum(measured.plan_rub) over (partition by measured.month) as double precision) as company_plan_rub,
-        cast(sum(measured.actual_rub) over (partition by measured.month) as double precision) as company_actual_rub,
-        cast(round(cast(100.0 * sum(measured.actual_rub) over (partition by measured.month)
-            / nullif(sum(measured.plan_rub) over (partition by measured.month), 0)
-            as numeric(38, 10)), 2) as double precision) as company_fulfilment_pct
+        plan_rules.plan_deal_count,
+        plan_rules.bonus_threshold_pct as rule_bonus_threshold_pct,
+        plan_rules.bonus_rub as rule_bonus_rub,
+        cash.cash_actual_rub
 
     from measured
 
@@ -218,6 +176,101 @@ final as (
 
     left join pipelines
         on measured.pipeline_id = pipelines.pipeline_id
+
+),
+
+rolled_up as (
+
+    select
+        lines.*,
+        sum(plan_rub) over by_manager as manager_plan_rub,
+        sum(actual_rub) over by_manager as manager_actual_rub,
+        sum(won_count) over by_manager as manager_won_count,
+        sum(plan_rub) over by_department as department_plan_rub,
+        sum(actual_rub) over by_department as department_actual_rub,
+        sum(plan_rub) over by_company as company_plan_rub,
+        sum(actual_rub) over by_company as company_actual_rub
+
+    from lines
+
+    window
+        by_manager as (partition by month, manager_id),
+        by_department as (partition by month, department_id),
+        by_company as (partition by month)
+
+),
+
+scored as (
+
+    select
+        rolled_up.*,
+        {{ fulfilment_pct('manager_actual_rub', 'manager_plan_rub') }} as manager_fulfilment_pct,
+        {{ fulfilment_pct('department_actual_rub', 'department_plan_rub') }} as department_fulfilment_pct,
+        {{ fulfilment_pct('company_actual_rub', 'company_plan_rub') }} as company_fulfilment_pct
+
+    from rolled_up
+
+),
+
+final as (
+
+    select
+        month,
+        department_id,
+        department_name,
+        manager_id,
+        manager_name,
+        pipeline_id,
+        pipeline_name,
+        cast(plan_rub as double precision) as plan_rub,
+        cast(actual_rub as double precision) as actual_rub,
+        cast(won_count as bigint) as won_count,
+        fulfilment_pct,
+        {{ plan_colour('fulfilment_pct') }} as colour,
+        cast(greatest(plan_rub - actual_rub, 0) as double precision) as remaining_rub,
+        cast(actual_rub / nullif(won_count, 0) as double precision) as avg_deal_rub,
+        cast(plan_deal_count as bigint) as plan_deal_count,
+        cast(median_cycle_days as double precision) as median_cycle_days,
+        cast(mean_cycle_days as double precision) as mean_cycle_days,
+        cast(cash_actual_rub as double precision) as cash_actual_rub,
+        cast(coalesce(rule_bonus_threshold_pct, {{ var('bonus_threshold_pct') }}) as double precision)
+            as bonus_threshold_pct,
+        cast(
+            case
+                when fulfilment_pct >= coalesce(rule_bonus_threshold_pct, {{ var('bonus_threshold_pct') }})
+                    then coalesce(rule_bonus_rub, {{ var('bonus_rub') }})
+                else 0
+            end as double precision
+        ) as bonus_earned_rub,
+        cast({{ deal_tier_bonus('won_count', tiers) }} as double precision) as bonus_tier_rub,
+        cast(
+            case
+                when fulfilment_pct >= coalesce(rule_bonus_threshold_pct, {{ var('bonus_threshold_pct') }})
+                    then coalesce(rule_bonus_rub, {{ var('bonus_rub') }})
+                else 0
+            end + {{ deal_tier_bonus('won_count', tiers) }} as double precision
+        ) as bonus_total_rub,
+        cast(manager_plan_rub as double precision) as manager_plan_rub,
+        cast(manager_actual_rub as double precision) as manager_actual_rub,
+        cast(manager_won_count as bigint) as manager_won_count,
+        manager_fulfilment_pct,
+        {{ plan_colour('manager_fulfilment_pct') }} as manager_colour,
+        cast(greatest(manager_plan_rub - manager_actual_rub, 0) as double precision) as manager_remaining_rub,
+        cast(department_plan_rub as double precision) as department_plan_rub,
+        cast(department_actual_rub as double precision) as department_actual_rub,
+        department_fulfilment_pct,
+        {{ plan_colour('department_fulfilment_pct') }} as department_colour,
+        cast(company_plan_rub as double precision) as company_plan_rub,
+        cast(company_actual_rub as double precision) as company_actual_rub,
+        company_fulfilment_pct,
+        {{ plan_colour('company_fulfilment_pct') }} as company_colour,
+        cast(greatest(company_plan_rub - company_actual_rub, 0) as double precision) as company_remaining_rub,
+        -- the rules themselves, so a reader (the report's legend, the insights) quotes the same numbers
+        cast({{ var('plan_red_below_pct') }} as double precision) as plan_red_below_pct,
+        cast({{ var('plan_green_from_pct') }} as double precision) as plan_green_from_pct,
+        cast({{ var('alert_kpi_deviation_pct') }} as double precision) as alert_kpi_deviation_pct
+
+    from scored
 
 )
 

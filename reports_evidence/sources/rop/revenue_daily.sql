@@ -1,1 +1,0 @@
-select * from revenue_daily
