@@ -5,6 +5,7 @@ setting their environment, so nothing about the environment is decided at import
 resources are composed here, beside the stages that use them, because the dbt resource is built
 where the dbt project lives (assets/transform.py) and resources/ knows nothing of the assets.
 """
+
 from __future__ import annotations
 
 from typing import Any

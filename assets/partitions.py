@@ -7,6 +7,7 @@ in their decorators, which run when their modules are imported, and a day starts
 the company's time zone (COMPANY_TIMEZONE). It is read through load_settings() like everywhere
 else, so a bad zone fails the import with the variable's name.
 """
+
 from __future__ import annotations
 
 import warnings

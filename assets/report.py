@@ -37,81 +37,138 @@ from resources.warehouse import Warehouse
 # are mart_plan_fact's columns; the page prints them and never restates the rule.
 REPORT_TABLES: dict[str, tuple[str, str, bool, dict[str, pl.DataType]]] = {
     "mart_plan_fact": (
-        "marts", "mart_plan_fact", True,
+        "marts",
+        "mart_plan_fact",
+        True,
         {
-            "month": pl.Date(), "department_id": pl.Utf8(), "department_name": pl.Utf8(),
-            "manager_id": pl.Utf8(), "manager_name": pl.Utf8(), "pipeline_id": pl.Utf8(),
-            "pipeline_name": pl.Utf8(), "plan_rub": pl.Float64(), "actual_rub": pl.Float64(),
-            "won_count": pl.Int64(), "fulfilment_pct": pl.Float64(), "colour": pl.Utf8(),
+            "month": pl.Date(),
+            "department_id": pl.Utf8(),
+            "department_name": pl.Utf8(),
+            "manager_id": pl.Utf8(),
+            "manager_name": pl.Utf8(),
+            "pipeline_id": pl.Utf8(),
+            "pipeline_name": pl.Utf8(),
+            "plan_rub": pl.Float64(),
+            "actual_rub": pl.Float64(),
+            "won_count": pl.Int64(),
+            "fulfilment_pct": pl.Float64(),
+            "colour": pl.Utf8(),
             "remaining_rub": pl.Float64(),
-            "manager_plan_rub": pl.Float64(), "manager_actual_rub": pl.Float64(), "manager_won_count": pl.Int64(),
-            "manager_fulfilment_pct": pl.Float64(), "manager_colour": pl.Utf8(),
+            "manager_plan_rub": pl.Float64(),
+            "manager_actual_rub": pl.Float64(),
+            "manager_won_count": pl.Int64(),
+            "manager_fulfilment_pct": pl.Float64(),
+            "manager_colour": pl.Utf8(),
             "manager_remaining_rub": pl.Float64(),
-            "company_plan_rub": pl.Float64(), "company_actual_rub": pl.Float64(),
-            "company_fulfilment_pct": pl.Float64(), "company_colour": pl.Utf8(),
+            "company_plan_rub": pl.Float64(),
+            "company_actual_rub": pl.Float64(),
+            "company_fulfilment_pct": pl.Float64(),
+            "company_colour": pl.Utf8(),
             "company_remaining_rub": pl.Float64(),
-            "plan_red_below_pct": pl.Float64(), "plan_green_from_pct": pl.Float64(),
+            "plan_red_below_pct": pl.Float64(),
+            "plan_green_from_pct": pl.Float64(),
         },
     ),
     "mart_revenue_daily": (
-        "marts", "mart_revenue_daily", True,
+        "marts",
+        "mart_revenue_daily",
+        True,
         {
-            "day": pl.Date(), "department_id": pl.Utf8(), "department_name": pl.Utf8(),
-            "won_rub": pl.Float64(), "won_count": pl.Int64(),
+            "day": pl.Date(),
+            "department_id": pl.Utf8(),
+            "department_name": pl.Utf8(),
+            "won_rub": pl.Float64(),
+            "won_count": pl.Int64(),
         },
     ),
     "forecast": (
-        "ml", "forecast_month_end", False,
+        "ml",
+        "forecast_month_end",
+        False,
         {
-            "as_of_day": pl.Date(), "month": pl.Date(), "scope": pl.Utf8(), "plan_rub": pl.Float64(),
-            "actual_mtd_rub": pl.Float64(), "forecast_rub": pl.Float64(),
-            "forecast_low_rub": pl.Float64(), "forecast_high_rub": pl.Float64(),
-            "prob_reach_plan": pl.Float64(), "ruler_rub": pl.Float64(), "model": pl.Utf8(),
+            "as_of_day": pl.Date(),
+            "month": pl.Date(),
+            "scope": pl.Utf8(),
+            "plan_rub": pl.Float64(),
+            "actual_mtd_rub": pl.Float64(),
+            "forecast_rub": pl.Float64(),
+            "forecast_low_rub": pl.Float64(),
+            "forecast_high_rub": pl.Float64(),
+            "prob_reach_plan": pl.Float64(),
+            "ruler_rub": pl.Float64(),
+            "model": pl.Utf8(),
             "history_days": pl.Int64(),
         },
     ),
     "anomalies": (
-        "ml", "manager_anomalies", False,
+        "ml",
+        "manager_anomalies",
+        False,
         {
-            "as_of_day": pl.Date(), "manager_id": pl.Utf8(), "manager_name": pl.Utf8(),
-            "score": pl.Float64(), "is_anomaly": pl.Boolean(), "top_metric": pl.Utf8(),
-            "metric_value": pl.Float64(), "usual_value": pl.Float64(),
+            "as_of_day": pl.Date(),
+            "manager_id": pl.Utf8(),
+            "manager_name": pl.Utf8(),
+            "score": pl.Float64(),
+            "is_anomaly": pl.Boolean(),
+            "top_metric": pl.Utf8(),
+            "metric_value": pl.Float64(),
+            "usual_value": pl.Float64(),
         },
     ),
     "insights": (
-        "ml", "insights", False,
+        "ml",
+        "insights",
+        False,
         {"as_of_day": pl.Date(), "rank": pl.Int64(), "text": pl.Utf8(), "source": pl.Utf8()},
     ),
     # Written by every ingest run (assets/ingest/guard.py): the page says which source is stale.
     # The error text stays in Dagster: the site shows status and times only.
     "source_status": (
-        "ops", "source_status", False,
+        "ops",
+        "source_status",
+        False,
         {"source": pl.Utf8(), "status": pl.Utf8(), "attempted_at": pl.Datetime(), "last_success_at": pl.Datetime()},
     ),
 }
 
 # How the page names each source (assets/ingest/sources.py has the same keys).
 SOURCE_TITLES_RU = {
-    "bitrix24": "Битрикс24", "amocrm": "amoCRM", "export": "Выгрузка CRM", "plan": "План продаж",
-    "cbr": "Курсы ЦБ", "direct": "Яндекс.Директ", "vk": "VK Реклама", "onec": "1С: оплаты", "telephony": "Телефония",
+    "bitrix24": "Битрикс24",
+    "amocrm": "amoCRM",
+    "export": "Выгрузка CRM",
+    "plan": "План продаж",
+    "cbr": "Курсы ЦБ",
+    "direct": "Яндекс.Директ",
+    "vk": "VK Реклама",
+    "onec": "1С: оплаты",
+    "telephony": "Телефония",
 }
 
 
 def source_freshness(frame: pl.DataFrame, tz: str) -> pl.DataFrame:
     """The sources as a person reads them: Russian name, status, last good load in the company's time zone."""
+
     def local(col: str) -> pl.Expr:
-        return (pl.col(col).dt.replace_time_zone("UTC").dt.convert_time_zone(tz).dt.strftime("%d.%m.%Y %H:%M")
-                .fill_null("никогда"))
+        return (
+            pl.col(col)
+            .dt.replace_time_zone("UTC")
+            .dt.convert_time_zone(tz)
+            .dt.strftime("%d.%m.%Y %H:%M")
+            .fill_null("никогда")
+        )
 
     return frame.select(
         pl.col("source"),
         pl.col("source").replace_strict(SOURCE_TITLES_RU, default=pl.col("source")).alias("source_title"),
         pl.col("status"),
-        pl.when(pl.col("status") == "ok").then(pl.lit("обновлён")).otherwise(pl.lit("НЕ обновился: данные устарели"))
+        pl.when(pl.col("status") == "ok")
+        .then(pl.lit("обновлён"))
+        .otherwise(pl.lit("НЕ обновился: данные устарели"))
         .alias("status_text"),
         local("last_success_at").alias("last_success_text"),
         local("attempted_at").alias("attempted_text"),
     ).sort("source_title")
+
 
 # The marts the report copies (the same list as its dbt exposure), then the ML outputs.
 REPORT_MARTS = [table for schema, table, required, _ in REPORT_TABLES.values() if required]
@@ -201,9 +258,7 @@ def report_day(frames: dict[str, pl.DataFrame]) -> object | None:
 # Eager, but not blocked by missing upstream data: the ML inputs are daily-partitioned and old
 # days are rarely all materialized, while this unpartitioned asset should follow any new one.
 REPORT_AUTOMATION = (
-    AutomationCondition.eager()
-    .without(~AutomationCondition.any_deps_missing())
-    .with_label("eager_allow_missing")
+    AutomationCondition.eager().without(~AutomationCondition.any_deps_missing()).with_label("eager_allow_missing")
 )
 
 

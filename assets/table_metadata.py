@@ -5,6 +5,7 @@ and the ml.* tables the ML stage writes should read the same in the asset catalo
 the warehouse's own (information_schema, on DuckDB and PostgreSQL alike), so it shows the table as
 it is, whatever a run wrote; the row count is the rows of the run's as-of days.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -31,9 +32,9 @@ def as_of_table_metadata(warehouse: Queryable, schema: str, table: str, days: Se
     if columns.is_empty():
         raise RuntimeError(f"{schema}.{table} does not exist: nothing was written to describe")
     marks = ", ".join("?" for _ in days)
-    rows = warehouse.query(
-        f'select count(*) as n from "{schema}"."{table}" where as_of_day in ({marks})', list(days)
-    )["n"][0]
+    rows = warehouse.query(f'select count(*) as n from "{schema}"."{table}" where as_of_day in ({marks})', list(days))[
+        "n"
+    ][0]
     schema_value = TableSchema(
         columns=[TableColumn(name=name, type=str(kind).lower()) for name, kind in columns.iter_rows()]
     )

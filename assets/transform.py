@@ -33,8 +33,11 @@ from resources.warehouse import Warehouse
 DBT_PROJECT_DIR = Path(__file__).resolve().parent.parent / "dbt_project"
 GROUP = "warehouse"
 # The dbt installed beside this Python (the venv's bin/ is often not on PATH: `.venv/bin/dagster dev`).
-DBT_EXECUTABLE = str(Path(sys.executable).parent / "dbt") if (Path(sys.executable).parent / "dbt").exists() \
+DBT_EXECUTABLE = (
+    str(Path(sys.executable).parent / "dbt")
+    if (Path(sys.executable).parent / "dbt").exists()
     else (shutil.which("dbt") or "dbt")
+)
 
 # Constructing a DbtProject only reads dbt_project.yml; it neither parses nor connects.
 dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR)

@@ -11,6 +11,7 @@ much as a 24-manager company does in a quarter of an hour - 60 activities, 6 lea
 
     .venv/bin/python -m benchmarks.dbt_build --size M --today 2026-11-23 [--load ingest]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -32,15 +33,17 @@ DBT_DIR = ROOT / "dbt_project"
 DBT = Path(sys.executable).parent / "dbt"
 SOURCES = ("bitrix24", "plan", "cbr")
 # the raw tables the marts read today (other raw tables, as they land, are loaded by their own benchmarks)
-RAW_KEYS = [["raw_bitrix24", t] for t in ("deals", "leads", "activities", "users", "departments", "pipelines",
-                                          "stages")] + [["raw_plan", "plan"], ["raw_cbr", "rates"]]
+RAW_KEYS = [
+    ["raw_bitrix24", t] for t in ("deals", "leads", "activities", "users", "departments", "pipelines", "stages")
+] + [["raw_plan", "plan"], ["raw_cbr", "rates"]]
 
 
 def ingest(size: str, today: str, data_dir: Path, warehouse_url: str) -> float:
     import dagster as dg
 
-    os.environ.update({"DATA_DIR": str(data_dir), "DEMO_SIZE": size, "DEMO_TODAY": today,
-                       "WAREHOUSE_URL": warehouse_url})
+    os.environ.update(
+        {"DATA_DIR": str(data_dir), "DEMO_SIZE": size, "DEMO_TODAY": today, "WAREHOUSE_URL": warehouse_url}
+    )
     for name in ("BITRIX24_WEBHOOK_URL", "PLAN_FILE", "CRM_EXPORT_DIR", "AMOCRM_BASE_URL"):
         os.environ.pop(name, None)
     from definitions import build_definitions
@@ -48,8 +51,11 @@ def ingest(size: str, today: str, data_dir: Path, warehouse_url: str) -> float:
     defs = build_definitions()
     assert defs.assets is not None, "build_definitions() always lists its assets"
     selection = dg.AssetSelection.assets(*[dg.AssetKey(k) for k in RAW_KEYS])
-    assets = [a for a in defs.assets if isinstance(a, dg.AssetsDefinition)
-              and any(spec.tags.get("source") in SOURCES for spec in a.specs)]
+    assets = [
+        a
+        for a in defs.assets
+        if isinstance(a, dg.AssetsDefinition) and any(spec.tags.get("source") in SOURCES for spec in a.specs)
+    ]
     started = time.perf_counter()
     assert dg.materialize(assets, resources=defs.resources, selection=selection).success
     return time.perf_counter() - started
@@ -71,8 +77,14 @@ def _write_table(con, qualified: str, records: list[dict], load_id: str) -> None
         for key in record:
             if key.lower() not in names and not isinstance(record[key], list):
                 names.append(key.lower())
-    rows = [{**{k.lower(): _text(v) for k, v in r.items() if not isinstance(v, list)},
-             "_dlt_load_id": load_id, "_dlt_id": f"{qualified}:{i}"} for i, r in enumerate(records)]
+    rows = [
+        {
+            **{k.lower(): _text(v) for k, v in r.items() if not isinstance(v, list)},
+            "_dlt_load_id": load_id,
+            "_dlt_id": f"{qualified}:{i}",
+        }
+        for i, r in enumerate(records)
+    ]
     frame = pl.DataFrame(rows, schema={n: pl.Utf8 for n in [*names, "_dlt_load_id", "_dlt_id"]})
     con.execute(f"create schema if not exists {qualified.split('.')[0]}")
     con.register("frame", frame)
@@ -93,12 +105,21 @@ def load_direct(size: Size, today: str, duckdb_path: Path) -> float:
     load_id = "1700000000.000000"
     con = duckdb.connect(str(duckdb_path))
     try:
-        for table, records in (("deals", world.deals), ("leads", world.leads), ("activities", world.activities),
-                               ("users", world.users), ("departments", world.departments),
-                               ("pipelines", world.categories), ("stages", world.statuses)):
+        for table, records in (
+            ("deals", world.deals),
+            ("leads", world.leads),
+            ("activities", world.activities),
+            ("users", world.users),
+            ("departments", world.departments),
+            ("pipelines", world.categories),
+            ("stages", world.statuses),
+        ):
             _write_table(con, f"raw_bitrix24.{table}", records, load_id)
-        children = [{"value": dep, "_dlt_parent_id": f"raw_bitrix24.users:{i}", "_dlt_list_idx": j}
-                    for i, u in enumerate(world.users) for j, dep in enumerate(u.get("UF_DEPARTMENT") or [])]
+        children = [
+            {"value": dep, "_dlt_parent_id": f"raw_bitrix24.users:{i}", "_dlt_list_idx": j}
+            for i, u in enumerate(world.users)
+            for j, dep in enumerate(u.get("UF_DEPARTMENT") or [])
+        ]
         _write_table(con, "raw_bitrix24.users__uf_department", children, load_id)
         _write_table(con, "raw_plan.plan", world.plan, load_id)
         _write_table(con, "raw_cbr.rates", world.rates, load_id)
@@ -113,9 +134,22 @@ SLOWEST: list[tuple[float, str]] = []
 def dbt_build(env: dict[str, str], target: Path, *extra: str) -> tuple[float, dict[str, int]]:
     started = time.perf_counter()
     done = subprocess.run(
-        [str(DBT), "build", *extra, "--project-dir", str(DBT_DIR), "--profiles-dir", str(DBT_DIR),
-         "--target-path", str(target), "--log-path", str(target / "logs")],
-        env=env, capture_output=True, text=True,
+        [
+            str(DBT),
+            "build",
+            *extra,
+            "--project-dir",
+            str(DBT_DIR),
+            "--profiles-dir",
+            str(DBT_DIR),
+            "--target-path",
+            str(target),
+            "--log-path",
+            str(target / "logs"),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
     )
     seconds = time.perf_counter() - started
     if done.returncode != 0:
@@ -137,6 +171,7 @@ def write_delta(duckdb_path: Path) -> dict[str, int]:
     load_id = f"{time.time():.6f}"
     con = duckdb.connect(str(duckdb_path))
     try:
+
         def later(col: str) -> str:  # works whether dlt typed the column or it is text
             return f"cast(cast(cast({col} as varchar) as timestamptz) + interval 15 minute as varchar)"
 
@@ -144,18 +179,18 @@ def write_delta(duckdb_path: Path) -> dict[str, int]:
             insert into raw_bitrix24.activities
             select * replace (
                 cast(cast(id as bigint) + 100000000 as varchar) as id,
-                {later('created')} as created, {later('start_time')} as start_time,
-                {later('end_time')} as end_time,
+                {later("created")} as created, {later("start_time")} as start_time,
+                {later("end_time")} as end_time,
                 '{load_id}' as _dlt_load_id, md5(random()::varchar || id) as _dlt_id)
             from (select * from raw_bitrix24.activities order by cast(created as timestamptz) desc limit 60)""")
         con.execute(f"""
             insert into raw_bitrix24.leads
             select * replace (
-                cast(cast(id as bigint) + 100000000 as varchar) as id, {later('date_create')} as date_create,
+                cast(cast(id as bigint) + 100000000 as varchar) as id, {later("date_create")} as date_create,
                 '{load_id}' as _dlt_load_id, md5(random()::varchar || id) as _dlt_id)
             from (select * from raw_bitrix24.leads order by cast(date_create as timestamptz) desc limit 6)""")
         con.execute(f"""
-            update raw_bitrix24.deals set date_modify = {later('date_modify')}, _dlt_load_id = '{load_id}'
+            update raw_bitrix24.deals set date_modify = {later("date_modify")}, _dlt_load_id = '{load_id}'
             where id in (select id from raw_bitrix24.deals order by cast(date_modify as timestamptz) desc limit 4)""")
     finally:
         con.close()
@@ -180,17 +215,25 @@ def main() -> int:
         import duckdb
 
         with duckdb.connect(str(duckdb_path), read_only=True) as con:
-            counts = {t: con.execute(f"select count(*) from raw_bitrix24.{t}").fetchall()[0][0]
-                      for t in ("deals", "leads", "activities")}
-        env = {**os.environ, "DBT_TARGET": "duckdb", "DUCKDB_PATH": str(duckdb_path),
-               "COMPANY_TIMEZONE": "Europe/Moscow", "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
+            counts = {
+                t: con.execute(f"select count(*) from raw_bitrix24.{t}").fetchall()[0][0]
+                for t in ("deals", "leads", "activities")
+            }
+        env = {
+            **os.environ,
+            "DBT_TARGET": "duckdb",
+            "DUCKDB_PATH": str(duckdb_path),
+            "COMPANY_TIMEZONE": "Europe/Moscow",
+            "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+        }
         threads = ["--threads", str(args.threads)] if args.threads else []
         full_s, kinds = dbt_build(env, tmp / "target_full", *threads)
         delta = write_delta(duckdb_path)
         # The 15-minute run reuses the parse of the run before, as dagster-dbt does (it copies the
         # project's partial_parse.msgpack into each invocation's target): only data changed.
-        shutil.copytree(tmp / "target_full", tmp / "target_incremental",
-                        ignore=shutil.ignore_patterns("run", "compiled", "logs"))
+        shutil.copytree(
+            tmp / "target_full", tmp / "target_incremental", ignore=shutil.ignore_patterns("run", "compiled", "logs")
+        )
         incr_s, _ = dbt_build(env, tmp / "target_incremental", *threads)
         slowest_incremental = list(SLOWEST)
         refresh_s, _ = dbt_build(env, tmp / "target_refresh", "--full-refresh", *threads)
@@ -198,12 +241,18 @@ def main() -> int:
     print(f"threads: {args.threads or 'profile default'}")
     print(f"world {args.size} (today {args.today}): " + ", ".join(f"{n:,} {t}" for t, n in counts.items()))
     print(f"raw load ({args.load}, not dbt)        : {ingest_s:7.1f} s")
-    print(f"dbt build, first (full)              : {full_s:7.1f} s  "
-          f"({kinds.get('model', 0)} models, {kinds.get('test', 0)} tests)")
-    print(f"dbt build after a 15-minute delta    : {incr_s:7.1f} s  ({', '.join(f'{n} {k}' for k, n in delta.items())})")
+    print(
+        f"dbt build, first (full)              : {full_s:7.1f} s  "
+        f"({kinds.get('model', 0)} models, {kinds.get('test', 0)} tests)"
+    )
+    print(
+        f"dbt build after a 15-minute delta    : {incr_s:7.1f} s  ({', '.join(f'{n} {k}' for k, n in delta.items())})"
+    )
     print(f"dbt build --full-refresh (same data) : {refresh_s:7.1f} s")
-    print("slowest nodes of the incremental build: "
-          + ", ".join(f"{name} {seconds:.1f} s" for seconds, name in slowest_incremental))
+    print(
+        "slowest nodes of the incremental build: "
+        + ", ".join(f"{name} {seconds:.1f} s" for seconds, name in slowest_incremental)
+    )
     return 0
 
 

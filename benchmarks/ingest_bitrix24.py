@@ -15,6 +15,7 @@ moves, tasks, a company, changed deals, a deleted deal), the bucket is as empty 
 quiet leave it, and the incremental refresh is timed (target < 30 s), with and without the
 periodic deletion scan.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -68,7 +69,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--size", default="M", choices=("S", "M", "L"))
     parser.add_argument("--today", type=date.fromisoformat, default=date(2026, 11, 23))
     parser.add_argument("--seed", type=int, default=42)
-    parser.add_argument("--work", type=Path, default=None, help="folder for the world and the warehouse (default: temp)")
+    parser.add_argument(
+        "--work", type=Path, default=None, help="folder for the world and the warehouse (default: temp)"
+    )
     args = parser.parse_args(argv)
 
     work = args.work or Path(tempfile.mkdtemp(prefix="bench_b24_"))
@@ -77,8 +80,13 @@ def main(argv: list[str] | None = None) -> int:
     url = portal.start()
     rate, burst = DEFAULT_RATE_LIMIT
     wh = Warehouse(url=f"duckdb:///{work / 'bench.duckdb'}")
-    pipe = dlt.pipeline(pipeline_name="bench_bitrix24", destination=wh.dlt_destination(), dataset_name="raw_bitrix24",
-                        pipelines_dir=str(work / "pipelines"), dev_mode=False)
+    pipe = dlt.pipeline(
+        pipeline_name="bench_bitrix24",
+        destination=wh.dlt_destination(),
+        dataset_name="raw_bitrix24",
+        pipelines_dir=str(work / "pipelines"),
+        dev_mode=False,
+    )
     try:
         rows = sum(len(portal.records(e)) for e in LISTS)
         t0 = time.perf_counter()
@@ -99,15 +107,21 @@ def main(argv: list[str] | None = None) -> int:
         sustained = rate * ROWS_PER_REQUEST
 
         print(f"world {args.size}: {rows:,} list rows ({', '.join(f'{t} {n:,}' for t, n in loaded.items())})")
-        print(f"first load: {total_s:.1f} s wall ({extract_s:.1f} s extract at the limit, "
-              f"{steps.get('normalize', 0):.1f} s normalize, {steps.get('load', 0):.1f} s load into DuckDB); "
-              f"{requests_made} requests, {portal.rejected} refused with QUERY_LIMIT_EXCEEDED")
-        print(f"limit: {rate:g} req/s x 50 commands x 50 rows = {sustained:,.0f} rows/s sustained; with the burst of "
-              f"{burst}, this load's {min_requests} requests need >= {t_min:.1f} s -> {allowed:,.0f} rows/s allowed")
+        print(
+            f"first load: {total_s:.1f} s wall ({extract_s:.1f} s extract at the limit, "
+            f"{steps.get('normalize', 0):.1f} s normalize, {steps.get('load', 0):.1f} s load into DuckDB); "
+            f"{requests_made} requests, {portal.rejected} refused with QUERY_LIMIT_EXCEEDED"
+        )
+        print(
+            f"limit: {rate:g} req/s x 50 commands x 50 rows = {sustained:,.0f} rows/s sustained; with the burst of "
+            f"{burst}, this load's {min_requests} requests need >= {t_min:.1f} s -> {allowed:,.0f} rows/s allowed"
+        )
         for label, secs in (("extract", extract_s), ("whole run", total_s)):
             achieved = rows / secs
-            print(f"achieved ({label}): {achieved:,.0f} rows/s; ratio to the limit (burst-adjusted) "
-                  f"{achieved / allowed:.2f}, to the sustained rate {achieved / sustained:.2f}")
+            print(
+                f"achieved ({label}): {achieved:,.0f} rows/s; ratio to the limit (burst-adjusted) "
+                f"{achieved / allowed:.2f}, to the sustained rate {achieved / sustained:.2f}"
+            )
 
         # -- a 15-minute incremental refresh --------------------------------------------------------
         delta = _delta(portal)
@@ -126,7 +140,9 @@ def main(argv: list[str] | None = None) -> int:
         pipe.run(bitrix24_source(webhook_url=url, deletion_scan="always"), loader_file_format=FORMAT)
         scan_s = time.perf_counter() - t0
         deleted = int(wh.query("select count(*) n from raw_bitrix24.deals where is_deleted")["n"][0])
-        print(f"refresh with the deletion scan (deals, leads, companies by ID): {scan_s:.1f} s; deals marked deleted: {deleted}")
+        print(
+            f"refresh with the deletion scan (deals, leads, companies by ID): {scan_s:.1f} s; deals marked deleted: {deleted}"
+        )
     finally:
         portal.stop()
     return 0

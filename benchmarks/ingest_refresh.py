@@ -12,6 +12,7 @@ the refresh of each source is timed on its own. The figure compared with the tar
 sources run one after another here (as with the one-writer-per-DuckDB-file rule), so the sum is what
 a refresh costs when nothing runs in parallel.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -101,17 +102,39 @@ def _ads_delta(ads: AdsPortal, today: date) -> str:
 def _telephony_delta(folder: Path, today: date) -> str:
     with (folder / f"calls_{today:%Y-%m-%d}_1515.csv").open("w", newline="", encoding="utf-8") as fh:
         writer = csv.writer(fh)
-        writer.writerow(["call_id", "started_at", "direction", "status", "duration_sec", "manager_id",
-                         "client_phone", "recording_url"])
-        writer.writerows([f"delta{n:04d}", f"{today}T15:{n % 15:02d}:00+03:00", "in" if n % 2 else "out",
-                          "answered" if n % 4 else "missed", 0 if n % 4 == 0 else 60 + n, 1 + n % 20,
-                          f"+7 900 100-{n:02d}-00", ""] for n in range(35))
+        writer.writerow(
+            [
+                "call_id",
+                "started_at",
+                "direction",
+                "status",
+                "duration_sec",
+                "manager_id",
+                "client_phone",
+                "recording_url",
+            ]
+        )
+        writer.writerows(
+            [
+                f"delta{n:04d}",
+                f"{today}T15:{n % 15:02d}:00+03:00",
+                "in" if n % 2 else "out",
+                "answered" if n % 4 else "missed",
+                0 if n % 4 == 0 else 60 + n,
+                1 + n % 20,
+                f"+7 900 100-{n:02d}-00",
+                "",
+            ]
+            for n in range(35)
+        )
     return "a new export file with 35 calls"
 
 
 def _onec_delta(folder: Path, today: date) -> str:
     rows = ["invoice_number;invoice_date;deal_id;company_id;counterparty;amount;currency;status"]
-    rows += [f"СЧ-DELTA-{n};{today:%d.%m.%Y};{n + 1};;ООО «Новый клиент»;{n + 1}0000,00;RUB;Выставлен" for n in range(2)]
+    rows += [
+        f"СЧ-DELTA-{n};{today:%d.%m.%Y};{n + 1};;ООО «Новый клиент»;{n + 1}0000,00;RUB;Выставлен" for n in range(2)
+    ]
     (folder / f"invoices_{today:%Y-%m-%d}_1515.csv").write_bytes(("\r\n".join(rows) + "\r\n").encode("cp1251"))
     return "a new export file with 2 invoices"
 
@@ -125,8 +148,9 @@ def _plan_delta(plan: Path) -> str:
     return "one plan row changed"
 
 
-def _sources(world_dir: Path, work: Path, urls: dict[str, str], portals: dict[str, Any], today: date,
-             start: date) -> list[Source]:
+def _sources(
+    world_dir: Path, work: Path, urls: dict[str, str], portals: dict[str, Any], today: date, start: date
+) -> list[Source]:
     from assets.ingest.amocrm.source import amocrm_source
     from assets.ingest.bitrix24.source import bitrix24_source
     from assets.ingest.cbr.source import cbr_source
@@ -159,26 +183,66 @@ def _sources(world_dir: Path, work: Path, urls: dict[str, str], portals: dict[st
 
     duckdb_jsonl = {"loader_file_format": "jsonl"}  # as every ingest asset loads on DuckDB (common.load_format)
     return [
-        Source("bitrix24", "raw_bitrix24", lambda: bitrix24_source(webhook_url=urls["bitrix24"]), b24_delta,
-               duckdb_jsonl),
-        Source("amocrm", "raw_amocrm", lambda: amocrm_source(base_url=urls["amocrm"], access_token=DEFAULT_TOKEN),
-               lambda: _amocrm_delta(portals["amocrm"]), duckdb_jsonl),
-        Source("direct", "raw_direct", lambda: direct_source(base_url=urls["ads"], token=DEFAULT_DIRECT_TOKEN,
-                                                             client_login=DIRECT_LOGIN, start_date=start,
-                                                             end_date=today),
-               lambda: _ads_delta(portals["ads"], today), duckdb_jsonl),
-        Source("vk", "raw_vk", lambda: vk_source(base_url=urls["ads"], token=DEFAULT_VK_TOKEN, start_date=start,
-                                                 end_date=today), lambda: "(revised with Direct above)", duckdb_jsonl),
-        Source("cbr", "raw_cbr", lambda: cbr_source(base_url=urls["ads"], start_date=start - timedelta(days=30),
-                                                    end_date=today + timedelta(days=1)),
-               lambda: "nothing new published", duckdb_jsonl),
-        Source("onec", "raw_onec", lambda: onec_source(export_dir=str(onec)), lambda: _onec_delta(onec, today), duckdb_jsonl),
-        Source("telephony", "raw_telephony",
-               lambda: telephony_source(export_dir=str(telephony), phone_hash_salt="bench-salt"),
-               lambda: _telephony_delta(telephony, today), duckdb_jsonl),
-        Source("export", "raw_export",
-               lambda: crm_export_source(export_dir=str(export), mapping_file=str(export / "mapping.yaml")),
-               export_delta, duckdb_jsonl),
+        Source(
+            "bitrix24", "raw_bitrix24", lambda: bitrix24_source(webhook_url=urls["bitrix24"]), b24_delta, duckdb_jsonl
+        ),
+        Source(
+            "amocrm",
+            "raw_amocrm",
+            lambda: amocrm_source(base_url=urls["amocrm"], access_token=DEFAULT_TOKEN),
+            lambda: _amocrm_delta(portals["amocrm"]),
+            duckdb_jsonl,
+        ),
+        Source(
+            "direct",
+            "raw_direct",
+            lambda: direct_source(
+                base_url=urls["ads"],
+                token=DEFAULT_DIRECT_TOKEN,
+                client_login=DIRECT_LOGIN,
+                start_date=start,
+                end_date=today,
+            ),
+            lambda: _ads_delta(portals["ads"], today),
+            duckdb_jsonl,
+        ),
+        Source(
+            "vk",
+            "raw_vk",
+            lambda: vk_source(base_url=urls["ads"], token=DEFAULT_VK_TOKEN, start_date=start, end_date=today),
+            lambda: "(revised with Direct above)",
+            duckdb_jsonl,
+        ),
+        Source(
+            "cbr",
+            "raw_cbr",
+            lambda: cbr_source(
+                base_url=urls["ads"], start_date=start - timedelta(days=30), end_date=today + timedelta(days=1)
+            ),
+            lambda: "nothing new published",
+            duckdb_jsonl,
+        ),
+        Source(
+            "onec",
+            "raw_onec",
+            lambda: onec_source(export_dir=str(onec)),
+            lambda: _onec_delta(onec, today),
+            duckdb_jsonl,
+        ),
+        Source(
+            "telephony",
+            "raw_telephony",
+            lambda: telephony_source(export_dir=str(telephony), phone_hash_salt="bench-salt"),
+            lambda: _telephony_delta(telephony, today),
+            duckdb_jsonl,
+        ),
+        Source(
+            "export",
+            "raw_export",
+            lambda: crm_export_source(export_dir=str(export), mapping_file=str(export / "mapping.yaml")),
+            export_delta,
+            duckdb_jsonl,
+        ),
         Source("plan", "raw_plan", lambda: plan_source(plan_file=str(plan)), lambda: _plan_delta(plan), duckdb_jsonl),
     ]
 
@@ -199,22 +263,33 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--size", default="M", choices=("S", "M", "L"))
     parser.add_argument("--today", type=date.fromisoformat, default=date(2026, 11, 23))
     parser.add_argument("--seed", type=int, default=42)
-    parser.add_argument("--work", type=Path, default=None, help="folder for the world and the warehouse (default: temp)")
+    parser.add_argument(
+        "--work", type=Path, default=None, help="folder for the world and the warehouse (default: temp)"
+    )
     args = parser.parse_args(argv)
 
     work = args.work or Path(tempfile.mkdtemp(prefix="bench_refresh_"))
     world_dir = Path(ensure_world(work / f"world_{args.size}", args.size, args.today, args.seed))
     meta = json.loads((world_dir / "world_meta.json").read_text(encoding="utf-8"))
     start, today = date.fromisoformat(meta["start"]), date.fromisoformat(meta["today"])
-    portals: dict[str, Any] = {"bitrix24": DemoPortal(world_dir),  # 2 rps, bursts to 50
-                               "amocrm": AmoCRMPortal(world_dir),  # 7 rps
-                               "ads": AdsPortal(world_dir)}  # Direct offline mode: 201, 202, then 200
+    portals: dict[str, Any] = {
+        "bitrix24": DemoPortal(world_dir),  # 2 rps, bursts to 50
+        "amocrm": AmoCRMPortal(world_dir),  # 7 rps
+        "ads": AdsPortal(world_dir),
+    }  # Direct offline mode: 201, 202, then 200
     urls = {name: portal.start() for name, portal in portals.items()}
     wh = Warehouse(url=f"duckdb:///{work / 'bench.duckdb'}")
     try:
         sources = _sources(world_dir, work, urls, portals, today, start)
-        pipes = {s.name: dlt.pipeline(pipeline_name=f"bench_{s.name}", destination=wh.dlt_destination(),
-                                      dataset_name=s.dataset, pipelines_dir=str(work / "pipelines")) for s in sources}
+        pipes = {
+            s.name: dlt.pipeline(
+                pipeline_name=f"bench_{s.name}",
+                destination=wh.dlt_destination(),
+                dataset_name=s.dataset,
+                pipelines_dir=str(work / "pipelines"),
+            )
+            for s in sources
+        }
         print(f"world {args.size} ({start} .. {today}) in {work}")
         for s in sources:
             seconds, rows = _timed_run(pipes[s.name], s)

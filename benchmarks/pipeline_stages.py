@@ -5,6 +5,7 @@ run's Dagster event log. Prints one line per stage and the total; nothing is ass
 
     .venv/bin/python -m benchmarks.pipeline_stages --size M --today 2026-11-23
 """
+
 from __future__ import annotations
 
 import argparse
@@ -63,10 +64,24 @@ def main() -> int:
     work = Path(tempfile.mkdtemp(prefix="rop-bench-"))
     (work / "home").mkdir()
     shutil.copy(ROOT / "deploy" / "local" / "dagster.yaml", work / "home" / "dagster.yaml")
-    env = {**os.environ, "DAGSTER_HOME": str(work / "home"), "DATA_DIR": str(work / "data"),
-           "DEMO_SIZE": args.size, "DEMO_TODAY": args.today}
-    cmd = [str(Path(sys.executable).parent / "dagster"), "asset", "materialize", "-m", "definitions",
-           "--select", "*", "--partition", args.today]
+    env = {
+        **os.environ,
+        "DAGSTER_HOME": str(work / "home"),
+        "DATA_DIR": str(work / "data"),
+        "DEMO_SIZE": args.size,
+        "DEMO_TODAY": args.today,
+    }
+    cmd = [
+        str(Path(sys.executable).parent / "dagster"),
+        "asset",
+        "materialize",
+        "-m",
+        "definitions",
+        "--select",
+        "*",
+        "--partition",
+        args.today,
+    ]
     started = time.perf_counter()
     proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True)
     total = time.perf_counter() - started

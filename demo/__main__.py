@@ -1,8 +1,9 @@
 """Command line for the demo world: generate it, or serve it as a Bitrix24 webhook.
 
-    python -m demo generate --size M --today 2026-11-23 --seed 42 --out DIR
-    python -m demo serve --world DIR [--port 0] [--secret S]
+python -m demo generate --size M --today 2026-11-23 --seed 42 --out DIR
+python -m demo serve --world DIR [--port 0] [--secret S]
 """
+
 from __future__ import annotations
 
 import argparse

@@ -10,6 +10,7 @@ Data come from the demo world (`demo.extras`, `World.rates`). Limits and errors 
 documentation (docs/SOURCES.md); tests inject failures with `fail_next` and revise past
 statistics with `revise_direct` / `revise_vk`, as the platforms do.
 """
+
 from __future__ import annotations
 
 import bisect
@@ -35,8 +36,12 @@ DIRECT_FIELDS = ("Date", "CampaignId", "CampaignName", "Impressions", "Clicks", 
 MAX_QUEUED_REPORTS = 5
 VK_MAX_DAYS = 92
 VK_MAX_IDS = 200
-_CBR_IDS = {"USD": ("R01235", "840", "Доллар США"), "EUR": ("R01239", "978", "Евро"),
-            "CNY": ("R01375", "156", "Китайский юань"), "KZT": ("R01335", "398", "Казахстанских тенге")}
+_CBR_IDS = {
+    "USD": ("R01235", "840", "Доллар США"),
+    "EUR": ("R01239", "978", "Евро"),
+    "CNY": ("R01375", "156", "Китайский юань"),
+    "KZT": ("R01335", "398", "Казахстанских тенге"),
+}
 
 Answer = tuple[int, dict[str, str], bytes]
 
@@ -44,9 +49,18 @@ Answer = tuple[int, dict[str, str], bytes]
 class AdsPortal(LoopbackServer):
     """The three HTTP APIs over one demo world; `start()` returns the base URL (http://127.0.0.1:<port>)."""
 
-    def __init__(self, world_dir: Path | str, *, direct_token: str = DEFAULT_DIRECT_TOKEN,
-                 direct_login: str = marketing.DIRECT_LOGIN, vk_token: str = DEFAULT_VK_TOKEN,
-                 retry_in: int = 1, offline_polls: int = 2, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(
+        self,
+        world_dir: Path | str,
+        *,
+        direct_token: str = DEFAULT_DIRECT_TOKEN,
+        direct_login: str = marketing.DIRECT_LOGIN,
+        vk_token: str = DEFAULT_VK_TOKEN,
+        retry_in: int = 1,
+        offline_polls: int = 2,
+        host: str = "127.0.0.1",
+        port: int = 0,
+    ) -> None:
         self.world_dir = Path(world_dir)
         extras = ensure_extras(self.world_dir)
         meta = json.loads((self.world_dir / "world_meta.json").read_text(encoding="utf-8"))
@@ -55,15 +69,23 @@ class AdsPortal(LoopbackServer):
         self.direct_currency = marketing.DIRECT_CURRENCY
         self.retry_in, self.offline_polls = retry_in, offline_polls
         self.direct: dict[tuple[str, int], dict[str, Any]] = {
-            (r["Date"], r["CampaignId"]): r for r in json.loads((extras / "direct_stats.json").read_text("utf-8"))}
+            (r["Date"], r["CampaignId"]): r for r in json.loads((extras / "direct_stats.json").read_text("utf-8"))
+        }
         self.vk: dict[tuple[str, int], dict[str, Any]] = {
-            (r["date"], r["id"]): r for r in json.loads((extras / "vk_stats.json").read_text("utf-8"))}
+            (r["date"], r["id"]): r for r in json.loads((extras / "vk_stats.json").read_text("utf-8"))
+        }
         self.vk_campaigns = {cid: name for cid, name, _ in marketing.VK_CAMPAIGNS}
         self.rates: dict[str, list[dict[str, Any]]] = {}
         with (self.world_dir / "cbr_rates.csv").open(newline="", encoding="utf-8") as fh:
             for r in csv.DictReader(fh):  # the world's rates file, typed as World.rates
                 self.rates.setdefault(r["date"], []).append(
-                    {"date": r["date"], "char_code": r["char_code"], "nominal": int(r["nominal"]), "value": float(r["value"])})
+                    {
+                        "date": r["date"],
+                        "char_code": r["char_code"],
+                        "nominal": int(r["nominal"]),
+                        "value": float(r["value"]),
+                    }
+                )
         self.rate_days = sorted(self.rates)
         self.visible_until: date | None = None  # statistics after this day are not yet there
         self.malformed_direct_row: tuple[str, int] | None = None  # (Date, CampaignId) served broken
@@ -90,8 +112,9 @@ class AdsPortal(LoopbackServer):
         return f"http://{self.host}:{self.port}"
 
     # -- test hooks --------------------------------------------------------------------------
-    def fail_next(self, prefix: str, n: int = 1, status: int = 503, headers: dict[str, str] | None = None,
-                  body: bytes = b"") -> None:
+    def fail_next(
+        self, prefix: str, n: int = 1, status: int = 503, headers: dict[str, str] | None = None, body: bytes = b""
+    ) -> None:
         """The next `n` requests whose path starts with `prefix` get `status` (e.g. 429 with Retry-After)."""
         with self._lock:
             self._failures.extend([(prefix, status, headers or {}, body)] * n)
@@ -170,8 +193,9 @@ class AdsPortal(LoopbackServer):
         with self._lock:
             polls = self._reports.get(name + key)
             if polls is None and any(k.startswith(name) for k in self._reports):
-                raise _direct_error(400, 4000, "Invalid request parameters",
-                                    f"ReportName {name} was already used with other parameters")
+                raise _direct_error(
+                    400, 4000, "Invalid request parameters", f"ReportName {name} was already used with other parameters"
+                )
             if mode != "online" and (polls or 0) < self.offline_polls:
                 queued = sum(1 for p in self._reports.values() if p < self.offline_polls)
                 if polls is None and queued >= MAX_QUEUED_REPORTS:
@@ -186,9 +210,12 @@ class AdsPortal(LoopbackServer):
             lines.append(f'"{name} ({date_from.isoformat()} - {date_to.isoformat()})"')
         if headers.get("skipcolumnheader", "false").lower() != "true":
             lines.append("\t".join(fields))
-        rows = [r for (d, _), r in sorted(self.direct.items())
-                if date_from.isoformat() <= d <= date_to.isoformat()
-                and (self.visible_until is None or d <= self.visible_until.isoformat())]
+        rows = [
+            r
+            for (d, _), r in sorted(self.direct.items())
+            if date_from.isoformat() <= d <= date_to.isoformat()
+            and (self.visible_until is None or d <= self.visible_until.isoformat())
+        ]
         for r in rows:
             cells = []
             for f in fields:
@@ -214,7 +241,7 @@ class AdsPortal(LoopbackServer):
         q = {k: v[-1] for k, v in parse_qs(query).items()}
         limit, offset = min(int(q.get("limit", 20)), 250), int(q.get("offset", 0))
         items = [{"id": cid, "name": name} for cid, name in sorted(self.vk_campaigns.items())]
-        answer = {"count": len(items), "offset": offset, "items": items[offset:offset + limit]}
+        answer = {"count": len(items), "offset": offset, "items": items[offset : offset + limit]}
         return 200, {"Content-Type": "application/json"}, json.dumps(answer, ensure_ascii=False).encode()
 
     def _vk_stats(self, headers: dict[str, str], query: str) -> Answer:
@@ -236,9 +263,16 @@ class AdsPortal(LoopbackServer):
             while day <= d_to:
                 r = self.vk.get((day.isoformat(), cid))
                 visible = self.visible_until is None or day <= self.visible_until
-                base = ({"shows": str(r["shows"]), "clicks": str(r["clicks"]), "spent": f"{r['spent']:.2f}",
-                         "goals": str(r["goals"])} if r and visible else
-                        {"shows": "0", "clicks": "0", "spent": "0.00", "goals": "0"})
+                base = (
+                    {
+                        "shows": str(r["shows"]),
+                        "clicks": str(r["clicks"]),
+                        "spent": f"{r['spent']:.2f}",
+                        "goals": str(r["goals"]),
+                    }
+                    if r and visible
+                    else {"shows": "0", "clicks": "0", "spent": "0.00", "goals": "0"}
+                )
                 rows.append({"date": day.isoformat(), "base": base})
                 day += timedelta(days=1)
             items.append({"id": cid, "rows": rows})
@@ -256,17 +290,21 @@ class AdsPortal(LoopbackServer):
             body = f'<?xml version="1.0" encoding="windows-1251"?><ValCurs Date="{asked:%d.%m.%Y}" name="Foreign Currency Market"></ValCurs>'
             return 200, {"Content-Type": "application/xml; charset=windows-1251"}, body.encode("cp1251")
         day = self.rate_days[i]
-        parts = [f'<?xml version="1.0" encoding="windows-1251"?><ValCurs Date="{date.fromisoformat(day):%d.%m.%Y}" '
-                 'name="Foreign Currency Market">']
+        parts = [
+            f'<?xml version="1.0" encoding="windows-1251"?><ValCurs Date="{date.fromisoformat(day):%d.%m.%Y}" '
+            'name="Foreign Currency Market">'
+        ]
         for n, r in enumerate(self.rates[day]):
             vid, num, name = _CBR_IDS.get(r["char_code"], ("R00000", "000", r["char_code"]))
             value = f"{r['value']:.4f}".replace(".", ",")
             if self.malformed_cbr_day == day and n == 0:
                 value = "9x,12"
             unit = f"{r['value'] / r['nominal']:.4f}".replace(".", ",")
-            parts.append(f'<Valute ID="{vid}"><NumCode>{num}</NumCode><CharCode>{r["char_code"]}</CharCode>'
-                         f'<Nominal>{r["nominal"]}</Nominal><Name>{name}</Name><Value>{value}</Value>'
-                         f'<VunitRate>{unit}</VunitRate></Valute>')
+            parts.append(
+                f'<Valute ID="{vid}"><NumCode>{num}</NumCode><CharCode>{r["char_code"]}</CharCode>'
+                f"<Nominal>{r['nominal']}</Nominal><Name>{name}</Name><Value>{value}</Value>"
+                f"<VunitRate>{unit}</VunitRate></Valute>"
+            )
         parts.append("</ValCurs>")
         return 200, {"Content-Type": "application/xml; charset=windows-1251"}, "".join(parts).encode("cp1251")
 
@@ -278,15 +316,27 @@ class _ApiError(Exception):
 
 
 def _direct_error(status: int, code: int, string: str, detail: str) -> _ApiError:
-    body = {"error": {"request_id": hashlib.md5(detail.encode()).hexdigest()[:16], "error_code": code,
-                      "error_string": string, "error_detail": detail}}
-    return _ApiError((status, {"Content-Type": "application/json; charset=utf-8"},
-                      json.dumps(body, ensure_ascii=False).encode()))
+    body = {
+        "error": {
+            "request_id": hashlib.md5(detail.encode()).hexdigest()[:16],
+            "error_code": code,
+            "error_string": string,
+            "error_detail": detail,
+        }
+    }
+    return _ApiError(
+        (status, {"Content-Type": "application/json; charset=utf-8"}, json.dumps(body, ensure_ascii=False).encode())
+    )
 
 
 def _vk_error(status: int, code: str, message: str) -> _ApiError:
-    return _ApiError((status, {"Content-Type": "application/json"},
-                      json.dumps({"error": {"code": code, "message": message}}).encode()))
+    return _ApiError(
+        (
+            status,
+            {"Content-Type": "application/json"},
+            json.dumps({"error": {"code": code, "message": message}}).encode(),
+        )
+    )
 
 
 def _handler_for(portal: AdsPortal) -> type[BaseHTTPRequestHandler]:

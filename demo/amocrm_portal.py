@@ -30,6 +30,7 @@ As amoCRM does, a deleted lead leaves `/api/v4/leads` (it is listed only with `w
 `is_deleted: true`) and a `lead_deleted` event is recorded. `admin=False` serves a token without
 administrator rights: `/api/v4/users` answers 403.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -70,8 +71,17 @@ class AmoCRMPortal(LoopbackServer):
     Usage: `with AmoCRMPortal(world_dir) as base_url: requests.get(base_url + "/api/v4/leads", headers=…)`.
     """
 
-    def __init__(self, world_dir: Path | None = None, *, world: World | None = None, token: str = DEFAULT_TOKEN,
-                 rate_limit: int | None = 7, host: str = "127.0.0.1", port: int = 0, admin: bool = True) -> None:
+    def __init__(
+        self,
+        world_dir: Path | None = None,
+        *,
+        world: World | None = None,
+        token: str = DEFAULT_TOKEN,
+        rate_limit: int | None = 7,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        admin: bool = True,
+    ) -> None:
         if world is None:
             if world_dir is None:
                 raise ValueError("give world_dir or world")
@@ -102,38 +112,72 @@ class AmoCRMPortal(LoopbackServer):
                 stage_status[st["STATUS_ID"]] = (pid, sid)
                 if sid in {s["id"] for s in statuses}:
                     continue  # several Bitrix24 failure stages are the one amoCRM "lost" status
-                statuses.append({
-                    "id": sid, "name": "Успешно реализовано" if sid == WON else "Закрыто и не реализовано"
-                    if sid == LOST else st["NAME"], "sort": 10000 if sid == WON else 11000 if sid == LOST
-                    else int(st["SORT"]), "is_editable": sid not in (WON, LOST), "pipeline_id": pid,
-                    "color": "#99ccff", "type": 0 if sid in (WON, LOST) else 1, "account_id": ACCOUNT_ID,
-                })
-            self.pipelines.append({
-                "id": pid, "name": cat["name"], "sort": int(cat.get("sort") or 0),
-                "is_main": int(cat["id"]) == 0, "is_unsorted_on": False, "is_archive": False,
-                "account_id": ACCOUNT_ID, "_embedded": {"statuses": statuses},
-            })
+                statuses.append(
+                    {
+                        "id": sid,
+                        "name": "Успешно реализовано"
+                        if sid == WON
+                        else "Закрыто и не реализовано"
+                        if sid == LOST
+                        else st["NAME"],
+                        "sort": 10000 if sid == WON else 11000 if sid == LOST else int(st["SORT"]),
+                        "is_editable": sid not in (WON, LOST),
+                        "pipeline_id": pid,
+                        "color": "#99ccff",
+                        "type": 0 if sid in (WON, LOST) else 1,
+                        "account_id": ACCOUNT_ID,
+                    }
+                )
+            self.pipelines.append(
+                {
+                    "id": pid,
+                    "name": cat["name"],
+                    "sort": int(cat.get("sort") or 0),
+                    "is_main": int(cat["id"]) == 0,
+                    "is_unsorted_on": False,
+                    "is_archive": False,
+                    "account_id": ACCOUNT_ID,
+                    "_embedded": {"statuses": statuses},
+                }
+            )
         self.first_status = {p["id"]: p["_embedded"]["statuses"][0]["id"] for p in self.pipelines}
 
         reasons = sorted({d["UF_CRM_LOST_REASON"] for d in world.deals if d.get("UF_CRM_LOST_REASON")})
-        self.loss_reasons = [{"id": 5000 + i, "name": name, "sort": (i + 1) * 10,
-                              "created_at": unix(world.deals[0]["DATE_CREATE"]),
-                              "updated_at": unix(world.deals[0]["DATE_CREATE"])} for i, name in enumerate(reasons)]
+        self.loss_reasons = [
+            {
+                "id": 5000 + i,
+                "name": name,
+                "sort": (i + 1) * 10,
+                "created_at": unix(world.deals[0]["DATE_CREATE"]),
+                "updated_at": unix(world.deals[0]["DATE_CREATE"]),
+            }
+            for i, name in enumerate(reasons)
+        ]
         reason_id = {r["name"]: r["id"] for r in self.loss_reasons}
 
-        self.users = [{
-            "id": int(u["ID"]), "name": " ".join(x for x in (u.get("NAME"), u.get("LAST_NAME")) if x),
-            "email": u.get("EMAIL"), "lang": "ru",
-            "rights": {"is_active": bool(u.get("ACTIVE", True)), "is_admin": u["ID"] == "1"},
-        } for u in world.users]
+        self.users = [
+            {
+                "id": int(u["ID"]),
+                "name": " ".join(x for x in (u.get("NAME"), u.get("LAST_NAME")) if x),
+                "email": u.get("EMAIL"),
+                "lang": "ru",
+                "rights": {"is_active": bool(u.get("ACTIVE", True)), "is_admin": u["ID"] == "1"},
+            }
+            for u in world.users
+        ]
 
         self.leads: dict[int, dict[str, Any]] = {}
         self.companies: dict[int, dict[str, Any]] = {}
         self.events: list[dict[str, Any]] = []
         self.custom_fields: list[dict[str, Any]] = [
             {"id": FIELD_PRODUCT, "name": "Продукт", "code": "PRODUCT", "type": "select", "entity_type": "leads"},
-            {"id": FIELD_UTM_SOURCE, "name": "utm_source", "code": "UTM_SOURCE", "type": "tracking_data",
-             "entity_type": "leads"},
+            {
+                "id": FIELD_UTM_SOURCE,
+                "name": "utm_source",
+                "code": "UTM_SOURCE",
+                "type": "tracking_data",
+                "entity_type": "leads",
+            },
         ]
         for d in world.deals:
             pid, sid = stage_status.get(d["STAGE_ID"], (_pipeline_of(d), self.first_status[_pipeline_of(d)]))
@@ -143,21 +187,49 @@ class AmoCRMPortal(LoopbackServer):
             reason = d.get("UF_CRM_LOST_REASON") if sid == LOST else None
             cfv = []
             if d.get("UF_CRM_PRODUCT"):
-                cfv.append({"field_id": FIELD_PRODUCT, "field_name": "Продукт", "field_code": "PRODUCT",
-                            "field_type": "select", "values": [{"value": d["UF_CRM_PRODUCT"], "enum_id": None}]})
+                cfv.append(
+                    {
+                        "field_id": FIELD_PRODUCT,
+                        "field_name": "Продукт",
+                        "field_code": "PRODUCT",
+                        "field_type": "select",
+                        "values": [{"value": d["UF_CRM_PRODUCT"], "enum_id": None}],
+                    }
+                )
             if d.get("UTM_SOURCE"):
-                cfv.append({"field_id": FIELD_UTM_SOURCE, "field_name": "utm_source", "field_code": "UTM_SOURCE",
-                            "field_type": "tracking_data", "values": [{"value": d["UTM_SOURCE"]}]})
+                cfv.append(
+                    {
+                        "field_id": FIELD_UTM_SOURCE,
+                        "field_name": "utm_source",
+                        "field_code": "UTM_SOURCE",
+                        "field_type": "tracking_data",
+                        "values": [{"value": d["UTM_SOURCE"]}],
+                    }
+                )
             lead = {
-                "id": int(d["ID"]), "name": d.get("TITLE") or "", "price": int(float(d.get("OPPORTUNITY") or 0)),
-                "responsible_user_id": int(d["ASSIGNED_BY_ID"]), "group_id": 0, "status_id": sid,
-                "pipeline_id": pid, "loss_reason_id": reason_id.get(reason) if reason else None,
-                "source_id": None, "created_by": int(d.get("CREATED_BY_ID") or 0),
-                "updated_by": int(d.get("MODIFY_BY_ID") or 0), "created_at": created, "updated_at": updated,
-                "closed_at": closed, "closest_task_at": None, "is_deleted": False,
-                "custom_fields_values": cfv or None, "score": None, "account_id": ACCOUNT_ID,
-                "labor_cost": None, "_embedded": {
-                    "tags": [], "companies": [{"id": company_id}] if company_id else [],
+                "id": int(d["ID"]),
+                "name": d.get("TITLE") or "",
+                "price": int(float(d.get("OPPORTUNITY") or 0)),
+                "responsible_user_id": int(d["ASSIGNED_BY_ID"]),
+                "group_id": 0,
+                "status_id": sid,
+                "pipeline_id": pid,
+                "loss_reason_id": reason_id.get(reason) if reason else None,
+                "source_id": None,
+                "created_by": int(d.get("CREATED_BY_ID") or 0),
+                "updated_by": int(d.get("MODIFY_BY_ID") or 0),
+                "created_at": created,
+                "updated_at": updated,
+                "closed_at": closed,
+                "closest_task_at": None,
+                "is_deleted": False,
+                "custom_fields_values": cfv or None,
+                "score": None,
+                "account_id": ACCOUNT_ID,
+                "labor_cost": None,
+                "_embedded": {
+                    "tags": [],
+                    "companies": [{"id": company_id}] if company_id else [],
                     "loss_reason": [{"id": reason_id[reason], "name": reason}] if reason else [],
                 },
             }
@@ -165,16 +237,25 @@ class AmoCRMPortal(LoopbackServer):
             if company_id and company_id not in self.companies:
                 title = d.get("TITLE") or ""
                 self.companies[company_id] = {
-                    "id": company_id, "name": title.split(" — ", 1)[-1], "responsible_user_id": lead["responsible_user_id"],
-                    "group_id": 0, "created_by": lead["created_by"], "updated_by": lead["created_by"],
-                    "created_at": created, "updated_at": created, "closest_task_at": None, "is_deleted": False,
-                    "custom_fields_values": None, "account_id": ACCOUNT_ID,
+                    "id": company_id,
+                    "name": title.split(" — ", 1)[-1],
+                    "responsible_user_id": lead["responsible_user_id"],
+                    "group_id": 0,
+                    "created_by": lead["created_by"],
+                    "updated_by": lead["created_by"],
+                    "created_at": created,
+                    "updated_at": created,
+                    "closest_task_at": None,
+                    "is_deleted": False,
+                    "custom_fields_values": None,
+                    "account_id": ACCOUNT_ID,
                 }
             if sid != self.first_status[pid]:
                 moved = unix(d.get("MOVED_TIME")) or updated
                 assert moved is not None, "every demo deal carries DATE_MODIFY"
-                self.events.append(self._status_event(lead["id"], pid, self.first_status[pid], sid, moved,
-                                                      lead["updated_by"]))
+                self.events.append(
+                    self._status_event(lead["id"], pid, self.first_status[pid], sid, moved, lead["updated_by"])
+                )
 
         self.notes: dict[int, dict[str, Any]] = {}
         self.tasks: dict[int, dict[str, Any]] = {}
@@ -187,32 +268,62 @@ class AmoCRMPortal(LoopbackServer):
                 duration = max(0, (unix(a.get("END_TIME")) or 0) - (unix(a.get("START_TIME")) or 0))
                 phone = "+79" + str(int(hashlib.sha256(a["ID"].encode()).hexdigest(), 16))[:9]
                 self.notes[int(a["ID"])] = {
-                    "id": int(a["ID"]), "entity_id": int(a["OWNER_ID"]), "created_by": user, "updated_by": user,
-                    "created_at": created, "updated_at": updated, "responsible_user_id": user, "group_id": 0,
-                    "note_type": "call_in" if a.get("DIRECTION") == "1" else "call_out", "is_deleted": False,
-                    "params": {"uniq": f"demo-{a['ID']}", "duration": duration, "source": "demo-telephony",
-                               "link": f"https://records.demo.invalid/{a['ID']}.mp3" if duration else "",
-                               "phone": phone, "call_status": 4 if duration else 6,
-                               "call_result": "" if duration else "Не дозвонился", "call_responsible": user},
+                    "id": int(a["ID"]),
+                    "entity_id": int(a["OWNER_ID"]),
+                    "created_by": user,
+                    "updated_by": user,
+                    "created_at": created,
+                    "updated_at": updated,
+                    "responsible_user_id": user,
+                    "group_id": 0,
+                    "note_type": "call_in" if a.get("DIRECTION") == "1" else "call_out",
+                    "is_deleted": False,
+                    "params": {
+                        "uniq": f"demo-{a['ID']}",
+                        "duration": duration,
+                        "source": "demo-telephony",
+                        "link": f"https://records.demo.invalid/{a['ID']}.mp3" if duration else "",
+                        "phone": phone,
+                        "call_status": 4 if duration else 6,
+                        "call_result": "" if duration else "Не дозвонился",
+                        "call_responsible": user,
+                    },
                     "account_id": ACCOUNT_ID,
                 }
             elif a.get("PROVIDER_TYPE_ID") == "TASK":
                 done = a.get("COMPLETED") == "Y"
                 self.tasks[int(a["ID"])] = {
-                    "id": int(a["ID"]), "created_by": int(a.get("AUTHOR_ID") or user), "updated_by": user,
-                    "created_at": created, "updated_at": updated, "responsible_user_id": user, "group_id": 0,
-                    "entity_id": int(a["OWNER_ID"]), "entity_type": "leads", "duration": 0,
-                    "is_completed": done, "task_type_id": 1, "text": a.get("SUBJECT") or "",
-                    "result": {"text": "Выполнено"} if done else [], "complete_till": unix(a.get("DEADLINE")),
+                    "id": int(a["ID"]),
+                    "created_by": int(a.get("AUTHOR_ID") or user),
+                    "updated_by": user,
+                    "created_at": created,
+                    "updated_at": updated,
+                    "responsible_user_id": user,
+                    "group_id": 0,
+                    "entity_id": int(a["OWNER_ID"]),
+                    "entity_type": "leads",
+                    "duration": 0,
+                    "is_completed": done,
+                    "task_type_id": 1,
+                    "text": a.get("SUBJECT") or "",
+                    "result": {"text": "Выполнено"} if done else [],
+                    "complete_till": unix(a.get("DEADLINE")),
                     "account_id": ACCOUNT_ID,
                 }
-        self.clock = max(max(lead["updated_at"] for lead in self.leads.values()),
-                         max((n["updated_at"] for n in self.notes.values()), default=0))
+        self.clock = max(
+            max(lead["updated_at"] for lead in self.leads.values()),
+            max((n["updated_at"] for n in self.notes.values()), default=0),
+        )
 
     def _status_event(self, lead_id: int, pipeline_id: int, before: int, after: int, at: int, by: int) -> dict:
         return {
-            "id": f"{lead_id:x}{at:x}{len(self.events):x}", "type": "lead_status_changed", "entity_id": lead_id,
-            "entity_type": "lead", "created_by": by, "created_at": at, "account_id": ACCOUNT_ID,
+            "id": f"{lead_id:x}{at:x}{len(self.events):x}",
+            "type": "lead_status_changed",
+            "entity_id": lead_id,
+            "entity_type": "lead",
+            "created_by": by,
+            "created_at": at,
+            "account_id": ACCOUNT_ID,
             "value_before": [{"lead_status": {"id": before, "pipeline_id": pipeline_id}}],
             "value_after": [{"lead_status": {"id": after, "pipeline_id": pipeline_id}}],
         }
@@ -232,8 +343,16 @@ class AmoCRMPortal(LoopbackServer):
             lead.update(changes)
             lead["updated_at"] = self.tick() if at is None else int(at)
             if lead["status_id"] != old_status:
-                self.events.append(self._status_event(lead_id, lead["pipeline_id"], old_status, lead["status_id"],
-                                                      lead["updated_at"], lead["responsible_user_id"]))
+                self.events.append(
+                    self._status_event(
+                        lead_id,
+                        lead["pipeline_id"],
+                        old_status,
+                        lead["status_id"],
+                        lead["updated_at"],
+                        lead["responsible_user_id"],
+                    )
+                )
                 if lead["status_id"] in (WON, LOST):
                     lead["closed_at"] = lead["updated_at"]
             return lead
@@ -243,10 +362,21 @@ class AmoCRMPortal(LoopbackServer):
             now = self.tick()
             template = next(iter(self.leads.values()))
             lead = json.loads(json.dumps(template))
-            lead.update({"id": max(self.leads) + 1, "name": "Новая сделка", "price": 0, "created_at": now,
-                         "updated_at": now, "closed_at": None, "is_deleted": False, "loss_reason_id": None,
-                         "status_id": self.first_status[template["pipeline_id"]], "custom_fields_values": None,
-                         "_embedded": {"tags": [], "companies": [], "loss_reason": []}})
+            lead.update(
+                {
+                    "id": max(self.leads) + 1,
+                    "name": "Новая сделка",
+                    "price": 0,
+                    "created_at": now,
+                    "updated_at": now,
+                    "closed_at": None,
+                    "is_deleted": False,
+                    "loss_reason_id": None,
+                    "status_id": self.first_status[template["pipeline_id"]],
+                    "custom_fields_values": None,
+                    "_embedded": {"tags": [], "companies": [], "loss_reason": []},
+                }
+            )
             lead.update(fields)
             self.leads[lead["id"]] = lead
             return lead
@@ -256,10 +386,19 @@ class AmoCRMPortal(LoopbackServer):
             lead = self.leads[lead_id]
             lead["is_deleted"] = True
             lead["updated_at"] = self.tick()
-            self.events.append({"id": f"del{lead_id:x}{lead['updated_at']:x}", "type": "lead_deleted",
-                                "entity_id": lead_id, "entity_type": "lead", "created_by": 1,
-                                "created_at": lead["updated_at"], "account_id": ACCOUNT_ID,
-                                "value_before": [], "value_after": []})
+            self.events.append(
+                {
+                    "id": f"del{lead_id:x}{lead['updated_at']:x}",
+                    "type": "lead_deleted",
+                    "entity_id": lead_id,
+                    "entity_type": "lead",
+                    "created_by": 1,
+                    "created_at": lead["updated_at"],
+                    "account_id": ACCOUNT_ID,
+                    "value_before": [],
+                    "value_after": [],
+                }
+            )
 
     def restore_lead(self, lead_id: int) -> dict[str, Any]:
         """Back from the recycle bin: listed again, stamped a new second."""
@@ -269,17 +408,26 @@ class AmoCRMPortal(LoopbackServer):
             lead["updated_at"] = self.tick()
             return lead
 
-    def add_custom_field(self, field_id: int, name: str, code: str | None, values: dict[int, Any],
-                         field_type: str = "text") -> None:
+    def add_custom_field(
+        self, field_id: int, name: str, code: str | None, values: dict[int, Any], field_type: str = "text"
+    ) -> None:
         """A field the account's admin just created, filled on some leads (which become updated)."""
         with self._lock:
-            self.custom_fields.append({"id": field_id, "name": name, "code": code, "type": field_type,
-                                       "entity_type": "leads"})
+            self.custom_fields.append(
+                {"id": field_id, "name": name, "code": code, "type": field_type, "entity_type": "leads"}
+            )
             for lead_id, value in values.items():
                 lead = self.leads[lead_id]
                 cfv = [c for c in (lead["custom_fields_values"] or []) if c["field_id"] != field_id]
-                cfv.append({"field_id": field_id, "field_name": name, "field_code": code, "field_type": field_type,
-                            "values": [{"value": value}]})
+                cfv.append(
+                    {
+                        "field_id": field_id,
+                        "field_name": name,
+                        "field_code": code,
+                        "field_type": field_type,
+                        "values": [{"value": value}],
+                    }
+                )
                 lead["custom_fields_values"] = cfv
                 lead["updated_at"] = self.tick()
 
@@ -375,12 +523,16 @@ class AmoCRMPortal(LoopbackServer):
             deleted = "only_deleted" in with_
             rows = order(window([r for r in self.leads.values() if bool(r["is_deleted"]) == deleted], "updated_at"))
             if "loss_reason" not in with_:
-                rows = [{**r, "_embedded": {k: v for k, v in r["_embedded"].items() if k != "loss_reason"}}
-                        for r in rows]
+                rows = [
+                    {**r, "_embedded": {k: v for k, v in r["_embedded"].items() if k != "loss_reason"}} for r in rows
+                ]
             key = "leads"
         elif path == "/api/v4/leads/pipelines":
-            return 200, {"_total_items": len(self.pipelines), "_links": {"self": {"href": self._href(raw_path)}},
-                         "_embedded": {"pipelines": self.pipelines}}
+            return 200, {
+                "_total_items": len(self.pipelines),
+                "_links": {"self": {"href": self._href(raw_path)}},
+                "_embedded": {"pipelines": self.pipelines},
+            }
         elif path == "/api/v4/leads/loss_reasons":
             rows, key = list(self.loss_reasons), "loss_reasons"
         elif path == "/api/v4/leads/custom_fields":
@@ -416,7 +568,7 @@ class AmoCRMPortal(LoopbackServer):
             return 400, _problem(400, "Bad Request", "page and limit are integers")
         if page < 1 or not 1 <= limit <= max_limit:
             return 400, _problem(400, "Bad Request", f"limit must be 1..{max_limit}, page from 1")
-        chunk = rows[(page - 1) * limit: page * limit]
+        chunk = rows[(page - 1) * limit : page * limit]
         if not chunk:
             return 204, None
         links = {"self": {"href": self._href(raw_path)}}

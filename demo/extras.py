@@ -11,6 +11,7 @@ Everything is derived from the written world (demo.world.load_world) with seeded
 same world always gives byte-identical extras. The folder is written to a sibling temp folder and
 renamed into place; a version file decides whether a cached one is still current.
 """
+
 from __future__ import annotations
 
 import csv
@@ -54,11 +55,16 @@ def _write(world_dir: Path, tmp: Path) -> None:
     world = load_world(world_dir)
     (tmp / "onec").mkdir(parents=True)
     (tmp / "telephony").mkdir()
-    for name, rows in (("direct_stats.json", marketing.direct_stats(world)), ("vk_stats.json", marketing.vk_stats(world))):
+    for name, rows in (
+        ("direct_stats.json", marketing.direct_stats(world)),
+        ("vk_stats.json", marketing.vk_stats(world)),
+    ):
         (tmp / name).write_text(json.dumps(rows, ensure_ascii=False, separators=(",", ":")) + "\n", encoding="utf-8")
     invoices, payments = finance.invoices_and_payments(world)
-    for name, columns, rows in (("invoices.csv", finance.INVOICE_COLUMNS, invoices),
-                                ("payments.csv", finance.PAYMENT_COLUMNS, payments)):
+    for name, columns, rows in (
+        ("invoices.csv", finance.INVOICE_COLUMNS, invoices),
+        ("payments.csv", finance.PAYMENT_COLUMNS, payments),
+    ):
         buf = io.StringIO()
         writer = csv.writer(buf, delimiter=";", lineterminator="\r\n")
         writer.writerow(columns)
@@ -71,7 +77,8 @@ def _write(world_dir: Path, tmp: Path) -> None:
     for month, rows in by_month.items():
         if month == last:
             (tmp / "telephony" / f"calls_{month}.json").write_text(
-                json.dumps(rows, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+                json.dumps(rows, ensure_ascii=False, indent=1) + "\n", encoding="utf-8"
+            )
             continue
         with (tmp / "telephony" / f"calls_{month}.csv").open("w", newline="", encoding="utf-8") as fh:
             call_writer = csv.DictWriter(fh, fieldnames=telephony.CALL_COLUMNS)

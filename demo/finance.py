@@ -5,6 +5,7 @@ in one payment after it, some in two parts, a few stay unpaid, and a few payment
 company reference (the accountant did not fill the deal). The export files have the shape a 1C
 data processor writes: `;`-separated, windows-1251, dates DD.MM.YYYY, decimal comma.
 """
+
 from __future__ import annotations
 
 import random
@@ -14,10 +15,26 @@ from typing import Any
 
 from demo.world import World
 
-INVOICE_COLUMNS = ("invoice_number", "invoice_date", "deal_id", "company_id", "counterparty", "amount",
-                   "currency", "status")
-PAYMENT_COLUMNS = ("payment_number", "payment_date", "invoice_number", "deal_id", "company_id", "amount",
-                   "currency", "purpose")
+INVOICE_COLUMNS = (
+    "invoice_number",
+    "invoice_date",
+    "deal_id",
+    "company_id",
+    "counterparty",
+    "amount",
+    "currency",
+    "status",
+)
+PAYMENT_COLUMNS = (
+    "payment_number",
+    "payment_date",
+    "invoice_number",
+    "deal_id",
+    "company_id",
+    "amount",
+    "currency",
+    "purpose",
+)
 
 
 def _company(deal: dict[str, Any]) -> str:
@@ -29,7 +46,9 @@ def invoices_and_payments(world: World) -> tuple[list[dict[str, Any]], list[dict
     """(invoices, payments) with typed values (dates, Decimal amounts)."""
     invoices: list[dict[str, Any]] = []
     payments: list[dict[str, Any]] = []
-    won = sorted((d for d in world.deals if d["STAGE_SEMANTIC_ID"] == "S"), key=lambda d: (d["CLOSEDATE"], int(d["ID"])))
+    won = sorted(
+        (d for d in world.deals if d["STAGE_SEMANTIC_ID"] == "S"), key=lambda d: (d["CLOSEDATE"], int(d["ID"]))
+    )
     pay_no = 0
     for n, deal in enumerate(won, start=1):
         rng = random.Random(f"{world.seed}:1c:{deal['ID']}")
@@ -43,8 +62,10 @@ def invoices_and_payments(world: World) -> tuple[list[dict[str, Any]], list[dict
             status = "Не оплачен"
         elif fate < 0.18:
             first = (amount * Decimal(rng.choice(("0.3", "0.5", "0.7")))).quantize(Decimal("0.01"))
-            parts = [(closed + timedelta(days=rng.randint(1, 10)), first),
-                     (closed + timedelta(days=rng.randint(12, 40)), amount - first)]
+            parts = [
+                (closed + timedelta(days=rng.randint(1, 10)), first),
+                (closed + timedelta(days=rng.randint(12, 40)), amount - first),
+            ]
             status = "Оплачен"
         else:
             parts = [(closed + timedelta(days=rng.randint(0, 14)), amount)]
@@ -52,17 +73,33 @@ def invoices_and_payments(world: World) -> tuple[list[dict[str, Any]], list[dict
         parts = [(d, a) for d, a in parts if d <= world.today]
         if status == "Оплачен" and sum((a for _, a in parts), Decimal(0)) < amount:
             status = "Частично оплачен" if parts else "Не оплачен"
-        invoices.append({"invoice_number": number, "invoice_date": inv_date, "deal_id": int(deal["ID"]),
-                         "company_id": int(deal["COMPANY_ID"]) if deal.get("COMPANY_ID") else None,
-                         "counterparty": _company(deal), "amount": amount, "currency": deal["CURRENCY_ID"],
-                         "status": status})
+        invoices.append(
+            {
+                "invoice_number": number,
+                "invoice_date": inv_date,
+                "deal_id": int(deal["ID"]),
+                "company_id": int(deal["COMPANY_ID"]) if deal.get("COMPANY_ID") else None,
+                "counterparty": _company(deal),
+                "amount": amount,
+                "currency": deal["CURRENCY_ID"],
+                "status": status,
+            }
+        )
         for day, part in parts:
             pay_no += 1
             no_deal = rng.random() < 0.05
-            payments.append({"payment_number": f"ПП-{pay_no:06d}", "payment_date": day, "invoice_number": number,
-                             "deal_id": None if no_deal else int(deal["ID"]),
-                             "company_id": invoices[-1]["company_id"], "amount": part,
-                             "currency": deal["CURRENCY_ID"], "purpose": f"Оплата по счёту {number}"})
+            payments.append(
+                {
+                    "payment_number": f"ПП-{pay_no:06d}",
+                    "payment_date": day,
+                    "invoice_number": number,
+                    "deal_id": None if no_deal else int(deal["ID"]),
+                    "company_id": invoices[-1]["company_id"],
+                    "amount": part,
+                    "currency": deal["CURRENCY_ID"],
+                    "purpose": f"Оплата по счёту {number}",
+                }
+            )
     return invoices, payments
 
 

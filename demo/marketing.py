@@ -5,6 +5,7 @@ UTM_SOURCE/UTM_CAMPAIGN), with a seeded per-(campaign, day) stream for the noise
 and the CRM's funnel tell one story. Direct costs are in the login's currency (RUB), VK's in the
 account's (RUB); neither platform sends a currency column.
 """
+
 from __future__ import annotations
 
 import random
@@ -36,8 +37,9 @@ def _days(world: World) -> list[date]:
 
 
 def _leads_by(world: World, utm_source: str) -> Counter:
-    return Counter((lead["DATE_CREATE"][:10], lead["UTM_CAMPAIGN"]) for lead in world.leads
-                   if lead.get("UTM_SOURCE") == utm_source)
+    return Counter(
+        (lead["DATE_CREATE"][:10], lead["UTM_CAMPAIGN"]) for lead in world.leads if lead.get("UTM_SOURCE") == utm_source
+    )
 
 
 def direct_stats(world: World) -> list[dict[str, Any]]:
@@ -49,11 +51,16 @@ def direct_stats(world: World) -> list[dict[str, Any]]:
             rng = random.Random(f"{world.seed}:direct:{cid}:{day.isoformat()}")
             n = leads[(day.isoformat(), name)]
             clicks = n * rng.randint(12, 30) + rng.randint(3, 40)
-            rows.append({
-                "Date": day.isoformat(), "CampaignId": cid, "CampaignName": name,
-                "Impressions": clicks * rng.randint(15, 60), "Clicks": clicks,
-                "Cost": round(clicks * cpc * rng.uniform(0.8, 1.2), 2),
-            })
+            rows.append(
+                {
+                    "Date": day.isoformat(),
+                    "CampaignId": cid,
+                    "CampaignName": name,
+                    "Impressions": clicks * rng.randint(15, 60),
+                    "Clicks": clicks,
+                    "Cost": round(clicks * cpc * rng.uniform(0.8, 1.2), 2),
+                }
+            )
     return rows
 
 
@@ -66,8 +73,15 @@ def vk_stats(world: World) -> list[dict[str, Any]]:
             rng = random.Random(f"{world.seed}:vk:{cid}:{day.isoformat()}")
             n = leads[(day.isoformat(), name)]
             clicks = n * rng.randint(15, 40) + rng.randint(0, 25)
-            rows.append({
-                "date": day.isoformat(), "id": cid, "name": name, "shows": clicks * rng.randint(40, 120),
-                "clicks": clicks, "spent": round(clicks * cpc * rng.uniform(0.8, 1.25), 2), "goals": n,
-            })
+            rows.append(
+                {
+                    "date": day.isoformat(),
+                    "id": cid,
+                    "name": name,
+                    "shows": clicks * rng.randint(40, 120),
+                    "clicks": clicks,
+                    "spent": round(clicks * cpc * rng.uniform(0.8, 1.25), 2),
+                    "goals": n,
+                }
+            )
     return rows

@@ -21,6 +21,7 @@ Tests mutate the served data through `upsert()` / `delete()` and can inject faul
 `fail_next()` (an error or a slow answer) and `malform_next()` (a list page that is not a list).
 Timestamps in filters are compared as instants (offsets honoured), never as strings.
 """
+
 from __future__ import annotations
 
 import bisect
@@ -59,8 +60,13 @@ LIST_METHODS: dict[str, str] = {
 }
 # answers shaped {"result": {"<key>": [...]}} instead of {"result": [...]}
 ITEMS_KEY: dict[str, str] = {"crm.stagehistory.list": "items", "tasks.task.list": "tasks"}
-MODIFY_FIELD: dict[str, str] = {"deals": "DATE_MODIFY", "leads": "DATE_MODIFY", "activities": "LAST_UPDATED",
-                                "companies": "DATE_MODIFY", "tasks": "changedDate"}
+MODIFY_FIELD: dict[str, str] = {
+    "deals": "DATE_MODIFY",
+    "leads": "DATE_MODIFY",
+    "activities": "LAST_UPDATED",
+    "companies": "DATE_MODIFY",
+    "tasks": "changedDate",
+}
 _SELECTABLE = {"crm.deal.list", "crm.lead.list", "crm.activity.list", "crm.company.list"}
 _OPS = (">=", "<=", "!@", "!=", "@", ">", "<", "=", "!", "%")
 _TS_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}([+-]\d{2}:\d{2}|Z)$")
@@ -159,15 +165,26 @@ class DemoPortal(LoopbackServer):
     Usage: `with DemoPortal(world_dir) as url: requests.get(url + "crm.deal.list", ...)`.
     """
 
-    def __init__(self, world_dir: Path | None = None, *, secret: str = DEFAULT_SECRET, user_id: int = 1,
-                 host: str = "127.0.0.1", port: int = 0, tables: dict[str, list[dict[str, Any]]] | None = None,
-                 rate_limit: tuple[float, int] | None = DEFAULT_RATE_LIMIT) -> None:
+    def __init__(
+        self,
+        world_dir: Path | None = None,
+        *,
+        secret: str = DEFAULT_SECRET,
+        user_id: int = 1,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        tables: dict[str, list[dict[str, Any]]] | None = None,
+        rate_limit: tuple[float, int] | None = DEFAULT_RATE_LIMIT,
+    ) -> None:
         if tables is None:
             if world_dir is None:
                 raise ValueError("give world_dir or tables")
             base = Path(world_dir) / "bitrix24"
-            tables = {n: json.loads((base / f"{n}.json").read_text(encoding="utf-8")) for n in ENTITY_FILES
-                      if (base / f"{n}.json").exists()}
+            tables = {
+                n: json.loads((base / f"{n}.json").read_text(encoding="utf-8"))
+                for n in ENTITY_FILES
+                if (base / f"{n}.json").exists()
+            }
         for n in ENTITY_FILES:
             tables.setdefault(n, [])
         self.secret, self.user_id, self.host, self.port = secret, user_id, host, port
@@ -234,7 +251,10 @@ class DemoPortal(LoopbackServer):
             stamp_field = MODIFY_FIELD.get(entity)
             if stamp_field:
                 if modified_at is None:
-                    latest = max((self._instant(r[stamp_field]) for r in table.records if r.get(stamp_field)), default=time.time())
+                    latest = max(
+                        (self._instant(r[stamp_field]) for r in table.records if r.get(stamp_field)),
+                        default=time.time(),
+                    )
                     stamp = datetime.fromtimestamp(latest + 60, MSK)
                 elif isinstance(modified_at, str):
                     stamp = datetime.fromtimestamp(parse_instant(modified_at), MSK)
@@ -266,8 +286,14 @@ class DemoPortal(LoopbackServer):
             self._cache.clear()
             return True
 
-    def fail_next(self, n: int = 1, status: int = 503, error: str = "QUERY_LIMIT_EXCEEDED",
-                  description: str = "Too many requests", delay: float = 0.0) -> None:
+    def fail_next(
+        self,
+        n: int = 1,
+        status: int = 503,
+        error: str = "QUERY_LIMIT_EXCEEDED",
+        description: str = "Too many requests",
+        delay: float = 0.0,
+    ) -> None:
         """Make the next `n` authenticated calls fail with this Bitrix-style error.
 
         With `delay` the answer first waits that many seconds (a client with a shorter read timeout
@@ -342,10 +368,14 @@ class DemoPortal(LoopbackServer):
         t1 = time.time()
         if status == 200:
             answer["time"] = {
-                "start": t0, "finish": t1, "duration": t1 - t0, "processing": t1 - t0,
+                "start": t0,
+                "finish": t1,
+                "duration": t1 - t0,
+                "processing": t1 - t0,
                 "date_start": datetime.fromtimestamp(t0, MSK).replace(microsecond=0).isoformat(),
                 "date_finish": datetime.fromtimestamp(t1, MSK).replace(microsecond=0).isoformat(),
-                "operating_reset_at": int(t0) + 600, "operating": 0,
+                "operating_reset_at": int(t0) + 600,
+                "operating": 0,
             }
         return status, answer
 
@@ -391,8 +421,15 @@ class DemoPortal(LoopbackServer):
                 nexts[key] = answer["next"]
             times[key] = {"start": t0, "finish": time.time(), "duration": time.time() - t0}
         # PHP serialises an empty associative array as [] - so does Bitrix24
-        return {"result": {"result": results or [], "result_error": errors or [], "result_total": totals or [],
-                           "result_next": nexts or [], "result_time": times or []}}
+        return {
+            "result": {
+                "result": results or [],
+                "result_error": errors or [],
+                "result_total": totals or [],
+                "result_next": nexts or [],
+                "result_time": times or [],
+            }
+        }
 
     def _categories_answer(self, params: dict[str, Any]) -> dict[str, Any]:
         etype = _ci(params, "entityTypeId")
@@ -474,22 +511,36 @@ class DemoPortal(LoopbackServer):
             if by_id_asc:
                 # positions of every match of the filter without its ID bounds, cut to [lo, hi) by bisecting
                 every = self._matches(entity, table, raw_filter, preds, 0, len(table.records), order_items)
-                idx = every[bisect.bisect_left(every, lo):bisect.bisect_left(every, hi)]
+                idx = every[bisect.bisect_left(every, lo) : bisect.bisect_left(every, hi)]
             else:
                 idx = self._matches(entity, table, raw_filter, preds, lo, hi, order_items)
-            page = [self._project(method, table.records[i], select) for i in idx[start:start + PAGE_SIZE]]
+            page = [self._project(method, table.records[i], select) for i in idx[start : start + PAGE_SIZE]]
             answer: dict[str, Any] = {"result": page}
             if start + PAGE_SIZE < len(idx):
                 answer["next"] = start + PAGE_SIZE
             answer["total"] = len(idx)
             return answer
 
-    def _matches(self, entity: str, table: _Table, raw_filter: dict, preds: list, lo: int, hi: int,
-                 order_items: list[tuple[str, str]]) -> list[int]:
+    def _matches(
+        self,
+        entity: str,
+        table: _Table,
+        raw_filter: dict,
+        preds: list,
+        lo: int,
+        hi: int,
+        order_items: list[tuple[str, str]],
+    ) -> list[int]:
         """Positions of all matching records in the requested order (cached per filter between pages)."""
-        bounds = {k: v for k, v in raw_filter.items()
-                  if not (str(k).lstrip("<>=").upper() == "ID" and str(k)[:1] in "<>" and not isinstance(v, (list, dict)))} \
-            if (lo, hi) == (0, len(table.records)) and order_items == [(table.id_key, "ASC")] else raw_filter
+        bounds = (
+            {
+                k: v
+                for k, v in raw_filter.items()
+                if not (str(k).lstrip("<>=").upper() == "ID" and str(k)[:1] in "<>" and not isinstance(v, (list, dict)))
+            }
+            if (lo, hi) == (0, len(table.records)) and order_items == [(table.id_key, "ASC")]
+            else raw_filter
+        )
         key = (entity, self._version, json.dumps(bounds, sort_keys=True, default=str), tuple(order_items), lo, hi)
         got = self._cache.get(key)
         if got is not None:
@@ -525,10 +576,13 @@ class DemoPortal(LoopbackServer):
         for raw_key, value in raw_filter.items():
             key = str(raw_key)
             op = next((o for o in _OPS if key.startswith(o)), "")
-            field = key[len(op):].upper()
+            field = key[len(op) :].upper()
             if field not in table.kinds:
-                raise PortalError(400, "INVALID_ARG_VALUE",
-                                  f"Unknown filter field {field!r} for {entity}; fields: {', '.join(table.fields)}")
+                raise PortalError(
+                    400,
+                    "INVALID_ARG_VALUE",
+                    f"Unknown filter field {field!r} for {entity}; fields: {', '.join(table.fields)}",
+                )
             kind = table.kinds[field]
             field = table.alias.get(field, field)
             if isinstance(value, dict):
@@ -578,8 +632,14 @@ class DemoPortal(LoopbackServer):
                 return lambda rec: all(conv(v) != target for v in rec.get(field) or [])
             raise PortalError(400, "INVALID_ARG_VALUE", f"operator {op!r} not supported for {field}")
         compare: dict[str, Callable[[Any, Any], bool]] = {
-            "": lambda a, b: a == b, "=": lambda a, b: a == b, "!": lambda a, b: a != b, "!=": lambda a, b: a != b,
-            ">": lambda a, b: a > b, ">=": lambda a, b: a >= b, "<": lambda a, b: a < b, "<=": lambda a, b: a <= b,
+            "": lambda a, b: a == b,
+            "=": lambda a, b: a == b,
+            "!": lambda a, b: a != b,
+            "!=": lambda a, b: a != b,
+            ">": lambda a, b: a > b,
+            ">=": lambda a, b: a >= b,
+            "<": lambda a, b: a < b,
+            "<=": lambda a, b: a <= b,
         }
         cmp = compare[op]
         empty_target = value in (None, "")
@@ -600,11 +660,13 @@ class DemoPortal(LoopbackServer):
         if kind == "time":
             return lambda v: self._instant(v) if isinstance(v, str) else parse_instant(v)
         if kind == "num":
+
             def num(v: Any) -> Any:
                 try:
                     return float(v)
                 except (TypeError, ValueError):
                     return str(v)
+
             return num
         if kind == "bool":
             return lambda v: v if isinstance(v, bool) else str(v).strip().lower() in ("true", "y", "1", "yes")
@@ -619,8 +681,11 @@ class DemoPortal(LoopbackServer):
             select = ["*"]
         wanted = {str(s).upper() for s in select}
         all_std, all_uf = "*" in wanted, "UF_*" in wanted
-        return {k: v for k, v in rec.items()
-                if k == "ID" or k in wanted or (all_std and not k.startswith("UF_")) or (all_uf and k.startswith("UF_"))}
+        return {
+            k: v
+            for k, v in rec.items()
+            if k == "ID" or k in wanted or (all_std and not k.startswith("UF_")) or (all_uf and k.startswith("UF_"))
+        }
 
 
 def _ci(params: dict[str, Any], name: str) -> Any:

@@ -3,6 +3,7 @@
 Every demo server (Bitrix24, amoCRM, ads/CBR) is used the same way - `with Server(...) as url:` or
 `start()` / `stop()` - and only differs in its request handler and the URL it hands out.
 """
+
 from __future__ import annotations
 
 import threading
@@ -30,8 +31,9 @@ class LoopbackServer:
             self._server = ThreadingHTTPServer((self.host, self.port), self._handler())
             self._server.daemon_threads = True
             self.port = self._server.server_address[1]
-            self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
-                                            name=self.thread_name, daemon=True)
+            self._thread = threading.Thread(
+                target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name=self.thread_name, daemon=True
+            )
             self._thread.start()
         return self.served_url()
 

@@ -3,6 +3,7 @@
 Used by the direct, vk_ads and cbr resources in demo mode only; each run starts its own server on an
 ephemeral 127.0.0.1 port and stops it when its block ends.
 """
+
 from __future__ import annotations
 
 import contextlib

@@ -5,6 +5,7 @@ long-lived token (a secret: read at run time, never in the UI, never logged; the
 only ever names endpoints in its messages). The demo amoCRM portal (`python -m demo.amocrm_portal`)
 prints a URL and a token to point these at. Unset -> the amoCRM source is not part of the graph.
 """
+
 from __future__ import annotations
 
 from dagster import ConfigurableResource

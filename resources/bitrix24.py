@@ -9,6 +9,7 @@ The demo portal enforces Bitrix24's request limit (2/s, bursts to 50) unless `de
 `.phone_salt()` is the secret the calls' client numbers are hashed with on arrival (PHONE_HASH_SALT;
 the demo salt in demo mode, the same one the demo telephony export is hashed with).
 """
+
 from __future__ import annotations
 
 import contextlib

@@ -5,6 +5,7 @@ credentials, so outside demo mode it is on by default (CBR_API_URL overrides htt
 CBR_API_URL=off removes the source in a closed network); in demo mode (no CRM configured, no
 CBR_API_URL) the demo server serves the demo world's rates.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -49,8 +50,10 @@ class CBRRates(ConfigurableResource):
             yield CBREndpoint("file", settings.ingest_start, None, rates_file=str(settings.cbr_rates_file))
             return
         if not self.api_url and settings.cbr_disabled:
-            raise CBRDisabled("CBR_API_URL=off (no CBR rates: a closed network, rubles only), but the CBR asset "
-                              "is in this run: reload the definitions after changing the settings")
+            raise CBRDisabled(
+                "CBR_API_URL=off (no CBR rates: a closed network, rubles only), but the CBR asset "
+                "is in this run: reload the definitions after changing the settings"
+            )
         if url or not settings.demo_mode:
             start = settings.ingest_start
             yield CBREndpoint(url or CBR_PUBLIC_URL, start, None)

@@ -5,6 +5,7 @@ canonical fields (see assets/ingest/export/mapping.py). The mapping may also be 
 a shipped one (`maven_crm`, `superstore`, `olist`: assets/ingest/export/mappings/<name>.yaml).
 Read at run time; unset -> the export source is not part of the graph (assets/ingest/__init__.py).
 """
+
 from __future__ import annotations
 
 from pathlib import Path

@@ -4,6 +4,7 @@
 mode (the asset then logs one line and skips). The token is a secret: left unset here it is
 read from DIRECT_TOKEN at run time (never in the UI); it is never logged (the endpoint's repr masks it).
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -46,8 +47,9 @@ class YandexDirect(ConfigurableResource):
         login = self.client_login or settings.direct_client_login
         if token:
             start = settings.ingest_start
-            yield DirectEndpoint(self.api_url or settings.direct_api_url, token, login, start, settings.today,
-                                 settings.ads_lookback_days)
+            yield DirectEndpoint(
+                self.api_url or settings.direct_api_url, token, login, start, settings.today, settings.ads_lookback_days
+            )
             return
         if not settings.demo_mode:
             yield None
@@ -55,5 +57,6 @@ class YandexDirect(ConfigurableResource):
         world = demo_world_dir(self)
         first, last = world_dates(world)
         with serve_demo_ads(world, retry_in=self.demo_retry_in) as portal:
-            yield DirectEndpoint(portal.url, portal.direct_token, portal.direct_login, first, last,
-                                 settings.ads_lookback_days)
+            yield DirectEndpoint(
+                portal.url, portal.direct_token, portal.direct_login, first, last, settings.ads_lookback_days
+            )

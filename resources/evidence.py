@@ -5,6 +5,7 @@ time, must not see the product's secrets, must send no telemetry, must fail with
 words (the tail of its output), and must not run twice at once in the same project folder
 (`evidence sources` and `evidence build` both write `.evidence/` and `build/`).
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -25,7 +26,17 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_PROJECT_DIR = PROJECT_ROOT / "reports_evidence"
 
 # Environment variables never handed to Node: the site is public-ish, its build tools need no secrets.
-_SECRET_PREFIXES = ("OPENAI_", "TELEGRAM_", "BITRIX", "AMOCRM_", "WAREHOUSE_URL", "PG", "DAGSTER_PG", "AWS_", "GITHUB_TOKEN")
+_SECRET_PREFIXES = (
+    "OPENAI_",
+    "TELEGRAM_",
+    "BITRIX",
+    "AMOCRM_",
+    "WAREHOUSE_URL",
+    "PG",
+    "DAGSTER_PG",
+    "AWS_",
+    "GITHUB_TOKEN",
+)
 _SECRET_WORDS = ("TOKEN", "SECRET", "PASSWORD", "API_KEY", "WEBHOOK")
 _STAMP = ".rop-install-stamp"  # written by scripts/install-stamp.cjs (postinstall) and by install()
 
@@ -43,8 +54,7 @@ def scrubbed_env(base: Mapping[str, str] | None = None) -> dict[str, str]:
     env = {
         key: value
         for key, value in (os.environ if base is None else base).items()
-        if not key.upper().startswith(_SECRET_PREFIXES)
-        and not any(word in key.upper() for word in _SECRET_WORDS)
+        if not key.upper().startswith(_SECRET_PREFIXES) and not any(word in key.upper() for word in _SECRET_WORDS)
     }
     env.update(
         {
@@ -70,7 +80,9 @@ class EvidenceCLI(ConfigurableResource):
     is Evidence's own `<project_dir>/build`.
     """
 
-    project_dir: str = Field(default=str(DEFAULT_PROJECT_DIR), description="Folder of the Evidence project (package.json).")
+    project_dir: str = Field(
+        default=str(DEFAULT_PROJECT_DIR), description="Folder of the Evidence project (package.json)."
+    )
     build_dir: str | None = Field(default=None, description="Publish the built site here; default <project_dir>/build.")
     install_timeout_s: int = 900
     sources_timeout_s: int = 300

@@ -6,6 +6,7 @@
 company does not use the source: `.folder()` returns None and the asset skips with one log line.
 The salt is a secret (PHONE_HASH_SALT, read at run time, never in the UI): never logged.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -59,10 +60,14 @@ class TelephonyExport(_DemoFolder):
     def salt(self) -> str:
         """PHONE_HASH_SALT; the demo salt only in demo mode with no folder configured."""
         settings = load_settings()
-        salt = self.phone_hash_salt or (settings.phone_hash_salt.get_secret_value() if settings.phone_hash_salt else None)
+        salt = self.phone_hash_salt or (
+            settings.phone_hash_salt.get_secret_value() if settings.phone_hash_salt else None
+        )
         if salt:
             return salt
         if settings.demo_mode and not (self.export_dir or settings.telephony_export_dir):
             return DEMO_PHONE_SALT
-        raise ValueError("PHONE_HASH_SALT is not set: client phone numbers are hashed with a secret salt on "
-                         "arrival, and an unsalted hash of a phone number is trivially reversible")
+        raise ValueError(
+            "PHONE_HASH_SALT is not set: client phone numbers are hashed with a secret salt on "
+            "arrival, and an unsalted hash of a phone number is trivially reversible"
+        )

@@ -20,6 +20,7 @@ A `requests.Session` whose `send` retries with tenacity, so `requests` calls and
 - urllib3 logs every request's path at DEBUG; while a session sends, those lines show only what its
   `describe` allows (a webhook's secret code and a bot token are path segments).
 """
+
 from __future__ import annotations
 
 import logging
@@ -61,8 +62,9 @@ class _RedactUrls(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         describe = _describe_url.get()
         if describe is not None and isinstance(record.args, tuple):
-            record.args = tuple(describe(a) if isinstance(a, str) and a.startswith(("/", "http")) else a
-                                for a in record.args)
+            record.args = tuple(
+                describe(a) if isinstance(a, str) and a.startswith(("/", "http")) else a for a in record.args
+            )
         return True
 
 
@@ -204,10 +206,15 @@ class RetryingSession(requests.Session):
         def before_sleep(state: RetryCallState) -> None:
             outcome = state.outcome
             assert outcome is not None  # tenacity sleeps only after an attempt
-            why = (type(outcome.exception()).__name__ if outcome.failed
-                   else f"answered {outcome.result().status_code}")
-            log.warning("%s %s, retry %d/%d in %.1f s", where, why, state.attempt_number,
-                        self.policy.max_attempts - 1, state.upcoming_sleep)
+            why = type(outcome.exception()).__name__ if outcome.failed else f"answered {outcome.result().status_code}"
+            log.warning(
+                "%s %s, retry %d/%d in %.1f s",
+                where,
+                why,
+                state.attempt_number,
+                self.policy.max_attempts - 1,
+                state.upcoming_sleep,
+            )
 
         def give_up(state: RetryCallState) -> requests.Response:
             outcome = state.outcome
@@ -216,8 +223,9 @@ class RetryingSession(requests.Session):
             if exc is None:
                 return outcome.result()  # the last retryable answer: the caller reports it
             reason = type(exc).__name__  # requests' own messages carry the full URL: keep only the type
-            raise NoAnswer(f"{where}: no answer after {state.attempt_number} attempt(s) ({reason})",
-                           state.attempt_number, reason) from None
+            raise NoAnswer(
+                f"{where}: no answer after {state.attempt_number} attempt(s) ({reason})", state.attempt_number, reason
+            ) from None
 
         hooks, request.hooks = request.hooks, {"response": []}
         redacting = _describe_url.set(self._describe)
@@ -225,8 +233,10 @@ class RetryingSession(requests.Session):
             response = Retrying(
                 retry=retry_if_exception_type(RETRY_EXCEPTIONS) | retry_if_result(self._retryable),
                 wait=self._wait,
-                stop=stop_any(stop_after_attempt(self.policy.max_attempts),
-                              _BudgetSpent(self._clock, started, self.policy.budget_seconds)),
+                stop=stop_any(
+                    stop_after_attempt(self.policy.max_attempts),
+                    _BudgetSpent(self._clock, started, self.policy.budget_seconds),
+                ),
                 sleep=self._sleep,
                 before_sleep=before_sleep,
                 retry_error_callback=give_up,

@@ -5,6 +5,7 @@ the pydantic model the answer must fit, and decide what to do when it is not ava
 Settings (OPENAI_API_KEY, OPENAI_BASE_URL, OPENAI_MODEL) are read when the resource is used, not
 when it is defined, so the key never sits in Dagster's resource config and the UI never shows it.
 """
+
 from __future__ import annotations
 
 from typing import TypeVar

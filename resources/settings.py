@@ -5,6 +5,7 @@ environment wins; an empty value counts as unset). Read at run time (never at im
 one exception documented in assets/partitions.py), so tests can set variables per test and Dagster
 resources see the values of the process that runs them.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
@@ -163,7 +164,9 @@ class Settings(BaseSettings):
     @field_validator("warehouse_url")
     @classmethod
     def _known_scheme(cls, value: str | None) -> str | None:
-        if value is not None and not (value.startswith("duckdb:///") or value.startswith(("postgresql://", "postgres://"))):
+        if value is not None and not (
+            value.startswith("duckdb:///") or value.startswith(("postgresql://", "postgres://"))
+        ):
             raise ValueError("must start with duckdb:/// or postgresql://")
         return value
 
@@ -254,7 +257,11 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
 def _print_path(what: str) -> None:
     """`python -m resources.settings site|warehouse|datasets`: where the settings put things (for the Makefile)."""
     s = load_settings()
-    paths = {"site": s.data_dir / "site", "warehouse": s.warehouse.removeprefix("duckdb:///"), "datasets": s.datasets_dir}
+    paths = {
+        "site": s.data_dir / "site",
+        "warehouse": s.warehouse.removeprefix("duckdb:///"),
+        "datasets": s.datasets_dir,
+    }
     print(paths[what])
 
 

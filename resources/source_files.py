@@ -4,6 +4,7 @@ Also home of `ensure_demo_world`, the one place the ingest resources turn the de
 generated world folder (the Bitrix24 resource serves the same folder through the demo portal).
 Nothing here runs at import time: settings are read when a run asks for a path.
 """
+
 from __future__ import annotations
 
 from datetime import date
@@ -62,7 +63,8 @@ class PlanSheet(ConfigurableResource):
             return Path(configured)
         if not settings.demo_mode and not (self.demo_dir or self.demo_size or self.demo_today):
             # Never the demo world's plan in a real company's warehouse.
-            raise PlanNotConfigured("PLAN_FILE is not set: a company's plan sheet (CSV or XLSX); "
-                                    "without it the plan source is not part of the graph")
+            raise PlanNotConfigured(
+                "PLAN_FILE is not set: a company's plan sheet (CSV or XLSX); "
+                "without it the plan source is not part of the graph"
+            )
         return self._demo_file("plan.csv")
-

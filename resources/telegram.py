@@ -7,6 +7,7 @@ URL, so this module never logs a URL and scrubs the token from any error it re-r
 read when the resource is used (not at import time), so the token never sits in Dagster's resource
 config.
 """
+
 from __future__ import annotations
 
 import html
@@ -112,26 +113,35 @@ class TelegramNotifier(ConfigurableResource):
             return 0
         sent = 0
         for piece in split_message(html_text):
-            self._post(token, "sendMessage", {
-                "chat_id": chat,
-                "text": piece,
-                "parse_mode": "HTML",
-                "link_preview_options": {"is_disabled": True},
-            })
+            self._post(
+                token,
+                "sendMessage",
+                {
+                    "chat_id": chat,
+                    "text": piece,
+                    "parse_mode": "HTML",
+                    "link_preview_options": {"is_disabled": True},
+                },
+            )
             sent += 1
         self._log().info("telegram: sent %d message(s) to chat %s", sent, chat)
         return sent
 
     def _post(self, token: str, method: str, payload: dict[str, Any]) -> dict[str, Any]:
-        session = RetryingSession("telegram", policy=RetryPolicy(max_attempts=self.max_attempts),
-                                  timeout=self.timeout_seconds, hint=_retry_after,
-                                  describe=lambda url: url.rsplit("/", 1)[-1])  # the method, never the token
+        session = RetryingSession(
+            "telegram",
+            policy=RetryPolicy(max_attempts=self.max_attempts),
+            timeout=self.timeout_seconds,
+            hint=_retry_after,
+            describe=lambda url: url.rsplit("/", 1)[-1],
+        )  # the method, never the token
         with session:
             try:
                 response = session.post(f"{self.base_url}/bot{token}/{method}", json=payload)
             except NoAnswer as exc:
-                raise TelegramError(f"telegram {method}: cannot reach the Bot API ({exc.reason}, "
-                                    f"{exc.attempts} attempt(s))") from None
+                raise TelegramError(
+                    f"telegram {method}: cannot reach the Bot API ({exc.reason}, {exc.attempts} attempt(s))"
+                ) from None
             except requests.RequestException as exc:
                 raise TelegramError(
                     f"telegram {method}: cannot reach the Bot API: {str(exc).replace(token, '***')}"

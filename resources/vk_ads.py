@@ -4,6 +4,7 @@
 mode. VK Ads statistics carry no currency: VK_ADS_CURRENCY (default RUB) names the account's.
 The token is a secret (VK_ADS_TOKEN, read at run time, never in the UI), never logged.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -45,8 +46,14 @@ class VKAds(ConfigurableResource):
         currency = (self.currency or settings.vk_ads_currency).upper()
         if token:
             start = settings.ingest_start
-            yield VKAdsEndpoint(self.api_url or settings.vk_ads_api_url, token, currency, start, settings.today,
-                                settings.ads_lookback_days)
+            yield VKAdsEndpoint(
+                self.api_url or settings.vk_ads_api_url,
+                token,
+                currency,
+                start,
+                settings.today,
+                settings.ads_lookback_days,
+            )
             return
         if not settings.demo_mode:
             yield None

@@ -2,6 +2,7 @@
 
 Only this module knows how to open a connection; assets ask it for frames and hand it frames.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -14,10 +15,19 @@ import polars as pl
 from dagster import ConfigurableResource
 
 _PG_TYPES = {
-    pl.Int8: "bigint", pl.Int16: "bigint", pl.Int32: "bigint", pl.Int64: "bigint",
-    pl.UInt8: "bigint", pl.UInt16: "bigint", pl.UInt32: "bigint", pl.UInt64: "bigint",
-    pl.Float32: "double precision", pl.Float64: "double precision", pl.Boolean: "boolean",
-    pl.Date: "date", pl.Utf8: "text",
+    pl.Int8: "bigint",
+    pl.Int16: "bigint",
+    pl.Int32: "bigint",
+    pl.Int64: "bigint",
+    pl.UInt8: "bigint",
+    pl.UInt16: "bigint",
+    pl.UInt32: "bigint",
+    pl.UInt64: "bigint",
+    pl.Float32: "double precision",
+    pl.Float64: "double precision",
+    pl.Boolean: "boolean",
+    pl.Date: "date",
+    pl.Utf8: "text",
 }
 
 
@@ -127,9 +137,7 @@ class Warehouse(ConfigurableResource):
                 cur.execute(f'delete from "{schema}"."{table}" where {cond.replace("?", "%s")}', list(where.values()))
                 if frame.height:
                     marks = ", ".join(["%s"] * len(frame.columns))
-                    cur.executemany(
-                        f'insert into "{schema}"."{table}" ({names}) values ({marks})', frame.rows()
-                    )
+                    cur.executemany(f'insert into "{schema}"."{table}" ({names}) values ({marks})', frame.rows())
         return frame.height
 
     # --- what other tools need to reach the same warehouse ------------------------------

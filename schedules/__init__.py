@@ -1,4 +1,5 @@
 """Schedules and sensors: the 15-minute refresh, the 06:00 forecast, the 09:00 digest, alerts."""
+
 from __future__ import annotations
 
 from dagster import Definitions

@@ -1,4 +1,5 @@
 """The jobs people and schedules start: the incremental refresh, the morning forecast, the digest."""
+
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 

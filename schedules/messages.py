@@ -3,6 +3,7 @@
 Kept apart from the sensors so the wording is tested without Dagster and so every alert follows
 docs/KPI.md: the metric, its value, the usual value, who owns it, one next step.
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
@@ -62,8 +63,9 @@ def anomaly_alert_html(anomaly: AnomalyFact, day: date) -> str:
     )
 
 
-def run_failure_html(job_name: str, run_id: str, partition: str | None, message: str,
-                     failed_steps: Mapping[str, str]) -> str:
+def run_failure_html(
+    job_name: str, run_id: str, partition: str | None, message: str, failed_steps: Mapping[str, str]
+) -> str:
     """A failed run, for the on-call chat."""
     lines = [f"❌ <b>Запуск упал</b>: {e(job_name)}", f"run_id: <code>{e(run_id)}</code>"]
     if partition:
@@ -76,8 +78,16 @@ def run_failure_html(job_name: str, run_id: str, partition: str | None, message:
     return "\n".join(lines)
 
 
-def check_failure_html(asset: str, check_name: str, severity: str, run_id: str, partition: str | None,
-                       description: str | None, metadata: Mapping[str, Any], blocking: bool = False) -> str:
+def check_failure_html(
+    asset: str,
+    check_name: str,
+    severity: str,
+    run_id: str,
+    partition: str | None,
+    description: str | None,
+    metadata: Mapping[str, Any],
+    blocking: bool = False,
+) -> str:
     """A failed asset check (data quality), for the on-call chat."""
     lines = [
         f"🔴 <b>Проверка данных не прошла</b>: {e(asset)} / {e(check_name)}",
@@ -91,8 +101,10 @@ def check_failure_html(asset: str, check_name: str, severity: str, run_id: str, 
     for key, value in list(metadata.items())[:5]:
         lines.append(f"• {e(str(key))}: {e(str(value)[:200])}")
     if blocking:
-        lines.append("Что сделать: проверьте источник и модель — это блокирующая проверка, "
-                     "зависимые данные и отчёт не обновятся, пока она не пройдёт.")
+        lines.append(
+            "Что сделать: проверьте источник и модель — это блокирующая проверка, "
+            "зависимые данные и отчёт не обновятся, пока она не пройдёт."
+        )
     else:
         lines.append("Что сделать: проверьте источник и модель, затем перезапустите материализацию.")
     return "\n".join(lines)

@@ -1,4 +1,5 @@
 """When the jobs run, in the company's time zone: every 15 minutes, 06:00 and 09:00."""
+
 from datetime import date
 from zoneinfo import ZoneInfo
 

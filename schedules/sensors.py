@@ -3,6 +3,7 @@
 Each keeps a cursor, so evaluating it twice sends nothing new the second time (docs/ARCHITECTURE.md: every
 alert is idempotent), and anomaly alerts also respect a cool-down (docs/KPI.md "Alert rules").
 """
+
 import json
 import time
 from datetime import date, timedelta
@@ -115,8 +116,11 @@ def build_sensors(tz: str, default_status: DefaultSensorStatus = DefaultSensorSt
         telegram.send_html(
             telegram.oncall_chat,
             run_failure_html(
-                run.job_name, run.run_id, run.tags.get("dagster/partition"),
-                context.failure_event.message or "", steps,
+                run.job_name,
+                run.run_id,
+                run.tags.get("dagster/partition"),
+                context.failure_event.message or "",
+                steps,
             ),
         )
 
@@ -144,8 +148,12 @@ def build_sensors(tz: str, default_status: DefaultSensorStatus = DefaultSensorSt
                         telegram.send_html(
                             telegram.oncall_chat,
                             check_failure_html(
-                                key.asset_key.to_user_string(), key.name, evaluation.severity.value,
-                                record.run_id, record.partition, evaluation.description,
+                                key.asset_key.to_user_string(),
+                                key.name,
+                                evaluation.severity.value,
+                                record.run_id,
+                                record.partition,
+                                evaluation.description,
                                 {k: getattr(v, "value", v) for k, v in evaluation.metadata.items()},
                                 blocking=bool(evaluation.blocking),
                             ),

@@ -4,6 +4,7 @@ Why: the report is meant to open inside a closed network, so tests drive the sys
 (no browser download) with its background networking off, and record every request the page makes
 so a test can assert that none leaves the machine.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -72,7 +73,9 @@ class PageVisit:
         return out
 
 
-def visit(url: str, wait_for_text: str | None = None, screenshot: Path | None = None, timeout_ms: int = 60_000) -> PageVisit:
+def visit(
+    url: str, wait_for_text: str | None = None, screenshot: Path | None = None, timeout_ms: int = 60_000
+) -> PageVisit:
     """Open `url` in headless Chromium, wait until the page settles (and shows `wait_for_text`)."""
     from playwright.sync_api import sync_playwright
 
@@ -97,6 +100,8 @@ def visit(url: str, wait_for_text: str | None = None, screenshot: Path | None = 
             page.wait_for_load_state("networkidle", timeout=timeout_ms)
             if screenshot:
                 page.screenshot(path=str(screenshot), full_page=True)
-            return PageVisit(text=page.inner_text("body"), requests=requests, console_errors=errors, html=page.content())
+            return PageVisit(
+                text=page.inner_text("body"), requests=requests, console_errors=errors, html=page.content()
+            )
         finally:
             context.close()

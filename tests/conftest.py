@@ -1,4 +1,5 @@
 """Session-wide pytest hooks."""
+
 from __future__ import annotations
 
 import re
@@ -19,7 +20,8 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
     for path, count in paths.items():
         terminalreporter.write_line(
             f"{count} dataset test{'s' if count != 1 else ''} did not run: {ABSENT}{path} (set DATASETS_DIR)",
-            yellow=True, bold=True,
+            yellow=True,
+            bold=True,
         )
 
 

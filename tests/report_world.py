@@ -3,6 +3,7 @@
 Why a separate module: the browser test and the unit tests of assets/report.py share it, and a
 person can build the report from it by hand (`python -m tests.report_world <file.duckdb>`).
 """
+
 from __future__ import annotations
 
 import sys
@@ -31,7 +32,19 @@ PLAN_FACT = [
 
 FORECAST = [
     # as_of_day, month, plan, actual_mtd, forecast, low, high, prob, ruler, model, history_days
-    (date(2026, 11, 19), MONTH, 1_250_000.0, 1_000_000.0, 1_280_000.0, 1_150_000.0, 1_400_000.0, 0.55, 1_578_947.0, "prophet", 600),
+    (
+        date(2026, 11, 19),
+        MONTH,
+        1_250_000.0,
+        1_000_000.0,
+        1_280_000.0,
+        1_150_000.0,
+        1_400_000.0,
+        0.55,
+        1_578_947.0,
+        "prophet",
+        600,
+    ),
     (TODAY, MONTH, 1_250_000.0, 1_040_000.0, 1_310_000.0, 1_180_000.0, 1_440_000.0, 0.62, 1_560_000.0, "prophet", 601),
 ]
 
@@ -114,10 +127,19 @@ def build_warehouse(path: Path, with_ml: bool = True) -> Path:
             our_plan, our_actual = sum(r[7] for r in ours), sum(r[8] for r in ours)
             con.execute(
                 "insert into marts.mart_plan_fact values (" + ", ".join(["?"] * 26) + ")",
-                [*row, *_scored(row[7], row[8]),
-                 mine_plan, mine_actual, sum(r[9] for r in mine), *_scored(mine_plan, mine_actual),
-                 our_plan, our_actual, *_scored(our_plan, our_actual),
-                 RED_BELOW_PCT, GREEN_FROM_PCT],
+                [
+                    *row,
+                    *_scored(row[7], row[8]),
+                    mine_plan,
+                    mine_actual,
+                    sum(r[9] for r in mine),
+                    *_scored(mine_plan, mine_actual),
+                    our_plan,
+                    our_actual,
+                    *_scored(our_plan, our_actual),
+                    RED_BELOW_PCT,
+                    GREEN_FROM_PCT,
+                ],
             )
         con.execute(
             """create table marts.mart_revenue_daily (day date, department_id bigint, department_name text,

@@ -1,4 +1,5 @@
 """Manager anomalies: an injected zero-activity day and an injected spike are flagged, ordinary days mostly not."""
+
 from __future__ import annotations
 
 from datetime import date, timedelta
@@ -12,8 +13,8 @@ from assets.anomalies.assets import manager_anomalies
 from assets.anomalies.model import METRICS, score_day
 from resources.warehouse import Warehouse
 
-AS_OF = date(2025, 10, 15)       # a Wednesday, not a holiday
-SILENT, SPIKY = 3, 5             # manager 3 does nothing that day; manager 5 makes 5× their calls
+AS_OF = date(2025, 10, 15)  # a Wednesday, not a holiday
+SILENT, SPIKY = 3, 5  # manager 3 does nothing that day; manager 5 makes 5× their calls
 MANAGERS = range(1, 13)
 
 
@@ -28,11 +29,18 @@ def panel(seed: int = 3, through: date = AS_OF) -> pl.DataFrame:
             if d.weekday() >= 5:
                 continue
             r = {
-                "day": d, "manager_id": m, "manager_name": f"Менеджер {m}", "department_id": 1 + m % 3,
-                "leads_assigned": rng.poisson(5 * pace), "deals_created": rng.poisson(2 * pace),
-                "won_count": rng.poisson(0.5 * pace), "calls_out": rng.poisson(40 * pace),
-                "calls_in": rng.poisson(10 * pace), "emails": rng.poisson(8 * pace),
-                "meetings": rng.poisson(1 * pace), "tasks_done": rng.poisson(6 * pace),
+                "day": d,
+                "manager_id": m,
+                "manager_name": f"Менеджер {m}",
+                "department_id": 1 + m % 3,
+                "leads_assigned": rng.poisson(5 * pace),
+                "deals_created": rng.poisson(2 * pace),
+                "won_count": rng.poisson(0.5 * pace),
+                "calls_out": rng.poisson(40 * pace),
+                "calls_in": rng.poisson(10 * pace),
+                "emails": rng.poisson(8 * pace),
+                "meetings": rng.poisson(1 * pace),
+                "tasks_done": rng.poisson(6 * pace),
             }
             r["won_rub"] = float(r["won_count"] * rng.lognormal(11, 0.5))
             r["call_minutes"] = float(r["calls_out"] * 2 + r["calls_in"] * 3)
@@ -45,8 +53,10 @@ def with_injections(frame: pl.DataFrame) -> pl.DataFrame:
     """Manager SILENT has no row at all on AS_OF (no activity); SPIKY's outgoing calls ×5."""
     on_day = pl.col("day") == AS_OF
     return frame.filter(~(on_day & (pl.col("manager_id") == SILENT))).with_columns(
-        pl.when(on_day & (pl.col("manager_id") == SPIKY)).then(pl.col("calls_out") * 5)
-        .otherwise(pl.col("calls_out")).alias("calls_out")
+        pl.when(on_day & (pl.col("manager_id") == SPIKY))
+        .then(pl.col("calls_out") * 5)
+        .otherwise(pl.col("calls_out"))
+        .alias("calls_out")
     )
 
 
@@ -94,7 +104,7 @@ def test_ordinary_days_are_rarely_flagged() -> None:
 
 def test_weekends_are_not_scored(injected: pl.DataFrame) -> None:
     assert score_day(injected, date(2025, 10, 12)).is_empty()  # a Sunday
-    assert score_day(injected, date(2025, 11, 4)).is_empty()   # Unity Day, a Tuesday
+    assert score_day(injected, date(2025, 11, 4)).is_empty()  # Unity Day, a Tuesday
 
 
 def test_later_rows_change_nothing_and_scores_repeat(injected: pl.DataFrame) -> None:
@@ -115,8 +125,16 @@ def test_asset_writes_the_days_scores_once(tmp_path, injected: pl.DataFrame) -> 
     meta = result.asset_materializations_for_node("manager_anomalies")[0].metadata
     assert meta["dagster/row_count"].value == len(MANAGERS)
     assert [c.name for c in meta["dagster/column_schema"].value.columns] == rows.columns
-    assert set(rows.columns) == {"as_of_day", "manager_id", "manager_name", "score", "is_anomaly",
-                                 "top_metric", "metric_value", "usual_value"}
+    assert set(rows.columns) == {
+        "as_of_day",
+        "manager_id",
+        "manager_name",
+        "score",
+        "is_anomaly",
+        "top_metric",
+        "metric_value",
+        "usual_value",
+    }
     flagged = set(rows.filter(pl.col("is_anomaly"))["manager_id"].to_list())
     assert {SILENT, SPIKY} <= flagged
     # a Sunday partition writes no rows and leaves the Wednesday alone

@@ -8,6 +8,7 @@ Hand-made worlds (every expected figure below is worked out by hand, in the comm
   wins and nothing doubles;
 - the public Maven CRM dataset: won revenue equals a plain csv-module sum over the file.
 """
+
 from __future__ import annotations
 
 import csv
@@ -64,44 +65,106 @@ def surrogate(text: str) -> int:
 #   7 marked is_deleted (won 999 999) and 8 with a lead_deleted event (won 777 777): not deals.
 AMO_TABLES: dict[str, dict[str, str]] = {
     "raw_amocrm.users": {"id": "bigint", "name": "text", "email": "text", "is_active": "boolean"},
-    "raw_amocrm.pipelines": {"id": "bigint", "name": "text", "sort": "bigint", "is_main": "boolean",
-                             "is_archive": "boolean"},
+    "raw_amocrm.pipelines": {
+        "id": "bigint",
+        "name": "text",
+        "sort": "bigint",
+        "is_main": "boolean",
+        "is_archive": "boolean",
+    },
     "raw_amocrm.statuses": {"id": "bigint", "pipeline_id": "bigint", "name": "text", "sort": "bigint"},
     "raw_amocrm.loss_reasons": {"id": "bigint", "name": "text"},
     "raw_amocrm.leads": {
-        "id": "bigint", "name": "text", "price": "bigint", "responsible_user_id": "bigint", "status_id": "bigint",
-        "pipeline_id": "bigint", "loss_reason_id": "bigint", "loss_reason_name": "text", "company_id": "bigint",
-        "is_deleted": "boolean", "created_at": "bigint", "updated_at": "bigint", "closed_at": "bigint",
+        "id": "bigint",
+        "name": "text",
+        "price": "bigint",
+        "responsible_user_id": "bigint",
+        "status_id": "bigint",
+        "pipeline_id": "bigint",
+        "loss_reason_id": "bigint",
+        "loss_reason_name": "text",
+        "company_id": "bigint",
+        "is_deleted": "boolean",
+        "created_at": "bigint",
+        "updated_at": "bigint",
+        "closed_at": "bigint",
     },
     "raw_amocrm.events": {
-        "id": "text", "type": "text", "entity_id": "bigint", "entity_type": "text", "created_at": "bigint",
-        "created_by": "bigint", "pipeline_before_id": "bigint", "status_before_id": "bigint",
-        "pipeline_after_id": "bigint", "status_after_id": "bigint",
+        "id": "text",
+        "type": "text",
+        "entity_id": "bigint",
+        "entity_type": "text",
+        "created_at": "bigint",
+        "created_by": "bigint",
+        "pipeline_before_id": "bigint",
+        "status_before_id": "bigint",
+        "pipeline_after_id": "bigint",
+        "status_after_id": "bigint",
     },
     "raw_amocrm.notes": {
-        "id": "bigint", "entity_id": "bigint", "note_type": "text", "responsible_user_id": "bigint",
-        "call_duration": "bigint", "call_status": "bigint", "call_result": "text", "created_at": "bigint",
+        "id": "bigint",
+        "entity_id": "bigint",
+        "note_type": "text",
+        "responsible_user_id": "bigint",
+        "call_duration": "bigint",
+        "call_status": "bigint",
+        "call_result": "text",
+        "created_at": "bigint",
         "updated_at": "bigint",
     },
     "raw_amocrm.tasks": {
-        "id": "bigint", "entity_id": "bigint", "entity_type": "text", "responsible_user_id": "bigint",
-        "task_type_id": "bigint", "text": "text", "is_completed": "boolean", "complete_till": "bigint",
-        "created_at": "bigint", "updated_at": "bigint",
+        "id": "bigint",
+        "entity_id": "bigint",
+        "entity_type": "text",
+        "responsible_user_id": "bigint",
+        "task_type_id": "bigint",
+        "text": "text",
+        "is_completed": "boolean",
+        "complete_till": "bigint",
+        "created_at": "bigint",
+        "updated_at": "bigint",
     },
 }
 
 
-def _lead(id_: int, manager: int, pipeline: int, status: int, price: int, created: str,
-          closed: str | None = None, **extra: Any) -> dict[str, Any]:
-    return {"id": id_, "name": f"Сделка {id_}", "price": price, "responsible_user_id": manager, "status_id": status,
-            "pipeline_id": pipeline, "created_at": unix(created), "updated_at": unix(closed or created),
-            "closed_at": unix(closed) if closed else None, "is_deleted": False, **extra}
+def _lead(
+    id_: int,
+    manager: int,
+    pipeline: int,
+    status: int,
+    price: int,
+    created: str,
+    closed: str | None = None,
+    **extra: Any,
+) -> dict[str, Any]:
+    return {
+        "id": id_,
+        "name": f"Сделка {id_}",
+        "price": price,
+        "responsible_user_id": manager,
+        "status_id": status,
+        "pipeline_id": pipeline,
+        "created_at": unix(created),
+        "updated_at": unix(closed or created),
+        "closed_at": unix(closed) if closed else None,
+        "is_deleted": False,
+        **extra,
+    }
 
 
 def _move(id_: str, lead: int, when: str, pipeline: int, before: int, after: int) -> dict[str, Any]:
-    return {"id": id_, "type": "lead_status_changed", "entity_id": lead, "entity_type": "lead",
-            "created_at": unix(when), "created_by": 101, "pipeline_before_id": pipeline,
-            "status_before_id": before, "pipeline_after_id": pipeline, "status_after_id": after}
+    return {
+        "id": id_,
+        "type": "lead_status_changed",
+        "entity_id": lead,
+        "entity_type": "lead",
+        "created_at": unix(when),
+        "created_by": 101,
+        "pipeline_before_id": pipeline,
+        "status_before_id": before,
+        "pipeline_after_id": pipeline,
+        "status_after_id": after,
+    }
 
 
 AMO_ROWS: dict[str, list[dict[str, Any]]] = {
@@ -128,8 +191,9 @@ AMO_ROWS: dict[str, list[dict[str, Any]]] = {
     "raw_amocrm.leads": [
         _lead(1, 101, 10, 142, 100000, "2025-01-10 10:00", "2025-01-20 15:00"),
         _lead(2, 101, 10, 142, 50000, "2025-01-15 10:00", "2025-02-01 01:30"),
-        _lead(3, 102, 10, 143, 30000, "2025-01-11 10:00", "2025-01-25 12:00", loss_reason_id=1,
-              loss_reason_name="Дорого"),
+        _lead(
+            3, 102, 10, 143, 30000, "2025-01-11 10:00", "2025-01-25 12:00", loss_reason_id=1, loss_reason_name="Дорого"
+        ),
         _lead(4, 102, 10, 143, 20000, "2025-01-12 10:00", "2025-01-14 12:00", loss_reason_id=2),
         _lead(5, 102, 20, 142, 200000, "2025-01-05 10:00", "2025-01-28 18:00"),
         _lead(6, 103, 10, 1001, 0, "2025-01-27 09:00"),
@@ -146,29 +210,67 @@ AMO_ROWS: dict[str, list[dict[str, Any]]] = {
         _move("e7", 4, "2025-01-14 12:00", 10, 1001, 143),
         _move("e8", 5, "2025-01-06 10:00", 20, 2001, 2002),
         _move("e9", 5, "2025-01-28 18:00", 20, 2002, 142),
-        {"id": "e10", "type": "lead_deleted", "entity_id": 8, "entity_type": "lead",
-         "created_at": unix("2025-01-23 10:00"), "created_by": 101},
+        {
+            "id": "e10",
+            "type": "lead_deleted",
+            "entity_id": 8,
+            "entity_type": "lead",
+            "created_at": unix("2025-01-23 10:00"),
+            "created_by": 101,
+        },
     ],
     "raw_amocrm.notes": [
         # an outgoing 2-minute call on lead 1, an unanswered incoming call on lead 6 (Анна takes it)
-        {"id": 1, "entity_id": 1, "note_type": "call_out", "responsible_user_id": 101, "call_duration": 120,
-         "call_status": 4, "call_result": "Договорились", "created_at": unix("2025-01-10 11:00"),
-         "updated_at": unix("2025-01-10 11:00")},
-        {"id": 2, "entity_id": 6, "note_type": "call_in", "responsible_user_id": 101, "call_duration": 0,
-         "call_status": 6, "call_result": None, "created_at": unix("2025-01-27 10:00"),
-         "updated_at": unix("2025-01-27 10:00")},
+        {
+            "id": 1,
+            "entity_id": 1,
+            "note_type": "call_out",
+            "responsible_user_id": 101,
+            "call_duration": 120,
+            "call_status": 4,
+            "call_result": "Договорились",
+            "created_at": unix("2025-01-10 11:00"),
+            "updated_at": unix("2025-01-10 11:00"),
+        },
+        {
+            "id": 2,
+            "entity_id": 6,
+            "note_type": "call_in",
+            "responsible_user_id": 101,
+            "call_duration": 0,
+            "call_status": 6,
+            "call_result": None,
+            "created_at": unix("2025-01-27 10:00"),
+            "updated_at": unix("2025-01-27 10:00"),
+        },
     ],
     "raw_amocrm.tasks": [
-        {"id": 1, "entity_id": 1, "entity_type": "leads", "responsible_user_id": 101, "task_type_id": 1,
-         "text": "Перезвонить", "is_completed": True, "complete_till": unix("2025-01-11 18:00"),
-         "created_at": unix("2025-01-10 12:00"), "updated_at": unix("2025-01-11 09:00")},
+        {
+            "id": 1,
+            "entity_id": 1,
+            "entity_type": "leads",
+            "responsible_user_id": 101,
+            "task_type_id": 1,
+            "text": "Перезвонить",
+            "is_completed": True,
+            "complete_till": unix("2025-01-11 18:00"),
+            "created_at": unix("2025-01-10 12:00"),
+            "updated_at": unix("2025-01-11 09:00"),
+        },
     ],
 }
 
 # The plan sheet (manager and pipeline ids are amoCRM's) and one CBR rate (amoCRM prices are rubles).
 SIDE_TABLES: dict[str, dict[str, str]] = {
-    "raw_plan.plan": {"month": "text", "manager_id": "bigint", "pipeline_id": "bigint", "amount_rub": "double precision",
-                      "deal_count": "bigint", "bonus_threshold_pct": "double precision", "bonus_rub": "double precision"},
+    "raw_plan.plan": {
+        "month": "text",
+        "manager_id": "bigint",
+        "pipeline_id": "bigint",
+        "amount_rub": "double precision",
+        "deal_count": "bigint",
+        "bonus_threshold_pct": "double precision",
+        "bonus_rub": "double precision",
+    },
     "raw_cbr.rates": {"date": "date", "char_code": "text", "nominal": "bigint", "value": "numeric(38, 9)"},
 }
 AMO_SIDE_ROWS: dict[str, list[dict[str, Any]]] = {
@@ -197,16 +299,17 @@ AMO_LOST = {
 # (pipeline, stage) -> (entered, advanced) over all managers and weekdays of January. Furthest non-lost
 # stage: leads 1, 2, 5 reached won (10000); lead 3 got to 1002 (20); leads 4 and 6 never left 1001.
 AMO_FUNNEL = {
-    (10, "1001"): (5, 3),   # 1, 2, 3 advanced; 4, 6 did not
-    (10, "1002"): (2, 1),   # 1 advanced; 3 was lost from it
-    (10, "1003"): (1, 1),   # 2
-    (20, "2001"): (1, 1),   # 5
-    (20, "2002"): (1, 1),   # 5
+    (10, "1001"): (5, 3),  # 1, 2, 3 advanced; 4, 6 did not
+    (10, "1002"): (2, 1),  # 1 advanced; 3 was lost from it
+    (10, "1003"): (1, 1),  # 2
+    (20, "2001"): (1, 1),  # 5
+    (20, "2002"): (1, 1),  # 5
 }
 
 
 def create_tables(warehouse: Warehouse, tables: dict[str, dict[str, str]], rows: dict[str, list[dict]]) -> None:
     """Create and fill raw tables with dlt-like names and types (plus dlt's bookkeeping columns)."""
+
     def fill(execute: Callable[[str, list[Any] | None], Any], mark: str) -> None:
         for qualified, columns in tables.items():
             execute(f"create schema if not exists {qualified.split('.')[0]}", None)
@@ -215,8 +318,10 @@ def create_tables(warehouse: Warehouse, tables: dict[str, dict[str, str]], rows:
             for i, row in enumerate(rows.get(qualified, [])):
                 values = {c: row.get(c) for c in columns}
                 values.update(_dlt_load_id="1700000000.0", _dlt_id=f"{qualified}-{i}")
-                execute(f"insert into {qualified} ({', '.join(values)}) values ({', '.join([mark] * len(values))})",
-                        list(values.values()))
+                execute(
+                    f"insert into {qualified} ({', '.join(values)}) values ({', '.join([mark] * len(values))})",
+                    list(values.values()),
+                )
 
     with warehouse.connect() as con:
         if warehouse.kind == "duckdb":
@@ -228,11 +333,25 @@ def create_tables(warehouse: Warehouse, tables: dict[str, dict[str, str]], rows:
 
 def dbt_build(warehouse: Warehouse, tmp_path: Path, crm: str | None = None) -> None:
     """`dbt build` the whole project (optionally with var crm), as a person or CI would; must pass."""
-    env = {**os.environ, **warehouse.dbt_env(), "COMPANY_TIMEZONE": "Europe/Moscow",
-           "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
+    env = {
+        **os.environ,
+        **warehouse.dbt_env(),
+        "COMPANY_TIMEZONE": "Europe/Moscow",
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+    }
     env.pop("COMPANY_CRM", None)
-    cmd = [str(DBT), "build", "--project-dir", str(DBT_DIR), "--profiles-dir", str(DBT_DIR),
-           "--target-path", str(tmp_path / "dbt_target"), "--log-path", str(tmp_path / "dbt_logs")]
+    cmd = [
+        str(DBT),
+        "build",
+        "--project-dir",
+        str(DBT_DIR),
+        "--profiles-dir",
+        str(DBT_DIR),
+        "--target-path",
+        str(tmp_path / "dbt_target"),
+        "--log-path",
+        str(tmp_path / "dbt_logs"),
+    ]
     if crm:
         cmd += ["--vars", f"{{crm: {crm}}}"]
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=900)
@@ -247,23 +366,55 @@ def rows(warehouse: Warehouse, sql: str) -> list[dict[str, Any]]:
 def amo_figures(warehouse: Warehouse) -> dict[str, Any]:
     """The amoCRM world's figures as the marts give them (compared between DuckDB and PostgreSQL too)."""
     return {
-        "plan_fact": {(r["month"], r["manager_id"], r["pipeline_id"]): (
-            r["plan_rub"], r["actual_rub"], r["won_count"], r["fulfilment_pct"], r["colour"], r["manager_name"],
-            r["pipeline_name"]) for r in rows(warehouse, "select * from marts.mart_plan_fact")},
-        "lost": {(r["month"], r["pipeline_id"], r["lost_reason"]): (r["lost_count"], r["lost_rub"], r["share_of_lost_pct"])
-                 for r in rows(warehouse, "select * from marts.mart_lost_reasons")},
-        "deals": {r["deal_id"]: (r["crm_source"], r["stage_id"], r["stage_name"], r["semantic"], r["manager_name"],
-                                 r["amount_rub"], r["closed_day"], r["crm_url"], r["lost_reason"])
-                  for r in rows(warehouse, "select * from marts.mart_deals")},
-        "funnel": {(r["pipeline_id"], r["stage_id"]): (r["entered"], r["advanced"]) for r in rows(
-            warehouse, "select pipeline_id, stage_id, sum(entered) as entered, sum(advanced) as advanced"
-                       " from marts.mart_funnel group by 1, 2")},
-        "leads": {r["lead_id"]: (r["status_semantic"], r["converted_deal_id"]) for r in rows(
-            warehouse, "select * from intermediate.lead")},
-        "activities": {r["activity_id"]: (r["activity_type"], r["direction"], r["owner_id"], r["is_done"])
-                       for r in rows(warehouse, "select * from intermediate.activity")},
-        "calls": sorted((r["call_id"], r["direction"], r["is_answered"]) for r in rows(
-            warehouse, "select * from intermediate.call")),
+        "plan_fact": {
+            (r["month"], r["manager_id"], r["pipeline_id"]): (
+                r["plan_rub"],
+                r["actual_rub"],
+                r["won_count"],
+                r["fulfilment_pct"],
+                r["colour"],
+                r["manager_name"],
+                r["pipeline_name"],
+            )
+            for r in rows(warehouse, "select * from marts.mart_plan_fact")
+        },
+        "lost": {
+            (r["month"], r["pipeline_id"], r["lost_reason"]): (r["lost_count"], r["lost_rub"], r["share_of_lost_pct"])
+            for r in rows(warehouse, "select * from marts.mart_lost_reasons")
+        },
+        "deals": {
+            r["deal_id"]: (
+                r["crm_source"],
+                r["stage_id"],
+                r["stage_name"],
+                r["semantic"],
+                r["manager_name"],
+                r["amount_rub"],
+                r["closed_day"],
+                r["crm_url"],
+                r["lost_reason"],
+            )
+            for r in rows(warehouse, "select * from marts.mart_deals")
+        },
+        "funnel": {
+            (r["pipeline_id"], r["stage_id"]): (r["entered"], r["advanced"])
+            for r in rows(
+                warehouse,
+                "select pipeline_id, stage_id, sum(entered) as entered, sum(advanced) as advanced"
+                " from marts.mart_funnel group by 1, 2",
+            )
+        },
+        "leads": {
+            r["lead_id"]: (r["status_semantic"], r["converted_deal_id"])
+            for r in rows(warehouse, "select * from intermediate.lead")
+        },
+        "activities": {
+            r["activity_id"]: (r["activity_type"], r["direction"], r["owner_id"], r["is_done"])
+            for r in rows(warehouse, "select * from intermediate.activity")
+        },
+        "calls": sorted(
+            (r["call_id"], r["direction"], r["is_answered"]) for r in rows(warehouse, "select * from intermediate.call")
+        ),
         "managers": {r["manager_id"]: r["manager_name"] for r in rows(warehouse, "select * from intermediate.manager")},
     }
 
@@ -282,20 +433,34 @@ def assert_amo_world(warehouse: Warehouse) -> dict[str, Any]:
     # six deals: 7 (marked deleted) and 8 (lead_deleted event) are gone
     assert set(got["deals"]) == {1, 2, 3, 4, 5, 6}
     assert got["deals"][1][:5] == ("amocrm", "10:142", "Успешно реализовано", "won", "Анна")
-    assert got["deals"][2][6] == date(2025, 2, 1)          # 01:30 Moscow, Jan 31 in UTC
-    assert got["deals"][4][3:] == ("lost", "Борис", 20000.0, date(2025, 1, 14),
-                                   "https://demo.bitrix24.ru/leads/detail/4", "Пропал")
+    assert got["deals"][2][6] == date(2025, 2, 1)  # 01:30 Moscow, Jan 31 in UTC
+    assert got["deals"][4][3:] == (
+        "lost",
+        "Борис",
+        20000.0,
+        date(2025, 1, 14),
+        "https://demo.bitrix24.ru/leads/detail/4",
+        "Пропал",
+    )
     assert got["deals"][6][1:5] == ("1001", "Неразобранное", "open", "ID 103")
     assert got["funnel"] == AMO_FUNNEL
     # every amoCRM lead is a canonical lead, converted to itself once past the first stage
-    assert got["leads"] == {1: ("converted", 1), 2: ("converted", 2), 3: ("converted", 3), 4: ("junk", None),
-                            5: ("converted", 5), 6: ("open", None)}
+    assert got["leads"] == {
+        1: ("converted", 1),
+        2: ("converted", 2),
+        3: ("converted", 3),
+        4: ("junk", None),
+        5: ("converted", 5),
+        6: ("open", None),
+    }
     # calls are activities 2 x note id, the task 2 x 1 + 1; the calls table has each call once
     assert got["activities"] == {2: ("call", "out", 1, True), 4: ("call", "in", 6, True), 3: ("task", None, 1, True)}
     assert got["calls"] == [("amocrm:1", "out", True), ("amocrm:2", "in", False)]
     assert got["managers"] == {101: "Анна", 102: "Борис", 103: "ID 103"}
-    daily = rows(warehouse, "select calls_out, calls_in from marts.mart_manager_daily"
-                            " where manager_id = 101 and day = date '2025-01-10'")
+    daily = rows(
+        warehouse,
+        "select calls_out, calls_in from marts.mart_manager_daily where manager_id = 101 and day = date '2025-01-10'",
+    )
     assert daily and (daily[0]["calls_out"], daily[0]["calls_in"]) == (1, 0)
     return got
 
@@ -334,15 +499,33 @@ def test_auto_prefers_bitrix24_and_nothing_doubles(tmp_path: Path) -> None:
     assert "amocrm" not in sources
     # the same warehouse told to read amoCRM: the CRM entities come from amoCRM alone (a run, not a
     # build: Bitrix24's plan sheet names Bitrix24 managers, so plan's relationship test is moot here)
-    env_run = [str(DBT), "run", "--full-refresh", "--project-dir", str(DBT_DIR), "--profiles-dir", str(DBT_DIR),
-               "--target-path", str(tmp_path / "t2"), "--log-path", str(tmp_path / "l2"), "--vars", "{crm: amocrm}",
-               "--select", "intermediate.deal", "intermediate.stage", "intermediate.pipeline", "intermediate.manager"]
+    env_run = [
+        str(DBT),
+        "run",
+        "--full-refresh",
+        "--project-dir",
+        str(DBT_DIR),
+        "--profiles-dir",
+        str(DBT_DIR),
+        "--target-path",
+        str(tmp_path / "t2"),
+        "--log-path",
+        str(tmp_path / "l2"),
+        "--vars",
+        "{crm: amocrm}",
+        "--select",
+        "intermediate.deal",
+        "intermediate.stage",
+        "intermediate.pipeline",
+        "intermediate.manager",
+    ]
     env = {**os.environ, **wh.dbt_env(), "COMPANY_TIMEZONE": "Europe/Moscow", "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
     proc = subprocess.run(env_run, env=env, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stdout[-4000:]
     assert rows(wh, "select distinct crm_source from intermediate.deal") == [{"crm_source": "amocrm"}]
     assert rows(wh, "select count(*) as n, sum(amount_rub) as rub from intermediate.deal where is_won") == [
-        {"n": 3, "rub": Decimal("350000.00")}]   # leads 1, 2, 5: 100 000 + 50 000 + 200 000
+        {"n": 3, "rub": Decimal("350000.00")}
+    ]  # leads 1, 2, 5: 100 000 + 50 000 + 200 000
     assert {r["manager_id"] for r in rows(wh, "select manager_id from intermediate.manager")} == {101, 102, 103}
 
 
@@ -422,34 +605,74 @@ entities:
 
 def load_export(warehouse: Warehouse, export_dir: Path, mapping: Path, tmp_path: Path) -> None:
     """The real export dlt source into raw_export."""
-    dlt.pipeline(pipeline_name=f"export_{uuid.uuid4().hex[:6]}", destination=warehouse.dlt_destination(),
-                 dataset_name="raw_export", pipelines_dir=str(tmp_path / "dlt")).run(
-        crm_export_source(export_dir=str(export_dir), mapping_file=str(mapping)))
+    dlt.pipeline(
+        pipeline_name=f"export_{uuid.uuid4().hex[:6]}",
+        destination=warehouse.dlt_destination(),
+        dataset_name="raw_export",
+        pipelines_dir=str(tmp_path / "dlt"),
+    ).run(crm_export_source(export_dir=str(export_dir), mapping_file=str(mapping)))
 
 
 def export_figures(warehouse: Warehouse) -> dict[str, Any]:
     """The tiny export's figures as the models give them (compared between DuckDB and PostgreSQL too)."""
     return {
-        "plan_fact": {(r["month"], r["manager_id"], r["pipeline_id"]): (
-            r["actual_rub"], r["won_count"], r["manager_name"], r["pipeline_name"], r["department_name"])
-            for r in rows(warehouse, "select * from marts.mart_plan_fact")},
-        "lost": rows(warehouse, "select month, lost_reason, lost_count, lost_rub, share_of_lost_pct"
-                                " from marts.mart_lost_reasons"),
-        "deals": {r["deal_id"]: (r["semantic"], r["amount"], r["currency_code"], r["amount_rub"], r["created_at"],
-                                 r["closed_day"], r["manager_name"], r["is_repeat"], r["crm_source"], r["crm_url"],
-                                 r["lead_id"])
-                  for r in rows(warehouse, "select * from marts.mart_deals")},
+        "plan_fact": {
+            (r["month"], r["manager_id"], r["pipeline_id"]): (
+                r["actual_rub"],
+                r["won_count"],
+                r["manager_name"],
+                r["pipeline_name"],
+                r["department_name"],
+            )
+            for r in rows(warehouse, "select * from marts.mart_plan_fact")
+        },
+        "lost": rows(
+            warehouse, "select month, lost_reason, lost_count, lost_rub, share_of_lost_pct from marts.mart_lost_reasons"
+        ),
+        "deals": {
+            r["deal_id"]: (
+                r["semantic"],
+                r["amount"],
+                r["currency_code"],
+                r["amount_rub"],
+                r["created_at"],
+                r["closed_day"],
+                r["manager_name"],
+                r["is_repeat"],
+                r["crm_source"],
+                r["crm_url"],
+                r["lead_id"],
+            )
+            for r in rows(warehouse, "select * from marts.mart_deals")
+        },
         "stages": {r["stage_id"]: r["semantic"] for r in rows(warehouse, "select * from intermediate.stage")},
-        "leads": {r["lead_id"]: (r["status_semantic"], r["converted_deal_id"], r["channel"], r["created_day"])
-                  for r in rows(warehouse, "select * from intermediate.lead")},
-        "activities": {r["activity_id"]: (r["activity_type"], r["direction"], r["owner_type"], r["owner_id"],
-                                          r["is_done"], r["day"], r["duration_minutes"])
-                       for r in rows(warehouse, "select * from intermediate.activity")},
-        "calls": sorted((r["call_id"], r["direction"], r["duration_minutes"])
-                        for r in rows(warehouse, "select * from intermediate.call")),
-        "daily": {r["manager_id"]: (r["calls_out"], r["calls_in"]) for r in rows(
-            warehouse, "select manager_id, calls_out, calls_in from marts.mart_manager_daily"
-                       " where day = date '2025-01-10'")},
+        "leads": {
+            r["lead_id"]: (r["status_semantic"], r["converted_deal_id"], r["channel"], r["created_day"])
+            for r in rows(warehouse, "select * from intermediate.lead")
+        },
+        "activities": {
+            r["activity_id"]: (
+                r["activity_type"],
+                r["direction"],
+                r["owner_type"],
+                r["owner_id"],
+                r["is_done"],
+                r["day"],
+                r["duration_minutes"],
+            )
+            for r in rows(warehouse, "select * from intermediate.activity")
+        },
+        "calls": sorted(
+            (r["call_id"], r["direction"], r["duration_minutes"])
+            for r in rows(warehouse, "select * from intermediate.call")
+        ),
+        "daily": {
+            r["manager_id"]: (r["calls_out"], r["calls_in"])
+            for r in rows(
+                warehouse,
+                "select manager_id, calls_out, calls_in from marts.mart_manager_daily where day = date '2025-01-10'",
+            )
+        },
     }
 
 
@@ -459,9 +682,16 @@ def _build_export_world(warehouse: Warehouse, tmp_path: Path) -> dict[str, Any]:
     for name, text in EXPORT_FILES.items():
         (folder / name).write_text(text, encoding="utf-8")
     (tmp_path / "tiny.yaml").write_text(EXPORT_MAPPING, encoding="utf-8")
-    create_tables(warehouse, SIDE_TABLES, {"raw_cbr.rates": [
-        {"date": date(2025, 1, 15), "char_code": "USD", "nominal": 1, "value": 100.0},
-        {"date": date(2025, 2, 1), "char_code": "USD", "nominal": 1, "value": 90.0}]})
+    create_tables(
+        warehouse,
+        SIDE_TABLES,
+        {
+            "raw_cbr.rates": [
+                {"date": date(2025, 1, 15), "char_code": "USD", "nominal": 1, "value": 100.0},
+                {"date": date(2025, 2, 1), "char_code": "USD", "nominal": 1, "value": 90.0},
+            ]
+        },
+    )
     load_export(warehouse, folder, tmp_path / "tiny.yaml", tmp_path)
     dbt_build(warehouse, tmp_path)
     return export_figures(warehouse)
@@ -474,11 +704,18 @@ def test_tiny_export_world_on_duckdb_and_postgresql(tmp_path: Path) -> None:
     ivan, opt = surrogate("name:Иван Иванов"), surrogate("Опт")
     d = {i: surrogate(f"D-{i}") for i in range(1, 6)}
     assert got["plan_fact"] == {
-        (date(2025, 1, 1), ivan, opt): (150000.0, 2, "Иван Иванов", "Опт", "Отдел продаж"),   # 100 000 + 50 000
-        (date(2025, 2, 1), ivan, opt): (180000.0, 1, "Иван Иванов", "Опт", "Отдел продаж"),   # 2 000 x 90
+        (date(2025, 1, 1), ivan, opt): (150000.0, 2, "Иван Иванов", "Опт", "Отдел продаж"),  # 100 000 + 50 000
+        (date(2025, 2, 1), ivan, opt): (180000.0, 1, "Иван Иванов", "Опт", "Отдел продаж"),  # 2 000 x 90
     }
-    assert got["lost"] == [{"month": date(2025, 1, 1), "lost_reason": "Дорого", "lost_count": 1, "lost_rub": 7000.0,
-                            "share_of_lost_pct": 100.0}]
+    assert got["lost"] == [
+        {
+            "month": date(2025, 1, 1),
+            "lost_reason": "Дорого",
+            "lost_count": 1,
+            "lost_rub": 7000.0,
+            "share_of_lost_pct": 100.0,
+        }
+    ]
     assert set(got["deals"]) == set(d.values())
     assert got["deals"][d[4]][:7] == ("open", None, "RUB", None, None, None, "Пётр Петров")
     assert got["deals"][d[5]][2:4] == ("USD", 180000.0) and got["deals"][d[5]][7:10] == (True, "export", None)
@@ -515,15 +752,21 @@ def test_maven_crm_won_revenue_equals_the_csv(tmp_path: Path, maven: Path) -> No
         won = [r for r in csv.DictReader(fh) if r["deal_stage"] == "Won"]
     won_usd = sum(Decimal(r["close_value"]) for r in won)
     wh = Warehouse(url=f"duckdb:///{tmp_path}/maven.duckdb")
-    create_tables(wh, SIDE_TABLES, {"raw_cbr.rates": [
-        {"date": date(2016, 1, 4), "char_code": "USD", "nominal": 1, "value": 60.0}]})
+    create_tables(
+        wh,
+        SIDE_TABLES,
+        {"raw_cbr.rates": [{"date": date(2016, 1, 4), "char_code": "USD", "nominal": 1, "value": 60.0}]},
+    )
     load_export(wh, MAVEN, SHIPPED_MAPPINGS / "maven_crm.yaml", tmp_path)
     dbt_build(wh, tmp_path)
     pf = rows(wh, "select sum(actual_rub) as rub, sum(won_count) as n from marts.mart_plan_fact")[0]
     assert pf["n"] == len(won) == 4238
     assert pf["rub"] == pytest.approx(float(won_usd * 60))
-    md = rows(wh, "select count(*) as n, sum(amount) as usd, sum(amount_rub) as rub, count(distinct manager_id) as m"
-                  " from marts.mart_deals where is_won")[0]
+    md = rows(
+        wh,
+        "select count(*) as n, sum(amount) as usd, sum(amount_rub) as rub, count(distinct manager_id) as m"
+        " from marts.mart_deals where is_won",
+    )[0]
     assert (md["n"], Decimal(md["usd"]), md["rub"]) == (len(won), won_usd, pytest.approx(float(won_usd * 60)))
     assert md["m"] == len({r["sales_agent"] for r in won})
     assert rows(wh, "select count(*) as n from marts.mart_deals")[0]["n"] == 8800

@@ -6,6 +6,7 @@ it from the lead_deleted events and marks the stored row is_deleted; Bitrix24's 
 returning the deal and the deletion scan marks it. Either way raw keeps the row, marked, and dbt's
 intermediate.deal (through the staging models) no longer counts it.
 """
+
 from __future__ import annotations
 
 import os
@@ -29,10 +30,29 @@ def _deals(wh: Warehouse, tmp_path: Path, crm: str) -> set[int]:
     """dbt run of intermediate.deal and .manager and what they need, for one CRM; the canonical deal ids."""
     env = {**os.environ, **wh.dbt_env(), "COMPANY_TIMEZONE": "Europe/Moscow", "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
     env.pop("COMPANY_CRM", None)
-    proc = subprocess.run([str(DBT), "run", "--select", "+deal", "+manager", "--project-dir", str(DBT_DIR), "--profiles-dir",
-                           str(DBT_DIR), "--target-path", str(tmp_path / "dbt_target"), "--log-path",
-                           str(tmp_path / "dbt_logs"), "--vars", f"{{crm: {crm}}}"],
-                          env=env, capture_output=True, text=True, timeout=900)
+    proc = subprocess.run(
+        [
+            str(DBT),
+            "run",
+            "--select",
+            "+deal",
+            "+manager",
+            "--project-dir",
+            str(DBT_DIR),
+            "--profiles-dir",
+            str(DBT_DIR),
+            "--target-path",
+            str(tmp_path / "dbt_target"),
+            "--log-path",
+            str(tmp_path / "dbt_logs"),
+            "--vars",
+            f"{{crm: {crm}}}",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
     return {int(i) for (i,) in wh.query("select deal_id from intermediate.deal").rows()}
 
@@ -44,8 +64,12 @@ def test_an_amocrm_lead_deleted_after_the_first_load_leaves_the_canonical_deals(
     portal.start()
     try:
         pipe = dlt_pipeline("amocrm_deleted", warehouse, "raw_amocrm", tmp_path)
-        source = lambda: amocrm_source(base_url=portal.base_url, access_token=DEFAULT_TOKEN,  # noqa: E731
-                                       max_rps=200, backoff_base=0.01)
+        source = lambda: amocrm_source(
+            base_url=portal.base_url,
+            access_token=DEFAULT_TOKEN,  # noqa: E731
+            max_rps=200,
+            backoff_base=0.01,
+        )
         assert not pipe.run(source()).has_failed_jobs
         before = _deals(warehouse, tmp_path, "amocrm")
         assert before == set(portal.leads)
@@ -55,8 +79,9 @@ def test_an_amocrm_lead_deleted_after_the_first_load_leaves_the_canonical_deals(
 
         assert not pipe.run(source()).has_failed_jobs
         # raw keeps the row, marked, with the deletion time; the staging model agrees
-        assert warehouse.query("select is_deleted, updated_at from raw_amocrm.leads where id = ?", [gone]).rows() \
-            == [(True, portal.leads[gone]["updated_at"])]
+        assert warehouse.query("select is_deleted, updated_at from raw_amocrm.leads where id = ?", [gone]).rows() == [
+            (True, portal.leads[gone]["updated_at"])
+        ]
         assert warehouse.query("select count(*) from raw_amocrm.leads where is_deleted").rows() == [(1,)]
         assert _deals(warehouse, tmp_path, "amocrm") == before - {gone}
         assert warehouse.query("select lead_id from staging.stg_amocrm__leads where is_deleted").rows() == [(gone,)]
@@ -85,9 +110,12 @@ def test_a_bitrix24_deal_deleted_after_the_first_load_leaves_the_canonical_deals
     portal.start()
     try:
         pipe = dlt_pipeline("bitrix24_deleted", warehouse, "raw_bitrix24", tmp_path)
-        source = lambda: bitrix24_source(webhook_url=portal.webhook_url, rate=None, backoff_base=0.01,  # noqa: E731
-                                         deletion_scan="always").with_resources("deals", "pipelines", "stages",
-                                                                                "users", "departments")
+        source = lambda: bitrix24_source(
+            webhook_url=portal.webhook_url,
+            rate=None,
+            backoff_base=0.01,  # noqa: E731
+            deletion_scan="always",
+        ).with_resources("deals", "pipelines", "stages", "users", "departments")
         assert not pipe.run(source()).has_failed_jobs
         before = _deals(warehouse, tmp_path, "bitrix24")
         assert before == {int(d["ID"]) for d in portal.records("deals")}
@@ -95,8 +123,9 @@ def test_a_bitrix24_deal_deleted_after_the_first_load_leaves_the_canonical_deals
         assert portal.delete("deals", gone)
 
         assert not pipe.run(source()).has_failed_jobs
-        assert warehouse.query("select is_deleted from raw_bitrix24.deals where id = ?", [str(gone)]).rows() \
-            == [(True,)]
+        assert warehouse.query("select is_deleted from raw_bitrix24.deals where id = ?", [str(gone)]).rows() == [
+            (True,)
+        ]
         assert _deals(warehouse, tmp_path, "bitrix24") == before - {gone}
     finally:
         portal.stop()
@@ -109,8 +138,12 @@ def test_an_amocrm_token_without_admin_rights_loads_everything_but_user_names(s_
     portal.start()
     try:
         pipe = dlt_pipeline("amocrm_nonadmin", warehouse, "raw_amocrm", tmp_path)
-        source = lambda: amocrm_source(base_url=portal.base_url, access_token=DEFAULT_TOKEN,  # noqa: E731
-                                       max_rps=200, backoff_base=0.01)
+        source = lambda: amocrm_source(
+            base_url=portal.base_url,
+            access_token=DEFAULT_TOKEN,  # noqa: E731
+            max_rps=200,
+            backoff_base=0.01,
+        )
         with caplog.at_level("WARNING", logger="assets.ingest.amocrm.source"):
             info = pipe.run(source())
         assert not info.has_failed_jobs

@@ -1,5 +1,6 @@
 """The dbt project as Dagster sees it: one lineage from the dlt tables, checks from dbt tests, and a
 materialization through the `warehouse` resource that yields the hand-computed marts."""
+
 from __future__ import annotations
 
 import json
@@ -14,11 +15,37 @@ from assets.transform import build_defs, dbt_cli_resource, ensure_manifest
 from resources.warehouse import Warehouse
 from tests.test_dbt_models import EXPECTED_PLAN_FACT, assert_marts_match_the_hand_made_world, load_raw_world
 
-MARTS = ("mart_plan_fact", "mart_revenue_daily", "mart_manager_daily", "mart_same_date", "mart_deals", "mart_forgotten",
-         "mart_lost_reasons", "mart_manager_ranking", "mart_funnel", "mart_channel", "mart_reconciliation",
-         "mart_alert_facts", "mart_missed_calls", "mart_call_load_hourly")
-CORE = ("department", "manager", "pipeline", "stage", "deal", "lead", "activity", "plan", "fx_rate",
-        "stage_history", "call", "payment", "ad_spend")
+MARTS = (
+    "mart_plan_fact",
+    "mart_revenue_daily",
+    "mart_manager_daily",
+    "mart_same_date",
+    "mart_deals",
+    "mart_forgotten",
+    "mart_lost_reasons",
+    "mart_manager_ranking",
+    "mart_funnel",
+    "mart_channel",
+    "mart_reconciliation",
+    "mart_alert_facts",
+    "mart_missed_calls",
+    "mart_call_load_hourly",
+)
+CORE = (
+    "department",
+    "manager",
+    "pipeline",
+    "stage",
+    "deal",
+    "lead",
+    "activity",
+    "plan",
+    "fx_rate",
+    "stage_history",
+    "call",
+    "payment",
+    "ad_spend",
+)
 
 
 @pytest.fixture(scope="module")
@@ -63,11 +90,16 @@ def test_materializing_through_dagster_builds_the_marts(dbt_assets_def, tmp_path
     materialized = {e.asset_key for e in result.get_asset_materialization_events()}
     assert {AssetKey([m]) for m in MARTS} <= materialized
     # the catalog shows each table's row count, and its documented columns
-    plan_fact = next(e.materialization.metadata for e in result.get_asset_materialization_events()
-                     if e.asset_key == AssetKey(["mart_plan_fact"]))
+    plan_fact = next(
+        e.materialization.metadata
+        for e in result.get_asset_materialization_events()
+        if e.asset_key == AssetKey(["mart_plan_fact"])
+    )
     assert plan_fact["dagster/row_count"].value == len(EXPECTED_PLAN_FACT)
-    documented = [c.name for c in dbt_assets_def.specs_by_key[AssetKey("mart_plan_fact")]
-                  .metadata["dagster/column_schema"].columns]
+    documented = [
+        c.name
+        for c in dbt_assets_def.specs_by_key[AssetKey("mart_plan_fact")].metadata["dagster/column_schema"].columns
+    ]
     # (and dbt released the file: the next step of an in-process run can open it)
     assert set(documented) <= set(warehouse.query("select * from marts.mart_plan_fact limit 0").columns)
     assert {"manager_colour", "plan_red_below_pct", "plan_green_from_pct"} <= set(documented)

@@ -5,6 +5,7 @@ The S demo world goes through the real ingest assets (dlt, the demo Bitrix24 por
 CBR files) into a DuckDB file and into a fresh PostgreSQL database; `dbt build` runs on each; then
 every table in `marts` is compared row by row (floats to a relative 1e-9).
 """
+
 from __future__ import annotations
 
 import math
@@ -31,8 +32,15 @@ INGEST_SOURCES = ("bitrix24", "plan", "cbr")  # the sources the marts read today
 
 def _ingest_s_world(monkeypatch: pytest.MonkeyPatch, data_dir: Path, warehouse_url: str) -> None:
     """Materialize the S world's ingest assets into the warehouse, as `make run` would."""
-    for name in ("BITRIX24_WEBHOOK_URL", "AMOCRM_BASE_URL", "AMOCRM_ACCESS_TOKEN", "CRM_EXPORT_DIR",
-                 "PLAN_FILE", "OPENAI_API_KEY", "TELEGRAM_BOT_TOKEN"):
+    for name in (
+        "BITRIX24_WEBHOOK_URL",
+        "AMOCRM_BASE_URL",
+        "AMOCRM_ACCESS_TOKEN",
+        "CRM_EXPORT_DIR",
+        "PLAN_FILE",
+        "OPENAI_API_KEY",
+        "TELEGRAM_BOT_TOKEN",
+    ):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("DATA_DIR", str(data_dir))
     monkeypatch.setenv("DEMO_SIZE", "S")
@@ -44,8 +52,11 @@ def _ingest_s_world(monkeypatch: pytest.MonkeyPatch, data_dir: Path, warehouse_u
     selection = dg.AssetSelection.tag("source", INGEST_SOURCES[0])
     for source in INGEST_SOURCES[1:]:
         selection = selection | dg.AssetSelection.tag("source", source)
-    ingest = [a for a in defs.assets if isinstance(a, dg.AssetsDefinition)
-              and any(spec.tags.get("source") in INGEST_SOURCES for spec in a.specs)]
+    ingest = [
+        a
+        for a in defs.assets
+        if isinstance(a, dg.AssetsDefinition) and any(spec.tags.get("source") in INGEST_SOURCES for spec in a.specs)
+    ]
     result = dg.materialize(ingest, resources=defs.resources, selection=selection)
     assert result.success
 
@@ -57,8 +68,9 @@ def _cell(value: Any) -> Any:
 def _sort_key(row: tuple) -> tuple:
     # exact columns first (ids, days, names, flags), floats last and rounded: a stable order on both
     exact = tuple((v is None, str(v)) for v in row if not isinstance(v, float))
-    approx = tuple((v is None, round(v, 4) if v is not None and not math.isnan(v) else 0) for v in row
-                   if isinstance(v, float))
+    approx = tuple(
+        (v is None, round(v, 4) if v is not None and not math.isnan(v) else 0) for v in row if isinstance(v, float)
+    )
     return exact + approx
 
 
@@ -70,7 +82,8 @@ def mart_rows(warehouse: Warehouse, table: str) -> tuple[list[str], list[tuple]]
 
 def mart_tables(warehouse: Warehouse) -> list[str]:
     frame = warehouse.query(
-        "select table_name from information_schema.tables where table_schema = 'marts' order by table_name")
+        "select table_name from information_schema.tables where table_schema = 'marts' order by table_name"
+    )
     return [r[0] for r in frame.rows()]
 
 
@@ -113,9 +126,21 @@ def s_world_warehouses(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tup
 def test_duckdb_and_postgres_give_identical_marts_on_the_s_world(s_world_warehouses) -> None:
     duck, pg = s_world_warehouses
     tables = mart_tables(duck)
-    for required in ("mart_plan_fact", "mart_missed_calls", "mart_same_date", "mart_revenue_daily", "mart_funnel", "mart_manager_daily",
-                     "mart_manager_ranking", "mart_channel", "mart_deals", "mart_forgotten", "mart_lost_reasons",
-                     "mart_reconciliation", "mart_alert_facts"):
+    for required in (
+        "mart_plan_fact",
+        "mart_missed_calls",
+        "mart_same_date",
+        "mart_revenue_daily",
+        "mart_funnel",
+        "mart_manager_daily",
+        "mart_manager_ranking",
+        "mart_channel",
+        "mart_deals",
+        "mart_forgotten",
+        "mart_lost_reasons",
+        "mart_reconciliation",
+        "mart_alert_facts",
+    ):
         assert required in tables
     for table in ("mart_plan_fact", "mart_deals", "mart_manager_daily", "mart_same_date", "mart_alert_facts"):
         assert duck.query(f"select count(*) as n from marts.{table}")["n"][0] > 0, table
@@ -125,12 +150,29 @@ def test_duckdb_and_postgres_give_identical_marts_on_the_s_world(s_world_warehou
 def _dbt(warehouse: Warehouse, tmp: Path, *args: str) -> subprocess.CompletedProcess:
     import os
 
-    env = {**os.environ, **warehouse.dbt_env(), "COMPANY_TIMEZONE": "Europe/Moscow",
-           "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
+    env = {
+        **os.environ,
+        **warehouse.dbt_env(),
+        "COMPANY_TIMEZONE": "Europe/Moscow",
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+    }
     return subprocess.run(
-        [str(DBT), *args, "--project-dir", str(DBT_DIR), "--profiles-dir", str(DBT_DIR),
-         "--target-path", str(tmp / "dbt_target"), "--log-path", str(tmp / "dbt_logs")],
-        env=env, capture_output=True, text=True, timeout=300,
+        [
+            str(DBT),
+            *args,
+            "--project-dir",
+            str(DBT_DIR),
+            "--profiles-dir",
+            str(DBT_DIR),
+            "--target-path",
+            str(tmp / "dbt_target"),
+            "--log-path",
+            str(tmp / "dbt_logs"),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
 
 
@@ -159,28 +201,31 @@ def test_incremental_build_gives_the_same_marts_as_a_full_refresh(tmp_path: Path
 
     with warehouse.connect() as con:
         # Anna finishes her open task 6 (dlt's merge replaces the row, with the new load's id) ...
-        con.execute("update raw_bitrix24.activities set completed = 'Y', _dlt_load_id = '1700000900.0' "
-                    "where id = '6'")
+        con.execute("update raw_bitrix24.activities set completed = 'Y', _dlt_load_id = '1700000900.0' where id = '6'")
         # ... and calls Boris's forgotten deal 8 on Feb 12
         con.execute(
             "insert into raw_bitrix24.activities (id, type_id, direction, completed, responsible_id, owner_type_id,"
             " owner_id, created, start_time, end_time, _dlt_load_id, _dlt_id) values ('13', '2', '2', 'Y', '2', '2',"
-            " '8', '2025-02-12 10:00:00+03', '2025-02-12 10:00:00+03', '2025-02-12 10:04:00+03', '1700000900.0', 'n13')")
+            " '8', '2025-02-12 10:00:00+03', '2025-02-12 10:00:00+03', '2025-02-12 10:04:00+03', '1700000900.0', 'n13')"
+        )
         # the portal's telephony statistics land for the first time: the call source switches from the
         # CRM's call activities to voximplant, and no CRM call may stay behind
         con.execute(
             "create table raw_bitrix24.calls (id text, call_id text, portal_user_id text, crm_entity_type text,"
             " crm_entity_id text, call_type text, call_failed_code text, call_duration text,"
-            " phone_number_hash text, call_start_date timestamptz, _dlt_load_id text, _dlt_id text)")
+            " phone_number_hash text, call_start_date timestamptz, _dlt_load_id text, _dlt_id text)"
+        )
         con.execute(
             "insert into raw_bitrix24.calls values"
             " ('1', 'ext1', '1', 'DEAL', '6', '2', '304', '0', 'h1', '2025-02-10 11:00:00+03', '1700000900.0', 'c1'),"
-            " ('2', 'ext2', '2', 'DEAL', '8', '1', '200', '240', 'h2', '2025-02-12 10:00:00+03', '1700000900.0', 'c2')")
+            " ('2', 'ext2', '2', 'DEAL', '8', '1', '200', '240', 'h2', '2025-02-12 10:00:00+03', '1700000900.0', 'c2')"
+        )
         # deal 5 went through Подготовка on Jan 10 (a late entry): its Заявка entry now left on Jan 10
         con.execute(
             "insert into raw_bitrix24.stage_history_deals (id, type_id, owner_id, created_time, category_id,"
             " stage_semantic_id, stage_id, _dlt_load_id, _dlt_id) values ('6', '2', '5', '2025-01-10 10:00:00+03',"
-            " '1', 'P', 'C1:PREPARE', '1700000900.0', 's6')")
+            " '1', 'P', 'C1:PREPARE', '1700000900.0', 's6')"
+        )
     incremental = _dbt(warehouse, tmp_path, "build")
     assert incremental.returncode == 0, incremental.stdout[-3000:]
     for model in ("activity", "call", "stage_history"):
@@ -191,8 +236,9 @@ def test_incremental_build_gives_the_same_marts_as_a_full_refresh(tmp_path: Path
     assert warehouse.query("select count(*) as n from intermediate.activity")["n"][0] == 13
     calls = warehouse.query("select call_id from intermediate.call order by call_id")
     assert list(calls["call_id"]) == ["bitrix24_call:1", "bitrix24_call:2"]
-    deal5 = warehouse.query("select entry_number, stage_id, left_at from intermediate.stage_history"
-                            " where deal_id = 5 order by entry_number")
+    deal5 = warehouse.query(
+        "select entry_number, stage_id, left_at from intermediate.stage_history where deal_id = 5 order by entry_number"
+    )
     assert list(deal5["stage_id"]) == ["C1:NEW", "C1:PREPARE", "C1:LOSE"]
 
     refresh = _dbt(warehouse, tmp_path, "build", "--full-refresh")
@@ -209,5 +255,6 @@ def test_incremental_build_gives_the_same_marts_as_a_full_refresh(tmp_path: Path
     forgotten = warehouse.query("select entity_id, is_forgotten from marts.mart_forgotten where entity_type = 'deal'")
     assert dict(forgotten.rows()) == {6: False}  # deal 8: touched, and it still has its open task
     points = warehouse.query(
-        "select activity_points from marts.mart_manager_daily where day = '2025-01-15' and manager_id = 1")
+        "select activity_points from marts.mart_manager_daily where day = '2025-01-15' and manager_id = 1"
+    )
     assert points["activity_points"][0] == 12  # 11 + the task now done

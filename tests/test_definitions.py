@@ -1,4 +1,5 @@
 """The whole Definitions load cleanly and wire one lineage from the CRM to the report."""
+
 from __future__ import annotations
 
 import json
@@ -36,8 +37,7 @@ def test_definitions_load_without_warnings(tmp_path):
     caught = json.loads(proc.stdout.strip().splitlines()[-1])
     # Dagster's own warnings (beta, preview, deprecations of what we call) and any raised from our code;
     # third-party libraries' notices about each other (pydantic on dagster internals) are not ours.
-    ours = [w for w in caught
-            if w[0].startswith("dagster") or (w[2].startswith(str(ROOT)) and "/.venv/" not in w[2])]
+    ours = [w for w in caught if w[0].startswith("dagster") or (w[2].startswith(str(ROOT)) and "/.venv/" not in w[2])]
     assert not ours, ours
 
 
@@ -55,8 +55,17 @@ def test_lineage_runs_from_bitrix24_through_dbt_and_ml_to_the_report():
         return seen
 
     chain = upstream(AssetKey("report_site"))
-    for key in (["raw_bitrix24", "deals"], ["raw_plan", "plan"], ["raw_cbr", "rates"], ["stg_bitrix24__deals"],
-                ["deal"], ["mart_plan_fact"], ["forecast_month_end"], ["manager_anomalies"], ["insights"]):
+    for key in (
+        ["raw_bitrix24", "deals"],
+        ["raw_plan", "plan"],
+        ["raw_cbr", "rates"],
+        ["stg_bitrix24__deals"],
+        ["deal"],
+        ["mart_plan_fact"],
+        ["forecast_month_end"],
+        ["manager_anomalies"],
+        ["insights"],
+    ):
         assert AssetKey(key) in chain, key
     groups = {k.to_user_string(): graph.get(k).group_name for k in graph.get_all_asset_keys()}
     assert groups["raw_bitrix24/deals"] == "ingest" and groups["mart_plan_fact"] == "warehouse"
@@ -80,8 +89,14 @@ def test_schedules_and_sensors_of_the_design_exist():
 def test_dagster_cli_validates_the_workspace(tmp_path):
     (tmp_path / "dagster.yaml").write_text((ROOT / "deploy" / "local" / "dagster.yaml").read_text())
     env = {**os.environ, "DAGSTER_HOME": str(tmp_path)}
-    proc = subprocess.run([str(Path(sys.executable).parent / "dagster"), "definitions", "validate", "-w",
-                           "workspace.yaml"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [str(Path(sys.executable).parent / "dagster"), "definitions", "validate", "-w", "workspace.yaml"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "All code locations passed validation" in proc.stdout + proc.stderr
 
@@ -93,7 +108,14 @@ def test_resources_know_nothing_of_assets_or_schedules():
     offenders = []
     for path in sorted((ROOT / "resources").glob("*.py")):
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            names = ([a.name for a in node.names] if isinstance(node, ast.Import)
-                     else [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
-            offenders += [f"{path.name}: {n}" for n in names if n.split(".")[0] in {"assets", "schedules", "definitions"}]
+            names = (
+                [a.name for a in node.names]
+                if isinstance(node, ast.Import)
+                else [node.module or ""]
+                if isinstance(node, ast.ImportFrom)
+                else []
+            )
+            offenders += [
+                f"{path.name}: {n}" for n in names if n.split(".")[0] in {"assets", "schedules", "definitions"}
+            ]
     assert offenders == []

@@ -3,6 +3,7 @@ portal gets every record, exactly once, through the same paging, filters and err
 
 Expected ids and counts come from the world's JSON files, filtered here with plain Python.
 """
+
 from __future__ import annotations
 
 import json
@@ -67,8 +68,11 @@ def test_keyset_paging_without_count_returns_every_activity(portal, world_dir):
     got, last = [], 0
     with requests.Session() as s:
         while True:
-            answer = s.get(portal.webhook_url + "crm.activity.list",
-                           params={"filter[>ID]": last, "order[ID]": "ASC", "start": -1}, timeout=10).json()
+            answer = s.get(
+                portal.webhook_url + "crm.activity.list",
+                params={"filter[>ID]": last, "order[ID]": "ASC", "start": -1},
+                timeout=10,
+            ).json()
             assert "total" not in answer and "next" not in answer
             got += [int(r["ID"]) for r in answer["result"]]
             if len(answer["result"]) < 50:
@@ -79,12 +83,16 @@ def test_keyset_paging_without_count_returns_every_activity(portal, world_dir):
 
 def test_date_modify_filter_compares_instants_not_strings(portal, world_dir):
     since = datetime(2026, 11, 10, 12, 0, tzinfo=timezone(timedelta(hours=3)))
-    expected = sorted(int(d["ID"]) for d in _file(world_dir, "deals")
-                      if datetime.fromisoformat(d["DATE_MODIFY"]) > since)
+    expected = sorted(
+        int(d["ID"]) for d in _file(world_dir, "deals") if datetime.fromisoformat(d["DATE_MODIFY"]) > since
+    )
     assert 0 < len(expected) < len(_file(world_dir, "deals"))
     for written in ("2026-11-10T12:00:00+03:00", "2026-11-10T09:00:00Z", "2026-11-10T09:00:00+00:00"):
-        rows, answers = _all_pages(portal.webhook_url, "crm.deal.list",
-                                   {"filter[>DATE_MODIFY]": written, "order[ID]": "ASC", "select[]": ["ID", "DATE_MODIFY"]})
+        rows, answers = _all_pages(
+            portal.webhook_url,
+            "crm.deal.list",
+            {"filter[>DATE_MODIFY]": written, "order[ID]": "ASC", "select[]": ["ID", "DATE_MODIFY"]},
+        )
         assert [int(r["ID"]) for r in rows] == expected, written
         assert answers[0]["total"] == len(expected)
     # an exact stamp: `>=` includes the record, `>` leaves it out
@@ -98,13 +106,18 @@ def test_date_modify_filter_compares_instants_not_strings(portal, world_dir):
 
 def test_post_json_and_form_bodies_answer_like_get(portal, world_dir):
     params = {"filter": {"=ASSIGNED_BY_ID": "2", "CATEGORY_ID": "1"}, "order": {"ID": "ASC"}, "select": ["ID"]}
-    expected = [int(d["ID"]) for d in _file(world_dir, "deals") if d["ASSIGNED_BY_ID"] == "2" and d["CATEGORY_ID"] == "1"]
+    expected = [
+        int(d["ID"]) for d in _file(world_dir, "deals") if d["ASSIGNED_BY_ID"] == "2" and d["CATEGORY_ID"] == "1"
+    ]
     assert expected
     by_json, _ = _all_pages(portal.webhook_url, "crm.deal.list", params, post=True)
     assert [int(r["ID"]) for r in by_json] == expected
     assert set(by_json[0]) == {"ID"}
-    form = requests.post(portal.webhook_url + "crm.deal.list.json",
-                         data={"filter[=ASSIGNED_BY_ID]": "2", "filter[CATEGORY_ID]": "1", "select[]": "ID"}, timeout=10).json()
+    form = requests.post(
+        portal.webhook_url + "crm.deal.list.json",
+        data={"filter[=ASSIGNED_BY_ID]": "2", "filter[CATEGORY_ID]": "1", "select[]": "ID"},
+        timeout=10,
+    ).json()
     assert form["total"] == len(expected) and [int(r["ID"]) for r in form["result"]] == expected[:50]
 
 
@@ -122,15 +135,21 @@ def test_wrong_secret_and_unknown_method_are_bitrix_errors(portal):
     assert r.status_code == 401 and r.json()["error"] == "INVALID_CREDENTIALS" and r.json()["error_description"]
     r = requests.get(portal.webhook_url + "crm.deal.fly", timeout=10)
     assert r.status_code == 404 and r.json()["error"] == "ERROR_METHOD_NOT_FOUND"
-    r = requests.get(portal.webhook_url + "crm.activity.list", params={"filter[>DATE_MODIFY]": "2026-01-01"}, timeout=10)
+    r = requests.get(
+        portal.webhook_url + "crm.activity.list", params={"filter[>DATE_MODIFY]": "2026-01-01"}, timeout=10
+    )
     assert r.status_code == 400 and "LAST_UPDATED" in r.json()["error_description"]
 
 
 def test_reference_methods_pipelines_stages_users_departments(portal, world_dir):
     url = portal.webhook_url
-    cats = requests.get(url + "crm.category.list", params={"entityTypeId": 2}, timeout=10).json()["result"]["categories"]
+    cats = requests.get(url + "crm.category.list", params={"entityTypeId": 2}, timeout=10).json()["result"][
+        "categories"
+    ]
     assert [c["name"] for c in cats] == ["Новые продажи", "Повторные продажи", "Тендеры"]
-    stages = requests.get(url + "crm.status.list", params={"filter[ENTITY_ID]": "DEAL_STAGE_1"}, timeout=10).json()["result"]
+    stages = requests.get(url + "crm.status.list", params={"filter[ENTITY_ID]": "DEAL_STAGE_1"}, timeout=10).json()[
+        "result"
+    ]
     assert stages and all(s["STATUS_ID"].startswith("C1:") for s in stages)
     assert {s["SEMANTICS"] for s in stages} == {None, "S", "F"}
     sources = requests.get(url + "crm.status.list", params={"filter[ENTITY_ID]": "SOURCE"}, timeout=10).json()["result"]
@@ -147,10 +166,26 @@ def test_mutations_show_up_in_the_next_incremental_read(portal, world_dir):
     url = portal.webhook_url
     latest = max(d["DATE_MODIFY"] for d in _file(world_dir, "deals"))
     deal = next(d for d in _file(world_dir, "deals") if d["CLOSED"] == "N")
-    changed = portal.upsert("deals", {"ID": deal["ID"], "STAGE_ID": deal["STAGE_ID"].split(":")[0] + ":WON"
-                                      if ":" in deal["STAGE_ID"] else "WON", "STAGE_SEMANTIC_ID": "S", "CLOSED": "Y"})
-    added = portal.upsert("deals", {"TITLE": "Новая сделка из теста", "CATEGORY_ID": 0, "STAGE_ID": "NEW",
-                                    "OPPORTUNITY": 5000.0, "CURRENCY_ID": "RUB", "ASSIGNED_BY_ID": 2})
+    changed = portal.upsert(
+        "deals",
+        {
+            "ID": deal["ID"],
+            "STAGE_ID": deal["STAGE_ID"].split(":")[0] + ":WON" if ":" in deal["STAGE_ID"] else "WON",
+            "STAGE_SEMANTIC_ID": "S",
+            "CLOSED": "Y",
+        },
+    )
+    added = portal.upsert(
+        "deals",
+        {
+            "TITLE": "Новая сделка из теста",
+            "CATEGORY_ID": 0,
+            "STAGE_ID": "NEW",
+            "OPPORTUNITY": 5000.0,
+            "CURRENCY_ID": "RUB",
+            "ASSIGNED_BY_ID": 2,
+        },
+    )
     assert changed["CLOSED"] == "Y" and changed["TITLE"] == deal["TITLE"]  # an update keeps what it did not name
     assert int(added["ID"]) == max(int(d["ID"]) for d in _file(world_dir, "deals")) + 1
     assert added["OPPORTUNITY"] == "5000.00" and added["CATEGORY_ID"] == "0"
@@ -186,8 +221,9 @@ def test_batch_runs_up_to_50_list_calls_and_answers_each_one(portal, world_dir):
     assert answer["result_next"] == {"p0": 50, "p1": 100, "p2": 150}
     assert answer["result_error"]["bad"]["error"] == "ERROR_METHOD_NOT_FOUND"
     # halt=1 stops at the first error; more than 50 commands is refused as a whole
-    halted = requests.post(portal.webhook_url + "batch", json={"halt": 1, "cmd": {"bad": "nope?", "p0": cmd["p0"]}},
-                           timeout=10).json()["result"]
+    halted = requests.post(
+        portal.webhook_url + "batch", json={"halt": 1, "cmd": {"bad": "nope?", "p0": cmd["p0"]}}, timeout=10
+    ).json()["result"]
     assert halted["result"] == [] and "bad" in halted["result_error"]
     big = requests.post(portal.webhook_url + "batch", json={"cmd": {str(i): "user.get" for i in range(51)}}, timeout=10)
     assert big.status_code == 400 and big.json()["error"] == "ERROR_BATCH_LENGTH_EXCEEDED"
@@ -214,8 +250,11 @@ def test_stage_history_follows_each_deal_from_creation_to_its_stage(portal, worl
     deals = {d["ID"]: d for d in _file(world_dir, "deals")}
     items, start = [], 0
     while start is not None:
-        answer = requests.post(portal.webhook_url + "crm.stagehistory.list",
-                               json={"entityTypeId": 2, "order": {"ID": "ASC"}, "start": start}, timeout=10).json()
+        answer = requests.post(
+            portal.webhook_url + "crm.stagehistory.list",
+            json={"entityTypeId": 2, "order": {"ID": "ASC"}, "start": start},
+            timeout=10,
+        ).json()
         items += answer["result"]["items"]
         start = answer.get("next")
     assert len(items) == len(_file(world_dir, "stage_history_deals"))
@@ -245,27 +284,39 @@ def test_calls_mirror_the_call_activities_and_some_missed_calls_are_never_return
     for c in logged[:500]:
         a = acts[c["CRM_ACTIVITY_ID"]]
         assert c["CALL_TYPE"] == ("2" if a["DIRECTION"] == "1" else "1") and c["CALL_START_DATE"] == a["START_TIME"]
-        assert c["PORTAL_USER_ID"] == a["RESPONSIBLE_ID"] and (c["CALL_FAILED_CODE"] == "200") == (int(c["CALL_DURATION"]) > 0)
+        assert c["PORTAL_USER_ID"] == a["RESPONSIBLE_ID"] and (c["CALL_FAILED_CODE"] == "200") == (
+            int(c["CALL_DURATION"]) > 0
+        )
     missed_in = [c for c in calls if c["CALL_TYPE"] == "2" and c["CALL_FAILED_CODE"] == "304"]
     answered_by_number: dict[str, list[datetime]] = {}
     for c in calls:
         if c["CALL_FAILED_CODE"] == "200":
             answered_by_number.setdefault(c["PHONE_NUMBER"], []).append(datetime.fromisoformat(c["CALL_START_DATE"]))
-    lost = [c for c in missed_in if not any(
-        timedelta(0) < t - datetime.fromisoformat(c["CALL_START_DATE"]) <= timedelta(hours=24)
-        for t in answered_by_number.get(c["PHONE_NUMBER"], []))]
+    lost = [
+        c
+        for c in missed_in
+        if not any(
+            timedelta(0) < t - datetime.fromisoformat(c["CALL_START_DATE"]) <= timedelta(hours=24)
+            for t in answered_by_number.get(c["PHONE_NUMBER"], [])
+        )
+    ]
     assert 0 < len(lost) < len(missed_in)
-    answer = requests.post(portal.webhook_url + "voximplant.statistic.get",
-                           json={"FILTER": {">=CALL_START_DATE": calls[-10]["CALL_START_DATE"]}, "SORT": "ID",
-                                 "ORDER": "DESC"}, timeout=10).json()
+    answer = requests.post(
+        portal.webhook_url + "voximplant.statistic.get",
+        json={"FILTER": {">=CALL_START_DATE": calls[-10]["CALL_START_DATE"]}, "SORT": "ID", "ORDER": "DESC"},
+        timeout=10,
+    ).json()
     assert answer["total"] >= 10 and int(answer["result"][0]["ID"]) == max(int(c["ID"]) for c in calls)
 
 
 def test_tasks_answer_lower_camel_and_filter_on_upper_case_fields(portal, world_dir):
     tasks = _file(world_dir, "tasks")
     cut = sorted(t["changedDate"] for t in tasks)[-7]
-    answer = requests.post(portal.webhook_url + "tasks.task.list",
-                           json={"filter": {">=CHANGED_DATE": cut}, "order": {"ID": "ASC"}}, timeout=10).json()
+    answer = requests.post(
+        portal.webhook_url + "tasks.task.list",
+        json={"filter": {">=CHANGED_DATE": cut}, "order": {"ID": "ASC"}},
+        timeout=10,
+    ).json()
     got = answer["result"]["tasks"]
     assert len(got) >= 7 and {"id", "deadline", "status", "closedDate", "changedDate", "responsibleId"} <= set(got[0])
     assert all(datetime.fromisoformat(t["changedDate"]) >= datetime.fromisoformat(cut) for t in got)
@@ -276,7 +327,9 @@ def test_tasks_answer_lower_camel_and_filter_on_upper_case_fields(portal, world_
 def test_companies_are_every_company_a_deal_points_at(portal, world_dir):
     companies = {c["ID"] for c in _file(world_dir, "companies")}
     assert {d["COMPANY_ID"] for d in _file(world_dir, "deals")} <= companies
-    answer = requests.post(portal.webhook_url + "crm.company.list", json={"select": ["ID"], "start": 0}, timeout=10).json()
+    answer = requests.post(
+        portal.webhook_url + "crm.company.list", json={"select": ["ID"], "start": 0}, timeout=10
+    ).json()
     assert answer["total"] == len(companies) and set(answer["result"][0]) == {"ID"}
 
 

@@ -4,6 +4,7 @@ something to show, and its injected anomalies are really in the data.
 Expected figures are recomputed here from the written files with the standard library only
 (json, csv, datetime), never taken from the generator's own bookkeeping.
 """
+
 from __future__ import annotations
 
 import csv
@@ -71,8 +72,15 @@ def test_same_seed_gives_byte_identical_files_and_another_seed_does_not(tmp_path
     again = generate("S", TODAY, 42).write(tmp_path / "again")
     other = generate("S", TODAY, 7).write(tmp_path / "other")
     first = _files(world_dir)
-    assert set(first) >= {"bitrix24/deals.json", "bitrix24/leads.json", "bitrix24/activities.json", "plan.csv",
-                          "cbr_rates.csv", "anomalies_truth.csv", "world_meta.json"}
+    assert set(first) >= {
+        "bitrix24/deals.json",
+        "bitrix24/leads.json",
+        "bitrix24/activities.json",
+        "plan.csv",
+        "cbr_rates.csv",
+        "anomalies_truth.csv",
+        "world_meta.json",
+    }
     assert _files(again) == first
     different = _files(other)
     assert different["bitrix24/deals.json"] != first["bitrix24/deals.json"]
@@ -172,8 +180,15 @@ def test_money_mostly_rubles_with_some_foreign_currency_and_daily_cbr_rates(worl
 
 def test_plan_covers_every_manager_month_and_actuals_spread_over_all_colours(world_dir):
     plan = _csv(world_dir, "plan.csv")
-    assert list(plan[0]) == ["month", "manager_id", "pipeline_id", "amount_rub", "deal_count",
-                             "bonus_threshold_pct", "bonus_rub"]
+    assert list(plan[0]) == [
+        "month",
+        "manager_id",
+        "pipeline_id",
+        "amount_rub",
+        "deal_count",
+        "bonus_threshold_pct",
+        "bonus_rub",
+    ]
     meta_start = date.fromisoformat(json.loads((world_dir / "world_meta.json").read_text())["start"])
     months = sorted({(meta_start + timedelta(n)).strftime("%Y-%m") for n in range((TODAY - meta_start).days + 1)})
     covered = {(r["month"], int(r["manager_id"])) for r in plan}
@@ -221,14 +236,17 @@ def test_injected_anomalies_are_really_in_the_data(world_dir):
         day, mgr = date.fromisoformat(r["day"]), int(r["manager_id"])
         assert day.weekday() < 5 and day <= TODAY
         assert acts_by[(mgr, r["day"])] == 0
-        around = [acts_by[(mgr, (day + timedelta(k)).isoformat())] for k in (-14, -7, 7, 14) if day + timedelta(k) <= TODAY]  # same weekday
+        around = [
+            acts_by[(mgr, (day + timedelta(k)).isoformat())] for k in (-14, -7, 7, 14) if day + timedelta(k) <= TODAY
+        ]  # same weekday
         assert sum(around) / len(around) > 5, "an ordinary day would be busy"
     last_working = max(date.fromisoformat(r["day"]) for r in zero)
     assert (TODAY - last_working).days <= 3, "the world's last working day carries a known anomaly (the morning alert)"
     for r in (r for r in truth if r["metric"] == "lost_count"):
         mgr = int(r["manager_id"])
-        lost = Counter(d["CLOSEDATE"][:10] for d in deals
-                       if d["STAGE_SEMANTIC_ID"] == "F" and int(d["ASSIGNED_BY_ID"]) == mgr)
+        lost = Counter(
+            d["CLOSEDATE"][:10] for d in deals if d["STAGE_SEMANTIC_ID"] == "F" and int(d["ASSIGNED_BY_ID"]) == mgr
+        )
         usual = statistics.median(lost.values())
         assert lost[r["day"]] >= 10 and lost[r["day"]] > 3 * usual
     for r in (r for r in truth if r["metric"] == "won_rub"):
@@ -283,12 +301,15 @@ def test_activities_belong_to_live_deals_and_leads_and_cover_every_kind(world_di
         else:
             kind = {"1": "meeting", "3": "task", "4": "email"}[a["TYPE_ID"]]
         kinds[kind] += 1
-    assert all(kinds[k] > 0 for k in ("call_in", "call_out", "call_in_unanswered", "call_out_unanswered",
-                                      "email", "meeting", "task")), kinds
+    assert all(
+        kinds[k] > 0
+        for k in ("call_in", "call_out", "call_in_unanswered", "call_out_unanswered", "email", "meeting", "task")
+    ), kinds
     assert kinds["call_out"] > kinds["call_in"], "managers call out more than they are called"
     assert sum(a["OWNER_TYPE_ID"] in ("1", "2") for a in acts) > 0.8 * len(acts)
-    overdue = [a for a in acts if a["TYPE_ID"] == "3" and a["COMPLETED"] == "N"
-               and datetime.fromisoformat(a["DEADLINE"]) < END]
+    overdue = [
+        a for a in acts if a["TYPE_ID"] == "3" and a["COMPLETED"] == "N" and datetime.fromisoformat(a["DEADLINE"]) < END
+    ]
     assert overdue, "some tasks are overdue"
 
 
@@ -312,8 +333,10 @@ def test_stage_history_calls_tasks_and_companies_tell_the_deals_story_and_end_by
             assert h["TYPE_ID"] == 1
         last[str(h["OWNER_ID"])] = h
     assert set(last) == set(deals)
-    assert all(last[i]["STAGE_ID"] == d["STAGE_ID"] and (last[i]["TYPE_ID"] == 3) == (d["CLOSED"] == "Y")
-               for i, d in deals.items())
+    assert all(
+        last[i]["STAGE_ID"] == d["STAGE_ID"] and (last[i]["TYPE_ID"] == 3) == (d["CLOSED"] == "Y")
+        for i, d in deals.items()
+    )
     won = [d for d in deals.values() if d["STAGE_SEMANTIC_ID"] == "S"]
     assert all(len([h for h in hist if str(h["OWNER_ID"]) == d["ID"]]) >= 3 for d in won[:50])
     final_lead = {}
@@ -330,6 +353,7 @@ def test_stage_history_calls_tasks_and_companies_tell_the_deals_story_and_end_by
 
 
 # ---- the parts alone ------------------------------------------------------------------------------
+
 
 def _calendar_2026():
     from demo.world.calendar import Calendar
@@ -406,7 +430,10 @@ def test_org_has_the_sizes_departments_with_their_heads_and_one_burnout_story():
     org = Org(42, SIZES["S"], cal)
     assert [m.uid for m in org.mgrs] == [2, 3, 4, 5, 6]  # user 1 is the head of sales
     assert [(d["ID"], d.get("PARENT"), d["UF_HEAD"]) for d in org.departments] == [
-        ("1", None, "1"), ("2", "1", "2"), ("3", "1", "5")]
+        ("1", None, "1"),
+        ("2", "1", "2"),
+        ("3", "1", "5"),
+    ]
     assert sum(m.burnout for m in org.mgrs) == 1
     assert all((2 in m.pipelines) == (m.kind == "corp") for m in org.mgrs)  # tenders are the corporate team's
     burn = next(m for m in org.mgrs if m.burnout)
@@ -423,7 +450,12 @@ def test_the_demo_package_imports_nothing_from_the_product():
     found = []
     for path in sorted(demo_dir.rglob("*.py")):
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            names = ([a.name for a in node.names] if isinstance(node, ast.Import)
-                     else [node.module or ""] if isinstance(node, ast.ImportFrom) and not node.level else [])
+            names = (
+                [a.name for a in node.names]
+                if isinstance(node, ast.Import)
+                else [node.module or ""]
+                if isinstance(node, ast.ImportFrom) and not node.level
+                else []
+            )
             found += [f"{path.relative_to(demo_dir)}: {n}" for n in names if n.split(".")[0] in product]
     assert found == []

@@ -4,6 +4,7 @@ Expected figures come from the demo world's own files (the CRM's JSON answers, t
 CBR rates CSV), recomputed here with plain Python: if ingest, dbt, the report or the alerts drift
 from what the world says, these tests fail.
 """
+
 from __future__ import annotations
 
 import csv
@@ -26,8 +27,16 @@ MSK = ZoneInfo("Europe/Moscow")
 
 
 def _secret_free_env(monkeypatch: pytest.MonkeyPatch, tmp: Path, tg_url: str) -> None:
-    for name in ("BITRIX24_WEBHOOK_URL", "AMOCRM_BASE_URL", "AMOCRM_ACCESS_TOKEN", "CRM_EXPORT_DIR",
-                 "WAREHOUSE_URL", "OPENAI_API_KEY", "OPENAI_BASE_URL", "PLAN_FILE"):
+    for name in (
+        "BITRIX24_WEBHOOK_URL",
+        "AMOCRM_BASE_URL",
+        "AMOCRM_ACCESS_TOKEN",
+        "CRM_EXPORT_DIR",
+        "WAREHOUSE_URL",
+        "OPENAI_API_KEY",
+        "OPENAI_BASE_URL",
+        "PLAN_FILE",
+    ):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("DATA_DIR", str(tmp / "data"))
     monkeypatch.setenv("DEMO_SIZE", "S")
@@ -43,15 +52,25 @@ def pipeline(tmp_path_factory: pytest.TempPathFactory):
     """Materialize every asset for TODAY's partition into a temporary DATA_DIR, once for the module."""
     tmp = tmp_path_factory.mktemp("e2e")
     (tmp / "home").mkdir()
-    with pytest.MonkeyPatch.context() as mp, FakeTelegram() as tg, instance_for_test(temp_dir=str(tmp / "home")) as instance:
+    with (
+        pytest.MonkeyPatch.context() as mp,
+        FakeTelegram() as tg,
+        instance_for_test(temp_dir=str(tmp / "home")) as instance,
+    ):
         _secret_free_env(mp, tmp, tg.url)
         from definitions import build_definitions
 
         defs = build_definitions()
         job = defs.resolve_implicit_global_asset_job_def()
         result = job.execute_in_process(instance=instance, partition_key=TODAY.isoformat(), raise_on_error=False)
-        yield {"defs": defs, "result": result, "instance": instance, "tg": tg, "tmp": tmp,
-               "world": next((tmp / "data" / "demo").iterdir())}
+        yield {
+            "defs": defs,
+            "result": result,
+            "instance": instance,
+            "tg": tg,
+            "tmp": tmp,
+            "world": next((tmp / "data" / "demo").iterdir()),
+        }
 
 
 def _warehouse(pipeline) -> Warehouse:  # noqa: F821 - imported lazily, after the env is set
@@ -64,10 +83,22 @@ def test_every_step_of_the_graph_succeeds(pipeline):
     result = pipeline["result"]
     failed = [e.step_key for e in result.all_events if e.is_step_failure]
     assert result.success, f"failed steps: {failed}"
-    done = {k.to_user_string() for k in result.get_asset_materialization_events() and
-            [e.asset_key for e in result.get_asset_materialization_events()]}
-    for key in ("raw_bitrix24/deals", "raw_plan/plan", "raw_cbr/rates", "mart_plan_fact", "mart_revenue_daily",
-                "forecast_month_end", "manager_anomalies", "insights", "report_site"):
+    done = {
+        k.to_user_string()
+        for k in result.get_asset_materialization_events()
+        and [e.asset_key for e in result.get_asset_materialization_events()]
+    }
+    for key in (
+        "raw_bitrix24/deals",
+        "raw_plan/plan",
+        "raw_cbr/rates",
+        "mart_plan_fact",
+        "mart_revenue_daily",
+        "forecast_month_end",
+        "manager_anomalies",
+        "insights",
+        "report_site",
+    ):
         assert key in done, f"{key} was not materialized"
     checks = [e for e in result.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"]
     assert checks, "dbt tests did not run as asset checks"
@@ -133,9 +164,11 @@ def test_forecast_for_today_brackets_itself_and_knows_the_plan(pipeline):
     month = TODAY.strftime("%Y-%m")
     plan = sum(v["plan"] for (m, _, _), v in expected.items() if m == month)
     mtd = sum(v["actual"] for (m, _, _), v in expected.items() if m == month)
-    row = _warehouse(pipeline).query(
-        "select * from ml.forecast_month_end where as_of_day = ?", [TODAY]
-    ).row(0, named=True)
+    row = (
+        _warehouse(pipeline)
+        .query("select * from ml.forecast_month_end where as_of_day = ?", [TODAY])
+        .row(0, named=True)
+    )
     assert row["plan_rub"] == pytest.approx(plan, abs=0.01)
     assert row["actual_mtd_rub"] == pytest.approx(mtd, abs=1.0)  # amounts are kept to the kopeck per deal
     assert row["ruler_rub"] == pytest.approx(mtd / TODAY.day * 31, rel=1e-6)
@@ -150,7 +183,9 @@ def test_todays_anomaly_from_the_ground_truth_reaches_the_head_of_sales(pipeline
     assert todays, "the demo world injects an anomaly on its last day"
     flagged = _warehouse(pipeline).query(
         "select cast(manager_id as varchar) as m, manager_name from ml.manager_anomalies "
-        "where as_of_day = ? and is_anomaly", [TODAY])
+        "where as_of_day = ? and is_anomaly",
+        [TODAY],
+    )
     assert todays <= set(flagged["m"].to_list())
 
     defs, tg = pipeline["defs"], pipeline["tg"]

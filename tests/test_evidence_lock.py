@@ -4,6 +4,7 @@ Both marks of a bad lock were seen on these machines: entries without a `version
 --package-lock-only: npm ci dies with "Invalid Version:") and an optional platform package a locked
 package asks for but the lock lacks (npm ci: "Missing: …@ from lock file").
 """
+
 from __future__ import annotations
 
 import json
@@ -16,8 +17,9 @@ EVIDENCE = ROOT / "reports_evidence"
 
 
 def _check(folder: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["node", str(folder / "scripts" / "check-lock.cjs")], capture_output=True, text=True,
-                          timeout=60)
+    return subprocess.run(
+        ["node", str(folder / "scripts" / "check-lock.cjs")], capture_output=True, text=True, timeout=60
+    )
 
 
 def _copy(tmp_path: Path, lock: dict) -> Path:

@@ -3,6 +3,7 @@
 Expected figures are counted by hand from the synthetic series (weekdays in October 2025 etc.),
 never taken from the code under test.
 """
+
 from __future__ import annotations
 
 from datetime import date, timedelta
@@ -110,18 +111,35 @@ def _marts(warehouse: Warehouse) -> tuple[float, float]:
     """Revenue in two departments (70 + 30 a weekday since 1 July 2025) and an October plan of 2 500."""
     a = weekday_series(date(2025, 7, 1), date(2025, 11, 30), per_day=70.0)
     b = weekday_series(date(2025, 7, 1), date(2025, 11, 30), per_day=30.0)
-    revenue = pl.concat([
-        a.select(pl.col("day"), pl.lit(1).alias("department_id"), pl.lit("Опт").alias("department_name"),
-                 pl.col("revenue_rub").alias("won_rub"), pl.lit(1).alias("won_count")),
-        b.select(pl.col("day"), pl.lit(2).alias("department_id"), pl.lit("Розница").alias("department_name"),
-                 pl.col("revenue_rub").alias("won_rub"), pl.lit(1).alias("won_count")),
-    ])
+    revenue = pl.concat(
+        [
+            a.select(
+                pl.col("day"),
+                pl.lit(1).alias("department_id"),
+                pl.lit("Опт").alias("department_name"),
+                pl.col("revenue_rub").alias("won_rub"),
+                pl.lit(1).alias("won_count"),
+            ),
+            b.select(
+                pl.col("day"),
+                pl.lit(2).alias("department_id"),
+                pl.lit("Розница").alias("department_name"),
+                pl.col("revenue_rub").alias("won_rub"),
+                pl.lit(1).alias("won_count"),
+            ),
+        ]
+    )
     warehouse.replace_rows("marts", "mart_revenue_daily", revenue, where={})
-    plan = pl.DataFrame({
-        "month": [date(2025, 10, 1), date(2025, 10, 1), date(2025, 11, 1)],
-        "department_id": [1, 2, 1], "manager_id": [11, 21, 11], "pipeline_id": [0, 0, 0],
-        "plan_rub": [1500.0, 1000.0, 9999.0], "actual_rub": [0.0, 0.0, 0.0],
-    })
+    plan = pl.DataFrame(
+        {
+            "month": [date(2025, 10, 1), date(2025, 10, 1), date(2025, 11, 1)],
+            "department_id": [1, 2, 1],
+            "manager_id": [11, 21, 11],
+            "pipeline_id": [0, 0, 0],
+            "plan_rub": [1500.0, 1000.0, 9999.0],
+            "actual_rub": [0.0, 0.0, 0.0],
+        }
+    )
     warehouse.replace_rows("marts", "mart_plan_fact", plan, where={})
     return 100.0 * OCT_WEEKDAYS_TO_15, 2500.0
 
@@ -149,8 +167,19 @@ def test_asset_writes_one_row_per_as_of_day_and_reruns_replace(warehouse: Wareho
     assert row["ruler_rub"] == pytest.approx(mtd / 15 * 31, abs=0.01)
     assert row["forecast_rub"] == pytest.approx(100.0 * OCT_WEEKDAYS, rel=0.05)
     assert row["history_days"] == (AS_OF - date(2025, 7, 1)).days + 1
-    assert {"as_of_day", "month", "plan_rub", "actual_mtd_rub", "forecast_rub", "forecast_low_rub",
-            "forecast_high_rub", "prob_reach_plan", "ruler_rub", "model", "history_days"} <= set(rows.columns)
+    assert {
+        "as_of_day",
+        "month",
+        "plan_rub",
+        "actual_mtd_rub",
+        "forecast_rub",
+        "forecast_low_rub",
+        "forecast_high_rub",
+        "prob_reach_plan",
+        "ruler_rub",
+        "model",
+        "history_days",
+    } <= set(rows.columns)
     meta = result.asset_materializations_for_node("forecast_month_end")[0].metadata
     assert meta["plan_rub"].value == plan
     assert meta["forecast_rub"].value == pytest.approx(row["forecast_rub"])

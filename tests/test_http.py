@@ -1,4 +1,5 @@
 """The shared retrying session against a loopback server: what is retried, how long it waits, when it stops."""
+
 from __future__ import annotations
 
 import socket
@@ -97,7 +98,7 @@ def test_429_without_retry_after_backs_off_exponentially_with_jitter(serve):
     assert response.status_code == 200 and server.hits == 4
     assert len(clock.waits) == 3
     for n, wait in enumerate(clock.waits):  # 1, 2, 4 s, each scaled by 0.5..1.0
-        assert 0.5 * 2 ** n <= wait <= 2 ** n
+        assert 0.5 * 2**n <= wait <= 2**n
 
 
 def test_retry_after_in_seconds_is_waited_exactly(serve):
@@ -176,10 +177,14 @@ def test_retry_if_and_hint_and_before_attempt_let_a_client_speak_its_dialect(ser
     server = serve([(200, {"X-Busy": "5"}), (200, {})])
     clock = FakeClock()
     tries: list[int] = []
-    http = RetryingSession("Dialect", sleep=clock.sleep, clock=clock,
-                           retry_if=lambda r: "X-Busy" in r.headers,
-                           hint=lambda r: float(r.headers["X-Busy"]) if "X-Busy" in r.headers else None,
-                           before_attempt=lambda: tries.append(1))
+    http = RetryingSession(
+        "Dialect",
+        sleep=clock.sleep,
+        clock=clock,
+        retry_if=lambda r: "X-Busy" in r.headers,
+        hint=lambda r: float(r.headers["X-Busy"]) if "X-Busy" in r.headers else None,
+        before_attempt=lambda: tries.append(1),
+    )
     assert http.get(server.url).status_code == 200
     assert clock.waits == [5.0] and len(tries) == 2 == server.hits
 
@@ -198,8 +203,9 @@ def test_a_real_timeout_is_retried_and_then_reported():
         listener.bind(("127.0.0.1", 0))
         listener.listen(8)
         clock = FakeClock()
-        http = RetryingSession("Slow API", policy=RetryPolicy(max_attempts=2), sleep=clock.sleep, clock=clock,
-                               timeout=(1, 0.3))
+        http = RetryingSession(
+            "Slow API", policy=RetryPolicy(max_attempts=2), sleep=clock.sleep, clock=clock, timeout=(1, 0.3)
+        )
         with pytest.raises(NoAnswer, match=r"Slow API: GET /x: no answer after 2 attempt\(s\) \(ReadTimeout\)"):
             http.get(f"http://127.0.0.1:{listener.getsockname()[1]}/x")
         assert len(clock.waits) == 1
@@ -211,8 +217,9 @@ def test_urllib3_debug_lines_show_only_what_describe_allows(serve, caplog):
     caplog.set_level(logging.DEBUG)
     server = serve([(503, {})])
     secret_url = server.url.replace("/api/items", "/rest/1/w3bh00k/items")
-    http = RetryingSession("Masked API", sleep=FakeClock().sleep,
-                           describe=lambda url: url.split("?")[0].replace("w3bh00k", "***"))
+    http = RetryingSession(
+        "Masked API", sleep=FakeClock().sleep, describe=lambda url: url.split("?")[0].replace("w3bh00k", "***")
+    )
     assert http.get(secret_url).status_code == 200
     assert "/rest/1/***/items" in caplog.text  # urllib3's request lines are there, masked
     assert "w3bh00k" not in caplog.text and "s3cr3t" not in caplog.text

@@ -1,5 +1,6 @@
 """The amoCRM source against the demo amoCRM portal (S world): full and incremental loads, amoCRM's
 paging and limits (204 empty pages, 429), a refused token, a new custom field, the Dagster assets."""
+
 from __future__ import annotations
 
 import hashlib
@@ -19,8 +20,18 @@ from resources.amocrm import AmoCRMAccount
 from resources.warehouse import Warehouse
 
 OVERLAP = 60  # the sources' default cursor overlap (INGEST_CURSOR_OVERLAP_SECONDS), seconds
-TABLES = ["leads", "pipelines", "statuses", "events", "notes", "tasks", "users", "loss_reasons", "companies",
-          "custom_fields"]
+TABLES = [
+    "leads",
+    "pipelines",
+    "statuses",
+    "events",
+    "notes",
+    "tasks",
+    "users",
+    "loss_reasons",
+    "companies",
+    "custom_fields",
+]
 
 
 @pytest.fixture(scope="module")
@@ -37,8 +48,12 @@ def portal(world):
 
 
 def _pipeline(tmp_path, wh: Warehouse) -> dlt.Pipeline:
-    return dlt.pipeline(pipeline_name="amocrm_test", destination=wh.dlt_destination(), dataset_name="raw_amocrm",
-                        pipelines_dir=str(tmp_path / "dlt"))
+    return dlt.pipeline(
+        pipeline_name="amocrm_test",
+        destination=wh.dlt_destination(),
+        dataset_name="raw_amocrm",
+        pipelines_dir=str(tmp_path / "dlt"),
+    )
 
 
 def _fast_source(portal: AmoCRMPortal, token: str = DEFAULT_TOKEN):
@@ -53,12 +68,19 @@ def test_full_load_through_the_dagster_asset_within_the_rate_limit(world, tmp_pa
     monkeypatch.setenv("DATA_DIR", str(tmp_path / "data"))
     with AmoCRMPortal(world=world) as url:  # 7 requests/s enforced, as amoCRM does
         wh = Warehouse(url=f"duckdb:///{tmp_path / 'wh.duckdb'}")
-        result = dg.materialize([amocrm_raw], resources={
-            "dlt": DagsterDltResource(), "warehouse": wh,
-            "amocrm": AmoCRMAccount(base_url=url, access_token=DEFAULT_TOKEN)})
+        result = dg.materialize(
+            [amocrm_raw],
+            resources={
+                "dlt": DagsterDltResource(),
+                "warehouse": wh,
+                "amocrm": AmoCRMAccount(base_url=url, access_token=DEFAULT_TOKEN),
+            },
+        )
     assert result.success
-    keys = {e.event_specific_data.materialization.asset_key.to_user_string()
-            for e in result.get_asset_materialization_events()}
+    keys = {
+        e.event_specific_data.materialization.asset_key.to_user_string()
+        for e in result.get_asset_materialization_events()
+    }
     assert keys == {f"raw_amocrm/{t}" for t in TABLES}
 
     # Expected figures straight from the world (Bitrix24 shapes), not through the portal's mapping.
@@ -67,19 +89,31 @@ def test_full_load_through_the_dagster_asset_within_the_rate_limit(world, tmp_pa
     calls = [a for a in world.activities if a["PROVIDER_TYPE_ID"] == "CALL" and a["OWNER_TYPE_ID"] == "2"]
     assert _count(wh, "select count(*) from raw_amocrm.leads") == len(deals)
     assert wh.query("select count(*), sum(price) from raw_amocrm.leads where status_id = 142").rows()[0] == (
-        len(won), sum(int(float(d["OPPORTUNITY"])) for d in won))
-    assert _count(wh, "select count(*) from raw_amocrm.leads where status_id = 143") == \
-        sum(d["STAGE_SEMANTIC_ID"] == "F" for d in deals)
+        len(won),
+        sum(int(float(d["OPPORTUNITY"])) for d in won),
+    )
+    assert _count(wh, "select count(*) from raw_amocrm.leads where status_id = 143") == sum(
+        d["STAGE_SEMANTIC_ID"] == "F" for d in deals
+    )
     assert _count(wh, "select count(*) from raw_amocrm.notes") == len(calls)
     assert _count(wh, "select count(*) from raw_amocrm.users") == len(world.users)
     assert _count(wh, "select count(*) from raw_amocrm.pipelines") == len(world.categories)
     # Won and lost exist in every pipeline: the statuses' key is pipeline + status.
-    assert wh.query("select count(distinct pipeline_id) from raw_amocrm.statuses where id in (142, 143) "
-                    "group by id").rows() == [(len(world.categories),)] * 2
+    assert (
+        wh.query(
+            "select count(distinct pipeline_id) from raw_amocrm.statuses where id in (142, 143) group by id"
+        ).rows()
+        == [(len(world.categories),)] * 2
+    )
     # Phones arrive hashed, never in clear.
     assert _count(wh, "select count(*) from raw_amocrm.notes where length(phone_hash) = 64") > 0
-    columns = {c for (c,) in wh.query("select column_name from information_schema.columns "
-                                      "where table_schema = 'raw_amocrm' and table_name = 'notes'").rows()}
+    columns = {
+        c
+        for (c,) in wh.query(
+            "select column_name from information_schema.columns "
+            "where table_schema = 'raw_amocrm' and table_name = 'notes'"
+        ).rows()
+    }
     assert "phone_hash" in columns and not any("phone" == c or c.endswith("__phone") for c in columns)
 
 
@@ -106,20 +140,27 @@ def test_incremental_after_new_modified_and_deleted_leads(portal, tmp_path):
     assert leads_rows == len(overlap | {open_lead["id"], new["id"], gone["id"]})
     assert ("GET", "/api/v4/leads", 200) in portal.requests
     assert wh.query("select count(*), count(distinct id) from raw_amocrm.leads").rows()[0] == (n + 1, n + 1)
-    assert wh.query(f"select status_id, price, closed_at is not null from raw_amocrm.leads "
-                    f"where id = {open_lead['id']}").rows() == [(WON, 123456, True)]
+    assert wh.query(
+        f"select status_id, price, closed_at is not null from raw_amocrm.leads where id = {open_lead['id']}"
+    ).rows() == [(WON, 123456, True)]
     assert _count(wh, f"select is_deleted from raw_amocrm.leads where id = {gone['id']}") is True
-    assert _count(wh, f"select count(*) from raw_amocrm.events where type = 'lead_deleted' "
-                      f"and entity_id = {gone['id']}") == 1
-    assert wh.query(f"select status_before_id, status_after_id from raw_amocrm.events where type = "
-                    f"'lead_status_changed' and entity_id = {open_lead['id']} and status_after_id = {WON}").rows() \
-        == [(open_lead["status_id"], WON)]
+    assert (
+        _count(wh, f"select count(*) from raw_amocrm.events where type = 'lead_deleted' and entity_id = {gone['id']}")
+        == 1
+    )
+    assert wh.query(
+        f"select status_before_id, status_after_id from raw_amocrm.events where type = "
+        f"'lead_status_changed' and entity_id = {open_lead['id']} and status_after_id = {WON}"
+    ).rows() == [(open_lead["status_id"], WON)]
 
     # Nothing changed since: only the overlap before the cursor comes again (amoCRM's `from` is
     # inclusive) and the merge on id keeps one row each; the deleted lead stays marked once.
     cursor = portal.clock
-    again = {lead["id"] for lead in portal.leads.values()
-             if lead["updated_at"] >= cursor - OVERLAP and not lead["is_deleted"]}
+    again = {
+        lead["id"]
+        for lead in portal.leads.values()
+        if lead["updated_at"] >= cursor - OVERLAP and not lead["is_deleted"]
+    }
     pipeline.run(_fast_source(portal))
     assert pipeline.last_trace.last_normalize_info.row_counts.get("leads") == len(again)
     assert wh.query("select count(*), count(distinct id) from raw_amocrm.leads").rows()[0] == (n + 1, n + 1)
@@ -128,8 +169,9 @@ def test_incremental_after_new_modified_and_deleted_leads(portal, tmp_path):
 
 def test_empty_pages_answer_204_and_load_nothing(portal, tmp_path):
     wh = Warehouse(url=f"duckdb:///{tmp_path / 'wh.duckdb'}")
-    source = amocrm_source(base_url=portal.base_url, access_token=DEFAULT_TOKEN, max_rps=200,
-                           updated_since=portal.clock + 10)
+    source = amocrm_source(
+        base_url=portal.base_url, access_token=DEFAULT_TOKEN, max_rps=200, updated_since=portal.clock + 10
+    )
     info = _pipeline(tmp_path, wh).run(source)
     assert not info.has_failed_jobs
     statuses = {path: status for _, path, status in portal.requests}
@@ -163,16 +205,21 @@ def test_429_and_5xx_are_retried(portal):
     portal.fail_next(500, 10)
     with pytest.raises(AmoCRMError, match=r"GET /api/v4/users: HTTP 500"):
         AmoCRMClient(portal.base_url, DEFAULT_TOKEN, max_rps=0, max_retries=2, sleep=lambda s: None).get(
-            "/api/v4/users")
+            "/api/v4/users"
+        )
 
 
 def test_the_real_rate_limit_is_survived(world):
     """A client that asks too fast (20/s) meets the portal's 7/s and still gets every page."""
     with AmoCRMPortal(world=world) as url:
-        portal_pages = list(AmoCRMClient(url, DEFAULT_TOKEN, max_rps=20, backoff_base=0.2).pages(
-            "/api/v4/leads/notes", key="notes", limit=50))
+        portal_pages = list(
+            AmoCRMClient(url, DEFAULT_TOKEN, max_rps=20, backoff_base=0.2).pages(
+                "/api/v4/leads/notes", key="notes", limit=50
+            )
+        )
     assert sum(len(p) for p in portal_pages) == sum(
-        a["PROVIDER_TYPE_ID"] == "CALL" and a["OWNER_TYPE_ID"] == "2" for a in world.activities)
+        a["PROVIDER_TYPE_ID"] == "CALL" and a["OWNER_TYPE_ID"] == "2" for a in world.activities
+    )
 
 
 def test_wrong_token_is_a_clear_error_without_the_token(portal, tmp_path, monkeypatch):
@@ -192,10 +239,15 @@ def test_wrong_token_is_a_clear_error_without_the_token(portal, tmp_path, monkey
     monkeypatch.setenv("DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("AMOCRM_BASE_URL", portal.base_url)
     wh = Warehouse(url=f"duckdb:///{tmp_path / 'wh.duckdb'}")
-    result = dg.materialize([amocrm_raw, source_refreshed_check(SOURCES["amocrm"], amocrm_raw)],
-                            raise_on_error=False, resources={
-        "dlt": DagsterDltResource(), "warehouse": wh,
-        "amocrm": AmoCRMAccount(base_url=portal.base_url, access_token=bad_token)})
+    result = dg.materialize(
+        [amocrm_raw, source_refreshed_check(SOURCES["amocrm"], amocrm_raw)],
+        raise_on_error=False,
+        resources={
+            "dlt": DagsterDltResource(),
+            "warehouse": wh,
+            "amocrm": AmoCRMAccount(base_url=portal.base_url, access_token=bad_token),
+        },
+    )
     assert not result.success
     assert [e.step_key for e in result.get_step_failure_events()] == ["raw_amocrm__leads_source_refreshed"]
     text = str(result.get_step_failure_events()[0].event_specific_data.error.to_string())
@@ -212,7 +264,8 @@ def test_a_new_custom_field_becomes_a_new_column(portal, tmp_path):
     portal.add_custom_field(910001, "Бюджет клиента", "CLIENT_BUDGET", {i: f"{i}000" for i in some})
     pipeline.run(_fast_source(portal))
     assert wh.query("select id, cf_910001 from raw_amocrm.leads where cf_910001 is not null order by id").rows() == [
-        (i, f"{i}000") for i in some]
+        (i, f"{i}000") for i in some
+    ]
     assert _count(wh, "select count(*) from raw_amocrm.leads where cf_910001 is null") == len(portal.leads) - 3
     assert _count(wh, "select name from raw_amocrm.custom_fields where id = 910001") == "Бюджет клиента"
 
@@ -232,8 +285,13 @@ def test_asset_specs_and_the_phone_hash():
 def test_configured_sources_join_the_graph_and_bitrix24_steps_aside(monkeypatch, tmp_path):
     from assets.ingest import build_defs
 
-    for var in ("BITRIX24_WEBHOOK_URL", "AMOCRM_BASE_URL", "AMOCRM_ACCESS_TOKEN", "CRM_EXPORT_DIR",
-                "CRM_EXPORT_MAPPING"):
+    for var in (
+        "BITRIX24_WEBHOOK_URL",
+        "AMOCRM_BASE_URL",
+        "AMOCRM_ACCESS_TOKEN",
+        "CRM_EXPORT_DIR",
+        "CRM_EXPORT_MAPPING",
+    ):
         monkeypatch.delenv(var, raising=False)
 
     def sources() -> set[str]:
@@ -280,11 +338,15 @@ def test_an_error_burst_of_429_500_503_and_a_timeout_is_ridden_out(portal, world
     portal.fail_next(500)
     portal.fail_next(503)
     portal.slow_next(1.5)  # the first answer comes after the client's read timeout below
-    info = _pipeline(tmp_path, wh).run(amocrm_source(base_url=portal.base_url, access_token=DEFAULT_TOKEN,
-                                                     max_rps=200, backoff_base=0.01, read_timeout=0.5))
+    info = _pipeline(tmp_path, wh).run(
+        amocrm_source(
+            base_url=portal.base_url, access_token=DEFAULT_TOKEN, max_rps=200, backoff_base=0.01, read_timeout=0.5
+        )
+    )
     assert not info.has_failed_jobs
     assert sorted(i for (i,) in wh.query("select id from raw_amocrm.leads").rows()) == sorted(
-        int(d["ID"]) for d in world.deals)
+        int(d["ID"]) for d in world.deals
+    )
     assert _count(wh, "select count(*) from raw_amocrm.notes") == len(_call_notes(world))
     assert _count(wh, "select count(*) from raw_amocrm.users") == len(world.users)
     assert {429, 500, 503} <= {status for _, _, status in portal.requests}
@@ -311,10 +373,14 @@ def test_a_malformed_page_and_a_malformed_record_are_quarantined_and_the_rest_lo
     assert f'"id": {bad_id}' in record[3]
     # every other lead loaded; the calls after the lost page (250 a page, oldest first) loaded
     assert sorted(i for (i,) in wh.query("select id from raw_amocrm.leads").rows()) == sorted(
-        int(d["ID"]) for d in world.deals if int(d["ID"]) != bad_id)
-    by_update = sorted(_call_notes(world), key=lambda a: (datetime.fromisoformat(a["LAST_UPDATED"]).timestamp(),
-                                                          int(a["ID"])))
+        int(d["ID"]) for d in world.deals if int(d["ID"]) != bad_id
+    )
+    by_update = sorted(
+        _call_notes(world), key=lambda a: (datetime.fromisoformat(a["LAST_UPDATED"]).timestamp(), int(a["ID"]))
+    )
     assert sorted(i for (i,) in wh.query("select id from raw_amocrm.notes").rows()) == sorted(
-        int(a["ID"]) for a in by_update[250:])
+        int(a["ID"]) for a in by_update[250:]
+    )
     assert _count(wh, "select count(*) from raw_amocrm.tasks") == sum(
-        a["PROVIDER_TYPE_ID"] == "TASK" and a["OWNER_TYPE_ID"] == "2" for a in world.activities)
+        a["PROVIDER_TYPE_ID"] == "TASK" and a["OWNER_TYPE_ID"] == "2" for a in world.activities
+    )

@@ -1,4 +1,5 @@
 """The ingest assets in Dagster: keys that join dbt's lineage, tags, and real materializations of the demo world."""
+
 from __future__ import annotations
 
 import csv
@@ -21,19 +22,37 @@ from resources.warehouse import Warehouse
 
 S_TODAY = date(2025, 6, 15)
 SEED = 7
-BITRIX_TABLES = ["deals", "leads", "activities", "companies", "stage_history_deals", "stage_history_leads", "calls",
-                 "tasks", "users", "departments", "pipelines", "stages"]
+BITRIX_TABLES = [
+    "deals",
+    "leads",
+    "activities",
+    "companies",
+    "stage_history_deals",
+    "stage_history_leads",
+    "calls",
+    "tasks",
+    "users",
+    "departments",
+    "pipelines",
+    "stages",
+]
 # the non-CRM sources (tests/test_ingest_marketing_finance.py materializes them)
-OTHER_SOURCES = {("raw_direct", "campaign_stats"): "direct", ("raw_vk", "campaign_stats"): "vk",
-                 ("raw_onec", "invoices"): "onec", ("raw_onec", "payments"): "onec",
-                 ("raw_telephony", "calls"): "telephony"}
+OTHER_SOURCES = {
+    ("raw_direct", "campaign_stats"): "direct",
+    ("raw_vk", "campaign_stats"): "vk",
+    ("raw_onec", "invoices"): "onec",
+    ("raw_onec", "payments"): "onec",
+    ("raw_telephony", "calls"): "telephony",
+}
 
 
 def test_asset_keys_groups_and_tags():
     specs = {key: spec for a in build_defs().assets for key, spec in a.specs_by_key.items()}
-    expected = {dg.AssetKey(["raw_bitrix24", t]) for t in BITRIX_TABLES} | {
-        dg.AssetKey(["raw_plan", "plan"]), dg.AssetKey(["raw_cbr", "rates"])} | {
-        dg.AssetKey(list(k)) for k in OTHER_SOURCES}
+    expected = (
+        {dg.AssetKey(["raw_bitrix24", t]) for t in BITRIX_TABLES}
+        | {dg.AssetKey(["raw_plan", "plan"]), dg.AssetKey(["raw_cbr", "rates"])}
+        | {dg.AssetKey(list(k)) for k in OTHER_SOURCES}
+    )
     assert set(specs) == expected
     assert {s.group_name for s in specs.values()} == {"ingest"}
     assert specs[dg.AssetKey(["raw_bitrix24", "deals"])].tags["source"] == "bitrix24"
@@ -54,8 +73,16 @@ def _mats(result: dg.ExecuteInJobResult) -> dict[str, int | None]:
 
 
 def test_a_real_company_gets_only_its_configured_sources(monkeypatch):
-    for var in ("AMOCRM_BASE_URL", "CRM_EXPORT_DIR", "PLAN_FILE", "CBR_API_URL", "DIRECT_TOKEN", "VK_ADS_TOKEN",
-                "ONEC_EXPORT_DIR", "TELEPHONY_EXPORT_DIR"):
+    for var in (
+        "AMOCRM_BASE_URL",
+        "CRM_EXPORT_DIR",
+        "PLAN_FILE",
+        "CBR_API_URL",
+        "DIRECT_TOKEN",
+        "VK_ADS_TOKEN",
+        "ONEC_EXPORT_DIR",
+        "TELEPHONY_EXPORT_DIR",
+    ):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("BITRIX24_WEBHOOK_URL", "https://portal.example/rest/1/abc/")
 
@@ -110,17 +137,23 @@ def test_materialize_the_demo_world_then_rerun_and_full_refresh(tmp_path, monkey
     again = dg.materialize([bitrix24_raw], resources=resources)
     # nothing new: the rerun reads again only the cursor's overlap (the deals modified within
     # INGEST_CURSOR_OVERLAP_SECONDS of the newest stamp), merged onto themselves
-    stamps = [datetime.fromisoformat(d["DATE_MODIFY"]) for d in json.loads((world / "bitrix24" / "deals.json").read_text())]
+    stamps = [
+        datetime.fromisoformat(d["DATE_MODIFY"]) for d in json.loads((world / "bitrix24" / "deals.json").read_text())
+    ]
     in_overlap = sum(1 for t in stamps if t >= max(stamps) - timedelta(seconds=60))
     assert (_mats(again)["raw_bitrix24/deals"] or 0) == in_overlap
     assert wh.query("select count(*) as n from raw_bitrix24.deals")["n"][0] == n_deals
 
     refresh = dg.materialize(
-        [bitrix24_raw], resources=resources, selection=[dg.AssetKey(["raw_bitrix24", "deals"])],
+        [bitrix24_raw],
+        resources=resources,
+        selection=[dg.AssetKey(["raw_bitrix24", "deals"])],
         run_config={"ops": {"bitrix24_raw": {"config": {"full_refresh": True}}}},
     )
     assert _mats(refresh) == {"raw_bitrix24/deals": n_deals}
-    assert wh.query("select count(*) as n, count(distinct id) as d from raw_bitrix24.deals").rows() == [(n_deals, n_deals)]
+    assert wh.query("select count(*) as n, count(distinct id) as d from raw_bitrix24.deals").rows() == [
+        (n_deals, n_deals)
+    ]
 
 
 def test_a_configured_webhook_is_used_as_is_and_no_demo_is_started(tmp_path, monkeypatch):
@@ -169,8 +202,10 @@ def test_a_reported_source_error_names_its_cause_without_secrets(monkeypatch):
     monkeypatch.setenv("DIRECT_TOKEN", "y0_SECRET-direct")
     try:
         try:
-            raise ConnectionError("GET https://portal.example/rest/7/s3cr3tc0de/crm.deal.list refused; "
-                                  "Authorization y0_SECRET-direct; postgresql://u:pw@db/x\nsecond line")
+            raise ConnectionError(
+                "GET https://portal.example/rest/7/s3cr3tc0de/crm.deal.list refused; "
+                "Authorization y0_SECRET-direct; postgresql://u:pw@db/x\nsecond line"
+            )
         except ConnectionError as inner:
             raise RuntimeError("Pipeline execution failed at step=extract") from inner
     except RuntimeError as exc:

@@ -1,6 +1,7 @@
 """Bitrix24 -> raw_bitrix24 through the demo portal: complete first load, idempotent reruns, exact
 increments (new, modified, deleted), error bursts, malformed pages and records, new custom fields,
 a full refresh, and a load killed with SIGKILL and rerun (every row exactly once)."""
+
 from __future__ import annotations
 
 import json
@@ -26,8 +27,13 @@ INCREMENTAL = ("deals", "leads", "activities", "companies", "stage_history_deals
 LISTS = INCREMENTAL + ("calls",)  # world entity name == table name
 ROOT = Path(__file__).resolve().parents[1]
 OVERLAP = 60  # the source's default cursor overlap (INGEST_CURSOR_OVERLAP_SECONDS), seconds
-MODIFIED = {"deals": "DATE_MODIFY", "leads": "DATE_MODIFY", "activities": "LAST_UPDATED",
-            "companies": "DATE_MODIFY", "tasks": "changedDate"}
+MODIFIED = {
+    "deals": "DATE_MODIFY",
+    "leads": "DATE_MODIFY",
+    "activities": "LAST_UPDATED",
+    "companies": "DATE_MODIFY",
+    "tasks": "changedDate",
+}
 
 
 @pytest.fixture(scope="module")
@@ -60,14 +66,19 @@ SALT = "test-salt"
 
 
 def _source(portal, **kwargs):
-    return bitrix24_source(webhook_url=portal.webhook_url,
-                           **{"rate": None, "backoff_base": 0.01, "phone_hash_salt": SALT, **kwargs})
+    return bitrix24_source(
+        webhook_url=portal.webhook_url, **{"rate": None, "backoff_base": 0.01, "phone_hash_salt": SALT, **kwargs}
+    )
 
 
 def _pipeline(tmp_path: Path) -> tuple[dlt.Pipeline, Warehouse]:
     wh = Warehouse(url=f"duckdb:///{tmp_path / 'wh.duckdb'}")
-    pipe = dlt.pipeline(pipeline_name="bitrix24", destination=wh.dlt_destination(), dataset_name="raw_bitrix24",
-                        pipelines_dir=str(tmp_path / "pipelines"))
+    pipe = dlt.pipeline(
+        pipeline_name="bitrix24",
+        destination=wh.dlt_destination(),
+        dataset_name="raw_bitrix24",
+        pipelines_dir=str(tmp_path / "pipelines"),
+    )
     return pipe, wh
 
 
@@ -138,8 +149,9 @@ def test_first_load_matches_the_world_and_a_rerun_adds_nothing(portal, s_world, 
     assert got["date_modify"][0].astimezone(UTC) == datetime.fromisoformat(sample["DATE_MODIFY"]).astimezone(UTC)
     assert got["date_create"][0].astimezone(UTC) == datetime.fromisoformat(sample["DATE_CREATE"]).astimezone(UTC)
     call = _records(s_world, "calls")[7]
-    got = wh.query("select call_start_date, call_failed_code, phone_number_hash from raw_bitrix24.calls where id = ?",
-                   [call["ID"]])
+    got = wh.query(
+        "select call_start_date, call_failed_code, phone_number_hash from raw_bitrix24.calls where id = ?", [call["ID"]]
+    )
     assert got["call_start_date"][0] == datetime.fromisoformat(call["CALL_START_DATE"])
     assert got["call_failed_code"][0] == call["CALL_FAILED_CODE"]
     # the client's number is hashed on arrival, as the telephony export's is; never stored
@@ -181,15 +193,23 @@ def test_an_incremental_run_brings_exactly_the_new_the_changed_and_the_deleted(p
     pipe.run(_source(portal, deletion_scan="always"))
     loaded = _loaded(pipe)
     # the changed, the new, and the deleted deal merged back with its mark; the overlap read again
-    assert loaded == {"deals": len(again["deals"] | {int(changed_id), int(new_id), int(gone_deal)}),
-                      "leads": len(again["leads"] | {int(gone_lead)}), "activities": len(again["activities"]),
-                      "companies": len(again["companies"] | {int(company["ID"])}), "stage_history_deals": 1,
-                      "stage_history_leads": 0, "tasks": len(again["tasks"] | {int(task["id"])})}
+    assert loaded == {
+        "deals": len(again["deals"] | {int(changed_id), int(new_id), int(gone_deal)}),
+        "leads": len(again["leads"] | {int(gone_lead)}),
+        "activities": len(again["activities"]),
+        "companies": len(again["companies"] | {int(company["ID"])}),
+        "stage_history_deals": 1,
+        "stage_history_leads": 0,
+        "tasks": len(again["tasks"] | {int(task["id"])}),
+    }
     assert _count(wh, "deals") == before + 1
-    got = wh.query("select id, opportunity from raw_bitrix24.deals where id in (?, ?) order by id", [changed_id, new_id])
+    got = wh.query(
+        "select id, opportunity from raw_bitrix24.deals where id in (?, ?) order by id", [changed_id, new_id]
+    )
     assert dict(got.rows()) == {changed_id: "123456.78", new_id: "99000.00"}
-    deleted = wh.query("select id, is_deleted, deleted_at is not null, title is not null from raw_bitrix24.deals "
-                       "where is_deleted").rows()
+    deleted = wh.query(
+        "select id, is_deleted, deleted_at is not null, title is not null from raw_bitrix24.deals where is_deleted"
+    ).rows()
     assert deleted == [(gone_deal, True, True, True)]  # marked, the rest of the row kept
     assert wh.query("select id from raw_bitrix24.leads where is_deleted").rows() == [(gone_lead,)]
     assert _count(wh, "deals", "where not is_deleted") == len(portal.records("deals"))
@@ -266,9 +286,13 @@ print("finished")
 
 def test_a_load_killed_mid_way_and_rerun_has_every_row_exactly_once(portal, tmp_path):
     portal.rate_limit = (4.0, 4)  # slow enough to be caught in the middle (S world: ~30 requests)
-    child = subprocess.Popen([sys.executable, "-c", _CHILD, portal.webhook_url, str(tmp_path)], cwd=ROOT,
-                             env={**os.environ, "PYTHONPATH": str(ROOT)}, stdout=subprocess.PIPE,
-                             stderr=subprocess.STDOUT)
+    child = subprocess.Popen(
+        [sys.executable, "-c", _CHILD, portal.webhook_url, str(tmp_path)],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
     deadline = time.monotonic() + 60
     while portal.requests < 12 and child.poll() is None and time.monotonic() < deadline:
         time.sleep(0.05)

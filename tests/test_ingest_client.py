@@ -1,4 +1,5 @@
 """The Bitrix24 HTTP client: retries what Bitrix24 says is temporary, fails clearly otherwise, never leaks the secret."""
+
 from __future__ import annotations
 
 import json
@@ -80,12 +81,16 @@ def test_retry_after_is_honoured(serve):
 
 def test_paging_follows_next_until_the_last_page(serve):
     rows = [{"ID": str(i)} for i in range(1, 121)]
-    server = serve([
-        (200, {"result": rows[:50], "next": 50, "total": 120}, {}),
-        (200, {"result": rows[50:100], "next": 100, "total": 120}, {}),
-        (200, {"result": rows[100:], "total": 120}, {}),
-    ])
-    got = [r for page in Bitrix24Client(server.url).pages("crm.deal.list", {"filter": {">DATE_MODIFY": "x"}}) for r in page]
+    server = serve(
+        [
+            (200, {"result": rows[:50], "next": 50, "total": 120}, {}),
+            (200, {"result": rows[50:100], "next": 100, "total": 120}, {}),
+            (200, {"result": rows[100:], "total": 120}, {}),
+        ]
+    )
+    got = [
+        r for page in Bitrix24Client(server.url).pages("crm.deal.list", {"filter": {">DATE_MODIFY": "x"}}) for r in page
+    ]
     assert got == rows
     assert [r["body"]["start"] for r in server.requests] == [0, 50, 100]
     assert all(r["body"]["filter"] == {">DATE_MODIFY": "x"} for r in server.requests)
@@ -97,19 +102,26 @@ def test_keyset_paging_asks_for_ids_above_the_last_one(serve):
 
     rows = [{"ID": str(i)} for i in range(1, 61)]
     server = serve([_batch_answer({"p0": rows[:50]}, {"p0": 60}), _batch_answer({"p0": rows[50:]}, {"p0": 10})])
-    pages = list(Bitrix24Client(server.url, rate=None).batched_pages(
-        "crm.deal.list", {"filter": {">DATE_MODIFY": "x"}}, max_commands=1))
+    pages = list(
+        Bitrix24Client(server.url, rate=None).batched_pages(
+            "crm.deal.list", {"filter": {">DATE_MODIFY": "x"}}, max_commands=1
+        )
+    )
     assert [r for p in pages for r in p.rows] == rows
     queries = [dict(parse_qsl(r["body"]["cmd"]["p0"].split("?", 1)[1])) for r in server.requests]
     assert [(q["filter[>ID]"], q["filter[>DATE_MODIFY]"], q["start"], q["order[ID]"]) for q in queries] == [
-        ("0", "x", "0", "ASC"), ("50", "x", "0", "ASC")]
+        ("0", "x", "0", "ASC"),
+        ("50", "x", "0", "ASC"),
+    ]
 
 
 def test_a_refusal_names_method_and_position_but_not_the_secret(serve):
-    server = serve([
-        (200, {"result": [{"ID": str(i)} for i in range(50)], "next": 50}, {}),
-        (401, {"error": "NO_AUTH_FOUND", "error_description": "Wrong authorization data"}, {}),
-    ])
+    server = serve(
+        [
+            (200, {"result": [{"ID": str(i)} for i in range(50)], "next": 50}, {}),
+            (401, {"error": "NO_AUTH_FOUND", "error_description": "Wrong authorization data"}, {}),
+        ]
+    )
     with pytest.raises(Bitrix24Error) as err:
         list(Bitrix24Client(server.url, sleep=lambda s: None).pages("crm.deal.list"))
     message = str(err.value)
@@ -120,7 +132,9 @@ def test_a_refusal_names_method_and_position_but_not_the_secret(serve):
 
 def test_giving_up_after_max_retries_is_a_clear_error(serve):
     server = serve([LIMIT] * 10)
-    with pytest.raises(Bitrix24Error, match=r"crm.activity.list at start=0 .* after 3 attempts: HTTP 503 QUERY_LIMIT_EXCEEDED"):
+    with pytest.raises(
+        Bitrix24Error, match=r"crm.activity.list at start=0 .* after 3 attempts: HTTP 503 QUERY_LIMIT_EXCEEDED"
+    ):
         list(Bitrix24Client(server.url, max_retries=2, sleep=lambda s: None).pages("crm.activity.list"))
     assert len(server.requests) == 3
 
@@ -135,8 +149,10 @@ def test_an_unreachable_portal_error_hides_the_secret():
 
 
 def test_mask_webhook():
-    assert mask_webhook("https://p.bitrix24.ru/rest/7/abc123/crm.deal.list.json") == \
-        "https://p.bitrix24.ru/rest/7/***/crm.deal.list.json"
+    assert (
+        mask_webhook("https://p.bitrix24.ru/rest/7/abc123/crm.deal.list.json")
+        == "https://p.bitrix24.ru/rest/7/***/crm.deal.list.json"
+    )
 
 
 # ---- batch ----------------------------------------------------------------------------------------
@@ -147,23 +163,50 @@ def test_php_query_encodes_nested_params_and_the_plus_of_an_offset():
 
     from assets.ingest.bitrix24.client import php_query
 
-    q = php_query({"filter": {">=DATE_MODIFY": "2025-01-01T00:00:00+03:00", ">ID": 5}, "select": ["ID", "UF_*"],
-                   "order": {"ID": "ASC"}, "start": 0})
-    assert dict(parse_qsl(q)) == {"filter[>=DATE_MODIFY]": "2025-01-01T00:00:00+03:00", "filter[>ID]": "5",
-                                  "select[0]": "ID", "select[1]": "UF_*", "order[ID]": "ASC", "start": "0"}
+    q = php_query(
+        {
+            "filter": {">=DATE_MODIFY": "2025-01-01T00:00:00+03:00", ">ID": 5},
+            "select": ["ID", "UF_*"],
+            "order": {"ID": "ASC"},
+            "start": 0,
+        }
+    )
+    assert dict(parse_qsl(q)) == {
+        "filter[>=DATE_MODIFY]": "2025-01-01T00:00:00+03:00",
+        "filter[>ID]": "5",
+        "select[0]": "ID",
+        "select[1]": "UF_*",
+        "order[ID]": "ASC",
+        "start": "0",
+    }
 
 
 def _batch_answer(results: dict, totals: dict | None = None, errors: dict | None = None) -> tuple[int, dict, dict]:
-    return (200, {"result": {"result": results or [], "result_error": errors or [], "result_total": totals or [],
-                             "result_next": [], "result_time": []}}, {})
+    return (
+        200,
+        {
+            "result": {
+                "result": results or [],
+                "result_error": errors or [],
+                "result_total": totals or [],
+                "result_next": [],
+                "result_time": [],
+            }
+        },
+        {},
+    )
 
 
 def test_batched_pages_walks_keyset_between_requests_and_offsets_inside_one(serve):
     rows = [{"ID": str(i)} for i in range(1, 181)]  # 180 rows: 1 page, then one batch of 3 pages (130 rows)
-    server = serve([
-        _batch_answer({"p0": rows[:50]}, {"p0": 180}),
-        _batch_answer({"p0": rows[50:100], "p1": rows[100:150], "p2": rows[150:]}, {"p0": 130, "p1": 130, "p2": 130}),
-    ])
+    server = serve(
+        [
+            _batch_answer({"p0": rows[:50]}, {"p0": 180}),
+            _batch_answer(
+                {"p0": rows[50:100], "p1": rows[100:150], "p2": rows[150:]}, {"p0": 130, "p1": 130, "p2": 130}
+            ),
+        ]
+    )
     client = Bitrix24Client(server.url, rate=None)
     pages = list(client.batched_pages("crm.deal.list", {"filter": {">DATE_MODIFY": "x"}, "select": ["*"]}))
     assert [r for p in pages for r in p.rows] == rows and not any(p.problem for p in pages)
@@ -171,7 +214,9 @@ def test_batched_pages_walks_keyset_between_requests_and_offsets_inside_one(serv
 
     first, second = (r["body"] for r in server.requests)
     assert all(r["path"].endswith("/batch.json") for r in server.requests)
-    query = {key: dict(parse_qsl(c.split("?", 1)[1])) for key, c in {**second["cmd"], "first": first["cmd"]["p0"]}.items()}
+    query = {
+        key: dict(parse_qsl(c.split("?", 1)[1])) for key, c in {**second["cmd"], "first": first["cmd"]["p0"]}.items()
+    }
     assert list(first["cmd"]) == ["p0"] and query["first"]["filter[>ID]"] == "0"
     assert list(second["cmd"]) == ["p0", "p1", "p2"]
     assert [query[f"p{k}"]["start"] for k in range(3)] == ["0", "50", "100"]  # offsets inside the request
@@ -181,11 +226,13 @@ def test_batched_pages_walks_keyset_between_requests_and_offsets_inside_one(serv
 
 def test_a_malformed_page_in_a_batch_is_reported_and_the_rest_goes_on(serve):
     rows = [{"ID": str(i)} for i in range(1, 121)]
-    server = serve([
-        _batch_answer({"p0": rows[:50]}, {"p0": 120}),
-        _batch_answer({"p0": "<html>502</html>", "p1": rows[100:]}, {"p0": 70, "p1": 70}),
-        _batch_answer({"p0": "<html>502 again</html>"}, {"p0": 70}),  # asked once more on its own
-    ])
+    server = serve(
+        [
+            _batch_answer({"p0": rows[:50]}, {"p0": 120}),
+            _batch_answer({"p0": "<html>502</html>", "p1": rows[100:]}, {"p0": 70, "p1": 70}),
+            _batch_answer({"p0": "<html>502 again</html>"}, {"p0": 70}),  # asked once more on its own
+        ]
+    )
     pages = list(Bitrix24Client(server.url, rate=None).batched_pages("crm.deal.list"))
     assert [p.problem is not None for p in pages] == [False, True, False]
     assert pages[1].raw == "<html>502 again</html>" and "ID>50 start=0" in pages[1].position
@@ -194,8 +241,13 @@ def test_a_malformed_page_in_a_batch_is_reported_and_the_rest_goes_on(serve):
 
 def test_a_temporary_command_error_retries_the_batch_and_a_real_one_raises(serve):
     limit = {"p0": {"error": "QUERY_LIMIT_EXCEEDED", "error_description": "Too many requests"}}
-    server = serve([_batch_answer({}, errors=limit), _batch_answer({"p0": [{"ID": "1"}]}, {"p0": 1}),
-                    _batch_answer({}, errors={"p0": {"error": "ACCESS_DENIED", "error_description": "no"}})])
+    server = serve(
+        [
+            _batch_answer({}, errors=limit),
+            _batch_answer({"p0": [{"ID": "1"}]}, {"p0": 1}),
+            _batch_answer({}, errors={"p0": {"error": "ACCESS_DENIED", "error_description": "no"}}),
+        ]
+    )
     client = Bitrix24Client(server.url, rate=None, sleep=lambda s: None)
     assert [p.rows for p in client.batched_pages("crm.deal.list")] == [[{"ID": "1"}]]
     with pytest.raises(Bitrix24Error, match="ACCESS_DENIED"):

@@ -8,6 +8,7 @@ Both CRMs stamp changes in whole seconds. For every timestamp-cursored resource 
 The demo portals stamp whole seconds like the vendors; `update_lead(at=…)` / `upsert(modified_at=…)`
 make the second edit within a second already read.
 """
+
 from __future__ import annotations
 
 import shutil
@@ -36,8 +37,9 @@ def test_amocrm_edits_within_the_second_of_the_last_read_arrive(s_world, warehou
         pipe = dlt_pipeline("amocrm_overlap", warehouse, "raw_amocrm", tmp_path)
 
         def run() -> None:
-            info = pipe.run(amocrm_source(base_url=portal.base_url, access_token=DEFAULT_TOKEN, max_rps=200,
-                                          backoff_base=0.01))
+            info = pipe.run(
+                amocrm_source(base_url=portal.base_url, access_token=DEFAULT_TOKEN, max_rps=200, backoff_base=0.01)
+            )
             assert not info.has_failed_jobs
 
         run()
@@ -71,9 +73,11 @@ def test_amocrm_edits_within_the_second_of_the_last_read_arrive(s_world, warehou
         assert _one(warehouse, q.format("name", "companies"), [company]) == "ООО «Вторая»"
         assert _one(warehouse, q.format("call_duration", "notes"), [note]) == 22
         # the status change of second s, recorded after the read of second s, is in the history
-        assert warehouse.query("select status_before_id, status_after_id from raw_amocrm.events "
-                               "where type = 'lead_status_changed' and entity_id = ? and created_at = ?",
-                               [y, s]).rows() == [(moved_from, WON)]
+        assert warehouse.query(
+            "select status_before_id, status_after_id from raw_amocrm.events "
+            "where type = 'lead_status_changed' and entity_id = ? and created_at = ?",
+            [y, s],
+        ).rows() == [(moved_from, WON)]
         # and the overlap never doubles a row
         for table in ("leads", "tasks", "companies", "notes", "events"):
             assert warehouse.query(f"select count(*) - count(distinct id) from raw_amocrm.{table}").rows() == [(0,)]
@@ -111,13 +115,18 @@ def test_bitrix24_edits_within_the_second_of_the_last_read_arrive(s_world, wareh
             records = portal.records(entity)
             x, y = records[3][key], records[4][key]
             stored = portal.upsert(entity, {key: x, field: "первая правка"})  # stamped a new second
-            picked[entity] = (x, y, stored[{"activities": "LAST_UPDATED", "tasks": "changedDate"}.get(
-                entity, "DATE_MODIFY")])
+            picked[entity] = (
+                x,
+                y,
+                stored[{"activities": "LAST_UPDATED", "tasks": "changedDate"}.get(entity, "DATE_MODIFY")],
+            )
         run()
         for entity, (_key, field) in EDITS.items():
             x = picked[entity][0]
-            assert _one(warehouse, f"select {field.lower()} from raw_bitrix24.{entity} where id = ?", [x]) \
-                == "первая правка", entity
+            assert (
+                _one(warehouse, f"select {field.lower()} from raw_bitrix24.{entity} where id = ?", [x])
+                == "первая правка"
+            ), entity
 
         # Still in that second, after the read: x edited again, y edited for the first time.
         for entity, (key, field) in EDITS.items():
@@ -130,8 +139,9 @@ def test_bitrix24_edits_within_the_second_of_the_last_read_arrive(s_world, wareh
             sql = f"select {field.lower()} from raw_bitrix24.{entity} where id = ?"
             assert _one(warehouse, sql, [x]) == "вторая правка", entity
             assert _one(warehouse, sql, [y]) == "правка той же секунды", entity
-            assert warehouse.query(f"select count(*) - count(distinct id) from raw_bitrix24.{entity}").rows() \
-                == [(0,)], entity
+            assert warehouse.query(f"select count(*) - count(distinct id) from raw_bitrix24.{entity}").rows() == [
+                (0,)
+            ], entity
     finally:
         portal.stop()
 
@@ -157,8 +167,11 @@ def test_amocrm_a_lead_edited_between_two_pages_of_a_first_load_is_not_skipped(s
     portal.start()
     try:
         pipe = dlt_pipeline("amocrm_paging", warehouse, "raw_amocrm", tmp_path)
-        info = pipe.run(amocrm_source(base_url=portal.base_url, access_token=DEFAULT_TOKEN, max_rps=200,
-                                      backoff_base=0.01).with_resources("leads"))
+        info = pipe.run(
+            amocrm_source(
+                base_url=portal.base_url, access_token=DEFAULT_TOKEN, max_rps=200, backoff_base=0.01
+            ).with_resources("leads")
+        )
         assert not info.has_failed_jobs
         assert sorted(i for (i,) in warehouse.query("select id from raw_amocrm.leads").rows()) == sorted(portal.leads)
         assert _one(warehouse, "select price from raw_amocrm.leads where id = ?", [first]) == 424242
@@ -188,7 +201,9 @@ def test_bitrix24_a_deal_edited_behind_a_long_read_is_read_next_time(s_world, wa
             pages.append(path)
             if len(pages) == 1:
                 now = datetime.now(UTC)
-                portal.upsert("deals", {"ID": a, "TITLE": "правка позади чтения"}, modified_at=now + timedelta(seconds=1))
+                portal.upsert(
+                    "deals", {"ID": a, "TITLE": "правка позади чтения"}, modified_at=now + timedelta(seconds=1)
+                )
                 portal.upsert("deals", {"ID": b, "TITLE": "правка впереди"}, modified_at=now + timedelta(seconds=70))
         return answer
 
@@ -198,8 +213,11 @@ def test_bitrix24_a_deal_edited_behind_a_long_read_is_read_next_time(s_world, wa
         pipe = dlt_pipeline("bitrix24_paging", warehouse, "raw_bitrix24", tmp_path)
 
         def run() -> None:
-            info = pipe.run(bitrix24_source(webhook_url=portal.webhook_url, rate=None, backoff_base=0.01,
-                                            paging="keyset").with_resources("deals"))
+            info = pipe.run(
+                bitrix24_source(
+                    webhook_url=portal.webhook_url, rate=None, backoff_base=0.01, paging="keyset"
+                ).with_resources("deals")
+            )
             assert not info.has_failed_jobs
 
         run()

@@ -3,6 +3,7 @@
 Every expected figure is computed here independently from the CSV files with the csv module, never
 through the code under test.
 """
+
 from __future__ import annotations
 
 import csv
@@ -44,8 +45,12 @@ def _rows(path: Path, encoding: str = "utf-8") -> list[dict[str, str]]:
 def _load(tmp_path: Path, export_dir: Path, mapping: str) -> Warehouse:
     """Load with a plain dlt pipeline into a fresh DuckDB file; returns the warehouse to query."""
     wh = Warehouse(url=f"duckdb:///{tmp_path / 'wh.duckdb'}")
-    pipeline = dlt.pipeline(pipeline_name="export_test", destination=wh.dlt_destination(),
-                            dataset_name="raw_export", pipelines_dir=str(tmp_path / "dlt"))
+    pipeline = dlt.pipeline(
+        pipeline_name="export_test",
+        destination=wh.dlt_destination(),
+        dataset_name="raw_export",
+        pipelines_dir=str(tmp_path / "dlt"),
+    )
     mapping_path = SHIPPED_MAPPINGS / f"{mapping}.yaml" if "/" not in mapping else Path(mapping)
     pipeline.run(crm_export_source(export_dir=str(export_dir), mapping_file=str(mapping_path)))
     return wh
@@ -59,13 +64,19 @@ def _one(wh: Warehouse, sql: str):
 def test_maven_crm_through_the_dagster_asset(datasets, tmp_path, monkeypatch):
     monkeypatch.setenv("DATA_DIR", str(tmp_path / "data"))
     wh = Warehouse(url=f"duckdb:///{tmp_path / 'wh.duckdb'}")
-    result = dg.materialize([export_raw], resources={
-        "dlt": DagsterDltResource(), "warehouse": wh,
-        "crm_export": CrmExport(export_dir=str(MAVEN), mapping="maven_crm"),  # a shipped mapping by name
-    })
+    result = dg.materialize(
+        [export_raw],
+        resources={
+            "dlt": DagsterDltResource(),
+            "warehouse": wh,
+            "crm_export": CrmExport(export_dir=str(MAVEN), mapping="maven_crm"),  # a shipped mapping by name
+        },
+    )
     assert result.success
-    keys = {e.event_specific_data.materialization.asset_key.to_user_string()
-            for e in result.get_asset_materialization_events()}
+    keys = {
+        e.event_specific_data.materialization.asset_key.to_user_string()
+        for e in result.get_asset_materialization_events()
+    }
     assert {"raw_export/deals", "raw_export/managers"} <= keys
 
     pipeline = _rows(MAVEN / "sales_pipeline.csv")
@@ -74,27 +85,36 @@ def test_maven_crm_through_the_dagster_asset(datasets, tmp_path, monkeypatch):
     n_won, won_sum = _one(wh, "select count(*), sum(amount) from raw_export.deals where status = 'won'")
     assert n_won == len(won) == 4238
     assert won_sum == sum(Decimal(r["close_value"]) for r in won)
-    assert _one(wh, "select count(*) from raw_export.deals where status = 'lost'")[0] == \
-        sum(r["deal_stage"] == "Lost" for r in pipeline)
+    assert _one(wh, "select count(*) from raw_export.deals where status = 'lost'")[0] == sum(
+        r["deal_stage"] == "Lost" for r in pipeline
+    )
     # GTXPro in the pipeline is the product GTX Pro of products.csv.
     products = {r["product"] for r in _rows(MAVEN / "products.csv")}
     loaded = {p for (p,) in wh.query("select distinct product from raw_export.deals").rows()}
     assert loaded <= products and "GTXPro" not in loaded
-    assert _one(wh, "select count(*) from raw_export.deals where product = 'GTX Pro'")[0] == \
-        sum(r["product"] in ("GTXPro", "GTX Pro") for r in pipeline)
+    assert _one(wh, "select count(*) from raw_export.deals where product = 'GTX Pro'")[0] == sum(
+        r["product"] in ("GTXPro", "GTX Pro") for r in pipeline
+    )
     # 1,425 opportunities with no account load, with a null account.
-    assert _one(wh, "select count(*) from raw_export.deals where account is null")[0] == \
-        sum(not r["account"].strip() for r in pipeline) == 1425
+    assert (
+        _one(wh, "select count(*) from raw_export.deals where account is null")[0]
+        == sum(not r["account"].strip() for r in pipeline)
+        == 1425
+    )
     # Open deals: empty dates are nulls, not errors; nothing quarantined.
-    assert _one(wh, "select count(*) from raw_export.deals where created_at is null")[0] == \
-        sum(not r["engage_date"] for r in pipeline) > 0
+    assert (
+        _one(wh, "select count(*) from raw_export.deals where created_at is null")[0]
+        == sum(not r["engage_date"] for r in pipeline)
+        > 0
+    )
     assert _one(wh, "select count(*) from raw_export.deals where status = 'open' and closed_at is not null")[0] == 0
     # Agents with no deals are still managers.
     teams = _rows(MAVEN / "sales_teams.csv")
     assert _one(wh, "select count(*) from raw_export.managers")[0] == len(teams)
     idle = {r["sales_agent"] for r in teams} - {r["sales_agent"] for r in pipeline}
-    assert idle and _one(wh, "select count(*) from raw_export.managers where manager_name in ("
-                             + ",".join(f"'{a}'" for a in idle) + ")")[0] == len(idle)
+    assert idle and _one(
+        wh, "select count(*) from raw_export.managers where manager_name in (" + ",".join(f"'{a}'" for a in idle) + ")"
+    )[0] == len(idle)
 
 
 @pytest.mark.datasets
@@ -104,7 +124,8 @@ def test_superstore_windows_1252_crlf_and_us_dates(datasets, tmp_path):
     rows = _rows(SUPERSTORE / "sample_superstore.csv", encoding="cp1252")
     wh = _load(tmp_path, SUPERSTORE, "superstore")
     n, total, first, last = _one(
-        wh, "select count(*), sum(amount), min(created_at)::date, max(created_at)::date from raw_export.deals")
+        wh, "select count(*), sum(amount), min(created_at)::date, max(created_at)::date from raw_export.deals"
+    )
     assert n == len(rows) == 9994
     assert total == sum(Decimal(r["Sales"]) for r in rows)
     assert (str(first), str(last)) == ("2014-01-03", "2017-12-30")
@@ -113,8 +134,13 @@ def test_superstore_windows_1252_crlf_and_us_dates(datasets, tmp_path):
     assert not any("\u00a0" in p for p in names)
     assert any("é" in p for p in names)
     assert "Konftel 250 Conference phone - Charcoal black" in names
-    assert wh.query("select count(*) as n from information_schema.tables "
-                    "where table_schema = 'raw_export' and table_name = 'quarantine'")["n"][0] == 0
+    assert (
+        wh.query(
+            "select count(*) as n from information_schema.tables "
+            "where table_schema = 'raw_export' and table_name = 'quarantine'"
+        )["n"][0]
+        == 0
+    )
 
 
 @pytest.mark.datasets
@@ -128,8 +154,9 @@ def test_olist_blank_origins_and_closed_deals(datasets, tmp_path):
     assert by_origin == dict(expected) and expected["unknown"] > 0
     assert _one(wh, "select count(*), count(amount) from raw_export.deals where status = 'won'") == (len(deals), 0)
     # Every closed deal points at its lead.
-    assert _one(wh, "select count(*) from raw_export.deals d join raw_export.leads l using (lead_id)")[0] == \
-        len({r["mql_id"] for r in deals} & {r["mql_id"] for r in leads})
+    assert _one(wh, "select count(*) from raw_export.deals d join raw_export.leads l using (lead_id)")[0] == len(
+        {r["mql_id"] for r in deals} & {r["mql_id"] for r in leads}
+    )
 
 
 BROKEN_MAPPING = """
@@ -152,20 +179,23 @@ def test_bad_rows_are_quarantined_with_file_line_and_reason(tmp_path):
     export.mkdir()
     (export / "deals.csv").write_text(
         "ID;Name;Stage;Sum;Created\n"
-        "1;Alpha;Won;1\u00a0000,50;01.02.2025\n"       # line 2: fine (NBSP thousands, decimal comma)
-        "2;Beta;Won;12;31.02.2025\n"                    # line 3: no such date
-        ";Gamma;Lost;5;01.02.2025\n"                    # line 4: blank key
-        "4;Delta;Maybe;5;01.02.2025\n"                  # line 5: unknown status
-        "5;Eps;Open;;\n"                                # line 6: fine (open, no sum, no date)
-        "6;Zeta;Won;7;01.02.2025;extra\n"               # line 7: one field too many
-        "1;Alpha again;Won;9;01.02.2025\n"              # line 8: duplicate key
-        "7;Eta;Lost;abc;01.02.2025\n",                  # line 9: not a number
-        encoding="utf-8")
+        "1;Alpha;Won;1\u00a0000,50;01.02.2025\n"  # line 2: fine (NBSP thousands, decimal comma)
+        "2;Beta;Won;12;31.02.2025\n"  # line 3: no such date
+        ";Gamma;Lost;5;01.02.2025\n"  # line 4: blank key
+        "4;Delta;Maybe;5;01.02.2025\n"  # line 5: unknown status
+        "5;Eps;Open;;\n"  # line 6: fine (open, no sum, no date)
+        "6;Zeta;Won;7;01.02.2025;extra\n"  # line 7: one field too many
+        "1;Alpha again;Won;9;01.02.2025\n"  # line 8: duplicate key
+        "7;Eta;Lost;abc;01.02.2025\n",  # line 9: not a number
+        encoding="utf-8",
+    )
     mapping = tmp_path / "m.yaml"
     mapping.write_text(BROKEN_MAPPING, encoding="utf-8")
     wh = _load(tmp_path, export, str(mapping))
     assert wh.query("select deal_id, amount, currency, status from raw_export.deals order by deal_id").rows() == [
-        ("1", Decimal("1000.5"), "RUB", "won"), ("5", None, "RUB", "open")]
+        ("1", Decimal("1000.5"), "RUB", "won"),
+        ("5", None, "RUB", "open"),
+    ]
     bad = wh.query("select file, line, reason from raw_export.quarantine order by line").rows()
     assert [(f, line) for f, line, _ in bad] == [("deals.csv", n) for n in (3, 4, 5, 7, 8, 9)]
     reasons = [r for _, _, r in bad]
@@ -226,11 +256,13 @@ entities:
       amount: Sum
       created_at: Created
 """
-XLSX_CSV = ("ID;Name;Stage;Sum;Created\n"
-            "1;Альфа;Won;1000,50;01.02.2025\n"
-            "2;Beta;Lost;12;03.02.2025\n"
-            "3;Gamma;Maybe;5;04.02.2025\n"      # quarantined: unknown status
-            "4;Delta;Open;;\n")                 # open, no sum, no date
+XLSX_CSV = (
+    "ID;Name;Stage;Sum;Created\n"
+    "1;Альфа;Won;1000,50;01.02.2025\n"
+    "2;Beta;Lost;12;03.02.2025\n"
+    "3;Gamma;Maybe;5;04.02.2025\n"  # quarantined: unknown status
+    "4;Delta;Open;;\n"
+)  # open, no sum, no date
 
 
 def _as_xlsx(csv_path: Path, xlsx_path: Path, typed: bool) -> None:
@@ -270,8 +302,9 @@ def test_an_xlsx_export_loads_the_same_raw_rows_as_its_csv(tmp_path, typed):
     got = {}
     for ext, folder in exports.items():
         wh = _load(tmp_path / f"wh_{ext}", folder, str(tmp_path / f"m_{ext}.yaml"))
-        deals = wh.query("select * exclude (source_file, _dlt_load_id, _dlt_id) from raw_export.deals "
-                         "order by deal_id").rows()
+        deals = wh.query(
+            "select * exclude (source_file, _dlt_load_id, _dlt_id) from raw_export.deals order by deal_id"
+        ).rows()
         quarantine = wh.query("select entity, line, reason, record from raw_export.quarantine").rows()
         files = {f for (f,) in wh.query("select distinct source_file from raw_export.deals").rows()}
         got[ext] = deals, quarantine, files
@@ -279,10 +312,16 @@ def test_an_xlsx_export_loads_the_same_raw_rows_as_its_csv(tmp_path, typed):
     assert got["csv"][2] == {"deals.csv"} and got["xlsx"][2] == {"deals.xlsx"}
     # the same row quarantined for the same reason at the same line; a typed date cell has no
     # original text, so its raw record shows the date as ISO
-    assert [q[:3] for q in got["xlsx"][1]] == [q[:3] for q in got["csv"][1]] == [
-        ("deals", 4, "status 'Maybe' is not one of ('open', 'won', 'lost') (map it in the mapping)")]
+    assert (
+        [q[:3] for q in got["xlsx"][1]]
+        == [q[:3] for q in got["csv"][1]]
+        == [("deals", 4, "status 'Maybe' is not one of ('open', 'won', 'lost') (map it in the mapping)")]
+    )
     assert '"Created": "2025-02-04"' in got["xlsx"][1][0][3] if typed else got["xlsx"][1] == got["csv"][1]
-    summary = [(r[0], r[1], str(r[2])) for r in
-               _load(tmp_path / "again", exports["xlsx"], str(tmp_path / "m_xlsx.yaml")).query(
-                   "select deal_id, status, amount from raw_export.deals order by deal_id").rows()]
+    summary = [
+        (r[0], r[1], str(r[2]))
+        for r in _load(tmp_path / "again", exports["xlsx"], str(tmp_path / "m_xlsx.yaml"))
+        .query("select deal_id, status, amount from raw_export.deals order by deal_id")
+        .rows()
+    ]
     assert summary == [("1", "won", "1000.5000"), ("2", "lost", "12.0000"), ("4", "open", "None")]

@@ -2,6 +2,7 @@
 
 (The CBR rates come over HTTP: tests/test_ingest_marketing_finance.py checks the demo CBR server serves
 the demo world's cbr_rates.csv.)"""
+
 from __future__ import annotations
 
 import csv
@@ -20,8 +21,12 @@ S_TODAY = "2025-06-15"
 
 def _pipeline(tmp_path: Path, name: str, dataset: str) -> tuple[dlt.Pipeline, Warehouse]:
     wh = Warehouse(url=f"duckdb:///{tmp_path / 'wh.duckdb'}")
-    pipe = dlt.pipeline(pipeline_name=name, destination=wh.dlt_destination(), dataset_name=dataset,
-                        pipelines_dir=str(tmp_path / "pipelines"))
+    pipe = dlt.pipeline(
+        pipeline_name=name,
+        destination=wh.dlt_destination(),
+        dataset_name=dataset,
+        pipelines_dir=str(tmp_path / "pipelines"),
+    )
     return pipe, wh
 
 
@@ -61,11 +66,18 @@ def test_demo_plan_loads_with_the_files_totals(tmp_path, s_world):
 def test_plan_is_replaced_by_the_sheet(tmp_path):
     _, wh = _pipeline(tmp_path, "plan", "raw_plan")
     plan_header = ["month", "manager_id", "pipeline_id", "amount_rub", "deal_count", "bonus_threshold_pct", "bonus_rub"]
-    p1 = _write(tmp_path / "p1.csv", plan_header, [["2025-01", 1, 0, "1000000", 5, "100", "20000"],
-                                                   ["2025-01", 2, 0, "500000.50", 3, "100", "10000"]])
+    p1 = _write(
+        tmp_path / "p1.csv",
+        plan_header,
+        [["2025-01", 1, 0, "1000000", 5, "100", "20000"], ["2025-01", 2, 0, "500000.50", 3, "100", "10000"]],
+    )
     p2 = _write(tmp_path / "p2.csv", plan_header, [["2025-01", 1, 0, "1200000", 6, "100", "20000"]])
-    ppipe = dlt.pipeline(pipeline_name="plan", destination=wh.dlt_destination(), dataset_name="raw_plan",
-                         pipelines_dir=str(tmp_path / "pipelines"))
+    ppipe = dlt.pipeline(
+        pipeline_name="plan",
+        destination=wh.dlt_destination(),
+        dataset_name="raw_plan",
+        pipelines_dir=str(tmp_path / "pipelines"),
+    )
     ppipe.run(plan_source(plan_file=str(p1)))
     assert float(wh.query("select sum(amount_rub) as s from raw_plan.plan")["s"][0]) == 1500000.50
     ppipe.run(plan_source(plan_file=str(p2)))  # the sheet is the truth: manager 2's row is gone
@@ -83,12 +95,18 @@ def test_missing_columns_and_bad_values_are_named(tmp_path):
     lacking = _write(tmp_path / "lacking.csv", ["month", "manager_id", "amount_rub"], [["2025-01", 1, "100"]])
     with pytest.raises(Exception, match=r"lacks column\(s\) pipeline_id"):
         list(plan_source(plan_file=str(lacking)).resources["plan"])
-    bad2 = _write(tmp_path / "plan.csv", ["month", "manager_id", "pipeline_id", "amount_rub"],
-                  [["2025-01", 1, 0, "100"], ["2025-13", 2, 0, "100"]])
+    bad2 = _write(
+        tmp_path / "plan.csv",
+        ["month", "manager_id", "pipeline_id", "amount_rub"],
+        [["2025-01", 1, 0, "100"], ["2025-13", 2, 0, "100"]],
+    )
     with pytest.raises(Exception, match=r"plan.csv, line 3, column month"):
         list(plan_source(plan_file=str(bad2)).resources["plan"])
-    dup = _write(tmp_path / "dup.csv", ["month", "manager_id", "pipeline_id", "amount_rub"],
-                 [["2025-01", 1, 0, "100"], ["2025-01", 1, 0, "200"]])
+    dup = _write(
+        tmp_path / "dup.csv",
+        ["month", "manager_id", "pipeline_id", "amount_rub"],
+        [["2025-01", 1, 0, "100"], ["2025-01", 1, 0, "200"]],
+    )
     with pytest.raises(Exception, match=r"line 3: duplicate month\+manager_id\+pipeline_id"):
         list(plan_source(plan_file=str(dup)).resources["plan"])
 

@@ -5,6 +5,7 @@ A user drops the next export beside the old ones, or the accounting system rewri
 file; the rerun must bring exactly the new and the changed documents, never a duplicate. Expected
 figures come from the files themselves, read here with the csv/json modules.
 """
+
 from __future__ import annotations
 
 import csv
@@ -39,8 +40,12 @@ def s_world(tmp_path_factory) -> Path:
 
 def _pipe(tmp_path: Path, name: str, dataset: str) -> tuple[dlt.Pipeline, Warehouse]:
     wh = Warehouse(url=f"duckdb:///{tmp_path / 'wh.duckdb'}")
-    return dlt.pipeline(pipeline_name=name, destination=wh.dlt_destination(), dataset_name=dataset,
-                        pipelines_dir=str(tmp_path / "pipelines")), wh
+    return dlt.pipeline(
+        pipeline_name=name,
+        destination=wh.dlt_destination(),
+        dataset_name=dataset,
+        pipelines_dir=str(tmp_path / "pipelines"),
+    ), wh
 
 
 def _csv(path: Path, encoding: str = "utf-8", delimiter: str = ",") -> list[dict[str, str]]:
@@ -69,6 +74,7 @@ def _no_duplicates(wh: Warehouse, table: str, key: str) -> int:
 
 # ---------------------------------------------------------------------------------------------- 1C
 
+
 def test_onec_a_new_file_and_a_changed_file_bring_exactly_their_documents(tmp_path, s_world):
     folder = tmp_path / "onec"
     shutil.copytree(s_world / "extras" / "onec", folder)
@@ -79,8 +85,10 @@ def test_onec_a_new_file_and_a_changed_file_bring_exactly_their_documents(tmp_pa
 
     # next month's invoices arrive as a new file; the payments file is rewritten with one amount
     # corrected and one payment added
-    new_invoices = [{**invoices[0], "invoice_number": "СЧ-25-900001", "amount": "1000,00"},
-                    {**invoices[1], "invoice_number": "СЧ-25-900002", "amount": "2500,50"}]
+    new_invoices = [
+        {**invoices[0], "invoice_number": "СЧ-25-900001", "amount": "1000,00"},
+        {**invoices[1], "invoice_number": "СЧ-25-900002", "amount": "2500,50"},
+    ]
     _write_1c(folder / "invoices_2025-07.csv", new_invoices)
     corrected = {**payments[3], "amount": "777,77"}
     added = {**payments[-1], "payment_number": "ПП-900001", "amount": "10,00"}
@@ -91,8 +99,12 @@ def test_onec_a_new_file_and_a_changed_file_bring_exactly_their_documents(tmp_pa
     assert _loaded(pipe) == {"invoices": 2, "payments": len(payments) + 1}
     assert _no_duplicates(wh, "raw_onec.invoices", "invoice_number") == len(invoices) + 2
     assert _no_duplicates(wh, "raw_onec.payments", "payment_number") == len(payments) + 1
-    got = dict(wh.query("select payment_number, amount from raw_onec.payments where payment_number in (?, ?)",
-                        [corrected["payment_number"], "ПП-900001"]).rows())
+    got = dict(
+        wh.query(
+            "select payment_number, amount from raw_onec.payments where payment_number in (?, ?)",
+            [corrected["payment_number"], "ПП-900001"],
+        ).rows()
+    )
     assert got == {corrected["payment_number"]: Decimal("777.77"), "ПП-900001": Decimal("10")}
     total = wh.query("select sum(amount) from raw_onec.invoices").rows()[0][0]
     assert total == sum(Decimal(r["amount"].replace(",", ".")) for r in invoices + new_invoices)
@@ -104,15 +116,19 @@ def test_onec_a_new_column_becomes_a_new_column(tmp_path, s_world):
     pipe, wh = _pipe(tmp_path, "onec", "raw_onec")
     pipe.run(onec_source(export_dir=str(folder)))
     invoices = _csv(folder / "invoices.csv", "cp1251", ";")
-    _write_1c(folder / "invoices_2025-07.csv", [{**invoices[0], "invoice_number": "СЧ-25-900003",
-                                                 "manager_comment": "Оплата частями"}])
+    _write_1c(
+        folder / "invoices_2025-07.csv",
+        [{**invoices[0], "invoice_number": "СЧ-25-900003", "manager_comment": "Оплата частями"}],
+    )
     pipe.run(onec_source(export_dir=str(folder)))
-    assert wh.query("select invoice_number, manager_comment from raw_onec.invoices "
-                    "where manager_comment is not null").rows() == [("СЧ-25-900003", "Оплата частями")]
+    assert wh.query(
+        "select invoice_number, manager_comment from raw_onec.invoices where manager_comment is not null"
+    ).rows() == [("СЧ-25-900003", "Оплата частями")]
     assert _no_duplicates(wh, "raw_onec.invoices", "invoice_number") == len(invoices) + 1
 
 
 # --------------------------------------------------------------------------------------- telephony
+
 
 def test_telephony_a_new_file_and_a_changed_file_bring_exactly_their_calls(tmp_path, s_world):
     folder = tmp_path / "telephony"
@@ -139,8 +155,9 @@ def test_telephony_a_new_file_and_a_changed_file_bring_exactly_their_calls(tmp_p
 
     assert _loaded(pipe) == {"calls": 3 + len(json_calls)}
     assert _no_duplicates(wh, "raw_telephony.calls", "call_id") == len(csv_calls) + 3 + len(json_calls)
-    assert wh.query("select answered, duration_sec from raw_telephony.calls where call_id = ?",
-                    [missed["call_id"]]).rows() == [(False, 0)]
+    assert wh.query(
+        "select answered, duration_sec from raw_telephony.calls where call_id = ?", [missed["call_id"]]
+    ).rows() == [(False, 0)]
     missed_all = wh.query("select count(*) from raw_telephony.calls where not answered").rows()[0][0]
     assert missed_all == sum(c["status"] == "missed" for c in csv_calls + new_calls + json_calls)
 
@@ -151,7 +168,9 @@ def test_telephony_an_undeclared_column_loads_the_calls_but_is_not_stored(tmp_pa
     folder.mkdir()
     (folder / "calls_1.csv").write_text(
         "call_id,started_at,direction,status,duration_sec,manager_id,client_phone,recording_url,second_phone\n"
-        "a1,2025-06-02T10:00:00+03:00,in,answered,60,3,+7 999 111-22-33,,+7 999 000-00-01\n", encoding="utf-8")
+        "a1,2025-06-02T10:00:00+03:00,in,answered,60,3,+7 999 111-22-33,,+7 999 000-00-01\n",
+        encoding="utf-8",
+    )
     pipe, wh = _pipe(tmp_path, "telephony", "raw_telephony")
     pipe.run(telephony_source(export_dir=str(folder), phone_hash_salt="x"))
     calls = wh.query("select * from raw_telephony.calls")
@@ -183,25 +202,33 @@ def test_export_a_new_file_a_changed_row_and_a_removed_row(tmp_path):
     mapping.write_text(EXPORT_MAPPING, encoding="utf-8")
     (folder / "deals_2025-05.csv").write_text(
         "ID;Name;Stage;Sum;Created\n1;Альфа;Open;100;01.05.2025\n2;Бета;Open;200;02.05.2025\n3;Гамма;Won;300;03.05.2025\n",
-        encoding="utf-8")
+        encoding="utf-8",
+    )
     pipe, wh = _pipe(tmp_path, "export", "raw_export")
     pipe.run(crm_export_source(export_dir=str(folder), mapping_file=str(mapping)))
     assert wh.query("select count(*) from raw_export.deals").rows()[0][0] == 3
 
     # the next export: deal 2 won (a later file wins on the key), deal 4 new; deal 3 removed from the
     # CRM, so gone from the rewritten May file
-    (folder / "deals_2025-06.csv").write_text("ID;Name;Stage;Sum;Created\n2;Бета;Won;250;02.05.2025\n"
-                                              "4;Дельта;Open;400;01.06.2025\n", encoding="utf-8")
-    (folder / "deals_2025-05.csv").write_text("ID;Name;Stage;Sum;Created\n1;Альфа;Open;100;01.05.2025\n"
-                                              "2;Бета;Open;200;02.05.2025\n", encoding="utf-8")
+    (folder / "deals_2025-06.csv").write_text(
+        "ID;Name;Stage;Sum;Created\n2;Бета;Won;250;02.05.2025\n4;Дельта;Open;400;01.06.2025\n", encoding="utf-8"
+    )
+    (folder / "deals_2025-05.csv").write_text(
+        "ID;Name;Stage;Sum;Created\n1;Альфа;Open;100;01.05.2025\n2;Бета;Open;200;02.05.2025\n", encoding="utf-8"
+    )
     pipe.run(crm_export_source(export_dir=str(folder), mapping_file=str(mapping)))
-    rows = wh.query("select deal_id, status, cast(amount as double), source_file from raw_export.deals "
-                    "order by deal_id").rows()
-    assert rows == [("1", "open", 100.0, "deals_2025-05.csv"), ("2", "won", 250.0, "deals_2025-06.csv"),
-                    ("4", "open", 400.0, "deals_2025-06.csv")]
+    rows = wh.query(
+        "select deal_id, status, cast(amount as double), source_file from raw_export.deals order by deal_id"
+    ).rows()
+    assert rows == [
+        ("1", "open", 100.0, "deals_2025-05.csv"),
+        ("2", "won", 250.0, "deals_2025-06.csv"),
+        ("4", "open", 400.0, "deals_2025-06.csv"),
+    ]
 
 
 # ------------------------------------------------------------------------------------------ plan
+
 
 def test_plan_a_new_column_becomes_a_new_column(tmp_path, s_world):
     plan = tmp_path / "plan.csv"
@@ -213,5 +240,6 @@ def test_plan_a_new_column_becomes_a_new_column(tmp_path, s_world):
     pipe, wh = _pipe(tmp_path, "plan", "raw_plan")
     pipe.run(plan_source(plan_file=str(plan)))
     assert wh.query("select month, manager_id, region from raw_plan.plan where region is not null").rows() == [
-        (rows[0]["month"], int(rows[0]["manager_id"]), "Урал")]
+        (rows[0]["month"], int(rows[0]["manager_id"]), "Урал")
+    ]
     assert wh.query("select count(*) from raw_plan.plan").rows()[0][0] == len(rows)

@@ -8,6 +8,7 @@ same pipeline (same pipelines folder, same warehouse) runs again to the end. Eve
 then be in the warehouse exactly once, and the keys must be exactly the world's: computed here from
 the demo world's files with the csv/json modules, never through the code under test.
 """
+
 from __future__ import annotations
 
 import csv
@@ -49,6 +50,7 @@ class Setup:
 
 # -- sources, as the child and the rerun build them -----------------------------------------------
 
+
 def build_source(name: str, where: str, world_dir: str) -> Any:
     """The source `name` reading `where` (URL or folder); dates from the demo world's metadata."""
     meta = json.loads((Path(world_dir) / "world_meta.json").read_text(encoding="utf-8"))
@@ -63,8 +65,9 @@ def build_source(name: str, where: str, world_dir: str) -> Any:
         from demo.ads_portal import DEFAULT_DIRECT_TOKEN
         from demo.marketing import DIRECT_LOGIN
 
-        return direct_source(base_url=where, token=DEFAULT_DIRECT_TOKEN, client_login=DIRECT_LOGIN,
-                             start_date=start, end_date=today)
+        return direct_source(
+            base_url=where, token=DEFAULT_DIRECT_TOKEN, client_login=DIRECT_LOGIN, start_date=start, end_date=today
+        )
     if name == "vk":
         from assets.ingest.vk.source import vk_source
         from demo.ads_portal import DEFAULT_VK_TOKEN
@@ -93,14 +96,26 @@ def build_source(name: str, where: str, world_dir: str) -> Any:
     raise ValueError(name)
 
 
-DATASETS = {"amocrm": "raw_amocrm", "direct": "raw_direct", "vk": "raw_vk", "cbr": "raw_cbr", "onec": "raw_onec",
-            "telephony": "raw_telephony", "export": "raw_export", "plan": "raw_plan"}
+DATASETS = {
+    "amocrm": "raw_amocrm",
+    "direct": "raw_direct",
+    "vk": "raw_vk",
+    "cbr": "raw_cbr",
+    "onec": "raw_onec",
+    "telephony": "raw_telephony",
+    "export": "raw_export",
+    "plan": "raw_plan",
+}
 
 
 def pipeline(name: str, base: str) -> tuple[dlt.Pipeline, Warehouse]:
     wh = Warehouse(url=f"duckdb:///{base}/wh.duckdb")
-    return dlt.pipeline(pipeline_name=f"kill_{name}", destination=wh.dlt_destination(), dataset_name=DATASETS[name],
-                        pipelines_dir=f"{base}/pipelines"), wh
+    return dlt.pipeline(
+        pipeline_name=f"kill_{name}",
+        destination=wh.dlt_destination(),
+        dataset_name=DATASETS[name],
+        pipelines_dir=f"{base}/pipelines",
+    ), wh
 
 
 _CHILD = """
@@ -115,6 +130,7 @@ print("finished", flush=True)
 
 
 # -- the world, independently ---------------------------------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def s_world(tmp_path_factory) -> Path:
@@ -142,6 +158,7 @@ def _package_waiting(base: Path, name: str, stage: str) -> Callable[[], bool]:
 
 
 # -- HTTP sources: a slowed demo server ------------------------------------------------------------
+
 
 def _amocrm(world_dir: Path, tmp: Path) -> Setup:
     from demo.amocrm_portal import AmoCRMPortal
@@ -175,8 +192,7 @@ def _ads(world_dir: Path, delay: float, **kwargs: Any):
 def _direct(world_dir: Path, tmp: Path) -> Setup:
     portal = _ads(world_dir, 0.0, retry_in=1, offline_polls=2)  # offline mode: queued, building, then ready
     stats = _json(world_dir / "extras" / "direct_stats.json")
-    expected = {"campaign_stats": ("cast(date as varchar), campaign_id",
-                                   {(r["Date"], r["CampaignId"]) for r in stats})}
+    expected = {"campaign_stats": ("cast(date as varchar), campaign_id", {(r["Date"], r["CampaignId"]) for r in stats})}
     due = lambda: any(p == "/json/v5/reports" for _, p, _ in portal.requests)  # noqa: E731 - waiting for retryIn
     return Setup(portal.url, due, expected, stop=portal.stop)
 
@@ -206,17 +222,22 @@ def _cbr(world_dir: Path, tmp: Path) -> Setup:
 
 # -- file sources: a large export file --------------------------------------------------------------
 
+
 def _onec(world_dir: Path, tmp: Path) -> Setup:
     folder = tmp / "onec"
     shutil.copytree(world_dir / "extras" / "onec", folder)
     header = "invoice_number;invoice_date;deal_id;company_id;counterparty;amount;currency;status\r\n"
-    lines = [f"СЧ-99-{n:06d};{1 + n % 28:02d}.05.2025;{1 + n % 900};;ООО «Тест»;{n % 997},50;RUB;Выставлен\r\n"
-             for n in range(BIG)]
+    lines = [
+        f"СЧ-99-{n:06d};{1 + n % 28:02d}.05.2025;{1 + n % 900};;ООО «Тест»;{n % 997},50;RUB;Выставлен\r\n"
+        for n in range(BIG)
+    ]
     (folder / "invoices_big.csv").write_bytes((header + "".join(lines)).encode("cp1251"))
     invoices = [r for p in sorted(folder.glob("invoices*.csv")) for r in _csv(p, "cp1251", ";")]
     payments = _csv(folder / "payments.csv", "cp1251", ";")
-    expected = {"invoices": ("invoice_number", {(r["invoice_number"],) for r in invoices}),
-                "payments": ("payment_number", {(r["payment_number"],) for r in payments})}
+    expected = {
+        "invoices": ("invoice_number", {(r["invoice_number"],) for r in invoices}),
+        "payments": ("payment_number", {(r["payment_number"],) for r in payments}),
+    }
     return Setup(str(folder), _package_waiting(tmp, "onec", "load/normalized"), expected)
 
 
@@ -225,11 +246,31 @@ def _telephony(world_dir: Path, tmp: Path) -> Setup:
     shutil.copytree(world_dir / "extras" / "telephony", folder)
     with (folder / "calls_2025-01.csv").open("w", newline="", encoding="utf-8") as fh:
         writer = csv.writer(fh)
-        writer.writerow(["call_id", "started_at", "direction", "status", "duration_sec", "manager_id",
-                         "client_phone", "recording_url"])
-        writer.writerows([f"big{n:07d}", f"2025-01-{1 + n % 28:02d}T10:{n % 60:02d}:00+03:00", "in",
-                          "answered" if n % 3 else "missed", 0 if n % 3 == 0 else 30 + n % 300, 1 + n % 20,
-                          f"+7 900 {n % 1000:03d}-{n % 100:02d}-{n % 97:02d}", ""] for n in range(BIG))
+        writer.writerow(
+            [
+                "call_id",
+                "started_at",
+                "direction",
+                "status",
+                "duration_sec",
+                "manager_id",
+                "client_phone",
+                "recording_url",
+            ]
+        )
+        writer.writerows(
+            [
+                f"big{n:07d}",
+                f"2025-01-{1 + n % 28:02d}T10:{n % 60:02d}:00+03:00",
+                "in",
+                "answered" if n % 3 else "missed",
+                0 if n % 3 == 0 else 30 + n % 300,
+                1 + n % 20,
+                f"+7 900 {n % 1000:03d}-{n % 100:02d}-{n % 97:02d}",
+                "",
+            ]
+            for n in range(BIG)
+        )
     calls: list[dict] = []
     for path in sorted(folder.iterdir()):
         calls += _csv(path) if path.suffix == ".csv" else _json(path)
@@ -257,9 +298,13 @@ def _export(world_dir: Path, tmp: Path) -> Setup:
     folder.mkdir()
     (folder / "mapping.yaml").write_text(EXPORT_MAPPING, encoding="utf-8")
     stages = ("Won", "Lost", "Open")
-    (folder / "deals.csv").write_text("ID;Name;Stage;Sum;Created\n" + "".join(
-        f"{n};Сделка {n};{stages[n % 3]};{n % 1000},50;{1 + n % 28:02d}.03.2025\n" for n in range(1, BIG + 1)),
-        encoding="utf-8")
+    (folder / "deals.csv").write_text(
+        "ID;Name;Stage;Sum;Created\n"
+        + "".join(
+            f"{n};Сделка {n};{stages[n % 3]};{n % 1000},50;{1 + n % 28:02d}.03.2025\n" for n in range(1, BIG + 1)
+        ),
+        encoding="utf-8",
+    )
     deals = _csv(folder / "deals.csv", delimiter=";")
     expected = {"deals": ("deal_id", {(r["ID"],) for r in deals})}
     return Setup(str(folder), _package_waiting(tmp, "export", "normalize/extracted"), expected)
@@ -270,19 +315,33 @@ def _plan(world_dir: Path, tmp: Path) -> Setup:
     folder.mkdir()
     with (folder / "plan.csv").open("w", newline="", encoding="utf-8") as fh:
         writer = csv.writer(fh)
-        writer.writerow(["month", "manager_id", "pipeline_id", "amount_rub", "deal_count", "bonus_threshold_pct",
-                         "bonus_rub"])
-        writer.writerows([f"{2000 + m // 12}-{1 + m % 12:02d}", manager, 0, 100000 + manager, 3, 100, 5000]
-                         for m in range(BIG // 100) for manager in range(1, 101))
+        writer.writerow(
+            ["month", "manager_id", "pipeline_id", "amount_rub", "deal_count", "bonus_threshold_pct", "bonus_rub"]
+        )
+        writer.writerows(
+            [f"{2000 + m // 12}-{1 + m % 12:02d}", manager, 0, 100000 + manager, 3, 100, 5000]
+            for m in range(BIG // 100)
+            for manager in range(1, 101)
+        )
     rows = _csv(folder / "plan.csv")
-    expected = {"plan": ("month, manager_id, pipeline_id",
-                         {(r["month"], int(r["manager_id"]), int(r["pipeline_id"])) for r in rows})}
+    expected = {
+        "plan": (
+            "month, manager_id, pipeline_id",
+            {(r["month"], int(r["manager_id"]), int(r["pipeline_id"])) for r in rows},
+        )
+    }
     return Setup(str(folder), _package_waiting(tmp, "plan", "load/normalized"), expected)
 
 
 SETUPS: dict[str, Callable[[Path, Path], Setup]] = {
-    "amocrm": _amocrm, "direct": _direct, "vk": _vk, "cbr": _cbr,
-    "onec": _onec, "telephony": _telephony, "export": _export, "plan": _plan,
+    "amocrm": _amocrm,
+    "direct": _direct,
+    "vk": _vk,
+    "cbr": _cbr,
+    "onec": _onec,
+    "telephony": _telephony,
+    "export": _export,
+    "plan": _plan,
 }
 
 
@@ -302,9 +361,13 @@ def _keys(wh: Warehouse, dataset: str, table: str, columns: str) -> list[tuple]:
 @pytest.mark.parametrize("setup", list(SETUPS), indirect=True)
 def test_a_load_killed_part_way_and_rerun_has_every_row_exactly_once(setup, s_world, tmp_path, request):
     name = request.node.callspec.params["setup"]
-    child = subprocess.Popen([sys.executable, "-c", _CHILD, name, setup.where, str(s_world), str(tmp_path)], cwd=ROOT,
-                             env={**os.environ, "PYTHONPATH": str(ROOT)}, stdout=subprocess.PIPE,
-                             stderr=subprocess.STDOUT)
+    child = subprocess.Popen(
+        [sys.executable, "-c", _CHILD, name, setup.where, str(s_world), str(tmp_path)],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
     deadline = time.monotonic() + 120
     while not setup.due() and child.poll() is None and time.monotonic() < deadline:
         time.sleep(0.01)
@@ -323,5 +386,6 @@ def test_a_load_killed_part_way_and_rerun_has_every_row_exactly_once(setup, s_wo
     for table, (columns, world_keys) in setup.expected.items():
         keys = _keys(wh, dataset, table, columns)
         assert len(keys) == len(set(keys)), f"{table}: {len(keys) - len(set(keys))} duplicated rows"
-        assert set(keys) == world_keys, (f"{table}: {len(world_keys - set(keys))} missing, "
-                                         f"{len(set(keys) - world_keys)} unexpected")
+        assert set(keys) == world_keys, (
+            f"{table}: {len(world_keys - set(keys))} missing, {len(set(keys) - world_keys)} unexpected"
+        )

@@ -1,4 +1,5 @@
 """Insights: the figures the head of sales reads are right, GPT is used when configured, the template otherwise."""
+
 from __future__ import annotations
 
 import logging
@@ -56,7 +57,9 @@ def test_facts_of_the_day(facts):
     assert facts.lagging_managers[0].expected_rub == pytest.approx(1_200_000 * 10 / 31)
     # only today's flagged rows, most anomalous first
     assert [(a.manager_name, a.metric) for a in facts.anomalies] == [
-        ("Петров Пётр", "calls_out"), ("Сидорова Анна", "won_rub")]
+        ("Петров Пётр", "calls_out"),
+        ("Сидорова Анна", "won_rub"),
+    ]
 
 
 def test_template_quotes_the_figures(facts):
@@ -64,12 +67,18 @@ def test_template_quotes_the_figures(facts):
     text = "\n".join(recs)
     assert 3 <= len(recs) <= 5
     for expected in [
-        "834 567 ₽", "3 000 000 ₽", "28 %",           # actual, plan, fulfilment
-        "2 165 433 ₽", "103 116 ₽", "21 дн",          # remaining, per remaining day
-        "2 600 000 ₽", "2 300 000 ₽ – 2 900 000 ₽",   # forecast with its interval
-        "25 %", "400 000 ₽",                           # probability, gap to plan
-        "Петров Пётр — 8 % плана при ожидаемых 32 %",   # the lagging manager
-        "исходящие звонки 3 (обычно 35)",               # the anomaly with its usual value
+        "834 567 ₽",
+        "3 000 000 ₽",
+        "28 %",  # actual, plan, fulfilment
+        "2 165 433 ₽",
+        "103 116 ₽",
+        "21 дн",  # remaining, per remaining day
+        "2 600 000 ₽",
+        "2 300 000 ₽ – 2 900 000 ₽",  # forecast with its interval
+        "25 %",
+        "400 000 ₽",  # probability, gap to plan
+        "Петров Пётр — 8 % плана при ожидаемых 32 %",  # the lagging manager
+        "исходящие звонки 3 (обычно 35)",  # the anomaly with its usual value
         "48 500 ₽",
     ]:
         assert expected in text, expected
@@ -178,9 +187,14 @@ def test_insights_asset_writes_the_day_once(warehouse):
     meta = result.asset_materializations_for_node("insights")[0].metadata
     assert meta["dagster/row_count"].value == rows.height
     assert [(c.name, c.type) for c in meta["dagster/column_schema"].value.columns] == [
-        ("as_of_day", "date"), ("rank", "bigint"), ("text", "varchar"), ("source", "varchar")]
-    expected = template_recommendations(build_facts(
-        small_day.DAY, small_day.plan_fact(), small_day.forecast(), small_day.anomalies()))
+        ("as_of_day", "date"),
+        ("rank", "bigint"),
+        ("text", "varchar"),
+        ("source", "varchar"),
+    ]
+    expected = template_recommendations(
+        build_facts(small_day.DAY, small_day.plan_fact(), small_day.forecast(), small_day.anomalies())
+    )
     assert rows["text"].to_list() == expected
     assert rows["rank"].to_list() == list(range(1, len(expected) + 1))
     assert set(rows["source"]) == {"template"}
@@ -190,7 +204,9 @@ def test_insights_asset_writes_the_day_once(warehouse):
 def test_insights_asset_with_gpt(warehouse):
     with FakeOpenAI() as ai:
         llm = LLMClient(api_key=SECRET_KEY, base_url=ai.base_url, model="gpt-4o-mini")
-        assert materialize([insights], partition_key="2025-03-10", resources={"warehouse": warehouse, "llm": llm}).success
+        assert materialize(
+            [insights], partition_key="2025-03-10", resources={"warehouse": warehouse, "llm": llm}
+        ).success
     rows = warehouse.query("select text, source from ml.insights order by rank")
     assert set(rows["source"]) == {"openai"}
     assert rows["text"][0].startswith("Сегодня созвонитесь")
@@ -203,5 +219,5 @@ def test_a_backfill_range_writes_each_day_from_its_own_facts(warehouse):
     rows = warehouse.query("select as_of_day, text from ml.insights order by as_of_day, rank")
     by_day = {d: "\n".join(rows.filter(rows["as_of_day"] == d)["text"]) for d in set(rows["as_of_day"])}
     assert sorted(by_day) == [date(2025, 3, 9), small_day.DAY]
-    assert "9 000 000 ₽" in by_day[min(by_day)]       # the 9th's own forecast row
+    assert "9 000 000 ₽" in by_day[min(by_day)]  # the 9th's own forecast row
     assert "2 600 000 ₽" in by_day[small_day.DAY]

@@ -1,5 +1,6 @@
 """Production mode: Dagster's run/event storage in PostgreSQL (deploy/production/dagster.yaml) and a
 PostgreSQL warehouse, materializing part of the real graph on the local server."""
+
 from __future__ import annotations
 
 import csv
@@ -23,10 +24,17 @@ DEMO_TODAY = "2026-03-18"
 def test_runs_and_events_land_in_postgres_and_the_warehouse_too(tmp_path, monkeypatch):
     with temporary_database("rop_dagster") as dagster_url, temporary_database("rop_wh") as warehouse_url:
         dagster_db = dagster_url.rsplit("/", 1)[1]
-        for name, value in {"DAGSTER_PG_HOST": "127.0.0.1", "DAGSTER_PG_PORT": "5432", "DAGSTER_PG_USER": "postgres",
-                            "DAGSTER_PG_PASSWORD": "", "DAGSTER_PG_DB": dagster_db,
-                            "WAREHOUSE_URL": warehouse_url, "DATA_DIR": str(tmp_path / "data"),
-                            "DEMO_SIZE": "S", "DEMO_TODAY": DEMO_TODAY}.items():
+        for name, value in {
+            "DAGSTER_PG_HOST": "127.0.0.1",
+            "DAGSTER_PG_PORT": "5432",
+            "DAGSTER_PG_USER": "postgres",
+            "DAGSTER_PG_PASSWORD": "",
+            "DAGSTER_PG_DB": dagster_db,
+            "WAREHOUSE_URL": warehouse_url,
+            "DATA_DIR": str(tmp_path / "data"),
+            "DEMO_SIZE": "S",
+            "DEMO_TODAY": DEMO_TODAY,
+        }.items():
             monkeypatch.setenv(name, value)
         from definitions import build_definitions
 
@@ -42,7 +50,8 @@ def test_runs_and_events_land_in_postgres_and_the_warehouse_too(tmp_path, monkey
             assert type(instance.event_log_storage).__name__ == "PostgresEventLogStorage"
             selection = [AssetKey(["raw_plan", "plan"]), AssetKey(["raw_cbr", "rates"])]
             result = defs.resolve_implicit_global_asset_job_def().execute_in_process(
-                instance=instance, asset_selection=selection)
+                instance=instance, asset_selection=selection
+            )
             assert result.success
         finally:
             instance.dispose()
@@ -51,21 +60,24 @@ def test_runs_and_events_land_in_postgres_and_the_warehouse_too(tmp_path, monkey
             cur = con.cursor()
             cur.execute("select status from runs where run_id = %s", (result.run_id,))
             assert cur.fetchone() == ("SUCCESS",)
-            cur.execute("select distinct asset_key from event_logs where run_id = %s and "
-                        "dagster_event_type = 'ASSET_MATERIALIZATION'", (result.run_id,))
+            cur.execute(
+                "select distinct asset_key from event_logs where run_id = %s and "
+                "dagster_event_type = 'ASSET_MATERIALIZATION'",
+                (result.run_id,),
+            )
             keys = {row[0] for row in cur.fetchall()}
         assert keys == {'["raw_plan", "plan"]', '["raw_cbr", "rates"]'}
 
         world = next((tmp_path / "data" / "demo").iterdir())
         with open(world / "plan.csv", encoding="utf-8") as fh:
             plan_rows = list(csv.DictReader(fh))
-        got = Warehouse(url=warehouse_url).query(
-            "select count(*) as n, sum(amount_rub) as total from raw_plan.plan")
+        got = Warehouse(url=warehouse_url).query("select count(*) as n, sum(amount_rub) as total from raw_plan.plan")
         assert got["n"][0] == len(plan_rows)
         assert float(got["total"][0]) == pytest.approx(sum(float(r["amount_rub"]) for r in plan_rows))
         # the world ends on DEMO_TODAY: its plan covers that month, in the warehouse as in the file
         month = date.fromisoformat(DEMO_TODAY).strftime("%Y-%m")
         assert any(r["month"] == month for r in plan_rows)
         in_warehouse = Warehouse(url=warehouse_url).query(
-            f"select count(*) as n from raw_plan.plan where cast(month as varchar) like '{month}%'")
+            f"select count(*) as n from raw_plan.plan where cast(month as varchar) like '{month}%'"
+        )
         assert in_warehouse["n"][0] == sum(r["month"] == month for r in plan_rows) > 0

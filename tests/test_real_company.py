@@ -10,6 +10,7 @@ Each must end with marts, the forecast and a built site, hold no demo-world row,
 be reported failed for the CBR alone. Expected figures come from the portals' own records and the
 CSV file, summed here with plain Python.
 """
+
 from __future__ import annotations
 
 import csv
@@ -28,11 +29,30 @@ pytestmark = pytest.mark.slow  # whole graph, browser or PostgreSQL end to end: 
 
 TODAY = date(2026, 3, 18)
 SEED = 7
-SOURCE_VARS = ("BITRIX24_WEBHOOK_URL", "AMOCRM_BASE_URL", "AMOCRM_ACCESS_TOKEN", "CRM_EXPORT_DIR", "CRM_EXPORT_MAPPING",
-               "PLAN_FILE", "CBR_API_URL", "DIRECT_TOKEN", "DIRECT_CLIENT_LOGIN", "VK_ADS_TOKEN", "ONEC_EXPORT_DIR",
-               "TELEPHONY_EXPORT_DIR", "PHONE_HASH_SALT", "WAREHOUSE_URL", "OPENAI_API_KEY", "OPENAI_BASE_URL",
-               "TELEGRAM_BOT_TOKEN", "TELEGRAM_CHAT_ID", "TELEGRAM_ONCALL_CHAT_ID", "COMPANY_CRM", "DEMO_SIZE",
-               "CBR_RATES_FILE")
+SOURCE_VARS = (
+    "BITRIX24_WEBHOOK_URL",
+    "AMOCRM_BASE_URL",
+    "AMOCRM_ACCESS_TOKEN",
+    "CRM_EXPORT_DIR",
+    "CRM_EXPORT_MAPPING",
+    "PLAN_FILE",
+    "CBR_API_URL",
+    "DIRECT_TOKEN",
+    "DIRECT_CLIENT_LOGIN",
+    "VK_ADS_TOKEN",
+    "ONEC_EXPORT_DIR",
+    "TELEPHONY_EXPORT_DIR",
+    "PHONE_HASH_SALT",
+    "WAREHOUSE_URL",
+    "OPENAI_API_KEY",
+    "OPENAI_BASE_URL",
+    "TELEGRAM_BOT_TOKEN",
+    "TELEGRAM_CHAT_ID",
+    "TELEGRAM_ONCALL_CHAT_ID",
+    "COMPANY_CRM",
+    "DEMO_SIZE",
+    "CBR_RATES_FILE",
+)
 USD_RUB = Decimal("60.5")
 DEMO_ONLY_SCHEMAS = {"raw_plan", "raw_direct", "raw_vk", "raw_onec", "raw_telephony"}
 
@@ -86,8 +106,16 @@ def whole_run(tmp: Path, env: dict[str, str], after: Any = None) -> Run:
 
 def assert_whole_graph_built(run: Run, crm_table: str) -> None:
     done = run.materialized()
-    for key in (crm_table, "mart_plan_fact", "mart_revenue_daily", "mart_deals", "forecast_month_end",
-                "manager_anomalies", "insights", "report_site"):
+    for key in (
+        crm_table,
+        "mart_plan_fact",
+        "mart_revenue_daily",
+        "mart_deals",
+        "forecast_month_end",
+        "manager_anomalies",
+        "insights",
+        "report_site",
+    ):
         assert key in done, f"{key} was not materialized (failed steps: {run.failed_steps()})"
     assert (run.tmp / "data" / "site" / "index.html").is_file()
     forecast = run.one(f"select count(*) as n from ml.forecast_month_end where as_of_day = date '{TODAY}'")
@@ -100,8 +128,13 @@ def assert_no_demo_world(run: Run, crm_schema: str, cbr: bool = False) -> None:
     raw = {s for s in schemas if s.startswith("raw_") and not s.endswith("_staging")}  # dlt's merge staging
     assert raw <= {crm_schema, "raw_cbr"} if cbr else raw == {crm_schema}, raw
     assert not {s.removesuffix("_staging") for s in schemas} & DEMO_ONLY_SCHEMAS
-    for model in ("stg_plan__plan", "stg_direct__campaign_stats", "stg_vk__campaign_stats", "stg_onec__payments",
-                  "stg_telephony__calls"):
+    for model in (
+        "stg_plan__plan",
+        "stg_direct__campaign_stats",
+        "stg_vk__campaign_stats",
+        "stg_onec__payments",
+        "stg_telephony__calls",
+    ):
         assert run.one(f"select count(*) as n from staging.{model}")["n"] == 0, model
     assert not (run.tmp / "data" / "demo").exists(), "the demo world was generated for a real company"
 
@@ -134,7 +167,10 @@ def bitrix24_only(tmp_path_factory: pytest.TempPathFactory, world_dir: Path) -> 
 
     portal = DemoPortal(world_dir, rate_limit=None)
     with portal as url:
-        yield whole_run(tmp_path_factory.mktemp("bitrix24_only"), {"BITRIX24_WEBHOOK_URL": url, "CBR_API_URL": "off"}), portal
+        yield (
+            whole_run(tmp_path_factory.mktemp("bitrix24_only"), {"BITRIX24_WEBHOOK_URL": url, "CBR_API_URL": "off"}),
+            portal,
+        )
 
 
 def test_bitrix24_only_builds_everything_from_the_crm_alone(bitrix24_only):
@@ -158,16 +194,22 @@ def bitrix24_cbr_unreachable(tmp_path_factory: pytest.TempPathFactory, world_dir
 
     def tell_oncall(defs: Any, instance: Any) -> None:
         sensor = defs.resolve_sensor_def("asset_check_failures_to_oncall")
-        with build_sensor_context(instance=instance, definitions=defs,
-                                  resources={"telegram": defs.resources["telegram"]}) as context:
+        with build_sensor_context(
+            instance=instance, definitions=defs, resources={"telegram": defs.resources["telegram"]}
+        ) as context:
             sensor(context)
 
     portal = DemoPortal(world_dir, rate_limit=None)
     with portal as url:
         with FakeTelegram() as tg:
-            env = {"BITRIX24_WEBHOOK_URL": url, "CBR_API_URL": f"http://127.0.0.1:{_free_port()}",  # nobody listens
-                   "TELEGRAM_BOT_TOKEN": "123456:real-company-token", "TELEGRAM_CHAT_ID": "1001",
-                   "TELEGRAM_ONCALL_CHAT_ID": "2002", "TELEGRAM_API_URL": tg.url}
+            env = {
+                "BITRIX24_WEBHOOK_URL": url,
+                "CBR_API_URL": f"http://127.0.0.1:{_free_port()}",  # nobody listens
+                "TELEGRAM_BOT_TOKEN": "123456:real-company-token",
+                "TELEGRAM_CHAT_ID": "1001",
+                "TELEGRAM_ONCALL_CHAT_ID": "2002",
+                "TELEGRAM_API_URL": tg.url,
+            }
             run = whole_run(tmp_path_factory.mktemp("cbr_unreachable"), env, after=tell_oncall)
             run.oncall = tg.to("2002")
             yield run, portal
@@ -179,8 +221,11 @@ def test_unreachable_cbr_fails_the_run_for_cbr_alone_and_the_rest_builds(bitrix2
     assert run.failed_steps() == ["raw_cbr__rates_source_refreshed"]
     assert_whole_graph_built(run, "raw_bitrix24/deals")
     assert_no_demo_world(run, "raw_bitrix24", cbr=True)
-    checks = {(e.event_specific_data.asset_key.to_user_string(), e.event_specific_data.check_name):
-              e.event_specific_data for e in run.result.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"}
+    checks = {
+        (e.event_specific_data.asset_key.to_user_string(), e.event_specific_data.check_name): e.event_specific_data
+        for e in run.result.all_events
+        if e.event_type_value == "ASSET_CHECK_EVALUATION"
+    }
     cbr = checks[("raw_cbr/rates", "source_refreshed")]
     assert not cbr.passed and "127.0.0.1" in cbr.metadata["error"].value
     assert checks[("raw_bitrix24/deals", "source_refreshed")].passed
@@ -254,7 +299,9 @@ def test_maven_export_only_builds_everything_from_the_files_alone(maven_only):
     assert run.result.success, f"failed steps: {run.failed_steps()}"
     assert_whole_graph_built(run, "raw_export/deals")
     assert_no_demo_world(run, "raw_export", cbr=True)
-    with (require_datasets("maven_crm_sales_opportunities") / "maven_crm_sales_opportunities" / "sales_pipeline.csv").open(newline="", encoding="utf-8") as fh:
+    with (
+        require_datasets("maven_crm_sales_opportunities") / "maven_crm_sales_opportunities" / "sales_pipeline.csv"
+    ).open(newline="", encoding="utf-8") as fh:
         rows = list(csv.DictReader(fh))
     won = [r for r in rows if r["deal_stage"] == "Won"]
     won_usd = sum(Decimal(r["close_value"]) for r in won)

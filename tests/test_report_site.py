@@ -2,6 +2,7 @@
 
 One Evidence build for the whole module (it takes about a minute); everything else is cheap.
 """
+
 from __future__ import annotations
 
 import re
@@ -41,8 +42,20 @@ def test_report_file_is_written_atomically_and_tolerates_missing_ml_tables(tmp_p
     assert sorted(p.name for p in target.parent.iterdir()) == ["rop.duckdb"]  # no temp leftovers
     con = duckdb.connect(str(target), read_only=True)
     try:
-        cols = {r[0] for r in con.execute("select column_name from information_schema.columns where table_name = 'forecast'").fetchall()}
-        assert {"as_of_day", "forecast_rub", "forecast_low_rub", "forecast_high_rub", "prob_reach_plan", "scope"} <= cols
+        cols = {
+            r[0]
+            for r in con.execute(
+                "select column_name from information_schema.columns where table_name = 'forecast'"
+            ).fetchall()
+        }
+        assert {
+            "as_of_day",
+            "forecast_rub",
+            "forecast_low_rub",
+            "forecast_high_rub",
+            "prob_reach_plan",
+            "scope",
+        } <= cols
         # Evidence writes no Parquet for an empty result, so an empty table holds one all-null row
         # that the page's joins on the report day drop
         assert con.execute("select count(*), count(as_of_day), count(text) from insights").fetchone() == (1, 0, 0)
@@ -86,15 +99,20 @@ def test_report_asset_is_wired_to_its_inputs_and_rebuilds_itself() -> None:
     spec = report_site.specs_by_key[AssetKey("report_site")]
     assert spec.group_name == "report"
     assert {d.asset_key for d in spec.deps} == {
-        AssetKey("mart_plan_fact"), AssetKey("mart_revenue_daily"), AssetKey("forecast_month_end"),
-        AssetKey("manager_anomalies"), AssetKey("insights"),
+        AssetKey("mart_plan_fact"),
+        AssetKey("mart_revenue_daily"),
+        AssetKey("forecast_month_end"),
+        AssetKey("manager_anomalies"),
+        AssetKey("insights"),
     }
     assert spec.automation_condition is not None
     # eager, but not waiting for every historical partition of the daily ML assets to exist
     assert "any_deps_missing" not in str(spec.automation_condition)
     defs = build_defs()
     Definitions.validate_loadable(
-        Definitions.merge(defs, Definitions(resources={"warehouse": Warehouse(url="duckdb:///x.duckdb"), "evidence": EvidenceCLI()}))
+        Definitions.merge(
+            defs, Definitions(resources={"warehouse": Warehouse(url="duckdb:///x.duckdb"), "evidence": EvidenceCLI()})
+        )
     )
     assert [s.name for s in defs.sensors] == ["report_automation_sensor"]
 

@@ -1,4 +1,5 @@
 """Schedules and sensors: the right partition at the right local time, alerts to the right chat, exactly once."""
+
 from __future__ import annotations
 
 import shutil
@@ -100,7 +101,7 @@ def test_the_local_instance_queues_runs_for_the_daemon(tmp_path):
     try:
         assert type(instance.run_coordinator).__name__ == "QueuedRunCoordinator"
         limits = instance.get_concurrency_config().run_queue_config.tag_concurrency_limits
-        (key, value), = incremental_refresh_job.tags.items()
+        ((key, value),) = incremental_refresh_job.tags.items()
         assert {"key": key, "value": value, "limit": 1} in limits
     finally:
         instance.dispose()

@@ -1,4 +1,5 @@
 """The settings contract: defaults, mode detection, and errors that name the variable but hide its value."""
+
 from __future__ import annotations
 
 from datetime import date

@@ -1,6 +1,7 @@
 """dbt staging of the amoCRM and CRM-export raw tables: loaded (S world through the demo amoCRM portal,
 Maven CRM through the export source) and absent (a warehouse where neither is configured), on DuckDB
 and PostgreSQL."""
+
 from __future__ import annotations
 
 import csv
@@ -33,20 +34,42 @@ SELECT = ["path:models/staging/amocrm", "path:models/staging/export"]
 
 def _dbt_build(wh: Warehouse, tmp_path: Path) -> None:
     env = {**os.environ, **wh.dbt_env(), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
-    proc = subprocess.run([str(DBT), "build", "--profiles-dir", ".", "--project-dir", ".",
-                           "--target-path", str(tmp_path / "target"), "--select", *SELECT],
-                          cwd=ROOT / "dbt_project", env=env, capture_output=True, text=True, timeout=600)
+    proc = subprocess.run(
+        [
+            str(DBT),
+            "build",
+            "--profiles-dir",
+            ".",
+            "--project-dir",
+            ".",
+            "--target-path",
+            str(tmp_path / "target"),
+            "--select",
+            *SELECT,
+        ],
+        cwd=ROOT / "dbt_project",
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert proc.returncode == 0, proc.stdout[-4000:]
 
 
 def _load(wh: Warehouse, tmp_path: Path, world) -> None:
     with AmoCRMPortal(world=world, rate_limit=None) as url:
-        dlt.pipeline(pipeline_name="amo", destination=wh.dlt_destination(), dataset_name="raw_amocrm",
-                     pipelines_dir=str(tmp_path / "dlt")).run(
-            amocrm_source(base_url=url, access_token=DEFAULT_TOKEN, max_rps=200))
-    dlt.pipeline(pipeline_name="export", destination=wh.dlt_destination(), dataset_name="raw_export",
-                 pipelines_dir=str(tmp_path / "dlt")).run(
-        crm_export_source(export_dir=str(MAVEN), mapping_file=str(SHIPPED_MAPPINGS / "maven_crm.yaml")))
+        dlt.pipeline(
+            pipeline_name="amo",
+            destination=wh.dlt_destination(),
+            dataset_name="raw_amocrm",
+            pipelines_dir=str(tmp_path / "dlt"),
+        ).run(amocrm_source(base_url=url, access_token=DEFAULT_TOKEN, max_rps=200))
+    dlt.pipeline(
+        pipeline_name="export",
+        destination=wh.dlt_destination(),
+        dataset_name="raw_export",
+        pipelines_dir=str(tmp_path / "dlt"),
+    ).run(crm_export_source(export_dir=str(MAVEN), mapping_file=str(SHIPPED_MAPPINGS / "maven_crm.yaml")))
 
 
 @pytest.fixture(scope="module")
@@ -68,7 +91,9 @@ def _check(wh: Warehouse, world) -> None:
     with (MAVEN / "sales_pipeline.csv").open(newline="") as fh:
         rows = [r for r in csv.DictReader(fh) if r["deal_stage"] == "Won"]
     assert wh.query("select count(*), sum(amount) from staging.stg_export__deals where status = 'won'").rows()[0] == (
-        len(rows), sum(Decimal(r["close_value"]) for r in rows))
+        len(rows),
+        sum(Decimal(r["close_value"]) for r in rows),
+    )
     assert wh.query("select count(*) from staging.stg_export__leads").rows()[0][0] == 0  # Maven has no leads
 
 

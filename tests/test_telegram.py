@@ -1,4 +1,5 @@
 """The Telegram notifier against a loopback Bot API: what arrives is what was meant, and the token stays secret."""
+
 from __future__ import annotations
 
 import logging

@@ -1,4 +1,5 @@
 """The warehouse writes partitioned outputs idempotently, on DuckDB and on PostgreSQL alike."""
+
 from __future__ import annotations
 
 from datetime import date
@@ -45,7 +46,12 @@ def test_tools_reach_the_same_warehouse(tmp_path):
     pg = Warehouse(url="postgresql://ann:p%40ss@db.local:6543/sales")
     env = pg.dbt_env()
     assert (env["PG_HOST"], env["PG_PORT"], env["PG_USER"], env["PG_PASSWORD"], env["PG_DBNAME"]) == (
-        "db.local", "6543", "ann", "p@ss", "sales")
+        "db.local",
+        "6543",
+        "ann",
+        "p@ss",
+        "sales",
+    )
 
 
 # A password with every character that means something in a URL (and a few that mean something
@@ -63,11 +69,21 @@ def test_url_encoded_password_reaches_every_tool_decoded() -> None:
     """The tools get the decoded fields, never a URL rebuilt from them (the encoded `@`, `/`, `:`
     and `%` would otherwise move the host, the port and the database)."""
     wh = Warehouse(url="postgresql://analytics:p%40ss%2Fw%3Ard%25x@db.local:6543/sales")
-    assert wh.pg_params() == {"host": "db.local", "port": 6543, "user": "analytics",
-                              "password": "p@ss/w:rd%x", "dbname": "sales"}
+    assert wh.pg_params() == {
+        "host": "db.local",
+        "port": 6543,
+        "user": "analytics",
+        "password": "p@ss/w:rd%x",
+        "dbname": "sales",
+    }
     creds = wh.dlt_destination().config_params["credentials"]
     assert (creds.host, creds.port, creds.username, creds.password, creds.database) == (
-        "db.local", 6543, "analytics", "p@ss/w:rd%x", "sales")
+        "db.local",
+        6543,
+        "analytics",
+        "p@ss/w:rd%x",
+        "sales",
+    )
     assert wh.dbt_env()["PG_PASSWORD"] == "p@ss/w:rd%x"
 
 
@@ -112,8 +128,12 @@ def test_special_password_dlt_load(password_warehouse, tmp_path) -> None:
     import dlt
 
     _, wh = password_warehouse
-    pipe = dlt.pipeline(pipeline_name="pw_test", destination=wh.dlt_destination(), dataset_name="raw_pw",
-                        pipelines_dir=str(tmp_path / "dlt"))
+    pipe = dlt.pipeline(
+        pipeline_name="pw_test",
+        destination=wh.dlt_destination(),
+        dataset_name="raw_pw",
+        pipelines_dir=str(tmp_path / "dlt"),
+    )
     pipe.run([{"id": 1, "name": "a"}, {"id": 2, "name": "b"}], table_name="items")
     assert wh.query("select count(*) as n from raw_pw.items")["n"][0] == 2
 
@@ -130,9 +150,22 @@ def test_special_password_dbt_connects(password_warehouse, tmp_path) -> None:
     dbt_dir = PROJECT_ROOT / "dbt_project"
     env = {**os.environ, **wh.dbt_env(), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
     done = subprocess.run(
-        [str(Path(sys.executable).parent / "dbt"), "--no-use-colors", "debug", "--connection", "--project-dir", str(dbt_dir),
-         "--profiles-dir", str(dbt_dir), "--log-path", str(tmp_path / "dbt_logs")],
-        env=env, capture_output=True, text=True, timeout=300,
+        [
+            str(Path(sys.executable).parent / "dbt"),
+            "--no-use-colors",
+            "debug",
+            "--connection",
+            "--project-dir",
+            str(dbt_dir),
+            "--profiles-dir",
+            str(dbt_dir),
+            "--log-path",
+            str(tmp_path / "dbt_logs"),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert "Connection test: [OK" in done.stdout

@@ -2,6 +2,7 @@
 
 Importing the package loads nothing heavy; pyod and scikit-learn load when a day is scored.
 """
+
 from __future__ import annotations
 
 from dagster import Definitions

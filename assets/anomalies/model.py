@@ -12,6 +12,7 @@ A manager with no row on a working day had no activity that day: the panel is ma
 for every manager who was active recently, which is how "zero activity" becomes visible at all.
 Weekends and Russian public holidays are neither trained on nor scored.
 """
+
 from __future__ import annotations
 
 from datetime import date, timedelta
@@ -20,19 +21,36 @@ import numpy as np
 import polars as pl
 
 METRICS = [
-    "leads_assigned", "deals_created", "won_count", "won_rub", "calls_out", "calls_in",
-    "call_minutes", "emails", "meetings", "tasks_done", "activities_total",
+    "leads_assigned",
+    "deals_created",
+    "won_count",
+    "won_rub",
+    "calls_out",
+    "calls_in",
+    "call_minutes",
+    "emails",
+    "meetings",
+    "tasks_done",
+    "activities_total",
 ]
-WINDOW_DAYS = 60            # calendar days of history the model is fitted on (incl. the as-of day)
-MIN_TRAIN_VECTORS = 40      # fewer manager-days than this: too little to call anything unusual
-CONTAMINATION = 0.02        # share of training manager-days the threshold treats as anomalous
-ACTIVE_LOOKBACK_DAYS = 14   # a manager with no activity for this long has left / is on leave
+WINDOW_DAYS = 60  # calendar days of history the model is fitted on (incl. the as-of day)
+MIN_TRAIN_VECTORS = 40  # fewer manager-days than this: too little to call anything unusual
+CONTAMINATION = 0.02  # share of training manager-days the threshold treats as anomalous
+ACTIVE_LOOKBACK_DAYS = 14  # a manager with no activity for this long has left / is on leave
 RANDOM_STATE = 0
 
-SCHEMA = pl.Schema({
-    "as_of_day": pl.Date, "manager_id": pl.Int64, "manager_name": pl.Utf8, "score": pl.Float64,
-    "is_anomaly": pl.Boolean, "top_metric": pl.Utf8, "metric_value": pl.Float64, "usual_value": pl.Float64,
-})
+SCHEMA = pl.Schema(
+    {
+        "as_of_day": pl.Date,
+        "manager_id": pl.Int64,
+        "manager_name": pl.Utf8,
+        "score": pl.Float64,
+        "is_anomaly": pl.Boolean,
+        "top_metric": pl.Utf8,
+        "metric_value": pl.Float64,
+        "usual_value": pl.Float64,
+    }
+)
 
 
 def empty_result() -> pl.DataFrame:
@@ -65,7 +83,8 @@ def dense_panel(daily: pl.DataFrame, as_of_day: date, window_days: int = WINDOW_
     """
     start = as_of_day - timedelta(days=window_days - 1)
     rows = daily.filter((pl.col("day") >= start) & (pl.col("day") <= as_of_day)).with_columns(
-        pl.col("day").cast(pl.Date), pl.col("manager_id").cast(pl.Int64),
+        pl.col("day").cast(pl.Date),
+        pl.col("manager_id").cast(pl.Int64),
         *[pl.col(m).cast(pl.Float64).fill_null(0.0) for m in METRICS],
     )
     if rows.is_empty():
@@ -133,9 +152,7 @@ def score_day(daily: pl.DataFrame, as_of_day: date, *, window_days: int = WINDOW
     # plus the largest single deviation: one metric far off (a spike) isolates in few splits
     features = np.column_stack([z, np.abs(z).max(axis=1)])
     x = StandardScaler().fit_transform(features)
-    model = IForest(
-        n_estimators=200, contamination=CONTAMINATION, random_state=RANDOM_STATE, n_jobs=1
-    ).fit(x)
+    model = IForest(n_estimators=200, contamination=CONTAMINATION, random_state=RANDOM_STATE, n_jobs=1).fit(x)
     mask = today.to_numpy()
     scores = model.decision_function(x[mask])
     flags = scores > model.threshold_

@@ -2,6 +2,7 @@
 
 Importing the package loads nothing heavy; Prophet and CatBoost load when a forecast is fitted.
 """
+
 from __future__ import annotations
 
 from dagster import Definitions

@@ -39,8 +39,7 @@ def _company_revenue(warehouse: Warehouse, through: date) -> pl.DataFrame:
 def _company_plans(warehouse: Warehouse, first: date, last: date) -> dict[date, float | None]:
     """Company plan per month (sum over managers and pipelines); absent or zero -> None."""
     frame = warehouse.query(
-        "select month, sum(plan_rub) as plan_rub from marts.mart_plan_fact "
-        "where month between ? and ? group by month",
+        "select month, sum(plan_rub) as plan_rub from marts.mart_plan_fact where month between ? and ? group by month",
         [month_bounds(first)[0], month_bounds(last)[0]],
     )
     return {

@@ -18,6 +18,7 @@ accuracy compares against.
 With less than `MIN_HISTORY_DAYS` of history the models are not fitted: the ruler is the
 forecast and `model` says so.
 """
+
 from __future__ import annotations
 
 import calendar
@@ -30,18 +31,28 @@ from typing import Any, cast
 import numpy as np
 import polars as pl
 
-MIN_HISTORY_DAYS = 28          # below this: no model, the ruler, said so in `model`
-MAX_TRAIN_DAYS = 3 * 365       # older history adds fit time, not accuracy
-YEARLY_MIN_DAYS = 365          # yearly seasonality only once a whole year has been seen
-MAX_HORIZON = 31               # a month has at most 30 days after day 1
-INTERVAL = 0.8                 # the 80 % interval of docs/KPI.md
-N_SAMPLES = 500                # Prophet predictive draws (totals for interval and probability)
+MIN_HISTORY_DAYS = 28  # below this: no model, the ruler, said so in `model`
+MAX_TRAIN_DAYS = 3 * 365  # older history adds fit time, not accuracy
+YEARLY_MIN_DAYS = 365  # yearly seasonality only once a whole year has been seen
+MAX_HORIZON = 31  # a month has at most 30 days after day 1
+INTERVAL = 0.8  # the 80 % interval of docs/KPI.md
+N_SAMPLES = 500  # Prophet predictive draws (totals for interval and probability)
 CATBOOST_ITERATIONS = 150
-CATBOOST_ANCHOR_DAYS = 365     # forecast days used to build CatBoost's training pairs
+CATBOOST_ANCHOR_DAYS = 365  # forecast days used to build CatBoost's training pairs
 
 COLUMNS = [
-    "as_of_day", "month", "scope", "plan_rub", "actual_mtd_rub", "forecast_rub",
-    "forecast_low_rub", "forecast_high_rub", "prob_reach_plan", "ruler_rub", "model", "history_days",
+    "as_of_day",
+    "month",
+    "scope",
+    "plan_rub",
+    "actual_mtd_rub",
+    "forecast_rub",
+    "forecast_low_rub",
+    "forecast_high_rub",
+    "prob_reach_plan",
+    "ruler_rub",
+    "model",
+    "history_days",
 ]
 
 
@@ -69,10 +80,18 @@ class MonthEndForecast:
 def to_frame(rows: list[MonthEndForecast]) -> pl.DataFrame:
     """Rows as the table's frame, typed even when empty (so the table gets its columns)."""
     schema = {
-        "as_of_day": pl.Date, "month": pl.Date, "scope": pl.Utf8, "plan_rub": pl.Float64,
-        "actual_mtd_rub": pl.Float64, "forecast_rub": pl.Float64, "forecast_low_rub": pl.Float64,
-        "forecast_high_rub": pl.Float64, "prob_reach_plan": pl.Float64, "ruler_rub": pl.Float64,
-        "model": pl.Utf8, "history_days": pl.Int64,
+        "as_of_day": pl.Date,
+        "month": pl.Date,
+        "scope": pl.Utf8,
+        "plan_rub": pl.Float64,
+        "actual_mtd_rub": pl.Float64,
+        "forecast_rub": pl.Float64,
+        "forecast_low_rub": pl.Float64,
+        "forecast_high_rub": pl.Float64,
+        "prob_reach_plan": pl.Float64,
+        "ruler_rub": pl.Float64,
+        "model": pl.Utf8,
+        "history_days": pl.Int64,
     }
     return pl.DataFrame([r.as_row() for r in rows], schema=schema, orient="row")
 
@@ -117,9 +136,7 @@ def dense_history(daily: pl.DataFrame, as_of_day: date) -> pl.DataFrame:
     start = cast(date, frame["day"].min())  # a Date column's min; polars types it for any dtype
     calendar_days = pl.DataFrame({"day": pl.date_range(start, as_of_day, "1d", eager=True)})
     return (
-        calendar_days.join(frame, on="day", how="left")
-        .with_columns(pl.col("revenue_rub").fill_null(0.0))
-        .sort("day")
+        calendar_days.join(frame, on="day", how="left").with_columns(pl.col("revenue_rub").fill_null(0.0)).sort("day")
     )
 
 
@@ -138,9 +155,7 @@ def _quiet_stan() -> None:
         logger.propagate = False
 
 
-def prophet_remaining(
-    history: pl.DataFrame, future_days: list[date], seed: int = 0
-) -> tuple[float, np.ndarray]:
+def prophet_remaining(history: pl.DataFrame, future_days: list[date], seed: int = 0) -> tuple[float, np.ndarray]:
     """Prophet's expected remaining total and `N_SAMPLES` simulated totals (days clipped at 0)."""
     import pandas as pd
     from prophet import Prophet
@@ -158,18 +173,16 @@ def prophet_remaining(
         uncertainty_samples=N_SAMPLES,
     )
     model.add_country_holidays(country_name="RU")
-    train = pd.DataFrame(
-        {"ds": pd.to_datetime(history["day"].to_list()), "y": history["revenue_rub"].to_numpy()}
-    )
+    train = pd.DataFrame({"ds": pd.to_datetime(history["day"].to_list()), "y": history["revenue_rub"].to_numpy()})
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         model.fit(train)
     future = pd.DataFrame({"ds": pd.to_datetime(future_days)})
     mean = np.clip(model.predict(future)["yhat"].to_numpy(), 0.0, None).sum()
-    state = np.random.get_state()      # Prophet draws from numpy's global generator
+    state = np.random.get_state()  # Prophet draws from numpy's global generator
     np.random.seed(seed)
     try:
-        draws = model.predictive_samples(future)["yhat"]   # days × samples
+        draws = model.predictive_samples(future)["yhat"]  # days × samples
     finally:
         np.random.set_state(state)
     totals = np.clip(draws, 0.0, None).sum(axis=0)
@@ -177,8 +190,18 @@ def prophet_remaining(
 
 
 _CB_FEATURES = [
-    "dow", "dom", "month", "days_to_month_end", "is_holiday", "is_working_day", "horizon",
-    "mean_7", "mean_28", "same_dow_mean_4w", "mtd_per_day", "working_mean_28",
+    "dow",
+    "dom",
+    "month",
+    "days_to_month_end",
+    "is_holiday",
+    "is_working_day",
+    "horizon",
+    "mean_7",
+    "mean_28",
+    "same_dow_mean_4w",
+    "mtd_per_day",
+    "working_mean_28",
 ]
 
 
@@ -226,12 +249,22 @@ def _catboost_rows(
         for h in horizons[a]:
             t = days[a] + timedelta(days=h)
             last_dom = calendar.monthrange(t.year, t.month)[1]
-            rows.append([
-                t.weekday(), t.day, t.month, last_dom - t.day, float(t in holidays_set),
-                float(t.weekday() < 5 and t not in holidays_set), h,
-                level["mean_7"][a], level["mean_28"][a],
-                _same_dow_mean(values, a, h % 7), level["mtd_per_day"][a], level["working_mean_28"][a],
-            ])
+            rows.append(
+                [
+                    t.weekday(),
+                    t.day,
+                    t.month,
+                    last_dom - t.day,
+                    float(t in holidays_set),
+                    float(t.weekday() < 5 and t not in holidays_set),
+                    h,
+                    level["mean_7"][a],
+                    level["mean_28"][a],
+                    _same_dow_mean(values, a, h % 7),
+                    level["mtd_per_day"][a],
+                    level["working_mean_28"][a],
+                ]
+            )
     return np.asarray(rows, dtype=float)
 
 
@@ -255,14 +288,18 @@ def catboost_remaining(history: pl.DataFrame, future_days: list[date], seed: int
         level = float(y_train[0]) if y_train.size else float(values[-1]) if n else 0.0
         return max(level, 0.0) * len(future_days)
     model = CatBoostRegressor(
-        iterations=CATBOOST_ITERATIONS, depth=6, learning_rate=0.1, loss_function="RMSE",
-        random_seed=seed, thread_count=2, verbose=False, allow_writing_files=False,
+        iterations=CATBOOST_ITERATIONS,
+        depth=6,
+        learning_rate=0.1,
+        loss_function="RMSE",
+        random_seed=seed,
+        thread_count=2,
+        verbose=False,
+        allow_writing_files=False,
     )
     model.fit(x_train, y_train)
     # future: anchor is the as-of day (last index), horizons 1..len(future)
-    x_future = _catboost_rows(
-        values, days, holidays_set, [n - 1], {n - 1: list(range(1, len(future_days) + 1))}
-    )
+    x_future = _catboost_rows(values, days, holidays_set, [n - 1], {n - 1: list(range(1, len(future_days) + 1))})
     return float(np.clip(model.predict(x_future), 0.0, None).sum())
 
 
@@ -289,10 +326,18 @@ def forecast_month_end(
 
     def result(forecast: float, low: float, high: float, prob: float | None, model: str) -> MonthEndForecast:
         return MonthEndForecast(
-            as_of_day=as_of_day, month=month_start, scope="company", plan_rub=plan_rub,
-            actual_mtd_rub=round(mtd, 2), forecast_rub=round(forecast, 2), forecast_low_rub=round(low, 2),
-            forecast_high_rub=round(high, 2), prob_reach_plan=prob, ruler_rub=round(run_rate, 2),
-            model=model, history_days=history_days,
+            as_of_day=as_of_day,
+            month=month_start,
+            scope="company",
+            plan_rub=plan_rub,
+            actual_mtd_rub=round(mtd, 2),
+            forecast_rub=round(forecast, 2),
+            forecast_low_rub=round(low, 2),
+            forecast_high_rub=round(high, 2),
+            prob_reach_plan=prob,
+            ruler_rub=round(run_rate, 2),
+            model=model,
+            history_days=history_days,
         )
 
     if not future_days:  # the last day of the month: the month is known
@@ -305,7 +350,10 @@ def forecast_month_end(
         totals = mtd + rng.choice(observed, size=(N_SAMPLES, len(future_days))).sum(axis=1)
         low, high = np.quantile(totals, [(1 - INTERVAL) / 2, (1 + INTERVAL) / 2])
         return result(
-            run_rate, min(float(low), run_rate), max(float(high), run_rate), _prob(totals, plan_rub),
+            run_rate,
+            min(float(low), run_rate),
+            max(float(high), run_rate),
+            _prob(totals, plan_rub),
             f"ruler (history {history_days} days < {MIN_HISTORY_DAYS})",
         )
 
@@ -323,6 +371,9 @@ def forecast_month_end(
     low, high = np.quantile(totals, [(1 - INTERVAL) / 2, (1 + INTERVAL) / 2])
     forecast = mtd + remaining
     return result(
-        forecast, min(float(low), forecast), max(float(high), forecast), _prob(totals, plan_rub),
+        forecast,
+        min(float(low), forecast),
+        max(float(high), forecast),
+        _prob(totals, plan_rub),
         "prophet+catboost",
     )

@@ -3,6 +3,7 @@
 Only the configured sources join the graph (assets/ingest/sources.py decides); each has a
 `source_refreshed` check that fails the run when its load failed (assets/ingest/guard.py).
 """
+
 from __future__ import annotations
 
 from dagster import AssetsDefinition, Definitions, get_dagster_logger
@@ -22,8 +23,17 @@ def source_assets() -> dict[str, AssetsDefinition]:
     from assets.ingest.telephony.assets import telephony_raw
     from assets.ingest.vk.assets import vk_raw
 
-    return {"bitrix24": bitrix24_raw, "amocrm": amocrm_raw, "export": export_raw, "plan": plan_raw, "cbr": cbr_raw,
-            "direct": direct_raw, "vk": vk_raw, "onec": onec_raw, "telephony": telephony_raw}
+    return {
+        "bitrix24": bitrix24_raw,
+        "amocrm": amocrm_raw,
+        "export": export_raw,
+        "plan": plan_raw,
+        "cbr": cbr_raw,
+        "direct": direct_raw,
+        "vk": vk_raw,
+        "onec": onec_raw,
+        "telephony": telephony_raw,
+    }
 
 
 def build_defs() -> Definitions:
@@ -37,7 +47,8 @@ def build_defs() -> Definitions:
     if absent:
         get_dagster_logger("ingest").info(
             "sources not configured (absent from the graph, their staging stays empty): "
-            + ", ".join(f"{s.title} ({s.setting})" for s in absent))
+            + ", ".join(f"{s.title} ({s.setting})" for s in absent)
+        )
     by_name = source_assets()
     assets = [by_name[name] for name in present]
     checks = [source_refreshed_check(SOURCES[name], by_name[name]) for name in present]

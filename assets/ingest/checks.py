@@ -5,6 +5,7 @@ evaluation (error, last good load) and then fails its own step, so the run is re
 that source alone while every other step of the run, none of which depends on a check, still
 builds. The check-failure and run-failure sensors tell on-call.
 """
+
 from collections.abc import Iterator
 from typing import Any
 
@@ -47,11 +48,12 @@ def source_refreshed_check(source: Source, assets_def: AssetsDefinition) -> Any:
         if row["status"] == "ok":
             yield AssetCheckResult(passed=True, metadata={**metadata, "rows_loaded": row["rows_loaded"] or 0})
             return
-        yield AssetCheckResult(passed=False, severity=AssetCheckSeverity.ERROR,
-                               metadata={**metadata, "error": row["error"] or ""})
+        yield AssetCheckResult(
+            passed=False, severity=AssetCheckSeverity.ERROR, metadata={**metadata, "error": row["error"] or ""}
+        )
         raise Failure(
             description=f"{title} was not refreshed: {row['error']} (last good load: {last_success}). "
-                        "Everything that does not need it was built from the other sources.",
+            "Everything that does not need it was built from the other sources.",
         )
 
     return _check

@@ -4,6 +4,7 @@ Asset keys are ["<dataset>", "<table>"] (e.g. ["raw_bitrix24", "deals"]) so dbt 
 the same keys join the lineage into one graph. The dlt pipeline is built at run time from the
 `warehouse` resource, with its working folder under DATA_DIR (tests in temp dirs stay isolated).
 """
+
 from __future__ import annotations
 
 import hashlib

@@ -4,6 +4,7 @@
 their types (dates, numbers), CSV cells are text. `changed_files` keeps a per-file fingerprint (size,
 mtime) in the dlt resource state so a rerun reads only new or changed export files.
 """
+
 from __future__ import annotations
 
 import csv
@@ -72,8 +73,13 @@ def read_header_and_rows(path: Path) -> tuple[list[str], Iterator[tuple[str, dic
             if not any(v.strip() for v in values):
                 continue
             if len(values) != len(header):
-                yield f"{path.name}:{reader.line_num}", {"__invalid__": delimiter.join(values),
-                                                         "__reason__": f"{len(values)} cells, header has {len(header)}"}
+                yield (
+                    f"{path.name}:{reader.line_num}",
+                    {
+                        "__invalid__": delimiter.join(values),
+                        "__reason__": f"{len(values)} cells, header has {len(header)}",
+                    },
+                )
                 continue
             yield f"{path.name}:{reader.line_num}", dict(zip(header, values))
 
@@ -94,6 +100,7 @@ def changed_files(folder: Path, patterns: tuple[str, ...], state: dict[str, Any]
 
 
 # -- cell parsers (raise ValueError with a readable reason) --------------------------------------------
+
 
 def blank(value: Any) -> bool:
     return value is None or (isinstance(value, str) and not value.strip())

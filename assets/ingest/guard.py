@@ -8,6 +8,7 @@ the run's log, and hands its tables to the downstream steps as they are (their m
 `refreshed: false` and why). The source's `source_refreshed` check (assets/ingest/checks.py) then
 fails with ERROR severity and fails the run: on-call hears, the failed step names that source alone.
 """
+
 from __future__ import annotations
 
 import re
@@ -24,8 +25,12 @@ from resources.warehouse import Warehouse
 STATUS_SCHEMA = "ops"
 STATUS_TABLE = "source_status"
 STATUS_COLUMNS: dict[str, pl.DataType] = {
-    "source": pl.Utf8(), "status": pl.Utf8(), "attempted_at": pl.Datetime(), "last_success_at": pl.Datetime(),
-    "error": pl.Utf8(), "rows_loaded": pl.Int64(),
+    "source": pl.Utf8(),
+    "status": pl.Utf8(),
+    "attempted_at": pl.Datetime(),
+    "last_success_at": pl.Datetime(),
+    "error": pl.Utf8(),
+    "rows_loaded": pl.Int64(),
 }
 MODE_TABLE = "warehouse_mode"
 
@@ -39,8 +44,15 @@ _URL_SECRET = re.compile(r"(/rest/\d+/)[^/\s]+")  # a Bitrix24 webhook's code in
 
 def _secrets() -> list[str]:
     settings = load_settings()
-    values = [settings.bitrix24_webhook_url, settings.amocrm_access_token, settings.direct_token,
-              settings.vk_ads_token, settings.phone_hash_salt, settings.openai_api_key, settings.telegram_bot_token]
+    values = [
+        settings.bitrix24_webhook_url,
+        settings.amocrm_access_token,
+        settings.direct_token,
+        settings.vk_ads_token,
+        settings.phone_hash_salt,
+        settings.openai_api_key,
+        settings.telegram_bot_token,
+    ]
     return [v.get_secret_value() for v in values if v is not None and v.get_secret_value()]
 
 
@@ -50,8 +62,9 @@ def describe_error(exc: BaseException) -> str:
     seen = {id(root)}
     # Down the explicit causes (and implicit contexts that were not suppressed with `from None`): dlt
     # wraps a source's error in two layers that name the pipeline step, not what went wrong.
-    while (nxt := root.__cause__ or (None if root.__suppress_context__ else root.__context__)) is not None \
-            and id(nxt) not in seen:
+    while (nxt := root.__cause__ or (None if root.__suppress_context__ else root.__context__)) is not None and id(
+        nxt
+    ) not in seen:
         seen.add(id(nxt))
         root = nxt
     first = next((line.strip() for line in str(root).splitlines() if line.strip()), "")
@@ -71,15 +84,20 @@ def read_status(warehouse: Warehouse, source: str | None = None) -> pl.DataFrame
     return frame.select([pl.col(c).cast(t, strict=False) for c, t in STATUS_COLUMNS.items()])
 
 
-def record_status(warehouse: Warehouse, source: str, error: str | None, rows_loaded: int | None,
-                  now: datetime | None = None) -> None:
+def record_status(
+    warehouse: Warehouse, source: str, error: str | None, rows_loaded: int | None, now: datetime | None = None
+) -> None:
     """One row per source: the last attempt, and the last success (kept across failures)."""
     now = (now or datetime.now(UTC)).replace(tzinfo=None)
     previous = read_status(warehouse, source)
     last_success = previous["last_success_at"][0] if previous.height else None
     row = {
-        "source": source, "status": "failed" if error else "ok", "attempted_at": now,
-        "last_success_at": last_success if error else now, "error": error, "rows_loaded": rows_loaded,
+        "source": source,
+        "status": "failed" if error else "ok",
+        "attempted_at": now,
+        "last_success_at": last_success if error else now,
+        "error": error,
+        "rows_loaded": rows_loaded,
     }
     frame = pl.DataFrame([row], schema=STATUS_COLUMNS)
     warehouse.replace_rows(STATUS_SCHEMA, STATUS_TABLE, frame, where={"source": source})
@@ -102,7 +120,8 @@ def ensure_mode(warehouse: Warehouse, demo: bool) -> None:
             raise WarehouseModeMismatch(
                 f"{where} holds the {'demo world' if held[0] == 'demo' else 'real company'}'s data and this run is "
                 f"{'the demo' if demo else 'a real company (a CRM is configured)'}: nothing of one may reach the "
-                "other. Point WAREHOUSE_URL (or DATA_DIR) elsewhere, or delete the demo's data (make clean).")
+                "other. Point WAREHOUSE_URL (or DATA_DIR) elsewhere, or delete the demo's data (make clean)."
+            )
         if held:
             return
     warehouse.replace_rows(STATUS_SCHEMA, MODE_TABLE, pl.DataFrame({"mode": [mode]}), where={})
@@ -129,21 +148,27 @@ def load_or_report(
             yield result
     except Exception as exc:  # noqa: BLE001 - any failure of a source is reported, the graph goes on
         error = describe_error(exc)
-        context.log.error(f"{source}: not refreshed: {error}. Its tables keep their last loaded rows; "
-                          f"the rest of the graph builds without it and its source_refreshed check fails.")
+        context.log.error(
+            f"{source}: not refreshed: {error}. Its tables keep their last loaded rows; "
+            f"the rest of the graph builds without it and its source_refreshed check fails."
+        )
         try:
             record_status(warehouse, source, error, None)
         except Exception as status_exc:  # noqa: BLE001 - the warehouse itself is the problem: fail the step
-            context.log.error(f"{source}: could not record the failure in {STATUS_SCHEMA}.{STATUS_TABLE}: "
-                              f"{describe_error(status_exc)}")
+            context.log.error(
+                f"{source}: could not record the failure in {STATUS_SCHEMA}.{STATUS_TABLE}: "
+                f"{describe_error(status_exc)}"
+            )
             raise exc from None
         previous = read_status(warehouse, source)["last_success_at"][0]
         for key in sorted(context.selected_asset_keys - done, key=lambda k: k.to_user_string()):
-            yield MaterializeResult(asset_key=key, metadata={
-                "refreshed": False,
-                "error": error,
-                "last_success_at": MetadataValue.text(str(previous) if previous else "never"),
-            })
+            yield MaterializeResult(
+                asset_key=key,
+                metadata={
+                    "refreshed": False,
+                    "error": error,
+                    "last_success_at": MetadataValue.text(str(previous) if previous else "never"),
+                },
+            )
         return
     record_status(warehouse, source, None, rows)
-

@@ -4,6 +4,7 @@ Each row names the source, the position (file:line, report day, URL …), the re
 so the on-call can read `<dataset>.quarantine` and fix the input. Routed from inside the resource
 with a dlt table variant (append), so it needs no extra asset.
 """
+
 from __future__ import annotations
 
 import logging
@@ -21,8 +22,13 @@ QUARANTINE_COLUMNS = ("source", "position", "reason", "raw", "quarantined_at")
 def quarantined(source: str, position: str, reason: str, raw: Any) -> Any:
     """A dlt item bound for `<dataset>.quarantine` (log one warning line too)."""
     log.warning("%s: quarantined %s: %s", source, position, reason)
-    row = {"source": source, "position": position, "reason": reason, "raw": None if raw is None else str(raw)[:2000],
-           "quarantined_at": datetime.now(UTC)}
+    row = {
+        "source": source,
+        "position": position,
+        "reason": reason,
+        "raw": None if raw is None else str(raw)[:2000],
+        "quarantined_at": datetime.now(UTC),
+    }
     return dlt.mark.with_hints(
         row,
         # columns={} / primary_key=[] drop the resource's own column hints and key from this variant

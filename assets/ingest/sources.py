@@ -8,6 +8,7 @@ demo world is used: the plan sheet, the ads, 1C and telephony join only when the
 The CBR needs no credentials, so it joins by default; in a closed network `CBR_RATES_FILE` reads the
 rates from a file instead, and `CBR_API_URL=off` (with no file) removes it: rubles only.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -23,17 +24,20 @@ class Source:
     table: str  # its main raw table, where its `source_refreshed` check sits
 
 
-SOURCES: dict[str, Source] = {s.name: s for s in (
-    Source("bitrix24", "Bitrix24", "BITRIX24_WEBHOOK_URL", "deals"),
-    Source("amocrm", "amoCRM", "AMOCRM_BASE_URL", "leads"),
-    Source("export", "CRM export files", "CRM_EXPORT_DIR", "deals"),
-    Source("plan", "plan sheet", "PLAN_FILE", "plan"),
-    Source("cbr", "CBR rates", "CBR_API_URL (on unless 'off') or CBR_RATES_FILE", "rates"),
-    Source("direct", "Yandex.Direct", "DIRECT_TOKEN", "campaign_stats"),
-    Source("vk", "VK Ads", "VK_ADS_TOKEN", "campaign_stats"),
-    Source("onec", "1C payments", "ONEC_EXPORT_DIR", "payments"),
-    Source("telephony", "telephony", "TELEPHONY_EXPORT_DIR", "calls"),
-)}
+SOURCES: dict[str, Source] = {
+    s.name: s
+    for s in (
+        Source("bitrix24", "Bitrix24", "BITRIX24_WEBHOOK_URL", "deals"),
+        Source("amocrm", "amoCRM", "AMOCRM_BASE_URL", "leads"),
+        Source("export", "CRM export files", "CRM_EXPORT_DIR", "deals"),
+        Source("plan", "plan sheet", "PLAN_FILE", "plan"),
+        Source("cbr", "CBR rates", "CBR_API_URL (on unless 'off') or CBR_RATES_FILE", "rates"),
+        Source("direct", "Yandex.Direct", "DIRECT_TOKEN", "campaign_stats"),
+        Source("vk", "VK Ads", "VK_ADS_TOKEN", "campaign_stats"),
+        Source("onec", "1C payments", "ONEC_EXPORT_DIR", "payments"),
+        Source("telephony", "telephony", "TELEPHONY_EXPORT_DIR", "calls"),
+    )
+}
 
 
 def configured_sources(settings: Settings) -> list[str]:
@@ -58,5 +62,7 @@ class SourceNotConfigured(RuntimeError):
 
     def __init__(self, source: str) -> None:
         s = SOURCES[source]
-        super().__init__(f"{s.title} is not configured ({s.setting} unset) but its assets are in this run: "
-                         "reload the definitions after changing the settings")
+        super().__init__(
+            f"{s.title} is not configured ({s.setting} unset) but its assets are in this run: "
+            "reload the definitions after changing the settings"
+        )

@@ -1,4 +1,5 @@
 """Insights stage: the day's facts -> 3-5 recommendations (GPT or template) in ml.insights."""
+
 from __future__ import annotations
 
 from dagster import Definitions

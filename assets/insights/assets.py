@@ -55,6 +55,8 @@ def insights(context: AssetExecutionContext, warehouse: Warehouse, llm: LLMClien
             "days": len(context.partition_keys),
             "days_by_source": MetadataValue.json(sources),
             "text_of_last_day": MetadataValue.md("\n".join(f"{i}. {t}" for i, t in enumerate(last_texts, 1))),
-            **as_of_table_metadata(warehouse, "ml", "insights", [date.fromisoformat(k) for k in context.partition_keys]),
+            **as_of_table_metadata(
+                warehouse, "ml", "insights", [date.fromisoformat(k) for k in context.partition_keys]
+            ),
         }
     )

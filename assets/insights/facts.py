@@ -9,6 +9,7 @@ column, so the text says what the report shows and a company's own vars reach th
 the pace itself (plan x days elapsed / days in month) is worked out here: it belongs to the as-of
 day, which may be a day the marts hold no event of yet (the 06:00 run of today).
 """
+
 from __future__ import annotations
 
 import calendar
@@ -68,7 +69,9 @@ class DayFacts(BaseModel):
     forecast_high_rub: float | None = None
     prob_reach_plan: float | None = None
     leads_needed: float | None = None
-    fulfilment_pct: float | None = Field(default=None, description="actual / plan × 100 (mart_plan_fact); None without a plan")
+    fulfilment_pct: float | None = Field(
+        default=None, description="actual / plan × 100 (mart_plan_fact); None without a plan"
+    )
     remaining_rub: float = Field(default=0.0, description="max(plan − actual, 0) (mart_plan_fact)")
     lagging_managers: list[LaggingManager] = Field(default_factory=list)
     anomalies: list[AnomalyFact] = Field(default_factory=list)
@@ -96,9 +99,9 @@ def anomalies_of_day(day: date, anomalies: pl.DataFrame) -> list[AnomalyFact]:
     """Every row of ml.manager_anomalies flagged on `day`, most anomalous first."""
     if anomalies.is_empty():
         return []
-    flagged = anomalies.filter(
-        (pl.col("as_of_day").cast(pl.Date) == day) & pl.col("is_anomaly").cast(pl.Boolean)
-    ).sort("score", descending=True, nulls_last=True)
+    flagged = anomalies.filter((pl.col("as_of_day").cast(pl.Date) == day) & pl.col("is_anomaly").cast(pl.Boolean)).sort(
+        "score", descending=True, nulls_last=True
+    )
     return [
         AnomalyFact(
             manager_id=str(row["manager_id"]),

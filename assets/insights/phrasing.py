@@ -3,6 +3,7 @@
 The decision lives here, beside the prompt and the template, so the LLM resource stays a plain client
 and the head of sales always gets 3-5 recommendations, with `source` saying which path wrote them.
 """
+
 from __future__ import annotations
 
 from typing import Literal

@@ -4,6 +4,7 @@ No Dagster and no network here. The template is what the head of sales gets when
 set or the API fails, so it has to be useful on its own: 3-5 short recommendations, each quoting
 the figures it rests on.
 """
+
 from __future__ import annotations
 
 import re
@@ -150,8 +151,10 @@ def template_recommendations(facts: DayFacts) -> list[str]:
     if facts.anomalies:
         parts = "; ".join(anomaly_sentence(a) for a in facts.anomalies)
         first = facts.anomalies[0]
-        recs.append(f"Необычные показатели: {parts}. Первым делом — {first.manager_name}: "
-                    f"{NEXT_STEPS.get(first.metric, DEFAULT_NEXT_STEP)}.")
+        recs.append(
+            f"Необычные показатели: {parts}. Первым делом — {first.manager_name}: "
+            f"{NEXT_STEPS.get(first.metric, DEFAULT_NEXT_STEP)}."
+        )
 
     fillers = [
         "Проверьте забытые сделки (без активности 14 дней) и поставьте по каждой задачу с датой.",

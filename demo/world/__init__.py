@@ -11,6 +11,7 @@ stages, sources, names), `calendar`, `fx` (CBR rates), `org` (departments, manag
 `files` (the folder layout), `generator` (the order the parts run in). The same (size, today, seed)
 gives byte-identical files.
 """
+
 from __future__ import annotations
 
 import os
@@ -36,9 +37,30 @@ from demo.world.reference import (
 from demo.world.sizes import SIZES, Size, SizeSpec
 
 __all__ = [
-    "DAY", "ENTITY_FILES", "EXTRA_SOURCES", "GENERATOR_VERSION", "JUNK_REASONS", "LEAD_STATUSES", "LOST_REASONS",
-    "MSK", "PIPELINES", "PRODUCTS", "SIZES", "SOURCES", "TIMEZONE", "TZ_SUFFIX", "WARMUP_DAYS", "Size", "SizeSpec",
-    "World", "ensure_world", "format_ts", "generate", "load_world", "parse_ts", "stage_id",
+    "DAY",
+    "ENTITY_FILES",
+    "EXTRA_SOURCES",
+    "GENERATOR_VERSION",
+    "JUNK_REASONS",
+    "LEAD_STATUSES",
+    "LOST_REASONS",
+    "MSK",
+    "PIPELINES",
+    "PRODUCTS",
+    "SIZES",
+    "SOURCES",
+    "TIMEZONE",
+    "TZ_SUFFIX",
+    "WARMUP_DAYS",
+    "Size",
+    "SizeSpec",
+    "World",
+    "ensure_world",
+    "format_ts",
+    "generate",
+    "load_world",
+    "parse_ts",
+    "stage_id",
 ]
 
 
@@ -53,7 +75,10 @@ def ensure_world(out_dir: Path, size: Size = "M", today: date | None = None, see
     meta = read_meta(out_dir)
     if meta is not None:
         if (meta.get("size"), meta.get("seed"), meta.get("today"), meta.get("generator_version")) == (
-            size, seed, today.isoformat(), GENERATOR_VERSION
+            size,
+            seed,
+            today.isoformat(),
+            GENERATOR_VERSION,
         ):
             return out_dir
         shutil.rmtree(out_dir)

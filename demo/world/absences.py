@@ -3,6 +3,7 @@
 They are decided first so that deals and activities avoid them (`work_moment`), which makes them
 true zero days in the data; each is written to the ground truth (`anomalies_truth.csv`).
 """
+
 from __future__ import annotations
 
 import random
@@ -34,8 +35,14 @@ class Absences:
                 continue
             self.absent.add((m.uid, i))
             taken_days.add(i)
-            self.truth.append({"day": cal.day_str[i], "manager_id": m.uid, "metric": "activities_total",
-                               "description": "Ноль активностей за рабочий день (звонки, письма, встречи, задачи)"})
+            self.truth.append(
+                {
+                    "day": cal.day_str[i],
+                    "manager_id": m.uid,
+                    "metric": "activities_total",
+                    "description": "Ноль активностей за рабочий день (звонки, письма, встречи, задачи)",
+                }
+            )
         # The morning alert needs something real to report: one manager is silent on the world's
         # last working day, so the demo's "today" always carries a known anomaly.
         last = max(i for i in cal.work_days if i <= cal.today_i)
@@ -43,14 +50,26 @@ class Absences:
         silent = rng.choice(pool)
         self.absent.add((silent.uid, last))
         taken_days.add(last)
-        self.truth.append({"day": cal.day_str[last], "manager_id": silent.uid, "metric": "activities_total",
-                           "description": "Ноль активностей в последний рабочий день (утренний алерт)"})
+        self.truth.append(
+            {
+                "day": cal.day_str[last],
+                "manager_id": silent.uid,
+                "metric": "activities_total",
+                "description": "Ноль активностей в последний рабочий день (утренний алерт)",
+            }
+        )
         # days already carrying an anomaly: the deal anomalies pick other days, so each stays readable
         self.anomaly_days = taken_days
         for i in range(cal.start_i, cal.today_i + 1):
             if cal.working[i] and cal.month_of[i] == org.burnout_month:
-                self.truth.append({"day": cal.day_str[i], "manager_id": burn.uid, "metric": "activities_total",
-                                   "description": "Выгорание: активность упала примерно на 70% после трёх сильных месяцев"})
+                self.truth.append(
+                    {
+                        "day": cal.day_str[i],
+                        "manager_id": burn.uid,
+                        "metric": "activities_total",
+                        "description": "Выгорание: активность упала примерно на 70% после трёх сильных месяцев",
+                    }
+                )
 
     def off(self, m: Manager, i: int) -> bool:
         """Whether manager m is absent on day index i."""

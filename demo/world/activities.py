@@ -4,6 +4,7 @@ A manager's work items are the leads and deals open in his name (a reassigned on
 at the hand-over moment); each activity is attached to one of them open at that moment, else to a
 company. Generated as tuples first: their ids are assigned in creation order once all exist.
 """
+
 from __future__ import annotations
 
 import random

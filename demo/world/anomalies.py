@@ -3,6 +3,7 @@
 Each lands on a day no other anomaly took, for a healthy manager at work that day, and is written to
 the ground truth beside the zero-activity days (demo.world.absences).
 """
+
 from __future__ import annotations
 
 from demo.world.base import DAY, rng_for
@@ -16,8 +17,9 @@ def inject_deal_anomalies(seed: int, spec: SizeSpec, book: Book) -> None:
     """Close a dozen or more stale deals of one manager as lost in one day; add a few very large wins."""
     cal, org, absences = book.cal, book.org, book.absences
     rng = rng_for(seed, "spikes")
-    candidates = [i for i in cal.work_days if cal.start_i + 20 <= i <= cal.today_i - 2
-                  and i not in absences.anomaly_days]
+    candidates = [
+        i for i in cal.work_days if cal.start_i + 20 <= i <= cal.today_i - 2 and i not in absences.anomaly_days
+    ]
     healthy = [m for m in org.mgrs if not m.burnout]
     done = 0
     tries = 0
@@ -29,8 +31,14 @@ def inject_deal_anomalies(seed: int, spec: SizeSpec, book: Book) -> None:
             continue
         day_start, day_end = i * DAY, (i + 1) * DAY
         # stale deals that were heading for a loss anyway are closed in one sweep (a funnel clean-up)
-        open_deals = [d for d in book.deals if d["mgr"] == m.uid and d["create"] < day_start and not d["won"]
-                      and (d["close"] is None or d["close"] >= day_end)]
+        open_deals = [
+            d
+            for d in book.deals
+            if d["mgr"] == m.uid
+            and d["create"] < day_start
+            and not d["won"]
+            and (d["close"] is None or d["close"] >= day_end)
+        ]
         if len(open_deals) < 12:
             continue
         victims = rng.sample(open_deals, min(len(open_deals), rng.randint(12, 18)))
@@ -42,8 +50,14 @@ def inject_deal_anomalies(seed: int, spec: SizeSpec, book: Book) -> None:
         candidates.remove(i)
         absences.anomaly_days.add(i)
         done += 1
-        absences.truth.append({"day": cal.day_str[i], "manager_id": m.uid, "metric": "lost_count",
-                               "description": f"Всплеск проигранных сделок: {len(victims)} закрыты как «Неактуально» за день"})
+        absences.truth.append(
+            {
+                "day": cal.day_str[i],
+                "manager_id": m.uid,
+                "metric": "lost_count",
+                "description": f"Всплеск проигранных сделок: {len(victims)} закрыты как «Неактуально» за день",
+            }
+        )
     done = 0
     tries = 0
     while done < spec.big_wins and tries < _TRIES:
@@ -56,11 +70,20 @@ def inject_deal_anomalies(seed: int, spec: SizeSpec, book: Book) -> None:
         create = absences.work_moment(rng, m, create)
         deal = book.new_deal(rng, m, 0, create, "RECOMMENDATION", None, book.new_company(rng), False)
         rub = round(4_000_000 * m.size * rng.uniform(0.9, 1.3), -3)
-        deal.update(won=True, close=cal.moment(rng, i, m.shift_h), currency="RUB", opp=f"{rub:.2f}",
-                    lost_reason=None, edit=None)
+        deal.update(
+            won=True, close=cal.moment(rng, i, m.shift_h), currency="RUB", opp=f"{rub:.2f}", lost_reason=None, edit=None
+        )
         book.deals.append(deal)
         candidates.remove(i)
         absences.anomaly_days.add(i)
         done += 1
-        absences.truth.append({"day": cal.day_str[i], "manager_id": m.uid, "metric": "won_rub",
-                               "description": f"Крупная сделка на {rub:,.0f} ₽ — в разы выше обычной выручки менеджера за день".replace(",", " ")})
+        absences.truth.append(
+            {
+                "day": cal.day_str[i],
+                "manager_id": m.uid,
+                "metric": "won_rub",
+                "description": f"Крупная сделка на {rub:,.0f} ₽ — в разы выше обычной выручки менеджера за день".replace(
+                    ",", " "
+                ),
+            }
+        )

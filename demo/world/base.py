@@ -6,6 +6,7 @@ no DST since 2014, so the offset is constant). Internally a moment is an int of 
 Determinism: every draw comes from a `random.Random` seeded from (seed, purpose); no global state,
 no clock, so the same (size, today, seed) gives byte-identical files.
 """
+
 from __future__ import annotations
 
 import math

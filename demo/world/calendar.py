@@ -4,6 +4,7 @@ Days are indexed from the origin (the world start minus the warm-up); a moment i
 origin's midnight. The arrays run 40 days past `today` so a deal planned beyond the end still finds
 its next working day.
 """
+
 from __future__ import annotations
 
 import bisect
@@ -15,10 +16,19 @@ from itertools import accumulate
 from demo.world.base import DAY, MSK, WARMUP_DAYS, end_of_day, format_ts, parse_ts
 
 # Yearly shape of demand (sales) by calendar month; day-level effects are added in Calendar.
-MONTH_SEASON = {1: 0.75, 2: 0.95, 3: 1.05, 4: 1.0, 5: 0.85, 6: 0.95, 7: 0.9, 8: 0.9, 9: 1.05, 10: 1.1,
-                11: 1.1, 12: 1.2}
-HOUR_WEIGHTS = ((9, 0.6), (10, 1.0), (11, 1.2), (12, 1.0), (13, 0.6), (14, 1.0), (15, 1.1), (16, 1.0),
-                (17, 0.8), (18, 0.4))
+MONTH_SEASON = {1: 0.75, 2: 0.95, 3: 1.05, 4: 1.0, 5: 0.85, 6: 0.95, 7: 0.9, 8: 0.9, 9: 1.05, 10: 1.1, 11: 1.1, 12: 1.2}
+HOUR_WEIGHTS = (
+    (9, 0.6),
+    (10, 1.0),
+    (11, 1.2),
+    (12, 1.0),
+    (13, 0.6),
+    (14, 1.0),
+    (15, 1.1),
+    (16, 1.0),
+    (17, 0.8),
+    (18, 0.4),
+)
 _HOURS = [h for h, _ in HOUR_WEIGHTS]
 _HOUR_CUM = list(accumulate(w for _, w in HOUR_WEIGHTS))
 _DAYS_PAST_TODAY = 40

@@ -3,6 +3,7 @@
 A deal decides its whole life when created (amount, currency, cycle, outcome), so later stages
 (activities, stage history, plan) only read it. Companies are numbered in order of first mention.
 """
+
 from __future__ import annotations
 
 import math
@@ -46,8 +47,17 @@ class Book:
         self.company_names[cid] = f"{form} «{rng.choice(COMPANY_ROOTS)}{rng.choice(COMPANY_TAILS)}»"
         return cid
 
-    def new_deal(self, rng: random.Random, m: Manager, pipe: int, create: int, source: str, lead: dict | None,
-                 company: int, repeat: bool) -> dict[str, Any]:
+    def new_deal(
+        self,
+        rng: random.Random,
+        m: Manager,
+        pipe: int,
+        create: int,
+        source: str,
+        lead: dict | None,
+        company: int,
+        repeat: bool,
+    ) -> dict[str, Any]:
         """A deal with its whole life decided now: amount, currency, cycle, outcome (None = open at the end)."""
         cal = self.cal
         i = create // DAY
@@ -62,10 +72,22 @@ class Book:
         _, _, w = self.org.form(m, min(close // DAY, cal.today_i))
         p_win = {0: 0.42, 1: 0.62, 2: 0.30}[pipe] * m.win * w
         deal = {
-            "mgr": m.uid, "pipe": pipe, "create": create, "planned": close, "source": source, "lead": lead,
-            "company": company, "repeat": repeat, "product": rng.choice(PRODUCTS),
-            "won": rng.random() < min(0.9, max(0.05, p_win)), "close": close, "reassign": None,
-            "lost_reason": None, "edit": None, "last_act": None, "id": 0,
+            "mgr": m.uid,
+            "pipe": pipe,
+            "create": create,
+            "planned": close,
+            "source": source,
+            "lead": lead,
+            "company": company,
+            "repeat": repeat,
+            "product": rng.choice(PRODUCTS),
+            "won": rng.random() < min(0.9, max(0.05, p_win)),
+            "close": close,
+            "reassign": None,
+            "lost_reason": None,
+            "edit": None,
+            "last_act": None,
+            "id": 0,
         }
         if foreign:
             code = rng.choices(("USD", "EUR", "CNY"), weights=(5, 3, 2))[0]
@@ -106,16 +128,31 @@ class Book:
                 m = rng.choices(active, weights=weights)[0]
                 utm = None
                 if src[4]:
-                    utm = (src[4], src[5], rng.choice(CAMPAIGNS[src[4]]),
-                           rng.choice(TERMS) if src[4] == "yandex" else None)
+                    utm = (
+                        src[4],
+                        src[5],
+                        rng.choice(CAMPAIGNS[src[4]]),
+                        rng.choice(TERMS) if src[4] == "yandex" else None,
+                    )
                 company = self.new_company(rng)
                 _, _, w = org.form(m, i)
-                converted = rng.random() < src[3] * m.win ** 0.5 * w
+                converted = rng.random() < src[3] * m.win**0.5 * w
                 outcome = self.absences.work_moment(rng, m, create + int(rng.expovariate(1 / 20) * 3600))
-                lead = {"mgr": m.uid, "create": create, "source": src[0], "utm": utm, "company": company,
-                        "converted": converted, "close": outcome if outcome <= cal.end_sec else None,
-                        "junk": None if converted else rng.choice(JUNK_REASONS), "id": 0, "deal": None,
-                        "reassign": None, "name": (rng.choice(MALE + FEMALE)), "last_act": None}
+                lead = {
+                    "mgr": m.uid,
+                    "create": create,
+                    "source": src[0],
+                    "utm": utm,
+                    "company": company,
+                    "converted": converted,
+                    "close": outcome if outcome <= cal.end_sec else None,
+                    "junk": None if converted else rng.choice(JUNK_REASONS),
+                    "id": 0,
+                    "deal": None,
+                    "reassign": None,
+                    "name": (rng.choice(MALE + FEMALE)),
+                    "last_act": None,
+                }
                 self.leads.append(lead)
                 if converted and lead["close"] is not None:
                     deal = self.new_deal(rng, m, 0, outcome, src[0], lead, company, False)
@@ -147,7 +184,7 @@ class Book:
                 if not m.employed(i) or self.absences.off(m, i):
                     continue
                 _, s, _ = self.org.form(m, i)
-                f = cal.sales_f[i] * s * spec.deal_scale * m.skill ** 0.5
+                f = cal.sales_f[i] * s * spec.deal_scale * m.skill**0.5
                 plan_rates = [(0, "COLD_CALL", 0.25 if m.kind == "new" else 0.45)]
                 if m.kind == "corp":
                     plan_rates.append((2, "UC_TENDER", 0.55))

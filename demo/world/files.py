@@ -3,6 +3,7 @@
 Written byte-for-byte the same for the same world (compact JSON one record a line, minimal CSV
 quoting, `\n` line ends), so a world folder can be compared and cached by its content.
 """
+
 from __future__ import annotations
 
 import csv
@@ -14,8 +15,20 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:  # the model imports this module to write itself
     from demo.world.model import World
 
-ENTITY_FILES = ("users", "departments", "categories", "statuses", "leads", "deals", "activities",
-                "companies", "stage_history_deals", "stage_history_leads", "calls", "tasks")
+ENTITY_FILES = (
+    "users",
+    "departments",
+    "categories",
+    "statuses",
+    "leads",
+    "deals",
+    "activities",
+    "companies",
+    "stage_history_deals",
+    "stage_history_leads",
+    "calls",
+    "tasks",
+)
 PLAN_COLUMNS = ("month", "manager_id", "pipeline_id", "amount_rub", "deal_count", "bonus_threshold_pct", "bonus_rub")
 RATE_COLUMNS = ("date", "char_code", "nominal", "value")
 ANOMALY_COLUMNS = ("day", "manager_id", "metric", "description")
@@ -39,6 +52,7 @@ def write_world(world: World, out_dir: Path) -> Path:
 
 def write_csv(path: Path, columns: tuple[str, ...], rows: list[dict[str, Any]]) -> None:
     """Comma-separated, quoted only where a value needs it (as a spreadsheet export would)."""
+
     def cell(v: Any) -> str:
         s = "" if v is None else str(v)
         return '"' + s.replace('"', '""') + '"' if any(c in s for c in ',"\n') else s
@@ -63,14 +77,34 @@ def read_world_fields(world_dir: Path) -> dict[str, Any]:
         with open(world_dir / name, newline="", encoding="utf-8") as f:
             return list(csv.DictReader(f))
 
-    plan = [{"month": r["month"], "manager_id": int(r["manager_id"]), "pipeline_id": int(r["pipeline_id"]),
-             "amount_rub": int(r["amount_rub"]), "deal_count": int(r["deal_count"]),
-             "bonus_threshold_pct": int(r["bonus_threshold_pct"]), "bonus_rub": int(r["bonus_rub"])}
-            for r in read_csv("plan.csv")]
-    rates = [{"date": r["date"], "char_code": r["char_code"], "nominal": int(r["nominal"]), "value": float(r["value"])}
-             for r in read_csv("cbr_rates.csv")]
-    anomalies = [{"day": r["day"], "manager_id": int(r["manager_id"]), "metric": r["metric"],
-                  "description": r["description"]} for r in read_csv("anomalies_truth.csv")]
-    return dict(size=meta["size"], seed=meta["seed"], today=date.fromisoformat(meta["today"]),
-                start=date.fromisoformat(meta["start"]), timezone=meta["timezone"], plan=plan, rates=rates,
-                anomalies=anomalies, **ents)
+    plan = [
+        {
+            "month": r["month"],
+            "manager_id": int(r["manager_id"]),
+            "pipeline_id": int(r["pipeline_id"]),
+            "amount_rub": int(r["amount_rub"]),
+            "deal_count": int(r["deal_count"]),
+            "bonus_threshold_pct": int(r["bonus_threshold_pct"]),
+            "bonus_rub": int(r["bonus_rub"]),
+        }
+        for r in read_csv("plan.csv")
+    ]
+    rates = [
+        {"date": r["date"], "char_code": r["char_code"], "nominal": int(r["nominal"]), "value": float(r["value"])}
+        for r in read_csv("cbr_rates.csv")
+    ]
+    anomalies = [
+        {"day": r["day"], "manager_id": int(r["manager_id"]), "metric": r["metric"], "description": r["description"]}
+        for r in read_csv("anomalies_truth.csv")
+    ]
+    return dict(
+        size=meta["size"],
+        seed=meta["seed"],
+        today=date.fromisoformat(meta["today"]),
+        start=date.fromisoformat(meta["start"]),
+        timezone=meta["timezone"],
+        plan=plan,
+        rates=rates,
+        anomalies=anomalies,
+        **ents,
+    )

@@ -4,6 +4,7 @@ USD/RUB walks around its starting level; EUR and CNY follow through the EUR/USD 
 so the three stay coherent. The walk moves every calendar day but the CBR publishes only on working
 days (plus the first day, so every day of the world has a rate on or before it).
 """
+
 from __future__ import annotations
 
 import bisect

@@ -4,6 +4,7 @@ The order is part of the output: later parts read what earlier ones decided (abs
 so deals avoid them; anomalies and hand-overs before activities so activities follow the final
 owners; the plan after the deals it is set from). Each part draws from its own seeded stream.
 """
+
 from __future__ import annotations
 
 from datetime import date

@@ -4,6 +4,7 @@ Every record is derived from the deals/leads/activities already decided (its own
 so it tells the same story: a deal's history runs created -> intermediate stages -> its current (or
 final) stage at MOVED_TIME; each call activity is one voximplant record; each task activity one task.
 """
+
 from __future__ import annotations
 
 import random
@@ -16,12 +17,17 @@ from demo.world.deals import Book
 from demo.world.reference import open_stages
 
 
-def crm_log(seed: int, book: Book, deal_paths: list[tuple], leads_out: list[dict],
-            acts_out: list[dict]) -> dict[str, list[dict[str, Any]]]:
+def crm_log(
+    seed: int, book: Book, deal_paths: list[tuple], leads_out: list[dict], acts_out: list[dict]
+) -> dict[str, list[dict[str, Any]]]:
     """The World fields beside the core records: companies, stage histories, calls, tasks."""
-    return {"companies": companies(book, leads_out), "stage_history_deals": deal_history(seed, book.cal, deal_paths),
-            "stage_history_leads": lead_history(book, leads_out), "calls": calls(seed, book.cal, acts_out),
-            "tasks": tasks(acts_out)}
+    return {
+        "companies": companies(book, leads_out),
+        "stage_history_deals": deal_history(seed, book.cal, deal_paths),
+        "stage_history_leads": lead_history(book, leads_out),
+        "calls": calls(seed, book.cal, acts_out),
+        "tasks": tasks(acts_out),
+    }
 
 
 def deal_history(seed: int, cal: Calendar, deal_paths: list[tuple]) -> list[dict[str, Any]]:
@@ -58,8 +64,15 @@ def deal_history(seed: int, cal: Calendar, deal_paths: list[tuple]) -> list[dict
             hist.append((moved, r["id"], 3, final[0], final[1], pid))
     hist.sort(key=lambda h: (h[0], h[1], h[2]))
     return [
-        {"ID": n, "TYPE_ID": type_id, "OWNER_ID": deal_id, "CREATED_TIME": fmt(t), "CATEGORY_ID": pid,
-         "STAGE_SEMANTIC_ID": sem, "STAGE_ID": st}
+        {
+            "ID": n,
+            "TYPE_ID": type_id,
+            "OWNER_ID": deal_id,
+            "CREATED_TIME": fmt(t),
+            "CATEGORY_ID": pid,
+            "STAGE_SEMANTIC_ID": sem,
+            "STAGE_ID": st,
+        }
         for n, (t, deal_id, type_id, st, sem, pid) in enumerate(hist, start=1)
     ]
 
@@ -82,8 +95,14 @@ def lead_history(book: Book, leads_out: list[dict]) -> list[dict[str, Any]]:
             lhist.append((r["close"], r["id"], 3, status, out["STATUS_SEMANTIC_ID"]))
     lhist.sort(key=lambda h: (h[0], h[1], h[2]))
     return [
-        {"ID": n, "TYPE_ID": type_id, "OWNER_ID": lead_id, "CREATED_TIME": fmt(t), "STATUS_ID": st,
-         "STATUS_SEMANTIC_ID": sem}
+        {
+            "ID": n,
+            "TYPE_ID": type_id,
+            "OWNER_ID": lead_id,
+            "CREATED_TIME": fmt(t),
+            "STATUS_ID": st,
+            "STATUS_SEMANTIC_ID": sem,
+        }
         for n, (t, lead_id, type_id, st, sem) in enumerate(lhist, start=1)
     ]
 
@@ -113,27 +132,55 @@ def calls(seed: int, cal: Calendar, acts_out: list[dict]) -> list[dict[str, Any]
         else:
             code, reason = crng.choice((("304", "Missed call"), ("486", "Busy here"), ("603", "Decline")))
         owner_key = f"{a['OWNER_TYPE_ID']}:{a['OWNER_ID']}" if a["OWNER_ID"] != "0" else f"act:{a['ID']}"
-        found.append((start, int(a["ID"]), {
-            "CALL_ID": f"externalCall.{int(a['ID']):08x}", "CALL_TYPE": "2" if inbound else "1",
-            "CALL_FAILED_CODE": code, "CALL_FAILED_REASON": reason, "CALL_START_DATE": start,
-            "CALL_DURATION": str(duration), "PORTAL_USER_ID": a["RESPONSIBLE_ID"],
-            "PORTAL_NUMBER": "reg74951234567", "PHONE_NUMBER": client_phone(owner_key),
-            "CRM_ENTITY_TYPE": entity.get(a["OWNER_TYPE_ID"]) if a["OWNER_ID"] != "0" else None,
-            "CRM_ENTITY_ID": a["OWNER_ID"] if a["OWNER_ID"] != "0" else None,
-            "CRM_ACTIVITY_ID": a["ID"], "COST": "0.0000", "COST_CURRENCY": "RUR",
-            "CALL_RECORD_URL": None,
-        }))
+        found.append(
+            (
+                start,
+                int(a["ID"]),
+                {
+                    "CALL_ID": f"externalCall.{int(a['ID']):08x}",
+                    "CALL_TYPE": "2" if inbound else "1",
+                    "CALL_FAILED_CODE": code,
+                    "CALL_FAILED_REASON": reason,
+                    "CALL_START_DATE": start,
+                    "CALL_DURATION": str(duration),
+                    "PORTAL_USER_ID": a["RESPONSIBLE_ID"],
+                    "PORTAL_NUMBER": "reg74951234567",
+                    "PHONE_NUMBER": client_phone(owner_key),
+                    "CRM_ENTITY_TYPE": entity.get(a["OWNER_TYPE_ID"]) if a["OWNER_ID"] != "0" else None,
+                    "CRM_ENTITY_ID": a["OWNER_ID"] if a["OWNER_ID"] != "0" else None,
+                    "CRM_ACTIVITY_ID": a["ID"],
+                    "COST": "0.0000",
+                    "COST_CURRENCY": "RUR",
+                    "CALL_RECORD_URL": None,
+                },
+            )
+        )
         if inbound and crng.random() < 0.05:
             t = parse_ts(start) + timedelta(minutes=crng.randint(5, 90))
             if t <= cal.end:
-                found.append((t.isoformat(), int(a["ID"]), {
-                    "CALL_ID": f"externalCall.x{int(a['ID']):08x}", "CALL_TYPE": "2", "CALL_FAILED_CODE": "304",
-                    "CALL_FAILED_REASON": "Missed call", "CALL_START_DATE": t.isoformat(), "CALL_DURATION": "0",
-                    "PORTAL_USER_ID": a["RESPONSIBLE_ID"], "PORTAL_NUMBER": "reg74951234567",
-                    "PHONE_NUMBER": client_phone(f"stranger:{a['ID']}"), "CRM_ENTITY_TYPE": None,
-                    "CRM_ENTITY_ID": None, "CRM_ACTIVITY_ID": None, "COST": "0.0000", "COST_CURRENCY": "RUR",
-                    "CALL_RECORD_URL": None,
-                }))
+                found.append(
+                    (
+                        t.isoformat(),
+                        int(a["ID"]),
+                        {
+                            "CALL_ID": f"externalCall.x{int(a['ID']):08x}",
+                            "CALL_TYPE": "2",
+                            "CALL_FAILED_CODE": "304",
+                            "CALL_FAILED_REASON": "Missed call",
+                            "CALL_START_DATE": t.isoformat(),
+                            "CALL_DURATION": "0",
+                            "PORTAL_USER_ID": a["RESPONSIBLE_ID"],
+                            "PORTAL_NUMBER": "reg74951234567",
+                            "PHONE_NUMBER": client_phone(f"stranger:{a['ID']}"),
+                            "CRM_ENTITY_TYPE": None,
+                            "CRM_ENTITY_ID": None,
+                            "CRM_ACTIVITY_ID": None,
+                            "COST": "0.0000",
+                            "COST_CURRENCY": "RUR",
+                            "CALL_RECORD_URL": None,
+                        },
+                    )
+                )
     found.sort(key=lambda c: (parse_ts(c[0]), c[1]))
     return [{"ID": str(n), **c} for n, (_, _, c) in enumerate(found, start=1)]
 
@@ -146,15 +193,25 @@ def tasks(acts_out: list[dict]) -> list[dict[str, Any]]:
         if a["PROVIDER_ID"] != "CRM_TASKS_TASK":
             continue
         done = a["COMPLETED"] == "Y"
-        tasks_out.append({
-            "id": str(len(tasks_out) + 1), "title": a["SUBJECT"], "status": "5" if done else "2",
-            "priority": "1", "responsibleId": a["RESPONSIBLE_ID"], "createdBy": a["RESPONSIBLE_ID"],
-            "createdDate": a["CREATED"], "changedDate": a["LAST_UPDATED"],
-            "closedDate": a["LAST_UPDATED"] if done else None, "deadline": a["DEADLINE"],
-            "groupId": "0", "ufCrmTask": [f"{owner_prefix.get(a['OWNER_TYPE_ID'], 'CO')}_{a['OWNER_ID']}"]
-            if a["OWNER_ID"] != "0" else [],
-            "crmActivityId": a["ID"],
-        })
+        tasks_out.append(
+            {
+                "id": str(len(tasks_out) + 1),
+                "title": a["SUBJECT"],
+                "status": "5" if done else "2",
+                "priority": "1",
+                "responsibleId": a["RESPONSIBLE_ID"],
+                "createdBy": a["RESPONSIBLE_ID"],
+                "createdDate": a["CREATED"],
+                "changedDate": a["LAST_UPDATED"],
+                "closedDate": a["LAST_UPDATED"] if done else None,
+                "deadline": a["DEADLINE"],
+                "groupId": "0",
+                "ufCrmTask": [f"{owner_prefix.get(a['OWNER_TYPE_ID'], 'CO')}_{a['OWNER_ID']}"]
+                if a["OWNER_ID"] != "0"
+                else [],
+                "crmActivityId": a["ID"],
+            }
+        )
     return tasks_out
 
 
@@ -179,9 +236,17 @@ def companies(book: Book, leads_out: list[dict]) -> list[dict[str, Any]]:
     for c in sorted(first):
         created, owner = first[c]
         modify = max(created, touched.get(c, 0))
-        companies_out.append({
-            "ID": str(c), "TITLE": book.company_names[c], "COMPANY_TYPE": "CUSTOMER" if c in touched else "PROSPECT",
-            "INDUSTRY": industries[c % len(industries)], "ASSIGNED_BY_ID": owner, "CREATED_BY_ID": owner,
-            "DATE_CREATE": fmt(created), "DATE_MODIFY": fmt(modify), "OPENED": "Y",
-        })
+        companies_out.append(
+            {
+                "ID": str(c),
+                "TITLE": book.company_names[c],
+                "COMPANY_TYPE": "CUSTOMER" if c in touched else "PROSPECT",
+                "INDUSTRY": industries[c % len(industries)],
+                "ASSIGNED_BY_ID": owner,
+                "CREATED_BY_ID": owner,
+                "DATE_CREATE": fmt(created),
+                "DATE_MODIFY": fmt(modify),
+                "OPENED": "Y",
+            }
+        )
     return companies_out

@@ -1,4 +1,5 @@
 """The generated company in memory, as the portals serve it and the tests read it."""
+
 from __future__ import annotations
 
 import bisect

@@ -4,6 +4,7 @@ Stories the reports must be able to show: the burnout manager (three strong mont
 with activity down ~70%), and in M/L a newcomer ramping up and a leaver whose work passes to a
 colleague (`Book.hand_over_leavers`).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -45,7 +46,8 @@ class Org:
         self.cal = cal
         rng = rng_for(seed, "org")
         self.departments: list[dict[str, Any]] = [
-            {"ID": "1", "NAME": "ООО «Демо Продажи»", "SORT": "100", "UF_HEAD": "1"}]
+            {"ID": "1", "NAME": "ООО «Демо Продажи»", "SORT": "100", "UF_HEAD": "1"}
+        ]
         self.mgrs: list[Manager] = []
         names = [(f, s, "M") for f in MALE for s in SURNAMES] + [(f, s + "а", "F") for f in FEMALE for s in SURNAMES]
         rng.shuffle(names)
@@ -59,16 +61,35 @@ class Org:
                 skill = rng.uniform(0.7, 1.3) if k else rng.uniform(1.1, 1.3)  # the head sells well
                 pipelines = (0, 1) if kind == "new" else (0, 1, 2)
                 regional = "Регионы" in dname and k % 4 == 3
-                self.mgrs.append(Manager(
-                    uid=uid, dept_id=dept_id, kind=kind, first=first, last=last, gender=gender, skill=skill,
-                    act=max(0.5, skill * rng.uniform(0.8, 1.2)), win=skill ** 0.6 * rng.uniform(0.9, 1.1),
-                    size=rng.uniform(0.8, 1.25) * (1.2 if kind == "corp" else 1.0), pipelines=pipelines,
-                    tz="Asia/Yekaterinburg" if regional else TIMEZONE, shift_h=2 if regional else 0,
-                    hire=0, fire=None,
-                ))
+                self.mgrs.append(
+                    Manager(
+                        uid=uid,
+                        dept_id=dept_id,
+                        kind=kind,
+                        first=first,
+                        last=last,
+                        gender=gender,
+                        skill=skill,
+                        act=max(0.5, skill * rng.uniform(0.8, 1.2)),
+                        win=skill**0.6 * rng.uniform(0.9, 1.1),
+                        size=rng.uniform(0.8, 1.25) * (1.2 if kind == "corp" else 1.0),
+                        pipelines=pipelines,
+                        tz="Asia/Yekaterinburg" if regional else TIMEZONE,
+                        shift_h=2 if regional else 0,
+                        hire=0,
+                        fire=None,
+                    )
+                )
                 uid += 1
-            self.departments.append({"ID": str(dept_id), "NAME": dname, "SORT": str(100 * (d_no + 2)),
-                                     "PARENT": "1", "UF_HEAD": str(first_uid)})
+            self.departments.append(
+                {
+                    "ID": str(dept_id),
+                    "NAME": dname,
+                    "SORT": str(100 * (d_no + 2)),
+                    "PARENT": "1",
+                    "UF_HEAD": str(first_uid),
+                }
+            )
         n_months_world = cal.month_of[cal.today_i] - cal.month_of[cal.start_i] + 1
         m0 = cal.month_of[cal.start_i]
         # The burnout manager: a good seller in the first department; 3 good months, then a burnout month.

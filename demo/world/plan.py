@@ -5,6 +5,7 @@ beaten): his long-run level blended with his last three months, times each month
 (itself blended with the company's own monthly shape), with some noise. Newcomers get half a plan in
 their first month; a leaver's plan ends with his dismissal month.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -69,10 +70,16 @@ def build_plan(seed: int, book: Book) -> list[dict[str, Any]]:
                 amount = max(50_000, int(round(amount, -4)))
                 y, mm = cal.months[mo]
                 threshold = 90 if m.kind == "corp" else 100
-                plan.append({
-                    "month": f"{y:04d}-{mm:02d}", "manager_id": m.uid, "pipeline_id": pipe, "amount_rub": amount,
-                    "deal_count": max(1, round(amount / avg_deal)), "bonus_threshold_pct": threshold,
-                    "bonus_rub": int(round(amount * 0.03, -3)),
-                })
+                plan.append(
+                    {
+                        "month": f"{y:04d}-{mm:02d}",
+                        "manager_id": m.uid,
+                        "pipeline_id": pipe,
+                        "amount_rub": amount,
+                        "deal_count": max(1, round(amount / avg_deal)),
+                        "bonus_threshold_pct": threshold,
+                        "bonus_rub": int(round(amount * 0.03, -3)),
+                    }
+                )
     plan.sort(key=lambda r: (r["month"], r["manager_id"], r["pipeline_id"]))
     return plan

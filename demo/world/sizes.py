@@ -1,4 +1,5 @@
 """How big a world is: S for tests, M for `make run`, L (ten times M) for benchmarks."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass

@@ -5,6 +5,7 @@ what the real openai SDK sent, and it can fail with a 500 to exercise the fallba
 structured output (a json_schema response_format), it answers JSON with the canned lines in the
 schema's one list property, as a model keeping to the schema would.
 """
+
 from __future__ import annotations
 
 import json
@@ -61,30 +62,41 @@ class FakeOpenAI:
             def do_POST(self) -> None:  # noqa: N802
                 raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 if self.path.split("?")[0] != "/v1/chat/completions":
-                    return self._answer(404, {"error": {"message": f"no route {self.path}", "type": "invalid_request_error"}})
+                    return self._answer(
+                        404, {"error": {"message": f"no route {self.path}", "type": "invalid_request_error"}}
+                    )
                 body = json.loads(raw)
-                fake.requests.append({
-                    "model": body.get("model"),
-                    "messages": body.get("messages"),
-                    "response_format": body.get("response_format"),
-                    "authorization": self.headers.get("Authorization"),
-                })
+                fake.requests.append(
+                    {
+                        "model": body.get("model"),
+                        "messages": body.get("messages"),
+                        "response_format": body.get("response_format"),
+                        "authorization": self.headers.get("Authorization"),
+                    }
+                )
                 if fake.fail_with is not None:
-                    return self._answer(fake.fail_with, {"error": {"message": "internal error", "type": "server_error"}})
+                    return self._answer(
+                        fake.fail_with, {"error": {"message": "internal error", "type": "server_error"}}
+                    )
                 if not body.get("model") or not isinstance(body.get("messages"), list):
                     return self._answer(400, {"error": {"message": "model and messages are required"}})
-                self._answer(200, {
-                    "id": f"chatcmpl-{len(fake.requests)}",
-                    "object": "chat.completion",
-                    "created": int(time.time()),
-                    "model": body["model"],
-                    "choices": [{
-                        "index": 0,
-                        "message": {"role": "assistant", "content": fake.content(body.get("response_format"))},
-                        "finish_reason": "stop",
-                    }],
-                    "usage": {"prompt_tokens": 100, "completion_tokens": 50, "total_tokens": 150},
-                })
+                self._answer(
+                    200,
+                    {
+                        "id": f"chatcmpl-{len(fake.requests)}",
+                        "object": "chat.completion",
+                        "created": int(time.time()),
+                        "model": body["model"],
+                        "choices": [
+                            {
+                                "index": 0,
+                                "message": {"role": "assistant", "content": fake.content(body.get("response_format"))},
+                                "finish_reason": "stop",
+                            }
+                        ],
+                        "usage": {"prompt_tokens": 100, "completion_tokens": 50, "total_tokens": 150},
+                    },
+                )
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         threading.Thread(target=self._server.serve_forever, daemon=True).start()

@@ -4,6 +4,7 @@ It checks what the real Bot API checks for us: the path /bot<token>/sendMessage,
 of at most 4096 characters, a known parse_mode, and (for HTML) that the text's entities parse. It
 can answer 429 with retry_after once, like a rate-limited bot.
 """
+
 from __future__ import annotations
 
 import html.parser
@@ -15,8 +16,24 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 VALID_PARSE_MODES = {"HTML", "MarkdownV2", "Markdown"}
-HTML_TAGS = {"b", "strong", "i", "em", "u", "ins", "s", "strike", "del", "a", "code", "pre", "tg-spoiler",
-             "blockquote", "span", "tg-emoji"}
+HTML_TAGS = {
+    "b",
+    "strong",
+    "i",
+    "em",
+    "u",
+    "ins",
+    "s",
+    "strike",
+    "del",
+    "a",
+    "code",
+    "pre",
+    "tg-spoiler",
+    "blockquote",
+    "span",
+    "tg-emoji",
+}
 
 
 class _HtmlChecker(html.parser.HTMLParser):
@@ -146,15 +163,27 @@ class FakeTelegram:
                     return self._reject(400, "Bad Request: message is too long")
                 if fake._rate_limit_next is not None:
                     retry_after, fake._rate_limit_next = fake._rate_limit_next, None
-                    return self._answer(429, {
-                        "ok": False, "error_code": 429,
-                        "description": f"Too Many Requests: retry after {retry_after}",
-                        "parameters": {"retry_after": retry_after},
-                    })
+                    return self._answer(
+                        429,
+                        {
+                            "ok": False,
+                            "error_code": 429,
+                            "description": f"Too Many Requests: retry after {retry_after}",
+                            "parameters": {"retry_after": retry_after},
+                        },
+                    )
                 fake.messages.append(SentMessage(token, str(chat_id), text, mode, visible))
-                self._answer(200, {"ok": True, "result": {
-                    "message_id": len(fake.messages), "chat": {"id": chat_id}, "text": visible,
-                }})
+                self._answer(
+                    200,
+                    {
+                        "ok": True,
+                        "result": {
+                            "message_id": len(fake.messages),
+                            "chat": {"id": chat_id},
+                            "text": visible,
+                        },
+                    },
+                )
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         threading.Thread(target=self._server.serve_forever, daemon=True).start()

@@ -8,6 +8,7 @@ Figures a person can verify (March has 31 days; day 10 means a pace of 10/31 of 
   (a company that tolerates only 5 % ends it at 245 161: lagging).
 - Иванов: 500 000 of 1 000 000: ahead.
 """
+
 from __future__ import annotations
 
 from datetime import date

@@ -5,6 +5,7 @@ The datasets (Maven CRM, Superstore, Olist) live outside the repository, by defa
 is skipped with a reason tests/conftest.py counts in the run's summary; with ROP_REQUIRE_DATASETS=1
 (CI) it fails instead, so a CI run can never pass without having run them.
 """
+
 from __future__ import annotations
 
 import os

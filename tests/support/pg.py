@@ -1,4 +1,5 @@
 """A throw-away PostgreSQL database on the local server (127.0.0.1:5432, trust auth) for one test."""
+
 from __future__ import annotations
 
 import contextlib

@@ -3,6 +3,7 @@
 Import the fixtures into a test module (`from tests.support.worlds import both_warehouses, s_world`);
 pytest registers them under their names `warehouse` and `s_world`.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterator
@@ -36,5 +37,6 @@ def s_world(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def dlt_pipeline(name: str, wh: Warehouse, dataset: str, tmp_path: Path) -> dlt.Pipeline:
-    return dlt.pipeline(pipeline_name=name, destination=wh.dlt_destination(), dataset_name=dataset,
-                        pipelines_dir=str(tmp_path / "dlt"))
+    return dlt.pipeline(
+        pipeline_name=name, destination=wh.dlt_destination(), dataset_name=dataset, pipelines_dir=str(tmp_path / "dlt")
+    )

@@ -12,6 +12,7 @@
   more; if it is broken again, `pages` yields a `MalformedPage` in its place (the source quarantines
   it) and goes on with the next page number, so one bad page does not stop the load.
 """
+
 from __future__ import annotations
 
 import logging
@@ -60,9 +61,18 @@ class MalformedPage:
 
 
 class AmoCRMClient:
-    def __init__(self, base_url: str, token: str, *, max_rps: float = 7.0, max_retries: int = 6,
-                 backoff_base: float = 0.5, backoff_max: float = 30.0, timeout: tuple[float, float] = (10, 60),
-                 sleep: Callable[[float], None] = time.sleep) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        token: str,
+        *,
+        max_rps: float = 7.0,
+        max_retries: int = 6,
+        backoff_base: float = 0.5,
+        backoff_max: float = 30.0,
+        timeout: tuple[float, float] = (10, 60),
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
         self.base_url = base_url.rstrip("/")
         self.min_interval = 1.0 / max_rps if max_rps else 0.0
         self._sleep = sleep
@@ -72,11 +82,14 @@ class AmoCRMClient:
         session = RetryingSession(
             "amoCRM",
             policy=RetryPolicy(max_attempts=max_retries + 1, backoff_base=backoff_base, backoff_max=backoff_max),
-            timeout=timeout, sleep=sleep, before_attempt=self._throttle,
+            timeout=timeout,
+            sleep=sleep,
+            before_attempt=self._throttle,
             headers={"Authorization": f"Bearer {token}", "Accept": "application/hal+json"},
         )
-        self._rest = RESTClient(base_url=self.base_url, session=session,
-                                paginator=JSONLinkPaginator(next_url_path="_links.next.href"))
+        self._rest = RESTClient(
+            base_url=self.base_url, session=session, paginator=JSONLinkPaginator(next_url_path="_links.next.href")
+        )
 
     def __repr__(self) -> str:  # never the token
         return f"AmoCRMClient({self.base_url!r})"
@@ -95,8 +108,9 @@ class AmoCRMClient:
         try:
             yield
         except NoAnswer as exc:
-            raise AmoCRMError(f"amoCRM GET {urlsplit(path_or_url).path}: no answer after {exc.attempts} tries "
-                              f"({exc.reason})") from None
+            raise AmoCRMError(
+                f"amoCRM GET {urlsplit(path_or_url).path}: no answer after {exc.attempts} tries ({exc.reason})"
+            ) from None
 
     def get(self, path_or_url: str, params: dict[str, Any] | None = None) -> dict | None:
         """One GET with retries; the JSON body, or None for 204 (an empty page)."""
@@ -104,8 +118,9 @@ class AmoCRMClient:
             response = self._rest.get(path_or_url, params=params)
         return None if response.status_code == 204 else _body(response)
 
-    def pages(self, path: str, params: dict[str, Any] | None = None, *, key: str,
-              limit: int = 250) -> Iterator[list[dict[str, Any]] | MalformedPage]:
+    def pages(
+        self, path: str, params: dict[str, Any] | None = None, *, key: str, limit: int = 250
+    ) -> Iterator[list[dict[str, Any]] | MalformedPage]:
         """Every page of a list endpoint, following `_links.next` until it is absent or a page is 204.
 
         A page broken twice comes as a MalformedPage; paging then goes on with the next page number
@@ -116,8 +131,9 @@ class AmoCRMClient:
         while True:
             try:
                 with self._answered(path):
-                    for rows in self._rest.paginate(path, params={**query, "page": page},
-                                                    data_selector=f"_embedded.{key}", hooks=_page_hooks(key)):
+                    for rows in self._rest.paginate(
+                        path, params={**query, "page": page}, data_selector=f"_embedded.{key}", hooks=_page_hooks(key)
+                    ):
                         page, asked_again = page + 1, False
                         if rows:
                             yield list(rows)
@@ -130,8 +146,9 @@ class AmoCRMClient:
                 yield MalformedPage(path, page, f"malformed page: {exc}", exc.raw)
                 page, asked_again = page + 1, False
 
-    def keyset_pages(self, path: str, params: dict[str, Any] | None = None, *, key: str, field: str,
-                     start: int, limit: int = 250) -> Iterator[list[dict[str, Any]] | MalformedPage]:
+    def keyset_pages(
+        self, path: str, params: dict[str, Any] | None = None, *, key: str, field: str, start: int, limit: int = 250
+    ) -> Iterator[list[dict[str, Any]] | MalformedPage]:
         """Every record with `field` >= `start`, in `field` order, each page asked from the last value seen.
 
         Page numbers over a list ordered by a time that changes while it is read skip records: a lead
@@ -168,14 +185,16 @@ class AmoCRMClient:
                 page += 1
                 seen |= {(r.get("id"), r.get(field)) for r in rows if isinstance(r, dict)}
 
-    def _one_page(self, path: str, query: dict[str, Any],
-                  key: str) -> tuple[list[dict[str, Any]], bool] | MalformedPage | None:
+    def _one_page(
+        self, path: str, query: dict[str, Any], key: str
+    ) -> tuple[list[dict[str, Any]], bool] | MalformedPage | None:
         """One page: (rows, whether `_links.next` points on), None when empty (204), or a MalformedPage after one retry."""
         for attempt in range(2):
             try:
                 with self._answered(path):
-                    for rows in self._rest.paginate(path, params=query, data_selector=f"_embedded.{key}",
-                                                    hooks=_page_hooks(key)):
+                    for rows in self._rest.paginate(
+                        path, params=query, data_selector=f"_embedded.{key}", hooks=_page_hooks(key)
+                    ):
                         return list(rows), rows.paginator.has_next_page
                 return None
             except MalformedAnswer as exc:
@@ -197,10 +216,14 @@ def _body(response: requests.Response) -> Any:
     if status == 401:
         raise AmoCRMError(
             f"amoCRM GET {endpoint}: 401 Unauthorized: the access token was refused (revoked, expired "
-            "or for another account); set a valid AMOCRM_ACCESS_TOKEN", status)
+            "or for another account); set a valid AMOCRM_ACCESS_TOKEN",
+            status,
+        )
     if status == 403:
-        raise AmoCRMError(f"amoCRM GET {endpoint}: 403 Forbidden (no rights, or the IP is blocked "
-                          "for exceeding the rate limit)", status)
+        raise AmoCRMError(
+            f"amoCRM GET {endpoint}: 403 Forbidden (no rights, or the IP is blocked for exceeding the rate limit)",
+            status,
+        )
     detail = ""
     try:
         body = response.json()
@@ -220,7 +243,8 @@ def _page_hooks(key: str) -> Any:
         embedded = body.get("_embedded") if isinstance(body, dict) else None
         rows = embedded.get(key) if isinstance(embedded, dict) else None
         if not isinstance(rows, list):
-            raise MalformedAnswer(f"amoCRM GET {urlsplit(response.url).path}: a page without _embedded.{key}",
-                                  str(body)[:2000])
+            raise MalformedAnswer(
+                f"amoCRM GET {urlsplit(response.url).path}: a page without _embedded.{key}", str(body)[:2000]
+            )
 
     return {"response": [check]}

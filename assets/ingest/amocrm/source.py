@@ -33,6 +33,7 @@ rest of the load goes on.
 
 The token is a secret (`dlt.secrets.value`: SOURCES__AMOCRM__ACCESS_TOKEN or secrets.toml).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -53,8 +54,9 @@ EVENT_TYPES = ("lead_status_changed", "lead_deleted")
 CALL_NOTE_TYPES = ("call_in", "call_out")
 
 
-def _hints(ints: Sequence[str] = (), texts: Sequence[str] = (), bools: Sequence[str] = (),
-           jsons: Sequence[str] = ()) -> dict[str, Any]:
+def _hints(
+    ints: Sequence[str] = (), texts: Sequence[str] = (), bools: Sequence[str] = (), jsons: Sequence[str] = ()
+) -> dict[str, Any]:
     hints: dict[str, Any] = {c: {"data_type": "bigint", "nullable": True} for c in ints}
     hints.update({c: {"data_type": "json", "nullable": True} for c in jsons})
     hints.update({c: {"data_type": "text", "nullable": True} for c in texts})
@@ -62,10 +64,29 @@ def _hints(ints: Sequence[str] = (), texts: Sequence[str] = (), bools: Sequence[
     return hints
 
 
-LEAD_HINTS = dict(ints=("id", "price", "responsible_user_id", "group_id", "status_id", "pipeline_id", "loss_reason_id",
-                        "source_id", "created_by", "updated_by", "created_at", "updated_at", "closed_at",
-                        "closest_task_at", "company_id", "account_id"),
-                  texts=("name", "loss_reason_name"), bools=("is_deleted",), jsons=("custom_fields_values", "tags"))
+LEAD_HINTS = dict(
+    ints=(
+        "id",
+        "price",
+        "responsible_user_id",
+        "group_id",
+        "status_id",
+        "pipeline_id",
+        "loss_reason_id",
+        "source_id",
+        "created_by",
+        "updated_by",
+        "created_at",
+        "updated_at",
+        "closed_at",
+        "closest_task_at",
+        "company_id",
+        "account_id",
+    ),
+    texts=("name", "loss_reason_name"),
+    bools=("is_deleted",),
+    jsons=("custom_fields_values", "tags"),
+)
 
 
 _LEAD_COLUMNS = frozenset(_hints(**LEAD_HINTS))
@@ -112,13 +133,18 @@ def flatten_note(note: dict[str, Any]) -> dict[str, Any]:
     params = dict(note.get("params") or {})
     phone = params.pop("phone", None)
     row = {k: v for k, v in note.items() if k not in ("params", "_embedded", "_links")}
-    row.update({
-        "call_uniq": params.get("uniq"), "call_duration": params.get("duration"),
-        "call_status": params.get("call_status"), "call_result": params.get("call_result"),
-        "call_link": params.get("link"), "call_source": params.get("source"),
-        "call_responsible": params.get("call_responsible"),
-        "phone_hash": hashlib.sha256(str(phone).encode()).hexdigest() if phone else None,
-    })
+    row.update(
+        {
+            "call_uniq": params.get("uniq"),
+            "call_duration": params.get("duration"),
+            "call_status": params.get("call_status"),
+            "call_result": params.get("call_result"),
+            "call_link": params.get("link"),
+            "call_source": params.get("source"),
+            "call_responsible": params.get("call_responsible"),
+            "phone_hash": hashlib.sha256(str(phone).encode()).hexdigest() if phone else None,
+        }
+    )
     return row
 
 
@@ -133,8 +159,12 @@ def _record_problem(row: Any, cursor_field: str | None) -> str | None:
     return None
 
 
-def checked(pages: Iterable[list[dict[str, Any]] | MalformedPage], path: str, flatten: Callable[[dict], dict],
-            cursor_field: str | None = None) -> Iterator[Any]:
+def checked(
+    pages: Iterable[list[dict[str, Any]] | MalformedPage],
+    path: str,
+    flatten: Callable[[dict], dict],
+    cursor_field: str | None = None,
+) -> Iterator[Any]:
     """Flattened rows page by page; a malformed page or record becomes a quarantine row instead."""
     for page_no, page in enumerate(pages, start=1):
         if isinstance(page, MalformedPage):
@@ -144,8 +174,12 @@ def checked(pages: Iterable[list[dict[str, Any]] | MalformedPage], path: str, fl
         for n, row in enumerate(page, start=1):
             problem = _record_problem(row, cursor_field)
             if problem:
-                yield quarantined("amocrm", f"GET {path} page {page_no} row {n}", problem,
-                                  json.dumps(row, ensure_ascii=False, default=str))
+                yield quarantined(
+                    "amocrm",
+                    f"GET {path} page {page_no} row {n}",
+                    problem,
+                    json.dumps(row, ensure_ascii=False, default=str),
+                )
             else:
                 good.append(flatten(row))
         if good:
@@ -155,8 +189,13 @@ def checked(pages: Iterable[list[dict[str, Any]] | MalformedPage], path: str, fl
 def _since(field: str, initial: int, overlap: float) -> Any:
     # quarantine rows have no cursor field: they pass the cursor untouched. `lag` re-reads the overlap;
     # primary_key=() turns boundary deduplication off (also with no overlap): merge on id dedups instead.
-    return dlt.sources.incremental(field, initial_value=initial, on_cursor_value_missing="include",
-                                   lag=max(0.0, float(overlap)) or None, primary_key=())
+    return dlt.sources.incremental(
+        field,
+        initial_value=initial,
+        on_cursor_value_missing="include",
+        lag=max(0.0, float(overlap)) or None,
+        primary_key=(),
+    )
 
 
 def _without(*keys: str) -> Callable[[dict], dict]:
@@ -180,11 +219,18 @@ def amocrm_source(
     INGEST_CURSOR_OVERLAP_SECONDS); the merge on id keeps one row per record.
     """
     overlap = cursor_overlap_seconds
-    client = AmoCRMClient(base_url, access_token, max_rps=max_rps, max_retries=max_retries,
-                          backoff_base=backoff_base, timeout=(10, read_timeout))
+    client = AmoCRMClient(
+        base_url,
+        access_token,
+        max_rps=max_rps,
+        max_retries=max_retries,
+        backoff_base=backoff_base,
+        timeout=(10, read_timeout),
+    )
 
-    def changed(path: str, key: str, cursor: Any, flatten: Callable[[dict], dict],
-                extra: dict[str, Any] | None = None) -> Iterator[Any]:
+    def changed(
+        path: str, key: str, cursor: Any, flatten: Callable[[dict], dict], extra: dict[str, Any] | None = None
+    ) -> Iterator[Any]:
         pages = client.keyset_pages(path, extra, key=key, field="updated_at", start=int(cursor.last_value))
         yield from checked(pages, path, flatten, "updated_at")
 
@@ -225,38 +271,103 @@ def amocrm_source(
             log.info("amoCRM leads: %d deleted in the account, marked is_deleted", len(marks))
             yield marks
 
-    @dlt.resource(name="companies", primary_key="id", write_disposition="merge",
-                  columns=_newest_wins(_hints(ints=("id", "responsible_user_id", "created_at", "updated_at"),
-                                              texts=("name",), bools=("is_deleted",))))
+    @dlt.resource(
+        name="companies",
+        primary_key="id",
+        write_disposition="merge",
+        columns=_newest_wins(
+            _hints(
+                ints=("id", "responsible_user_id", "created_at", "updated_at"), texts=("name",), bools=("is_deleted",)
+            )
+        ),
+    )
     def companies(updated=_since("updated_at", updated_since, overlap)) -> Iterator[Any]:
         """Companies (for repeat sales), incremental on updated_at."""
         yield from changed("/api/v4/companies", "companies", updated, _without("_embedded", "_links"))
 
-    @dlt.resource(name="events", primary_key="id", write_disposition="merge",
-                  columns=_hints(ints=("entity_id", "created_by", "created_at", "status_before_id", "pipeline_before_id",
-                                       "status_after_id", "pipeline_after_id"), texts=("id", "type", "entity_type")))
+    @dlt.resource(
+        name="events",
+        primary_key="id",
+        write_disposition="merge",
+        columns=_hints(
+            ints=(
+                "entity_id",
+                "created_by",
+                "created_at",
+                "status_before_id",
+                "pipeline_before_id",
+                "status_after_id",
+                "pipeline_after_id",
+            ),
+            texts=("id", "type", "entity_type"),
+        ),
+    )
     def events(created=_since("created_at", updated_since, overlap)) -> Iterator[Any]:
         """Lead status changes (stage history) and lead deletions, incremental on created_at."""
-        params = {"filter[type]": ",".join(EVENT_TYPES), "filter[entity]": "lead",
-                  "filter[created_at][from]": int(created.last_value)}
-        yield from checked(client.pages("/api/v4/events", params, key="events", limit=100), "/api/v4/events",
-                           flatten_event, "created_at")
+        params = {
+            "filter[type]": ",".join(EVENT_TYPES),
+            "filter[entity]": "lead",
+            "filter[created_at][from]": int(created.last_value),
+        }
+        yield from checked(
+            client.pages("/api/v4/events", params, key="events", limit=100),
+            "/api/v4/events",
+            flatten_event,
+            "created_at",
+        )
 
-    @dlt.resource(name="notes", primary_key="id", write_disposition="merge",
-                  columns=_newest_wins(_hints(ints=("id", "entity_id", "created_by", "responsible_user_id", "created_at",
-                                                    "updated_at", "call_duration", "call_status", "call_responsible"),
-                                              texts=("note_type", "call_uniq", "call_result", "call_link",
-                                                     "phone_hash"))))
+    @dlt.resource(
+        name="notes",
+        primary_key="id",
+        write_disposition="merge",
+        columns=_newest_wins(
+            _hints(
+                ints=(
+                    "id",
+                    "entity_id",
+                    "created_by",
+                    "responsible_user_id",
+                    "created_at",
+                    "updated_at",
+                    "call_duration",
+                    "call_status",
+                    "call_responsible",
+                ),
+                texts=("note_type", "call_uniq", "call_result", "call_link", "phone_hash"),
+            )
+        ),
+    )
     def notes(updated=_since("updated_at", updated_since, overlap)) -> Iterator[Any]:
         """Calls, read as lead notes call_in/call_out; the phone number hashed."""
-        pages = client.keyset_pages("/api/v4/leads/notes", {"filter[note_type][]": list(CALL_NOTE_TYPES)},
-                                    key="notes", field="updated_at", start=int(updated.last_value))
+        pages = client.keyset_pages(
+            "/api/v4/leads/notes",
+            {"filter[note_type][]": list(CALL_NOTE_TYPES)},
+            key="notes",
+            field="updated_at",
+            start=int(updated.last_value),
+        )
         yield from checked(pages, "/api/v4/leads/notes", flatten_note, "updated_at")
 
-    @dlt.resource(name="tasks", primary_key="id", write_disposition="merge",
-                  columns=_newest_wins(_hints(ints=("id", "entity_id", "responsible_user_id", "task_type_id",
-                                                    "complete_till", "created_at", "updated_at"),
-                                              texts=("entity_type", "text"), bools=("is_completed",))))
+    @dlt.resource(
+        name="tasks",
+        primary_key="id",
+        write_disposition="merge",
+        columns=_newest_wins(
+            _hints(
+                ints=(
+                    "id",
+                    "entity_id",
+                    "responsible_user_id",
+                    "task_type_id",
+                    "complete_till",
+                    "created_at",
+                    "updated_at",
+                ),
+                texts=("entity_type", "text"),
+                bools=("is_completed",),
+            )
+        ),
+    )
     def tasks(updated=_since("updated_at", updated_since, overlap)) -> Iterator[Any]:
         """Tasks with deadline (complete_till) and completion, incremental on updated_at."""
         yield from changed("/api/v4/tasks", "tasks", updated, _without("_embedded", "_links"))
@@ -265,53 +376,91 @@ def amocrm_source(
         body = client.get("/api/v4/leads/pipelines") or {}
         return list(body.get("_embedded", {}).get("pipelines", []))
 
-    @dlt.resource(name="pipelines", primary_key="id", write_disposition="replace",
-                  columns=_hints(ints=("id", "sort"), texts=("name",), bools=("is_main", "is_archive")))
+    @dlt.resource(
+        name="pipelines",
+        primary_key="id",
+        write_disposition="replace",
+        columns=_hints(ints=("id", "sort"), texts=("name",), bools=("is_main", "is_archive")),
+    )
     def pipelines() -> Iterator[list[dict]]:
         """Lead pipelines (GET /api/v4/leads/pipelines)."""
         yield [{k: v for k, v in p.items() if k not in ("_embedded", "_links")} for p in pipeline_list()]
 
-    @dlt.resource(name="statuses", primary_key=("pipeline_id", "id"), write_disposition="replace",
-                  columns=_hints(ints=("id", "pipeline_id", "sort", "type"), texts=("name", "color"),
-                                 bools=("is_editable",)))
+    @dlt.resource(
+        name="statuses",
+        primary_key=("pipeline_id", "id"),
+        write_disposition="replace",
+        columns=_hints(ints=("id", "pipeline_id", "sort", "type"), texts=("name", "color"), bools=("is_editable",)),
+    )
     def statuses() -> Iterator[list[dict]]:
         """Statuses of every pipeline (_embedded.statuses); 142 won and 143 lost repeat in each pipeline."""
-        yield [{k: v for k, v in s.items() if k != "_links"}
-               for p in pipeline_list() for s in p.get("_embedded", {}).get("statuses", [])]
+        yield [
+            {k: v for k, v in s.items() if k != "_links"}
+            for p in pipeline_list()
+            for s in p.get("_embedded", {}).get("statuses", [])
+        ]
 
-    @dlt.resource(name="users", primary_key="id", write_disposition="replace",
-                  columns=_hints(ints=("id",), texts=("name", "email")))
+    @dlt.resource(
+        name="users",
+        primary_key="id",
+        write_disposition="replace",
+        columns=_hints(ints=("id",), texts=("name", "email")),
+    )
     def users() -> Iterator[Any]:
         """Account users (managers); rights.is_active flattened to is_active. Administrators only: a
         token without the right (403) keeps the users loaded before and the load goes on."""
         try:
-            rows = list(checked(client.pages("/api/v4/users", key="users"), "/api/v4/users", lambda u: {
-                **{k: v for k, v in u.items() if k not in ("_embedded", "_links", "rights")},
-                "is_active": (u.get("rights") or {}).get("is_active")}))
+            rows = list(
+                checked(
+                    client.pages("/api/v4/users", key="users"),
+                    "/api/v4/users",
+                    lambda u: {
+                        **{k: v for k, v in u.items() if k not in ("_embedded", "_links", "rights")},
+                        "is_active": (u.get("rights") or {}).get("is_active"),
+                    },
+                )
+            )
         except AmoCRMError as exc:
             if exc.status != 403:
                 raise
             kept = list(_stored_rows("users"))
-            log.warning("amoCRM /api/v4/users answered 403: the token is not an administrator's, so user names "
-                        "are not read (%d loaded earlier kept); managers are named from the leads' "
-                        "responsible_user_id. Use an administrator's token to read them.", len(kept))
+            log.warning(
+                "amoCRM /api/v4/users answered 403: the token is not an administrator's, so user names "
+                "are not read (%d loaded earlier kept); managers are named from the leads' "
+                "responsible_user_id. Use an administrator's token to read them.",
+                len(kept),
+            )
             rows = [kept] if kept else []
         yield from rows
 
-    @dlt.resource(name="loss_reasons", primary_key="id", write_disposition="replace",
-                  columns=_hints(ints=("id", "sort"), texts=("name",)))
+    @dlt.resource(
+        name="loss_reasons",
+        primary_key="id",
+        write_disposition="replace",
+        columns=_hints(ints=("id", "sort"), texts=("name",)),
+    )
     def loss_reasons() -> Iterator[Any]:
         """Loss reasons of the account (GET /api/v4/leads/loss_reasons)."""
-        yield from checked(client.pages("/api/v4/leads/loss_reasons", key="loss_reasons"),
-                           "/api/v4/leads/loss_reasons", _without("_links"))
+        yield from checked(
+            client.pages("/api/v4/leads/loss_reasons", key="loss_reasons"),
+            "/api/v4/leads/loss_reasons",
+            _without("_links"),
+        )
 
-    @dlt.resource(name="custom_fields", primary_key="id", write_disposition="replace",
-                  columns=_hints(ints=("id",), texts=("name", "code", "type")))
+    @dlt.resource(
+        name="custom_fields",
+        primary_key="id",
+        write_disposition="replace",
+        columns=_hints(ints=("id",), texts=("name", "code", "type")),
+    )
     def custom_fields() -> Iterator[Any]:
         """Lead custom field definitions: what each cf_<id> column of leads means."""
         fields = ("id", "name", "code", "type", "entity_type", "sort")
-        yield from checked(client.pages("/api/v4/leads/custom_fields", key="custom_fields"),
-                           "/api/v4/leads/custom_fields", lambda f: {k: v for k, v in f.items() if k in fields})
+        yield from checked(
+            client.pages("/api/v4/leads/custom_fields", key="custom_fields"),
+            "/api/v4/leads/custom_fields",
+            lambda f: {k: v for k, v in f.items() if k in fields},
+        )
 
     return leads, pipelines, statuses, events, notes, tasks, users, loss_reasons, companies, custom_fields
 

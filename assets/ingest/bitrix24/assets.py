@@ -41,8 +41,9 @@ def bitrix24_raw(
         with bitrix24.webhook() as url:
             yield from dlt.run(
                 context=context,
-                dlt_source=bitrix24_source(webhook_url=url, phone_hash_salt=bitrix24.phone_salt(),
-                                            cursor_overlap_seconds=overlap),
+                dlt_source=bitrix24_source(
+                    webhook_url=url, phone_hash_salt=bitrix24.phone_salt(), cursor_overlap_seconds=overlap
+                ),
                 dlt_pipeline=run_pipeline(PIPELINE_NAME, DATASET, warehouse),
                 dagster_dlt_translator=TRANSLATOR,
                 **run_kwargs(config),

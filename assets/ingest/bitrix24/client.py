@@ -11,6 +11,7 @@ Plain Python (no dlt, no Dagster) so it is tested on its own. The webhook URL ca
 code (`https://<portal>/rest/<user>/<code>/`): it is never logged, and every error names the
 method and paging position with the code masked.
 """
+
 from __future__ import annotations
 
 import logging
@@ -152,8 +153,9 @@ class Bitrix24Client:
         try:
             resp = self._http.post(f"{self._base}{method}.json", json=dict(params or {}))
         except NoAnswer as exc:
-            raise Bitrix24Error(f"Bitrix24 {where} still failing after {exc.attempts} attempts: {exc.reason} "
-                                "(no answer)", method=method) from None
+            raise Bitrix24Error(
+                f"Bitrix24 {where} still failing after {exc.attempts} attempts: {exc.reason} (no answer)", method=method
+            ) from None
         except requests.RequestException as exc:  # requests' messages contain the full URL: only the type
             raise Bitrix24Error(f"Bitrix24 {where} failed: {type(exc).__name__}", method=method) from None
         status = resp.status_code
@@ -164,13 +166,18 @@ class Bitrix24Client:
         description = (body or {}).get("error_description", "") if isinstance(body, dict) else ""
         problem = f"HTTP {status} {error or ''} {description or (resp.text[:200] if body is None else '')}".strip()
         if _temporary(resp) or status in RETRY_STATUS:
-            raise Bitrix24Error(f"Bitrix24 {where} still failing after {self.calls - self._calls_before} "
-                                f"attempts: {problem}", method=method, error=error, status=status) from None
+            raise Bitrix24Error(
+                f"Bitrix24 {where} still failing after {self.calls - self._calls_before} attempts: {problem}",
+                method=method,
+                error=error,
+                status=status,
+            ) from None
         raise Bitrix24Error(f"Bitrix24 {where} failed: {problem}", method=method, error=error, status=status) from None
 
     # --- paging ----------------------------------------------------------------------------
-    def pages(self, method: str, params: Mapping[str, Any] | None = None,
-              items_key: str | None = None) -> Iterator[list[dict[str, Any]]]:
+    def pages(
+        self, method: str, params: Mapping[str, Any] | None = None, items_key: str | None = None
+    ) -> Iterator[list[dict[str, Any]]]:
         """Yield pages of rows, following `next` (offset paging: start=0, 50, 100 … until no `next`).
 
         `items_key` unwraps answers shaped `{"result": {"<key>": [...]}}` (crm.category.list, crm.item.list).
@@ -185,8 +192,9 @@ class Bitrix24Client:
             start = int(nxt) if nxt is not None and nxt != "" and rows else None
 
     # --- batch ----------------------------------------------------------------------------
-    def batch(self, commands: Mapping[str, tuple[str, Mapping[str, Any]]], *, halt: bool = False,
-              position: str = "") -> BatchAnswer:
+    def batch(
+        self, commands: Mapping[str, tuple[str, Mapping[str, Any]]], *, halt: bool = False, position: str = ""
+    ) -> BatchAnswer:
         """One `batch` request: {key: (method, params)} (at most 50) -> per-key results, errors, totals.
 
         A batch whose every command error is temporary (QUERY_LIMIT_EXCEEDED, OPERATION_TIME_LIMIT) is
@@ -198,17 +206,23 @@ class Bitrix24Client:
         body = self.call("batch", {"halt": 1 if halt else 0, "cmd": cmd}, position=position)
         inner = body.get("result")
         if not isinstance(inner, dict):
-            raise Bitrix24Error(f"Bitrix24 batch at {position}: unexpected answer {type(inner).__name__}",
-                                method="batch")
+            raise Bitrix24Error(
+                f"Bitrix24 batch at {position}: unexpected answer {type(inner).__name__}", method="batch"
+            )
         answer = BatchAnswer(
-            results=_as_dict(inner.get("result")), errors=_as_dict(inner.get("result_error")),
-            totals=_as_dict(inner.get("result_total")), nexts=_as_dict(inner.get("result_next")),
+            results=_as_dict(inner.get("result")),
+            errors=_as_dict(inner.get("result_error")),
+            totals=_as_dict(inner.get("result_total")),
+            nexts=_as_dict(inner.get("result_next")),
         )
         if answer.errors:
             key, err = next(iter(answer.errors.items()))
             method = commands[key][0] if key in commands else "batch"
-            raise Bitrix24Error(f"Bitrix24 batch command {key} ({method}) at {position} failed: {err}",
-                                method=method, error=(err or {}).get("error") if isinstance(err, dict) else None)
+            raise Bitrix24Error(
+                f"Bitrix24 batch command {key} ({method}) at {position} failed: {err}",
+                method=method,
+                error=(err or {}).get("error") if isinstance(err, dict) else None,
+            )
         return answer
 
     def batched_pages(
@@ -265,8 +279,9 @@ class Bitrix24Client:
             if short:
                 return
             total = answer.totals.get("p0")
-            remaining = (int(total) - n * PAGE_SIZE - skip if total is not None and total != ""
-                         else PAGE_SIZE * BATCH_LIMIT)
+            remaining = (
+                int(total) - n * PAGE_SIZE - skip if total is not None and total != "" else PAGE_SIZE * BATCH_LIMIT
+            )
             if remaining <= 0:
                 return
             if last == bound:

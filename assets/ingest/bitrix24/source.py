@@ -45,6 +45,7 @@ once.
 
 The webhook URL is a secret (`dlt.secrets.value`: `SOURCES__BITRIX24__WEBHOOK_URL` or secrets.toml).
 """
+
 from __future__ import annotations
 
 import logging
@@ -82,22 +83,78 @@ DATE_FIELDS: dict[str, tuple[str, ...]] = {
 # Standard text fields downstream models rely on. Declared so each column exists even when a portal (or a
 # small demo world) has no value in it yet: dlt skips columns it has only seen as null.
 TEXT_FIELDS: dict[str, tuple[str, ...]] = {
-    "deals": ("ID", "TITLE", "TYPE_ID", "CATEGORY_ID", "STAGE_ID", "STAGE_SEMANTIC_ID", "OPPORTUNITY", "CURRENCY_ID",
-              "CLOSED", "ASSIGNED_BY_ID", "CREATED_BY_ID", "COMPANY_ID", "CONTACT_ID", "LEAD_ID", "SOURCE_ID",
-              "IS_RETURN_CUSTOMER", "UTM_SOURCE", "UTM_MEDIUM", "UTM_CAMPAIGN", "UTM_CONTENT", "UTM_TERM"),
-    "leads": ("ID", "TITLE", "STATUS_ID", "STATUS_SEMANTIC_ID", "SOURCE_ID", "OPPORTUNITY", "CURRENCY_ID",
-              "ASSIGNED_BY_ID", "CREATED_BY_ID", "COMPANY_ID", "CONTACT_ID", "IS_RETURN_CUSTOMER",
-              "UTM_SOURCE", "UTM_MEDIUM", "UTM_CAMPAIGN", "UTM_CONTENT", "UTM_TERM"),
-    "activities": ("ID", "OWNER_ID", "OWNER_TYPE_ID", "TYPE_ID", "PROVIDER_ID", "PROVIDER_TYPE_ID", "DIRECTION",
-                   "SUBJECT", "COMPLETED", "STATUS", "RESPONSIBLE_ID"),
+    "deals": (
+        "ID",
+        "TITLE",
+        "TYPE_ID",
+        "CATEGORY_ID",
+        "STAGE_ID",
+        "STAGE_SEMANTIC_ID",
+        "OPPORTUNITY",
+        "CURRENCY_ID",
+        "CLOSED",
+        "ASSIGNED_BY_ID",
+        "CREATED_BY_ID",
+        "COMPANY_ID",
+        "CONTACT_ID",
+        "LEAD_ID",
+        "SOURCE_ID",
+        "IS_RETURN_CUSTOMER",
+        "UTM_SOURCE",
+        "UTM_MEDIUM",
+        "UTM_CAMPAIGN",
+        "UTM_CONTENT",
+        "UTM_TERM",
+    ),
+    "leads": (
+        "ID",
+        "TITLE",
+        "STATUS_ID",
+        "STATUS_SEMANTIC_ID",
+        "SOURCE_ID",
+        "OPPORTUNITY",
+        "CURRENCY_ID",
+        "ASSIGNED_BY_ID",
+        "CREATED_BY_ID",
+        "COMPANY_ID",
+        "CONTACT_ID",
+        "IS_RETURN_CUSTOMER",
+        "UTM_SOURCE",
+        "UTM_MEDIUM",
+        "UTM_CAMPAIGN",
+        "UTM_CONTENT",
+        "UTM_TERM",
+    ),
+    "activities": (
+        "ID",
+        "OWNER_ID",
+        "OWNER_TYPE_ID",
+        "TYPE_ID",
+        "PROVIDER_ID",
+        "PROVIDER_TYPE_ID",
+        "DIRECTION",
+        "SUBJECT",
+        "COMPLETED",
+        "STATUS",
+        "RESPONSIBLE_ID",
+    ),
     "users": ("ID", "NAME", "LAST_NAME", "SECOND_NAME", "WORK_POSITION", "TIME_ZONE"),
     "departments": ("ID", "NAME", "SORT", "PARENT", "UF_HEAD"),
     "stages": ("ENTITY_ID", "STATUS_ID", "NAME", "SORT", "SEMANTICS", "CATEGORY_ID"),
     "companies": ("ID", "TITLE", "COMPANY_TYPE", "INDUSTRY", "ASSIGNED_BY_ID"),
     "stage_history_deals": ("STAGE_ID", "STAGE_SEMANTIC_ID"),
     "stage_history_leads": ("STATUS_ID", "STATUS_SEMANTIC_ID"),
-    "calls": ("CALL_ID", "CALL_TYPE", "CALL_FAILED_CODE", "CALL_DURATION", "PORTAL_USER_ID", "PHONE_NUMBER_HASH",
-              "CRM_ENTITY_TYPE", "CRM_ENTITY_ID", "CRM_ACTIVITY_ID"),
+    "calls": (
+        "CALL_ID",
+        "CALL_TYPE",
+        "CALL_FAILED_CODE",
+        "CALL_DURATION",
+        "PORTAL_USER_ID",
+        "PHONE_NUMBER_HASH",
+        "CRM_ENTITY_TYPE",
+        "CRM_ENTITY_ID",
+        "CRM_ACTIVITY_ID",
+    ),
     "tasks": ("id", "title", "status", "responsibleId", "createdBy"),
 }
 # Integer columns (stage history answers typed numbers)
@@ -107,8 +164,10 @@ BIGINT_FIELDS: dict[str, tuple[str, ...]] = {
 }
 # Entities whose deletions are looked for (CRM records a manager can delete)
 DELETABLE = ("deals", "leads", "companies")
-DELETION_HINTS = {"IS_DELETED": {"data_type": "bool", "nullable": True},
-                  "DELETED_AT": {"data_type": "timestamp", "nullable": True}}
+DELETION_HINTS = {
+    "IS_DELETED": {"data_type": "bool", "nullable": True},
+    "DELETED_AT": {"data_type": "timestamp", "nullable": True},
+}
 CALLS_LOOKBACK = timedelta(hours=2)
 
 # Deal stages live in crm.status.list under ENTITY_ID DEAL_STAGE (pipeline 0) and DEAL_STAGE_<id>.
@@ -169,15 +228,29 @@ def bitrix24_source(
     `cursor_overlap_seconds`: how far before each modification-time cursor a run reads again.
     """
     overlap = timedelta(seconds=max(0.0, float(cursor_overlap_seconds)))
-    client = Bitrix24Client(webhook_url, max_retries=max_retries, backoff_base=backoff_base, rate=rate,
-                            burst=burst, read_timeout=read_timeout)
+    client = Bitrix24Client(
+        webhook_url,
+        max_retries=max_retries,
+        backoff_base=backoff_base,
+        rate=rate,
+        burst=burst,
+        read_timeout=read_timeout,
+    )
 
-    def pages(method: str, params: dict[str, Any], *, filter_key: str = "filter", order: dict | None = None,
-              items_key: str | None = None, id_key: str = "ID") -> Iterator[Page]:
+    def pages(
+        method: str,
+        params: dict[str, Any],
+        *,
+        filter_key: str = "filter",
+        order: dict | None = None,
+        items_key: str | None = None,
+        id_key: str = "ID",
+    ) -> Iterator[Page]:
         """Pages of a big list, ID ascending, through the configured paging."""
         if paging == "batch":
-            yield from client.batched_pages(method, params, filter_key=filter_key, order=order,
-                                            items_key=items_key, id_of=lambda r: r[id_key])
+            yield from client.batched_pages(
+                method, params, filter_key=filter_key, order=order, items_key=items_key, id_of=lambda r: r[id_key]
+            )
             return
         order = order or {"order": {"ID": "ASC"}}
         if paging == "keyset":
@@ -195,8 +268,7 @@ def bitrix24_source(
         for rows in client.pages(method, {**params, **order}, items_key=items_key):
             yield Page(method, "", rows)
 
-    def checked(entity: str, pages_: Iterator[Page], cursor_field: str | None,
-                id_key: str = "ID") -> Iterator[Any]:
+    def checked(entity: str, pages_: Iterator[Page], cursor_field: str | None, id_key: str = "ID") -> Iterator[Any]:
         """Good rows (blank dates -> NULL) page by page; malformed pages and records to quarantine."""
         for page in pages_:
             if page.problem:
@@ -234,7 +306,8 @@ def bitrix24_source(
         state = dlt.current.resource_state()
         now = time.time()
         due = deletion_scan == "always" or (
-            deletion_scan == "auto" and now - float(state.get("deletion_scan_at", 0)) >= deletion_scan_every_hours * 3600
+            deletion_scan == "auto"
+            and now - float(state.get("deletion_scan_at", 0)) >= deletion_scan_every_hours * 3600
         )
         if not due:
             return
@@ -324,20 +397,24 @@ def bitrix24_source(
     def after_id(values: Sequence[Any]) -> Any:
         return max(values, key=lambda v: int(v))
 
-    @dlt.resource(name="stage_history_deals", primary_key="ID", write_disposition="merge",
-                  columns=_hints("stage_history_deals"))
+    @dlt.resource(
+        name="stage_history_deals", primary_key="ID", write_disposition="merge", columns=_hints("stage_history_deals")
+    )
     def stage_history_deals(
         last: dlt.sources.incremental[int] = dlt.sources.incremental(
-            "ID", initial_value=0, last_value_func=after_id, range_start="open", on_cursor_value_missing="include"),
+            "ID", initial_value=0, last_value_func=after_id, range_start="open", on_cursor_value_missing="include"
+        ),
     ) -> Iterator[Any]:
         """Deal stage history (crm.stagehistory.list?entityTypeId=2): append-only, incremental on ID."""
         yield from history("stage_history_deals", 2, last)
 
-    @dlt.resource(name="stage_history_leads", primary_key="ID", write_disposition="merge",
-                  columns=_hints("stage_history_leads"))
+    @dlt.resource(
+        name="stage_history_leads", primary_key="ID", write_disposition="merge", columns=_hints("stage_history_leads")
+    )
     def stage_history_leads(
         last: dlt.sources.incremental[int] = dlt.sources.incremental(
-            "ID", initial_value=0, last_value_func=after_id, range_start="open", on_cursor_value_missing="include"),
+            "ID", initial_value=0, last_value_func=after_id, range_start="open", on_cursor_value_missing="include"
+        ),
     ) -> Iterator[Any]:
         """Lead status history (crm.stagehistory.list?entityTypeId=1): append-only, incremental on ID."""
         yield from history("stage_history_leads", 1, last)
@@ -350,8 +427,11 @@ def bitrix24_source(
         since_ts = _instant(cursor) - CALLS_LOOKBACK
         params = {"FILTER": {">=CALL_START_DATE": since_ts.isoformat()}}
         newest = cursor
-        for item in checked("calls", pages("voximplant.statistic.get", params, filter_key="FILTER",
-                                           order={"SORT": "ID", "ORDER": "ASC"}), "CALL_START_DATE"):
+        for item in checked(
+            "calls",
+            pages("voximplant.statistic.get", params, filter_key="FILTER", order={"SORT": "ID", "ORDER": "ASC"}),
+            "CALL_START_DATE",
+        ):
             if isinstance(item, list):
                 newest = latest([newest] + [r["CALL_START_DATE"] for r in item])
             yield item
@@ -360,13 +440,26 @@ def bitrix24_source(
     @dlt.resource(name="tasks", primary_key="id", write_disposition="merge", columns=_hints("tasks"))
     def tasks() -> Iterator[Any]:
         """Tasks (tasks.task.list) with deadlines and status, incremental on CHANGED_DATE, merged on id."""
-        select = ["ID", "TITLE", "STATUS", "PRIORITY", "RESPONSIBLE_ID", "CREATED_BY", "CREATED_DATE",
-                  "CHANGED_DATE", "CLOSED_DATE", "DEADLINE", "GROUP_ID", "UF_CRM_TASK"]
+        select = [
+            "ID",
+            "TITLE",
+            "STATUS",
+            "PRIORITY",
+            "RESPONSIBLE_ID",
+            "CREATED_BY",
+            "CREATED_DATE",
+            "CHANGED_DATE",
+            "CLOSED_DATE",
+            "DEADLINE",
+            "GROUP_ID",
+            "UF_CRM_TASK",
+        ]
 
         def read(filter_: dict[str, Any]) -> Iterator[Any]:
             params = {"filter": filter_, "select": select}
-            return checked("tasks", pages("tasks.task.list", params, items_key="tasks", id_key="id"),
-                           "changedDate", id_key="id")
+            return checked(
+                "tasks", pages("tasks.task.list", params, items_key="tasks", id_key="id"), "changedDate", id_key="id"
+            )
 
         yield from since_cursor("changedDate", "CHANGED_DATE", read)
 
@@ -381,8 +474,11 @@ def bitrix24_source(
         yield from client.pages("department.get", {})
 
     def categories() -> list[dict[str, Any]]:
-        return [row for page in client.pages("crm.category.list", {"entityTypeId": DEAL_ENTITY_TYPE_ID},
-                                             items_key="categories") for row in page]
+        return [
+            row
+            for page in client.pages("crm.category.list", {"entityTypeId": DEAL_ENTITY_TYPE_ID}, items_key="categories")
+            for row in page
+        ]
 
     @dlt.resource(name="pipelines", primary_key="id", write_disposition="replace")
     def pipelines() -> Iterator[list[dict]]:
@@ -401,8 +497,20 @@ def bitrix24_source(
         for entity_id in entity_ids:
             yield from client.pages("crm.status.list", {"filter": {"ENTITY_ID": entity_id}, "order": {"SORT": "ASC"}})
 
-    return (deals, leads, activities, companies, stage_history_deals, stage_history_leads, calls, tasks,
-            users, departments, pipelines, stages)
+    return (
+        deals,
+        leads,
+        activities,
+        companies,
+        stage_history_deals,
+        stage_history_leads,
+        calls,
+        tasks,
+        users,
+        departments,
+        pipelines,
+        stages,
+    )
 
 
 def _int_or_none(value: Any) -> int | None:

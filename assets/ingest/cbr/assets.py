@@ -31,14 +31,19 @@ def cbr_raw(
     warehouse: Warehouse,
 ) -> Iterator[Any]:
     """CBR daily rates (XML_daily), merged on date + char_code; malformed values go to raw_cbr.quarantine."""
+
     def load() -> Iterator[Any]:
         with cbr.endpoint() as ep:
-            context.log.info(f"CBR rates from the file {ep.rates_file}" if ep.rates_file else
-                             f"CBR rates from {ep.base_url.split('?')[0]} since {ep.start_date} (incremental)")
+            context.log.info(
+                f"CBR rates from the file {ep.rates_file}"
+                if ep.rates_file
+                else f"CBR rates from {ep.base_url.split('?')[0]} since {ep.start_date} (incremental)"
+            )
             yield from dlt.run(
                 context=context,
-                dlt_source=cbr_source(base_url=ep.base_url, start_date=ep.start_date, end_date=ep.end_date,
-                                      rates_file=ep.rates_file),
+                dlt_source=cbr_source(
+                    base_url=ep.base_url, start_date=ep.start_date, end_date=ep.end_date, rates_file=ep.rates_file
+                ),
                 dlt_pipeline=run_pipeline("cbr", "raw_cbr", warehouse),
                 dagster_dlt_translator=CBR_TRANSLATOR,
                 **run_kwargs(config),

@@ -13,6 +13,7 @@ Incremental: the resource state keeps the last day asked; the next run asks agai
 before it (the CBR publishes tomorrow's rate today) up to `end_date`. A malformed value is
 quarantined (raw_cbr.quarantine: the day asked, the currency, the reason) and the other currencies load.
 """
+
 from __future__ import annotations
 
 import time
@@ -57,8 +58,9 @@ def parse_xml_daily(body: bytes, asked: date) -> tuple[date | None, list[dict[st
     try:
         published = datetime.strptime(root.attrib["Date"], "%d.%m.%Y").date()
     except (KeyError, ValueError):
-        raise CBRFormatError(f"CBR answer for {asked:%d/%m/%Y}: ValCurs Date {root.attrib.get('Date')!r} "
-                             "is not DD.MM.YYYY") from None
+        raise CBRFormatError(
+            f"CBR answer for {asked:%d/%m/%Y}: ValCurs Date {root.attrib.get('Date')!r} is not DD.MM.YYYY"
+        ) from None
     rows, problems = [], []
     for v in valutes:
         code = (v.findtext("CharCode") or "").strip().upper()
@@ -71,8 +73,11 @@ def parse_xml_daily(body: bytes, asked: date) -> tuple[date | None, list[dict[st
             if not value.is_finite() or value <= 0 or nominal <= 0:
                 raise InvalidOperation
         except (ValueError, InvalidOperation) as exc:
-            reason = str(exc) if isinstance(exc, ValueError) and str(exc) else \
-                f"Nominal {raw_nominal!r} / Value {raw_value!r} is not a positive number"
+            reason = (
+                str(exc)
+                if isinstance(exc, ValueError) and str(exc)
+                else f"Nominal {raw_nominal!r} / Value {raw_value!r} is not a positive number"
+            )
             problems.append((code or "?", reason, ET.tostring(v, encoding="unicode")))
             continue
         rows.append({"date": published, "char_code": code, "nominal": nominal, "value": value})
@@ -102,6 +107,7 @@ def _positive(convert: Callable[[str], Any]) -> Callable[[str], Any]:
         if result <= 0:
             raise ValueError(f"{value!r} is not positive")
         return result
+
     return checked
 
 
@@ -133,7 +139,9 @@ def cbr_source(
         """CBR rates: rubles per `nominal` units of char_code on the published date (merged on date + char_code)."""
         state = dlt.current.resource_state()
         last = state.get("last_day")
-        first = start_date if last is None else max(start_date, date.fromisoformat(last) - timedelta(days=LOOKBACK_DAYS))
+        first = (
+            start_date if last is None else max(start_date, date.fromisoformat(last) - timedelta(days=LOOKBACK_DAYS))
+        )
         end = end_date or date.today() + timedelta(days=1)
         seen: set[date] = set()
         day = first
@@ -141,8 +149,9 @@ def cbr_source(
             url = f"{base_url.rstrip('/')}/scripts/XML_daily.asp?date_req={day:%d/%m/%Y}"
             response = http.get(url)
             if response.status_code != 200:
-                raise SourceHTTPError(f"CBR: XML_daily for {day:%d/%m/%Y} answered {response.status_code}",
-                                      status=response.status_code)
+                raise SourceHTTPError(
+                    f"CBR: XML_daily for {day:%d/%m/%Y} answered {response.status_code}", status=response.status_code
+                )
             published, rows, problems = parse_xml_daily(response.content, day)
             for code, reason, raw in problems:
                 yield quarantined("cbr", f"XML_daily date_req={day:%d/%m/%Y} CharCode={code}", reason, raw)

@@ -32,16 +32,25 @@ def direct_raw(
     warehouse: Warehouse,
 ) -> Iterator[Any]:
     """Yandex.Direct spend, impressions and clicks by campaign and day (look-back merge; quarantine for bad lines)."""
+
     def load() -> Iterator[Any]:
         with direct.endpoint() as ep:
             if ep is None:
                 raise SourceNotConfigured("direct")
-            context.log.info(f"Yandex.Direct statistics from {ep.base_url} for login {ep.client_login or '(own)'} "
-                             f"since {ep.start_date}, look-back {ep.lookback_days} days")
+            context.log.info(
+                f"Yandex.Direct statistics from {ep.base_url} for login {ep.client_login or '(own)'} "
+                f"since {ep.start_date}, look-back {ep.lookback_days} days"
+            )
             yield from dlt.run(
                 context=context,
-                dlt_source=direct_source(base_url=ep.base_url, token=ep.token, client_login=ep.client_login,
-                                         start_date=ep.start_date, end_date=ep.end_date, lookback_days=ep.lookback_days),
+                dlt_source=direct_source(
+                    base_url=ep.base_url,
+                    token=ep.token,
+                    client_login=ep.client_login,
+                    start_date=ep.start_date,
+                    end_date=ep.end_date,
+                    lookback_days=ep.lookback_days,
+                ),
                 dlt_pipeline=run_pipeline("direct", "raw_direct", warehouse),
                 dagster_dlt_translator=DIRECT_TRANSLATOR,
                 **run_kwargs(config),

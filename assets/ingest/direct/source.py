@@ -16,6 +16,7 @@ keeps the last day loaded and each run asks again from `lookback_days` before it
 revises recent statistics (a revised day is updated, never duplicated). A malformed TSV line goes to
 raw_direct.quarantine with the report name and line number; the rest loads.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -65,15 +66,23 @@ class DirectFormatError(ValueError):
 class DirectClient:
     """Reports API client: offline-mode polling with retryIn, retries, JSON errors."""
 
-    def __init__(self, base_url: str, token: str, client_login: str | None = None, *,
-                 sleep: Callable[[float], None] = time.sleep, max_retries: int = 5,
-                 read_timeout: float = 120.0) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        token: str,
+        client_login: str | None = None,
+        *,
+        sleep: Callable[[float], None] = time.sleep,
+        max_retries: int = 5,
+        read_timeout: float = 120.0,
+    ) -> None:
         self.base = base_url.rstrip("/")
         self._token = token
         self.client_login = client_login
         self._sleep = sleep
-        self._http = RetryingSession("Yandex.Direct", policy=RetryPolicy(max_attempts=max_retries + 1),
-                                     timeout=(10.0, read_timeout), sleep=sleep)
+        self._http = RetryingSession(
+            "Yandex.Direct", policy=RetryPolicy(max_attempts=max_retries + 1), timeout=(10.0, read_timeout), sleep=sleep
+        )
 
     def __repr__(self) -> str:
         return f"DirectClient({self.base!r}, login={self.client_login!r}, token=***)"
@@ -87,12 +96,16 @@ class DirectClient:
     def _error(self, response: requests.Response, what: str) -> DirectAPIError:
         try:
             err = response.json()["error"]
-            text = (f"Yandex.Direct {what}: HTTP {response.status_code}, error_code {err.get('error_code')} "
-                    f"{err.get('error_string')}: {err.get('error_detail')} (request_id {err.get('request_id')})")
+            text = (
+                f"Yandex.Direct {what}: HTTP {response.status_code}, error_code {err.get('error_code')} "
+                f"{err.get('error_string')}: {err.get('error_detail')} (request_id {err.get('request_id')})"
+            )
             return DirectAPIError(text, status=response.status_code, code=err.get("error_code"))
         except (ValueError, KeyError, TypeError):
-            return DirectAPIError(f"Yandex.Direct {what}: HTTP {response.status_code}: {response.text[:200]!r}",
-                                  status=response.status_code)
+            return DirectAPIError(
+                f"Yandex.Direct {what}: HTTP {response.status_code}: {response.text[:200]!r}",
+                status=response.status_code,
+            )
 
     def currency(self) -> str:
         """The login's currency (clients.get), validated."""
@@ -102,13 +115,15 @@ class DirectClient:
             raise self._error(response, "clients.get")
         clients = response.json().get("result", {}).get("Clients") or []
         if not clients or not clients[0].get("Currency"):
-            raise DirectFormatError("Yandex.Direct clients.get returned no Currency for the login; cannot tell "
-                                    "what currency Cost is in")
+            raise DirectFormatError(
+                "Yandex.Direct clients.get returned no Currency for the login; cannot tell what currency Cost is in"
+            )
         currency = str(clients[0]["Currency"]).upper()
         if currency not in CURRENCIES:
             raise DirectFormatError(
                 f"Yandex.Direct login {clients[0].get('Login') or self.client_login} works in {currency!r}, not a "
-                f"supported currency ({', '.join(sorted(CURRENCIES))}); switch the account to a real currency")
+                f"supported currency ({', '.join(sorted(CURRENCIES))}); switch the account to a real currency"
+            )
         return currency
 
     def report_tsv(self, date_from: date, date_to: date) -> tuple[str, str]:
@@ -116,13 +131,22 @@ class DirectClient:
         params: dict[str, Any] = {
             "SelectionCriteria": {"DateFrom": date_from.isoformat(), "DateTo": date_to.isoformat()},
             "FieldNames": list(FIELDS),
-            "ReportType": "CUSTOM_REPORT", "DateRangeType": "CUSTOM_DATE", "Format": "TSV",
-            "IncludeVAT": "YES", "IncludeDiscount": "NO",
+            "ReportType": "CUSTOM_REPORT",
+            "DateRangeType": "CUSTOM_DATE",
+            "Format": "TSV",
+            "IncludeVAT": "YES",
+            "IncludeDiscount": "NO",
         }
         digest = hashlib.sha1(json.dumps([self.client_login, params], sort_keys=True).encode()).hexdigest()[:12]
         params["ReportName"] = f"rop_campaign_days_{date_from:%Y%m%d}_{date_to:%Y%m%d}_{digest}"
-        headers = {**self._headers(), "processingMode": "auto", "returnMoneyInMicros": "false",
-                   "skipReportHeader": "true", "skipColumnHeader": "false", "skipReportSummary": "true"}
+        headers = {
+            **self._headers(),
+            "processingMode": "auto",
+            "returnMoneyInMicros": "false",
+            "skipReportHeader": "true",
+            "skipColumnHeader": "false",
+            "skipReportSummary": "true",
+        }
         for _ in range(MAX_POLLS):
             response = self._http.post(f"{self.base}/json/v5/reports", json={"params": params}, headers=headers)
             if response.status_code == 200:
@@ -130,8 +154,12 @@ class DirectClient:
                 return params["ReportName"], response.text
             if response.status_code in (201, 202):
                 wait = float(response.headers.get("retryIn") or 1)
-                log.info("Yandex.Direct report %s %s, polling again in %s s", params["ReportName"],
-                         "queued" if response.status_code == 201 else "being built", wait)
+                log.info(
+                    "Yandex.Direct report %s %s, polling again in %s s",
+                    params["ReportName"],
+                    "queued" if response.status_code == 201 else "being built",
+                    wait,
+                )
                 self._sleep(wait)
                 continue
             error = self._error(response, "reports")
@@ -150,8 +178,9 @@ def parse_report(tsv: str, report_name: str, currency: str, client_login: str | 
     header = lines[0].split("\t")
     missing = [f for f in FIELDS if f not in header]
     if missing:
-        raise DirectFormatError(f"Yandex.Direct report {report_name}: column(s) {', '.join(missing)} missing; "
-                                f"the header is {header}")
+        raise DirectFormatError(
+            f"Yandex.Direct report {report_name}: column(s) {', '.join(missing)} missing; the header is {header}"
+        )
     idx = {f: header.index(f) for f in FIELDS}
     for line_no, line in enumerate(lines[1:], start=2):
         if not line.strip() or line.startswith("Total rows:"):
@@ -201,7 +230,9 @@ def direct_source(
         client = DirectClient(base_url, token, client_login, sleep=sleep, read_timeout=read_timeout)
         state = dlt.current.resource_state()
         last = state.get("last_date")
-        first = start_date if last is None else max(start_date, date.fromisoformat(last) - timedelta(days=lookback_days))
+        first = (
+            start_date if last is None else max(start_date, date.fromisoformat(last) - timedelta(days=lookback_days))
+        )
         end = end_date or date.today()
         if first > end:
             return

@@ -32,6 +32,7 @@ def export_raw(
     warehouse: Warehouse,
 ) -> Iterator[Any]:
     """CRM export files mapped to canonical deals/leads/activities/managers; unreadable rows to quarantine."""
+
     def load() -> Iterator[Any]:
         export_dir, mapping = crm_export.paths()
         context.log.info(f"CRM export: {export_dir} with mapping {mapping.name}")

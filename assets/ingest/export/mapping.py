@@ -29,6 +29,7 @@ reading, so a bad value is found at its file and line. A row whose key is blank,
 not parse, or whose mapped value is not in a closed `map` (`strict_map: true`) is quarantined with the
 file, line and reason; the rest loads.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -40,23 +41,60 @@ import yaml
 # Canonical fields per entity: name -> type. The first field is the entity's key.
 CANONICAL: dict[str, dict[str, str]] = {
     "deals": {
-        "deal_id": "text", "title": "text", "manager_id": "text", "manager_name": "text", "pipeline": "text",
-        "stage": "text", "status": "text", "amount": "decimal", "currency": "text", "created_at": "timestamp",
-        "closed_at": "timestamp", "account": "text", "product": "text", "segment": "text", "region": "text",
-        "source": "text", "lead_id": "text", "lost_reason": "text", "quantity": "decimal", "profit": "decimal",
+        "deal_id": "text",
+        "title": "text",
+        "manager_id": "text",
+        "manager_name": "text",
+        "pipeline": "text",
+        "stage": "text",
+        "status": "text",
+        "amount": "decimal",
+        "currency": "text",
+        "created_at": "timestamp",
+        "closed_at": "timestamp",
+        "account": "text",
+        "product": "text",
+        "segment": "text",
+        "region": "text",
+        "source": "text",
+        "lead_id": "text",
+        "lost_reason": "text",
+        "quantity": "decimal",
+        "profit": "decimal",
     },
     "leads": {
-        "lead_id": "text", "title": "text", "manager_id": "text", "manager_name": "text", "status": "text",
-        "source": "text", "created_at": "timestamp", "closed_at": "timestamp", "landing_page": "text",
-        "account": "text", "amount": "decimal", "currency": "text",
+        "lead_id": "text",
+        "title": "text",
+        "manager_id": "text",
+        "manager_name": "text",
+        "status": "text",
+        "source": "text",
+        "created_at": "timestamp",
+        "closed_at": "timestamp",
+        "landing_page": "text",
+        "account": "text",
+        "amount": "decimal",
+        "currency": "text",
     },
     "activities": {
-        "activity_id": "text", "type": "text", "direction": "text", "manager_id": "text", "manager_name": "text",
-        "deal_id": "text", "lead_id": "text", "occurred_at": "timestamp", "duration_seconds": "int",
-        "completed": "text", "subject": "text",
+        "activity_id": "text",
+        "type": "text",
+        "direction": "text",
+        "manager_id": "text",
+        "manager_name": "text",
+        "deal_id": "text",
+        "lead_id": "text",
+        "occurred_at": "timestamp",
+        "duration_seconds": "int",
+        "completed": "text",
+        "subject": "text",
     },
     "managers": {
-        "manager_name": "text", "manager_id": "text", "head_name": "text", "department": "text", "email": "text",
+        "manager_name": "text",
+        "manager_id": "text",
+        "head_name": "text",
+        "department": "text",
+        "email": "text",
         "active": "text",
     },
 }
@@ -162,9 +200,13 @@ def load_mapping(path: str | Path) -> ExportMapping:
                 if "column" not in spec and "const" not in spec:
                     raise MappingError(f"{where}.fields.{fname}: needs `column:` or `const:`")
                 fields[fname] = FieldSpec(
-                    fname, ftype, column=spec.get("column"), const=spec.get("const"),
+                    fname,
+                    ftype,
+                    column=spec.get("column"),
+                    const=spec.get("const"),
                     value_map={str(k): v for k, v in (spec.get("map") or {}).items()},
-                    strict_map=bool(spec.get("strict_map", False)), default=spec.get("default"),
+                    strict_map=bool(spec.get("strict_map", False)),
+                    default=spec.get("default"),
                     date_format=_formats(spec.get("date_format")) or date_format,
                 )
             else:
@@ -175,8 +217,13 @@ def load_mapping(path: str | Path) -> ExportMapping:
         if name == "deals" and "status" not in fields:
             raise MappingError(f"{where}: `status` (open/won/lost) must be mapped, by a column map or a const")
         entities[name] = EntitySpec(
-            name=name, file=str(raw["file"]), encoding=str(opts.get("encoding", "utf-8")),
-            delimiter=str(opts.get("delimiter", ",")), date_format=date_format,
-            currency=opts.get("currency"), replace=dict(opts.get("replace") or DEFAULT_REPLACE), fields=fields,
+            name=name,
+            file=str(raw["file"]),
+            encoding=str(opts.get("encoding", "utf-8")),
+            delimiter=str(opts.get("delimiter", ",")),
+            date_format=date_format,
+            currency=opts.get("currency"),
+            replace=dict(opts.get("replace") or DEFAULT_REPLACE),
+            fields=fields,
         )
     return ExportMapping(name=str(doc.get("name") or path.stem), path=path, entities=entities)

@@ -6,6 +6,7 @@ which file and which line (the physical line where the CSV record ends, or the X
 what the raw record was, so the on-call can fix the export and reload. Problems with the whole file
 (missing file, a mapped column absent from the header, undecodable bytes) raise ExportFileError.
 """
+
 from __future__ import annotations
 
 import csv
@@ -112,8 +113,15 @@ def _read_file(spec: EntitySpec, path: Path, export_name: str) -> tuple[list[dic
     first_line: dict[Any, int] = {}
 
     def reject(line: int, reason: str, record: Any) -> None:
-        bad.append({"entity": spec.name, "file": path.name, "line": line, "reason": reason,
-                    "record": json.dumps(record, ensure_ascii=False, default=str)})
+        bad.append(
+            {
+                "entity": spec.name,
+                "file": path.name,
+                "line": line,
+                "reason": reason,
+                "record": json.dumps(record, ensure_ascii=False, default=str),
+            }
+        )
 
     try:
         header, records = _records(spec, path)
@@ -140,15 +148,16 @@ def _read_file(spec: EntitySpec, path: Path, export_name: str) -> tuple[list[dic
                 continue
             key = row[spec.key]
             if key in first_line:
-                reject(line, f"duplicate {spec.key} {key!r} (first at line {first_line[key]})",
-                       dict(zip(header, record)))
+                reject(
+                    line, f"duplicate {spec.key} {key!r} (first at line {first_line[key]})", dict(zip(header, record))
+                )
                 continue
             first_line[key] = line
             row.update({"export_name": export_name, "source_file": path.name, "source_line": line})
             good.append(row)
     except UnicodeDecodeError as exc:
         raise ExportFileError(
-            f"{path}: not {spec.encoding} text (byte {exc.start}: {exc.object[exc.start:exc.start + 1]!r}); "
+            f"{path}: not {spec.encoding} text (byte {exc.start}: {exc.object[exc.start : exc.start + 1]!r}); "
             "set `encoding:` in the mapping (Excel on Windows writes cp1252)"
         ) from None
     return good, bad
@@ -252,4 +261,3 @@ def add_surrogate_keys(entity: str, row: dict[str, Any]) -> None:
     for field in SURROGATE_KEYS.get(entity, ()):
         text = manager_text_key(row) if field == "manager" else row.get(field)
         row[f"{field}_key"] = surrogate_key(None if text is None else str(text))
-

@@ -11,6 +11,7 @@ Tables (dataset `raw_export`):
 For companies whose CRM has no API access, and for the public datasets this product is checked on
 (`mappings/*.yaml`).
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
@@ -43,8 +44,13 @@ def _columns(entity: str) -> dict[str, Any]:
             cols[name].update(precision=18, scale=4)
     for field in SURROGATE_KEYS.get(entity, ()):  # stable bigint ids beside the text ids (reader.surrogate_key)
         cols[f"{field}_key"] = {"data_type": "bigint", "nullable": True}
-    cols.update({"export_name": {"data_type": "text"}, "source_file": {"data_type": "text"},
-                 "source_line": {"data_type": "bigint"}})
+    cols.update(
+        {
+            "export_name": {"data_type": "text"},
+            "source_file": {"data_type": "text"},
+            "source_line": {"data_type": "bigint"},
+        }
+    )
     return cols
 
 
@@ -67,7 +73,7 @@ def crm_export_source(export_dir: str, mapping_file: str) -> Sequence[DltResourc
                 return
             good, _ = read_entity(spec, Path(export_dir), mapping().name)
             for start in range(0, len(good), 5000):
-                yield good[start:start + 5000]
+                yield good[start : start + 5000]
 
         rows.__doc__ = f"Canonical {entity} from the export (mapping's `entities.{entity}`), replaced each run."
         return dlt.resource(rows, name=entity, primary_key=key, write_disposition="replace", columns=_columns(entity))

@@ -30,6 +30,7 @@ def plan_raw(
     warehouse: Warehouse,
 ) -> Iterator[Any]:
     """The sales plan sheet (CSV or XLSX, a Google Sheet export), replaced whole on every run."""
+
     def load() -> Iterator[Any]:
         yield from dlt.run(
             context=context,

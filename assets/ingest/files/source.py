@@ -10,6 +10,7 @@ The CBR exchange rates come over HTTP (assets/ingest/cbr/source.py), not from a 
 Values are typed while reading (ids and counts as integers, money and rates as decimals, dates as
 dates), and every problem names the file, the line and the column.
 """
+
 from __future__ import annotations
 
 import csv
@@ -65,6 +66,7 @@ PLAN_REQUIRED = ("month", "manager_id", "pipeline_id", "amount_rub")
 
 def _decimal_hint() -> TColumnSchema:
     return {"data_type": "decimal", "precision": 38, "scale": 9}  # a fresh dict each: dlt writes into hints
+
 
 PLAN_HINTS: TTableSchemaColumns = {
     "month": {"data_type": "text"},
@@ -158,9 +160,7 @@ def _typed_rows(
                 try:
                     row[column] = converters[column](value)
                 except ValueError as exc:
-                    raise SourceFileError(
-                        f"{what} file {path}, line {line_no}, column {column}: {exc}"
-                    ) from None
+                    raise SourceFileError(f"{what} file {path}, line {line_no}, column {column}: {exc}") from None
             else:  # a column the sheet's owner added: kept as text, an empty cell as NULL like the others
                 row[column] = value.strip() if value and value.strip() else None
         ident = tuple(row[k] for k in key)

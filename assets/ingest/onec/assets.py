@@ -31,6 +31,7 @@ def onec_raw(
     warehouse: Warehouse,
 ) -> Iterator[Any]:
     """1C invoices and payments from the export folder (new/changed files only; bad rows to raw_onec.quarantine)."""
+
     def load() -> Iterator[Any]:
         folder = onec.folder()
         if folder is None:

@@ -13,6 +13,7 @@ each row records its source file and line. Only new or changed files are read on
 state keeps each file's size and mtime). A missing required column stops the load naming the file;
 a bad row goes to raw_onec.quarantine with file:line and reason, and the rest loads.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
@@ -33,15 +34,34 @@ from assets.ingest.exportfiles import (
 )
 from assets.ingest.quarantine import quarantined
 
-CURRENCY_ALIASES = {"RUB": "RUB", "RUR": "RUB", "РУБ": "RUB", "РУБ.": "RUB", "643": "RUB", "₽": "RUB",
-                    "USD": "USD", "840": "USD", "$": "USD", "EUR": "EUR", "978": "EUR", "€": "EUR",
-                    "CNY": "CNY", "156": "CNY", "KZT": "KZT", "398": "KZT", "BYN": "BYN", "933": "BYN"}
+CURRENCY_ALIASES = {
+    "RUB": "RUB",
+    "RUR": "RUB",
+    "РУБ": "RUB",
+    "РУБ.": "RUB",
+    "643": "RUB",
+    "₽": "RUB",
+    "USD": "USD",
+    "840": "USD",
+    "$": "USD",
+    "EUR": "EUR",
+    "978": "EUR",
+    "€": "EUR",
+    "CNY": "CNY",
+    "156": "CNY",
+    "KZT": "KZT",
+    "398": "KZT",
+    "BYN": "BYN",
+    "933": "BYN",
+}
 
 
 def currency(value: Any) -> str:
     code = str(value).strip().upper()
     if code not in CURRENCY_ALIASES:
-        raise ValueError(f"currency {value!r} is not a known code ({', '.join(sorted(set(CURRENCY_ALIASES.values())))})")
+        raise ValueError(
+            f"currency {value!r} is not a known code ({', '.join(sorted(set(CURRENCY_ALIASES.values())))})"
+        )
     return CURRENCY_ALIASES[code]
 
 
@@ -55,30 +75,62 @@ DOCS: dict[str, dict[str, Any]] = {
         "patterns": ("invoices*.csv", "invoices*.xlsx"),
         "key": "invoice_number",
         "required": ("invoice_number", "invoice_date", "amount", "currency"),
-        "parsers": {"invoice_number": _text, "invoice_date": to_date, "amount": to_decimal, "currency": currency,
-                    "deal_id": to_int, "company_id": to_int, "counterparty": _text, "status": _text},
-        "hints": {"invoice_number": {"data_type": "text"}, "invoice_date": {"data_type": "date"}, "amount": DECIMAL,
-                  "currency": {"data_type": "text"}, "deal_id": {"data_type": "bigint"},
-                  "company_id": {"data_type": "bigint"}, "counterparty": {"data_type": "text"},
-                  "status": {"data_type": "text"}, "source_file": {"data_type": "text"},
-                  "source_line": {"data_type": "text"}},
+        "parsers": {
+            "invoice_number": _text,
+            "invoice_date": to_date,
+            "amount": to_decimal,
+            "currency": currency,
+            "deal_id": to_int,
+            "company_id": to_int,
+            "counterparty": _text,
+            "status": _text,
+        },
+        "hints": {
+            "invoice_number": {"data_type": "text"},
+            "invoice_date": {"data_type": "date"},
+            "amount": DECIMAL,
+            "currency": {"data_type": "text"},
+            "deal_id": {"data_type": "bigint"},
+            "company_id": {"data_type": "bigint"},
+            "counterparty": {"data_type": "text"},
+            "status": {"data_type": "text"},
+            "source_file": {"data_type": "text"},
+            "source_line": {"data_type": "text"},
+        },
     },
     "payments": {
         "patterns": ("payments*.csv", "payments*.xlsx"),
         "key": "payment_number",
         "required": ("payment_number", "payment_date", "amount", "currency"),
-        "parsers": {"payment_number": _text, "payment_date": to_date, "amount": to_decimal, "currency": currency,
-                    "invoice_number": _text, "deal_id": to_int, "company_id": to_int, "purpose": _text},
-        "hints": {"payment_number": {"data_type": "text"}, "payment_date": {"data_type": "date"}, "amount": DECIMAL,
-                  "currency": {"data_type": "text"}, "invoice_number": {"data_type": "text"},
-                  "deal_id": {"data_type": "bigint"}, "company_id": {"data_type": "bigint"},
-                  "purpose": {"data_type": "text"}, "source_file": {"data_type": "text"},
-                  "source_line": {"data_type": "text"}},
+        "parsers": {
+            "payment_number": _text,
+            "payment_date": to_date,
+            "amount": to_decimal,
+            "currency": currency,
+            "invoice_number": _text,
+            "deal_id": to_int,
+            "company_id": to_int,
+            "purpose": _text,
+        },
+        "hints": {
+            "payment_number": {"data_type": "text"},
+            "payment_date": {"data_type": "date"},
+            "amount": DECIMAL,
+            "currency": {"data_type": "text"},
+            "invoice_number": {"data_type": "text"},
+            "deal_id": {"data_type": "bigint"},
+            "company_id": {"data_type": "bigint"},
+            "purpose": {"data_type": "text"},
+            "source_file": {"data_type": "text"},
+            "source_line": {"data_type": "text"},
+        },
     },
 }
 
 
-def parse_document(raw: dict[str, Any], parsers: dict[str, Callable[[Any], Any]], required: tuple[str, ...]) -> dict[str, Any]:
+def parse_document(
+    raw: dict[str, Any], parsers: dict[str, Callable[[Any], Any]], required: tuple[str, ...]
+) -> dict[str, Any]:
     if "__invalid__" in raw:
         raise ValueError(raw.get("__reason__", "not a row"))
     row: dict[str, Any] = {}
@@ -112,8 +164,10 @@ def _documents(folder: Path, name: str) -> Iterator[Any]:
         if not {"deal_id", "company_id"} & set(header):
             missing.append("deal_id or company_id")
         if missing:
-            raise ExportFileError(f"1C {name} file {path} lacks column(s) {', '.join(missing)}; "
-                                  f"it has: {', '.join(header) or '(no header)'}")
+            raise ExportFileError(
+                f"1C {name} file {path} lacks column(s) {', '.join(missing)}; "
+                f"it has: {', '.join(header) or '(no header)'}"
+            )
         for position, raw in rows:
             try:
                 row = parse_document(raw, spec["parsers"], spec["required"])
@@ -129,14 +183,16 @@ def onec_source(export_dir: str = dlt.config.value) -> list[DltResource]:
     """1C invoices and payments from an export folder -> raw_onec.invoices, raw_onec.payments."""
     folder = Path(export_dir)
 
-    @dlt.resource(name="invoices", primary_key="invoice_number", write_disposition="merge",
-                  columns=DOCS["invoices"]["hints"])
+    @dlt.resource(
+        name="invoices", primary_key="invoice_number", write_disposition="merge", columns=DOCS["invoices"]["hints"]
+    )
     def invoices() -> Iterator[Any]:
         """1C invoices (number, date, amount, currency, deal/company reference), merged on invoice_number."""
         yield from _documents(folder, "invoices")
 
-    @dlt.resource(name="payments", primary_key="payment_number", write_disposition="merge",
-                  columns=DOCS["payments"]["hints"])
+    @dlt.resource(
+        name="payments", primary_key="payment_number", write_disposition="merge", columns=DOCS["payments"]["hints"]
+    )
     def payments() -> Iterator[Any]:
         """1C payments (number, date, amount, currency, invoice/deal/company reference), merged on payment_number."""
         yield from _documents(folder, "payments")

@@ -32,14 +32,18 @@ def telephony_raw(
     warehouse: Warehouse,
 ) -> Iterator[Any]:
     """Calls from the telephony export folder, client phones hashed on arrival (bad rows to raw_telephony.quarantine)."""
+
     def load() -> Iterator[Any]:
         folder = telephony.folder()
         if folder is None:
             raise SourceNotConfigured("telephony")
         yield from dlt.run(
             context=context,
-            dlt_source=telephony_source(export_dir=str(folder), phone_hash_salt=telephony.salt(),
-                                        company_timezone=load_settings().company_timezone),
+            dlt_source=telephony_source(
+                export_dir=str(folder),
+                phone_hash_salt=telephony.salt(),
+                company_timezone=load_settings().company_timezone,
+            ),
             dlt_pipeline=run_pipeline("telephony", "raw_telephony", warehouse),
             dagster_dlt_translator=TELEPHONY_TRANSLATOR,
             **run_kwargs(config),

@@ -21,6 +21,7 @@ duration_sec, manager_id, manager, client_phone_hash, recording_url, source_file
 Only new or changed files are read on a rerun. A bad row goes to raw_telephony.quarantine (file and
 line/index, reason, the row with the phone number removed); a missing column stops the load.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -41,10 +42,29 @@ from resources.settings import DEFAULT_TIMEZONE
 
 PATTERNS = ("calls*.csv", "calls*.json", "calls*.xlsx")
 REQUIRED = ("call_id", "started_at", "direction", "status", "duration_sec", "client_phone")
-DIRECTIONS = {"in": "in", "incoming": "in", "inbound": "in", "входящий": "in", "вх": "in",
-              "out": "out", "outgoing": "out", "outbound": "out", "исходящий": "out", "исх": "out"}
-STATUSES = {"answered": True, "success": True, "отвечен": True, "missed": False, "no_answer": False,
-            "busy": False, "failed": False, "cancelled": False, "пропущен": False}
+DIRECTIONS = {
+    "in": "in",
+    "incoming": "in",
+    "inbound": "in",
+    "входящий": "in",
+    "вх": "in",
+    "out": "out",
+    "outgoing": "out",
+    "outbound": "out",
+    "исходящий": "out",
+    "исх": "out",
+}
+STATUSES = {
+    "answered": True,
+    "success": True,
+    "отвечен": True,
+    "missed": False,
+    "no_answer": False,
+    "busy": False,
+    "failed": False,
+    "cancelled": False,
+    "пропущен": False,
+}
 HINTS: TTableSchemaColumns = {
     "call_id": {"data_type": "text"},
     "started_at": {"data_type": "timestamp"},
@@ -123,8 +143,11 @@ def parse_call(raw: dict[str, Any], salt: str, tz: ZoneInfo) -> dict[str, Any]:
 
 
 @dlt.source(name="telephony")
-def telephony_source(export_dir: str = dlt.config.value, phone_hash_salt: str = dlt.secrets.value,
-                     company_timezone: str = DEFAULT_TIMEZONE) -> DltResource:
+def telephony_source(
+    export_dir: str = dlt.config.value,
+    phone_hash_salt: str = dlt.secrets.value,
+    company_timezone: str = DEFAULT_TIMEZONE,
+) -> DltResource:
     """Calls from a telephony export folder -> raw_telephony.calls."""
     folder = Path(export_dir)
     tz = ZoneInfo(company_timezone)
@@ -141,8 +164,10 @@ def telephony_source(export_dir: str = dlt.config.value, phone_hash_salt: str = 
             header, rows = read_header_and_rows(path)
             missing = [c for c in REQUIRED if c not in header]
             if missing and path.suffix.lower() != ".json":  # JSON objects are checked row by row
-                raise ExportFileError(f"telephony file {path} lacks column(s) {', '.join(missing)}; "
-                                      f"it has: {', '.join(header) or '(no header)'}")
+                raise ExportFileError(
+                    f"telephony file {path} lacks column(s) {', '.join(missing)}; "
+                    f"it has: {', '.join(header) or '(no header)'}"
+                )
             for position, raw in rows:
                 try:
                     row = parse_call(raw, phone_hash_salt, tz)

@@ -32,15 +32,24 @@ def vk_raw(
     warehouse: Warehouse,
 ) -> Iterator[Any]:
     """VK Ads spend, shows, clicks and goals by campaign and day (look-back merge; quarantine for bad values)."""
+
     def load() -> Iterator[Any]:
         with vk_ads.endpoint() as ep:
             if ep is None:
                 raise SourceNotConfigured("vk")
-            context.log.info(f"VK Ads statistics from {ep.base_url} since {ep.start_date}, look-back {ep.lookback_days} days")
+            context.log.info(
+                f"VK Ads statistics from {ep.base_url} since {ep.start_date}, look-back {ep.lookback_days} days"
+            )
             yield from dlt.run(
                 context=context,
-                dlt_source=vk_source(base_url=ep.base_url, token=ep.token, currency=ep.currency, start_date=ep.start_date,
-                                     end_date=ep.end_date, lookback_days=ep.lookback_days),
+                dlt_source=vk_source(
+                    base_url=ep.base_url,
+                    token=ep.token,
+                    currency=ep.currency,
+                    start_date=ep.start_date,
+                    end_date=ep.end_date,
+                    lookback_days=ep.lookback_days,
+                ),
                 dlt_pipeline=run_pipeline("vk", "raw_vk", warehouse),
                 dagster_dlt_translator=VK_TRANSLATOR,
                 **run_kwargs(config),

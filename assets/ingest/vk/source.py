@@ -10,6 +10,7 @@ Table `campaign_stats` (dataset raw_vk): date, campaign_id, campaign_name, shows
 goals, currency (the account's, from settings: VK sends none) — merged on date + campaign_id, with
 the same look-back cursor as Direct. A value that is not a number goes to raw_vk.quarantine.
 """
+
 from __future__ import annotations
 
 import time
@@ -57,8 +58,9 @@ def windows(first: date, last: date, days: int = MAX_DAYS) -> Iterator[tuple[dat
 
 
 class VKAdsClient:
-    def __init__(self, base_url: str, token: str, *, sleep: Callable[[float], None] = time.sleep,
-                 read_timeout: float = 120.0) -> None:
+    def __init__(
+        self, base_url: str, token: str, *, sleep: Callable[[float], None] = time.sleep, read_timeout: float = 120.0
+    ) -> None:
         self.base = base_url.rstrip("/")
         self._token = token
         self._http = RetryingSession("VK Ads", timeout=(10.0, read_timeout), sleep=sleep)
@@ -67,8 +69,9 @@ class VKAdsClient:
         return f"VKAdsClient({self.base!r}, token=***)"
 
     def get(self, path: str, params: dict[str, Any]) -> dict[str, Any]:
-        response = self._http.get(f"{self.base}{path}", params=params,
-                                  headers={"Authorization": f"Bearer {self._token}"})
+        response = self._http.get(
+            f"{self.base}{path}", params=params, headers={"Authorization": f"Bearer {self._token}"}
+        )
         try:
             body = response.json()
         except ValueError:
@@ -76,8 +79,11 @@ class VKAdsClient:
         if response.status_code != 200 or not isinstance(body, dict) or "error" in body:
             err = (body or {}).get("error") if isinstance(body, dict) else None
             detail = f"{err.get('code')}: {err.get('message')}" if isinstance(err, dict) else repr(response.text[:200])
-            raise VKAdsError(f"VK Ads GET {path}: HTTP {response.status_code}, {detail}", status=response.status_code,
-                             code=err.get("code") if isinstance(err, dict) else None)
+            raise VKAdsError(
+                f"VK Ads GET {path}: HTTP {response.status_code}, {detail}",
+                status=response.status_code,
+                code=err.get("code") if isinstance(err, dict) else None,
+            )
         return body
 
     def campaigns(self) -> dict[int, str]:
@@ -115,7 +121,9 @@ def vk_source(
 ) -> DltResource:
     """VK Ads daily statistics by campaign -> raw_vk.campaign_stats."""
     if currency.upper() not in CURRENCIES:
-        raise VKAdsFormatError(f"VK_ADS_CURRENCY={currency!r} is not a supported currency ({', '.join(sorted(CURRENCIES))})")
+        raise VKAdsFormatError(
+            f"VK_ADS_CURRENCY={currency!r} is not a supported currency ({', '.join(sorted(CURRENCIES))})"
+        )
 
     @dlt.resource(name="campaign_stats", primary_key=list(KEY), write_disposition="merge", columns=HINTS)
     def campaign_stats() -> Iterator[Any]:
@@ -123,7 +131,9 @@ def vk_source(
         client = VKAdsClient(base_url, token, sleep=sleep, read_timeout=read_timeout)
         state = dlt.current.resource_state()
         last = state.get("last_date")
-        first = start_date if last is None else max(start_date, date.fromisoformat(last) - timedelta(days=lookback_days))
+        first = (
+            start_date if last is None else max(start_date, date.fromisoformat(last) - timedelta(days=lookback_days))
+        )
         end = end_date or date.today()
         if first > end:
             return
@@ -131,10 +141,16 @@ def vk_source(
         ids = sorted(names)
         for d_from, d_to in windows(first, end):
             for i in range(0, len(ids), MAX_IDS):
-                chunk = ids[i:i + MAX_IDS]
-                answer = client.get("/api/v2/statistics/campaigns/day.json", {
-                    "id": ",".join(map(str, chunk)), "date_from": d_from.isoformat(), "date_to": d_to.isoformat(),
-                    "metrics": "base"})
+                chunk = ids[i : i + MAX_IDS]
+                answer = client.get(
+                    "/api/v2/statistics/campaigns/day.json",
+                    {
+                        "id": ",".join(map(str, chunk)),
+                        "date_from": d_from.isoformat(),
+                        "date_to": d_to.isoformat(),
+                        "metrics": "base",
+                    },
+                )
                 for item in answer.get("items") or []:
                     for n, row in enumerate(item.get("rows") or []):
                         base = row.get("base") or {}
