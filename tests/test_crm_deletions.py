@@ -64,12 +64,15 @@ def test_an_amocrm_lead_deleted_after_the_first_load_leaves_the_canonical_deals(
     portal.start()
     try:
         pipe = dlt_pipeline("amocrm_deleted", warehouse, "raw_amocrm", tmp_path)
-        source = lambda: amocrm_source(
-            base_url=portal.base_url,
-            access_token=DEFAULT_TOKEN,  # noqa: E731
-            max_rps=200,
-            backoff_base=0.01,
-        )
+
+        def source():
+            return amocrm_source(
+                base_url=portal.base_url,
+                access_token=DEFAULT_TOKEN,
+                max_rps=200,
+                backoff_base=0.01,
+            )
+
         assert not pipe.run(source()).has_failed_jobs
         before = _deals(warehouse, tmp_path, "amocrm")
         assert before == set(portal.leads)
@@ -110,12 +113,15 @@ def test_a_bitrix24_deal_deleted_after_the_first_load_leaves_the_canonical_deals
     portal.start()
     try:
         pipe = dlt_pipeline("bitrix24_deleted", warehouse, "raw_bitrix24", tmp_path)
-        source = lambda: bitrix24_source(
-            webhook_url=portal.webhook_url,
-            rate=None,
-            backoff_base=0.01,  # noqa: E731
-            deletion_scan="always",
-        ).with_resources("deals", "pipelines", "stages", "users", "departments")
+
+        def source():
+            return bitrix24_source(
+                webhook_url=portal.webhook_url,
+                rate=None,
+                backoff_base=0.01,
+                deletion_scan="always",
+            ).with_resources("deals", "pipelines", "stages", "users", "departments")
+
         assert not pipe.run(source()).has_failed_jobs
         before = _deals(warehouse, tmp_path, "bitrix24")
         assert before == {int(d["ID"]) for d in portal.records("deals")}
@@ -138,12 +144,15 @@ def test_an_amocrm_token_without_admin_rights_loads_everything_but_user_names(s_
     portal.start()
     try:
         pipe = dlt_pipeline("amocrm_nonadmin", warehouse, "raw_amocrm", tmp_path)
-        source = lambda: amocrm_source(
-            base_url=portal.base_url,
-            access_token=DEFAULT_TOKEN,  # noqa: E731
-            max_rps=200,
-            backoff_base=0.01,
-        )
+
+        def source():
+            return amocrm_source(
+                base_url=portal.base_url,
+                access_token=DEFAULT_TOKEN,
+                max_rps=200,
+                backoff_base=0.01,
+            )
+
         with caplog.at_level("WARNING", logger="assets.ingest.amocrm.source"):
             info = pipe.run(source())
         assert not info.has_failed_jobs
