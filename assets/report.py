@@ -9,7 +9,9 @@ temp file and moved into place, then runs `evidence sources` + `evidence build`.
 
 import os
 import time
+from datetime import date
 from pathlib import Path
+from typing import cast
 
 import polars as pl
 from dagster import (
@@ -245,14 +247,15 @@ def write_report_db(frames: dict[str, pl.DataFrame], path: Path) -> dict[str, in
     return {name: frame.height for name, frame in frames.items()}
 
 
-def report_day(frames: dict[str, pl.DataFrame]) -> object | None:
+def report_day(frames: dict[str, pl.DataFrame]) -> date | None:
     """The report's "today": the latest as-of day in the ML outputs, else the latest revenue day."""
-    days = [frames[n]["as_of_day"].max() for n in ("forecast", "anomalies", "insights") if frames[n].height]
+    # date columns: polars types a column's max for every dtype, hence the cast
+    days = [cast(date, frames[n]["as_of_day"].max()) for n in ("forecast", "anomalies", "insights") if frames[n].height]
     days = [d for d in days if d is not None]
     if days:
         return max(days)
     revenue = frames["mart_revenue_daily"]
-    return revenue["day"].max() if revenue.height else None
+    return cast(date, revenue["day"].max()) if revenue.height else None
 
 
 # Eager, but not blocked by missing upstream data: the ML inputs are daily-partitioned and old
