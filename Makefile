@@ -112,10 +112,11 @@ lint: python
 	$(BIN)/lint-imports --no-cache
 	$(BIN)/mypy
 
-# Tests run in parallel, one module per worker at a time (module fixtures build a world once).
+# Tests run in parallel, one module per worker at a time (module fixtures build a world once), in the
+# order tests/conftest.py gives (the slow modules first, so none is left running alone at the end).
 PYTEST_WORKERS ?= auto
 test: setup system lint
-	$(BIN)/pytest -q -n $(PYTEST_WORKERS) --dist loadfile
+	$(BIN)/pytest -q -n $(PYTEST_WORKERS) --dist loadfile --no-loadscope-reorder --durations=15
 
 # While working: everything but the whole-graph, browser and PostgreSQL end-to-end tests (marked slow).
 test-fast: setup

@@ -223,8 +223,12 @@ class RetryingSession(requests.Session):
             if exc is None:
                 return outcome.result()  # the last retryable answer: the caller reports it
             reason = type(exc).__name__  # requests' own messages carry the full URL: keep only the type
+            # the host is no secret and tells on-call where the source was looked for (a wrong address?)
+            host = urlsplit(request.url or "").netloc.rpartition("@")[2]
             raise NoAnswer(
-                f"{where}: no answer after {state.attempt_number} attempt(s) ({reason})", state.attempt_number, reason
+                f"{where}: no answer from {host} after {state.attempt_number} attempt(s) ({reason})",
+                state.attempt_number,
+                reason,
             ) from None
 
         hooks, request.hooks = request.hooks, {"response": []}
