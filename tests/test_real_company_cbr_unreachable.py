@@ -1,5 +1,9 @@
 """A real company with Bitrix24 and the CBR address unreachable: the run fails for the CBR alone.
 
+It is also the Bitrix24-only company (no plan sheet, no ads, 1C or telephony): one whole-graph run
+checks both, since a run with the CBR switched off instead differs only in the CBR's step (the amoCRM
+module checks that a source switched off leaves the run green).
+
 One module per configuration so that parallel workers (`make test`) take them side by side; what they
 share (the run, the assertions, the S world) is in tests/support/real_company.py.
 """
@@ -88,3 +92,5 @@ def test_unreachable_cbr_fails_the_run_for_cbr_alone_and_the_rest_builds(bitrix2
     assert "Не обновились источники: Курсы ЦБ" in " ".join(page.text.split()), page.text[-1500:]
     assert not page.foreign_requests
     assert_revenue_is_the_portals_won_rubles(run, portal)
+    plan = run.one("select count(*) as n, sum(plan_rub) as plan from marts.mart_plan_fact")
+    assert plan["n"] > 0 and not plan["plan"], "no plan sheet: plan-fact shows actuals without a plan"

@@ -2,12 +2,13 @@
 
 Each configuration is one run of every asset (the implicit global asset job: `--select '*'`) for
 today's partition, with only that configuration's settings in the environment:
-- Bitrix24 only (the demo portal stands in for the company's own Bitrix24; CBR off, no plan sheet);
-- amoCRM only (the demo amoCRM portal as the company's account);
+- amoCRM only (the demo amoCRM portal as the company's account; CBR off);
 - the Maven CRM export folder only (real public data, in dollars; the rates from a rates file);
-- Bitrix24 with the CBR address unreachable (CBR on, as by default outside demo mode).
+- Bitrix24 only (the demo portal stands in for the company's own Bitrix24; no plan sheet) with the
+  CBR address unreachable (CBR on, as by default outside demo mode).
 Each must end with marts, the forecast and a built site, hold no demo-world row, and, for the last,
-be reported failed for the CBR alone. Expected figures come from the portals' own records and the
+be reported failed for the CBR alone. (Each whole run costs minutes of the test suite, so one run
+checks all a configuration shows.) Expected figures come from the portals' own records and the
 CSV file, summed here with plain Python.
 """
 
