@@ -82,6 +82,7 @@ class Settings(BaseSettings):
     telegram_bot_token: SecretStr | None = None
     telegram_chat_id: str | None = None  # the head of sales: digest and business alerts
     telegram_oncall_chat_id: str | None = None  # failed runs and failed data checks
+    telegram_marketer_chat_id: str | None = None  # channel alerts (budget overrun) also go here when set
     telegram_api_url: HttpUrlText = "https://api.telegram.org"
     company_timezone: str = DEFAULT_TIMEZONE
     # Embedded-default (demo) knobs; ignored once a CRM is configured.

@@ -60,6 +60,7 @@ class TelegramNotifier(ConfigurableResource):
 
     Each field left empty is read from the settings when used: bot_token ← TELEGRAM_BOT_TOKEN,
     chat_id ← TELEGRAM_CHAT_ID (the head of sales), oncall_chat_id ← TELEGRAM_ONCALL_CHAT_ID,
+    marketer_chat_id ← TELEGRAM_MARKETER_CHAT_ID (channel alerts, optional),
     api_url ← TELEGRAM_API_URL (default https://api.telegram.org, or a self-hosted Bot API server).
     Without a token, sending is a logged no-op.
     """
@@ -67,6 +68,7 @@ class TelegramNotifier(ConfigurableResource):
     bot_token: str | None = None
     chat_id: str | None = None
     oncall_chat_id: str | None = None
+    marketer_chat_id: str | None = None
     api_url: str | None = None
     timeout_seconds: float = 15.0
     max_attempts: int = 3
@@ -89,6 +91,11 @@ class TelegramNotifier(ConfigurableResource):
     def oncall_chat(self) -> str | None:
         """The on-call chat: failed runs and failed data checks."""
         return self.oncall_chat_id or load_settings().telegram_oncall_chat_id
+
+    @property
+    def marketer_chat(self) -> str | None:
+        """The marketer's chat: channel alerts (budget overrun), besides the head of sales; None when unset."""
+        return self.marketer_chat_id or load_settings().telegram_marketer_chat_id
 
     @property
     def base_url(self) -> str:

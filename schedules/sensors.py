@@ -1,12 +1,16 @@
-"""Sensors that tell people: anomalies → head of sales; failed runs and failed data checks → on-call.
+"""Sensors that tell people: anomalies and alert rules → head of sales (channel rules also to the
+marketer); failed runs and failed data checks → on-call.
 
 Each keeps a cursor, so evaluating it twice sends nothing new the second time (docs/ARCHITECTURE.md: every
-alert is idempotent), and anomaly alerts also respect a cool-down (docs/KPI.md "Alert rules").
+alert is idempotent), and alerts also respect a cool-down (docs/KPI.md "Alert rules"). Dagster stores a
+sensor's cursor in the instance's storage, so that memory outlives a restart of the daemon.
 """
 
 import json
 import time
-from datetime import date, timedelta
+from collections.abc import Callable
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from dagster import (
     AssetCheckKey,
@@ -25,9 +29,11 @@ from assets.insights.facts import anomalies_of_day
 from resources.settings import load_settings
 from resources.telegram import TelegramNotifier
 from resources.warehouse import Warehouse
+from schedules.alert_rules import alert_html, chats_for, due_alerts, facts_from_rows, forget_old, remember
 from schedules.messages import anomaly_alert_html, check_failure_html, run_failure_html
 
 ANOMALIES_KEY = AssetKey("manager_anomalies")
+ALERT_FACTS_KEY = AssetKey("mart_alert_facts")
 # The same manager and metric are not alerted again within this many hours (docs/KPI.md cool-down).
 ANOMALY_COOLDOWN_HOURS = 12
 # Partitions older than this (backfills, backtests) are history, not news: no alert.
@@ -54,8 +60,20 @@ def _root_message(event: DagsterEvent) -> str:
     return error.message.strip()
 
 
-def build_sensors(tz: str, default_status: DefaultSensorStatus = DefaultSensorStatus.RUNNING) -> list:
-    """The three alert sensors; `tz` is COMPANY_TIMEZONE (what "today" means for anomalies)."""
+def company_now(tz: str) -> datetime:
+    """Now on the company's clock; in the demo world the day is DEMO_TODAY's (the hour stays the real one)."""
+    now = datetime.now(ZoneInfo(tz))
+    demo_today = load_settings().demo_today
+    return datetime.combine(demo_today, now.timetz()) if demo_today else now
+
+
+def build_sensors(
+    tz: str,
+    default_status: DefaultSensorStatus = DefaultSensorStatus.RUNNING,
+    clock: Callable[[], datetime] | None = None,
+) -> list:
+    """The alert sensors; `tz` is COMPANY_TIMEZONE (what "today" means); `clock` pins "now" in tests."""
+    now_local = clock or (lambda: company_now(tz))
 
     @sensor(
         name="anomaly_alerts_to_head_of_sales",
@@ -104,6 +122,41 @@ def build_sensors(tz: str, default_status: DefaultSensorStatus = DefaultSensorSt
                 )
             )
         return SkipReason(f"{delivered} anomaly alert(s) sent from {len(records)} new materialization(s)")
+
+    @sensor(
+        name="rule_alerts_to_head_of_sales",
+        minimum_interval_seconds=60,
+        default_status=default_status,
+        description="When mart_alert_facts materializes, its firing rules (out of cool-down) → Telegram: "
+        "the head of sales, and the marketer for channel rules.",
+    )
+    def rule_alerts(context: SensorEvaluationContext, telegram: TelegramNotifier, warehouse: Warehouse) -> SkipReason:
+        state = _load(context.cursor)
+        last_id: int | None = state.get("last_id")
+        sent: dict[str, str] = state.get("sent", {})  # rule|subject -> the fact day last alerted
+        records = context.instance.fetch_materializations(
+            AssetRecordsFilter(asset_key=ALERT_FACTS_KEY, after_storage_id=last_id), limit=BATCH, ascending=False
+        ).records
+        if not records:
+            return SkipReason("mart_alert_facts has not materialized since the last evaluation")
+        now = now_local()
+        rows = warehouse.query(
+            "select * from marts.mart_alert_facts where is_firing and day >= ?", [now.date() - timedelta(days=1)]
+        )
+        due = due_alerts(facts_from_rows(rows.iter_rows(named=True)), now, sent)
+        delivered = 0
+        try:
+            for fact in due:
+                for chat in chats_for(fact, telegram.head_chat, telegram.marketer_chat):
+                    telegram.send_html(chat, alert_html(fact))
+                remember(sent, fact)
+                delivered += 1
+            last_id = max(record.storage_id for record in records)
+        finally:
+            # What was sent stays recorded even if a later send failed (the tick errors; the next one
+            # reads the mart again and sends only the rest).
+            context.update_cursor(json.dumps({"last_id": last_id, "sent": forget_old(sent, now.date())}))
+        return SkipReason(f"{delivered} rule alert(s) sent of {len(due)} due")
 
     @run_failure_sensor(
         name="run_failures_to_oncall",
@@ -165,4 +218,4 @@ def build_sensors(tz: str, default_status: DefaultSensorStatus = DefaultSensorSt
             context.update_cursor(json.dumps(seen))
         return SkipReason(f"{delivered} failed check(s) sent to on-call")
 
-    return [anomaly_alerts, run_failures, check_failures]
+    return [anomaly_alerts, rule_alerts, run_failures, check_failures]
