@@ -43,7 +43,7 @@ def _ingest(size: str, today: str, workdir: Path, warehouse_url: str) -> float:
     return time.perf_counter() - started
 
 
-def _dbt(duckdb_path: Path, target: Path, today: str) -> float:
+def _dbt(duckdb_path: Path, target: Path, today: str, select: str = "+mart_alert_facts") -> float:
     env = {
         **os.environ,
         "DBT_TARGET": "duckdb",
@@ -57,7 +57,7 @@ def _dbt(duckdb_path: Path, target: Path, today: str) -> float:
             str(DBT),
             "run",
             "--select",
-            "+mart_alert_facts",
+            select,
             "--vars",
             f"{{as_of_day: '{today}'}}",
             "--project-dir",
@@ -79,11 +79,16 @@ def _dbt(duckdb_path: Path, target: Path, today: str) -> float:
     return time.perf_counter() - started
 
 
-def ensure_warehouse(size: str, today: str, workdir: Path) -> Path:
-    """The world's DuckDB file with marts.mart_alert_facts, built once per (size, today, workdir)."""
+def ensure_warehouse(size: str, today: str, workdir: Path, rebuild_mart: bool = False) -> Path:
+    """The world's DuckDB file with marts.mart_alert_facts, built once per (size, today, workdir);
+    `rebuild_mart` runs the mart's model again (a change of its SQL or vars) on the kept raw data."""
     duckdb_path = workdir / "warehouse.duckdb"
     done_mark = workdir / "built.ok"
     if done_mark.exists() and duckdb_path.exists():
+        if rebuild_mart:
+            print(
+                f"rebuilt mart_alert_facts in {_dbt(duckdb_path, workdir / 'target', today, 'mart_alert_facts'):.1f} s"
+            )
         print(f"reusing {duckdb_path}")
         return duckdb_path
     workdir.mkdir(parents=True, exist_ok=True)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from datetime import date, datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
 from pydantic import BaseModel
@@ -24,6 +25,10 @@ from resources.telegram import escape_html as e
 CHANNEL_RULES = frozenset({"budget_overrun"})
 # Rows of these days before today are still news (a day's window that closed overnight).
 MAX_AGE_DAYS = 1
+# Rules about people's work speak only of working days (Monday to Friday, not a Russian public
+# holiday): nobody works on 4 November, and a pace reminder on Saturday says what Monday's will.
+# Ad spend runs every day, so budget_overrun is not among them.
+WORKING_DAY_RULES = frozenset({"kpi_deviation", "conversion_drop", "zero_activity", "no_new_leads", "overdue_deals"})
 
 RULE_TITLES: dict[str, str] = {
     "kpi_deviation": "Отставание от темпа плана",
@@ -69,10 +74,25 @@ def facts_from_rows(rows: Iterable[Mapping[str, Any]]) -> list[AlertFact]:
     return [AlertFact.model_validate(dict(row)) for row in rows]
 
 
+@lru_cache(maxsize=8)
+def _ru_holidays(year: int) -> frozenset[date]:
+    """Russian public holidays and transferred days off of a year (python-holidays, offline)."""
+    import holidays
+
+    return frozenset(holidays.country_holidays("RU", years=[year]).keys())
+
+
+def is_working_day(day: date) -> bool:
+    """Monday to Friday and not a Russian public holiday (as the anomaly model counts them)."""
+    return day.weekday() < 5 and day not in _ru_holidays(day.year)
+
+
 def is_news(fact: AlertFact, now: datetime) -> bool:
     """Whether a firing row may alert at `now` (local time of the company): recent, final, in season."""
     today = now.date()
     if not fact.is_firing or not (today - timedelta(days=MAX_AGE_DAYS) <= fact.day <= today):
+        return False
+    if fact.rule in WORKING_DAY_RULES and not is_working_day(fact.day):
         return False
     if fact.rule == "kpi_deviation" and (fact.value or 0) >= (fact.usual_value or 0):
         return False  # ahead of the plan's pace is good news for the digest, not a push
@@ -115,8 +135,9 @@ def forget_old(sent: Sent, today: date, keep_days: int = 60) -> Sent:
 
 # --- wording ------------------------------------------------------------------------------------
 def _pct(value: float) -> str:
-    """-14.2 -> '−14 %', 5 -> '+5 %' (a typographic minus)."""
-    return f"{round(value):+d} %".replace("-", "−")
+    """-34.2 -> '−34 %', 17.42 -> '+17,4 %': a decimal below 20 %, where rounding could meet the threshold."""
+    text = f"{value:+.1f}".replace(".", ",") if abs(value) < 20 else f"{round(value):+d}"
+    return f"{text} %".replace("-", "−")
 
 
 def _hours(value: float) -> str:
@@ -201,6 +222,92 @@ def alert_html(fact: AlertFact) -> str:
             f"Что сделать: {e(_next_step(fact))}.",
         ]
     )
+
+
+# From this many due subjects of one rule in one tick, they come as one message listing them (on the
+# day the pace rule starts speaking, every lagging manager crosses it at once).
+GROUP_FROM = 3
+
+
+class AlertMessage(BaseModel):
+    """One Telegram message: one fact, or several of one rule and subject type listed together."""
+
+    facts: list[AlertFact]
+    html: str
+
+    @property
+    def rule(self) -> str:
+        return self.facts[0].rule
+
+
+def plural(n: int, forms: tuple[str, str, str]) -> str:
+    """The Russian form for n: 1 менеджер, 3 менеджера, 5 менеджеров, 21 менеджер, 11 менеджеров."""
+    if n % 10 == 1 and n % 100 != 11:
+        return forms[0]
+    if 2 <= n % 10 <= 4 and not 12 <= n % 100 <= 14:
+        return forms[1]
+    return forms[2]
+
+
+def _line(fact: AlertFact) -> str:
+    """A fact as one line of a grouped message: whose, the value against the pace or the usual value."""
+    name = e(fact.subject_name or fact.subject_key or "—")
+    value, usual = fact.value or 0.0, fact.usual_value or 0.0
+    deviation = f" ({_pct(fact.deviation_pct)})" if fact.deviation_pct is not None else ""
+    if fact.rule in ("kpi_deviation", "budget_overrun"):
+        return f"• {name}: <b>{format_rub(value)}</b> при темпе {format_rub(usual)}{deviation}"
+    if fact.rule == "conversion_drop":
+        return f"• {name}: <b>{round(value)} %</b> против {round(usual)} %{deviation}"
+    if fact.rule == "zero_activity":
+        return f"• {name}: <b>{round(value)}</b> активностей"
+    if fact.rule == "overdue_deals":
+        return f"• {name}: <b>{round(value)}</b>"
+    return f"• {name}: <b>{value:g}</b>"
+
+
+def _group_header(fact: AlertFact, count: int) -> str:
+    """What the listed lines measure, and the rule's threshold."""
+    threshold = round(fact.threshold or 0)
+    return {
+        "kpi_deviation": f"Выручка с начала месяца против темпа плана; допустимо отставание до {threshold} %:",
+        "conversion_drop": f"Конверсия за 7 дней против 4 недель до этого; порог падения {threshold} %:",
+        "zero_activity": f"Выполненных активностей до {fact.final_from_hour or 13}:00 (норма — хотя бы одна):",
+        "overdue_deals": "Открытых сделок с прошедшим сроком или без движения (норма — 0):",
+        "budget_overrun": "Расход с начала месяца против темпа месячного бюджета:",
+    }.get(fact.rule, f"{count}:")
+
+
+def compose(due: list[AlertFact]) -> list[AlertMessage]:
+    """The tick's messages: a fact alone, or GROUP_FROM and more of one rule and subject type in one."""
+    groups: dict[tuple[str, str], list[AlertFact]] = {}
+    for fact in due:
+        groups.setdefault((fact.rule, fact.subject_type), []).append(fact)
+    messages: list[AlertMessage] = []
+    for (rule, subject_type), facts in groups.items():
+        if len(facts) < GROUP_FROM:
+            messages.extend(AlertMessage(facts=[fact], html=alert_html(fact)) for fact in facts)
+            continue
+        first = facts[0]
+        who = {
+            "manager": ("менеджер", "менеджера", "менеджеров"),
+            "department": ("отдел", "отдела", "отделов"),
+            "channel": ("канал", "канала", "каналов"),
+            "stage": ("этап", "этапа", "этапов"),
+        }
+        count = f"{len(facts)} {plural(len(facts), who[subject_type])}" if subject_type in who else str(len(facts))
+        lines = [
+            f"⚠️ <b>{e(RULE_TITLES.get(rule, rule))}</b> ({format_day(max(f.day for f in facts))}): {count}",
+            _group_header(first, len(facts)),
+            *(
+                _line(fact)
+                for fact in sorted(
+                    facts, key=lambda f: (-abs(f.deviation_pct or 0), -(f.value or 0), f.subject_name or "")
+                )
+            ),
+            f"Что сделать: {e(_next_step(first))}.",
+        ]
+        messages.append(AlertMessage(facts=facts, html="\n".join(lines)))
+    return messages
 
 
 def chats_for(fact: AlertFact, head_chat: str | None, marketer_chat: str | None) -> list[str]:

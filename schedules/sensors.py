@@ -29,7 +29,7 @@ from assets.insights.facts import anomalies_of_day
 from resources.settings import load_settings
 from resources.telegram import TelegramNotifier
 from resources.warehouse import Warehouse
-from schedules.alert_rules import alert_html, chats_for, due_alerts, facts_from_rows, forget_old, remember
+from schedules.alert_rules import chats_for, compose, due_alerts, facts_from_rows, forget_old, remember
 from schedules.messages import anomaly_alert_html, check_failure_html, run_failure_html
 
 ANOMALIES_KEY = AssetKey("manager_anomalies")
@@ -146,17 +146,18 @@ def build_sensors(
         due = due_alerts(facts_from_rows(rows.iter_rows(named=True)), now, sent)
         delivered = 0
         try:
-            for fact in due:
-                for chat in chats_for(fact, telegram.head_chat, telegram.marketer_chat):
-                    telegram.send_html(chat, alert_html(fact))
-                remember(sent, fact)
+            for message in compose(due):
+                for chat in chats_for(message.facts[0], telegram.head_chat, telegram.marketer_chat):
+                    telegram.send_html(chat, message.html)
+                for fact in message.facts:
+                    remember(sent, fact)
                 delivered += 1
             last_id = max(record.storage_id for record in records)
         finally:
             # What was sent stays recorded even if a later send failed (the tick errors; the next one
             # reads the mart again and sends only the rest).
             context.update_cursor(json.dumps({"last_id": last_id, "sent": forget_old(sent, now.date())}))
-        return SkipReason(f"{delivered} rule alert(s) sent of {len(due)} due")
+        return SkipReason(f"{delivered} rule alert message(s) sent for {len(due)} due fact(s)")
 
     @run_failure_sensor(
         name="run_failures_to_oncall",

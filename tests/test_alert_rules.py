@@ -12,7 +12,17 @@ from typing import Any
 
 import pytest
 
-from schedules.alert_rules import AlertFact, alert_html, chats_for, due_alerts, facts_from_rows, forget_old, remember
+from schedules.alert_rules import (
+    AlertFact,
+    alert_html,
+    chats_for,
+    compose,
+    due_alerts,
+    facts_from_rows,
+    forget_old,
+    plural,
+    remember,
+)
 from tests.fakes.fake_telegram import check_html
 
 TODAY = date(2025, 3, 11)
@@ -97,7 +107,7 @@ def test_every_rule_fires_on_its_hand_made_row():
     assert "(10.03.2025)" in leads and "5,5 ч, допустимо до 4 ч" in leads and "вся компания" in leads
     assert "сделок с прошедшим сроком или без движения: 3, норма — 0" in got["overdue_deals:manager"]
     budget = got["budget_overrun:channel"]
-    assert "Расход с начала месяца: 250 000 ₽, по темпу месячного бюджета 212 903 ₽ (+17 %)" in budget
+    assert "Расход с начала месяца: 250 000 ₽, по темпу месячного бюджета 212 903 ₽ (+17,4 %)" in budget
     assert "маркетолог, канал «Яндекс.Директ»" in budget
     for fact in due:  # valid Telegram HTML, and a next step on each
         errors, visible = check_html(alert_html(fact))
@@ -111,10 +121,10 @@ def test_a_normal_world_stays_quiet():
 
 def test_ahead_of_the_plan_and_early_in_the_month_are_not_pushed():
     ahead = row("kpi_deviation", "manager", "1", "Иванов Иван", 600_000.0, PETROV_PACE, threshold=10.0)
-    # 2 March: a 50 % miss of a two-day pace (1 200 000 x 2 / 31 = 77 419 ₽) is noise
-    early = row("kpi_deviation", "manager", "2", "Петров Пётр", 38_000.0, 77_419.35, day=date(2025, 3, 2))
+    # Monday 3 March: a 50 % miss of a three-day pace (1 200 000 x 3 / 31 = 116 129 ₽) is noise
+    early = row("kpi_deviation", "manager", "2", "Петров Пётр", 58_000.0, 116_129.03, day=date(2025, 3, 3))
     assert due_alerts(facts_from_rows([ahead]), NOW, {}) == []
-    assert due_alerts(facts_from_rows([early]), datetime(2025, 3, 2, 12), {}) == []
+    assert due_alerts(facts_from_rows([early]), datetime(2025, 3, 3, 12), {}) == []
     # the 5th is the first day the pace rule speaks
     fifth = {**early, "day": date(2025, 3, 5)}
     assert len(due_alerts(facts_from_rows([fifth]), datetime(2025, 3, 5, 12), {})) == 1
@@ -177,3 +187,52 @@ def test_memory_is_pruned_but_keeps_what_a_cool_down_needs():
 def test_channel_rules_also_reach_the_marketer(rule, marketer, expected):
     fact = AlertFact(day=TODAY, rule=rule, subject_type="channel", metric="m")
     assert chats_for(fact, "100", marketer) == expected
+
+
+def test_work_rules_keep_to_working_days_and_ad_spend_does_not():
+    # Tuesday 4 November 2025 is National Unity Day: nobody is expected to call anyone
+    holiday = datetime(2025, 11, 4, 19)
+    zero = row("zero_activity", "manager", "4", "Козлов Олег", 0.0, None, day=holiday.date())
+    assert due_alerts(facts_from_rows([zero]), holiday, {}) == []
+    assert len(due_alerts(facts_from_rows([{**zero, "day": date(2025, 11, 5)}]), holiday + timedelta(days=1), {})) == 1
+    # Saturday 15 March 2025: the pace waits for Monday, the ad budget does not
+    saturday = datetime(2025, 3, 15, 12)
+    weekend = [{**r, "day": saturday.date()} for r in FIRING_WORLD if r["rule"] in ("kpi_deviation", "budget_overrun")]
+    assert [f.rule for f in due_alerts(facts_from_rows(weekend), saturday, {})] == ["budget_overrun"]
+
+
+def test_many_subjects_of_one_rule_come_as_one_message():
+    # the 10th: four managers behind the pace at once (plans 1 200 000, 900 000, 600 000, 300 000 ₽,
+    # pace x 10/31) and one overdue manager
+    plans = {"2": ("Петров Пётр", 1_200_000, 200_000), "3": ("Сидорова Анна", 900_000, 250_000)}
+    plans |= {"5": ("Орлова Ева", 600_000, 170_000), "6": ("Зайцев Иван", 300_000, 60_000)}
+    day = date(2025, 3, 10)
+    rows = [
+        row("kpi_deviation", "manager", k, name, fact, plan * 10 / 31, threshold=10.0, day=day)
+        for k, (name, plan, fact) in plans.items()
+    ] + [row("overdue_deals", "manager", "1", "Иванов Иван", 2.0, None, day=day)]
+    messages = compose(due_alerts(facts_from_rows(rows), datetime(2025, 3, 10, 12), {}))
+    assert [(m.rule, len(m.facts)) for m in messages] == [("kpi_deviation", 4), ("overdue_deals", 1)]
+    errors, text = check_html(messages[0].html)
+    assert errors == []
+    lines = text.splitlines()
+    assert lines[0] == "⚠️ Отставание от темпа плана (10.03.2025): 4 менеджера"
+    assert "допустимо отставание до 10 %" in lines[1]
+    # by the size of the miss: Зайцев 60 000 of 96 774 (−38 %), Петров 200 000 of 387 097 (−48 %),
+    # Орлова 170 000 of 193 548 (−12,2 %), Сидорова 250 000 of 290 323 (−13,9 %)
+    assert lines[2:6] == [
+        "• Петров Пётр: 200 000 ₽ при темпе 387 097 ₽ (−48 %)",
+        "• Зайцев Иван: 60 000 ₽ при темпе 96 774 ₽ (−38 %)",
+        "• Сидорова Анна: 250 000 ₽ при темпе 290 323 ₽ (−13,9 %)",
+        "• Орлова Ева: 170 000 ₽ при темпе 193 548 ₽ (−12,2 %)",
+    ]
+    assert lines[6].startswith("Что сделать: разберите с менеджером сделки на финальных этапах")
+    assert "Иванов Иван" in messages[1].html and "Просроченные" in messages[1].html
+
+
+@pytest.mark.parametrize(
+    ("n", "word"),
+    [(1, "менеджер"), (3, "менеджера"), (5, "менеджеров"), (11, "менеджеров"), (21, "менеджер"), (24, "менеджера")],
+)
+def test_counts_read_as_russian(n, word):
+    assert plural(n, ("менеджер", "менеджера", "менеджеров")) == word

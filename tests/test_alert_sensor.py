@@ -115,7 +115,9 @@ def test_a_restart_or_a_rerun_sends_nothing_again(tg, tmp_path, monkeypatch):
     try:
         (state,) = third.all_instigator_state(instigator_type=InstigatorType.SENSOR)
         ticks = third.get_ticks(state.instigator_origin_id, state.selector_id)
-        assert len(ticks) == 2 and ticks[0].skip_reason == "0 rule alert(s) sent of 0 due"  # evaluated, sent nothing
+        assert (
+            len(ticks) == 2 and ticks[0].skip_reason == "0 rule alert message(s) sent for 0 due fact(s)"
+        )  # evaluated, sent nothing
         cursor = json.loads(state.instigator_data.cursor)  # type: ignore[union-attr]
         assert len(cursor["sent"]) == 5
     finally:

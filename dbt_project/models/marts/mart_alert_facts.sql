@@ -19,7 +19,8 @@
 --                    spend against the budget's pace (budget x day of month / days in month); fires
 --                    above var alert_budget_overrun_pct over the pace
 -- Sending (schedules/alert_rules.py) reads cooldown_days (var alert_cooldown_days, by rule),
--- min_day_of_month (var alert_pace_min_day_of_month, kpi_deviation) and final_from_hour.
+-- min_day_of_month (vars alert_pace_min_day_of_month, alert_budget_min_day_of_month: the pace rules)
+-- and final_from_hour.
 -- `subject_key` names every subject as text (a manager's id, 'UC_YDIRECT', '1:C1:PREPARE'). The
 -- anomaly rule lives in the ML stage; the missed-call registry is mart_missed_calls.
 {%- set budgets = var('channel_monthly_budget_rub', {}) or {} %}
@@ -543,8 +544,10 @@ final as (
             {%- endfor %}
             else 1
         end as cooldown_days,
-        case when unioned.rule = 'kpi_deviation' then {{ var('alert_pace_min_day_of_month') }} end
-            as min_day_of_month,
+        case unioned.rule
+            when 'kpi_deviation' then {{ var('alert_pace_min_day_of_month') }}
+            when 'budget_overrun' then {{ var('alert_budget_min_day_of_month') }}
+        end as min_day_of_month,
         case unioned.rule
             when 'zero_activity' then {{ var('alert_zero_activity_by_hour') }}
             when 'no_new_leads' then {{ var('working_hours_end') }}
