@@ -27,7 +27,7 @@ from dagster import (
 
 from assets.insights.facts import anomalies_of_day
 from resources.settings import load_settings
-from resources.telegram import TelegramNotifier
+from resources.telegram import Outbox, TelegramNotifier
 from resources.warehouse import Warehouse
 from schedules.alert_rules import chats_for, compose, due_alerts, facts_from_rows, forget_old, remember
 from schedules.messages import anomaly_alert_html, check_failure_html, run_failure_html
@@ -41,6 +41,9 @@ ANOMALY_MAX_AGE_DAYS = 2
 # How long the cursor remembers which (partition, manager, metric) it already sent.
 SENT_MEMORY_DAYS = 7
 BATCH = 50
+# Sending in one tick stops after this long (a sensor evaluation times out at 60 s); a longer
+# rate-limit wait leaves the rest in the outbox for the next tick.
+SEND_SECONDS_PER_TICK = 40.0
 
 
 def _load(cursor: str | None) -> dict:
@@ -105,7 +108,9 @@ def build_sensors(
                         pair = f"{anomaly.manager_id}|{anomaly.metric}"
                         if key in sent or now - cooldown.get(pair, 0) < ANOMALY_COOLDOWN_HOURS * 3600:
                             continue
-                        telegram.send_html(telegram.head_chat, anomaly_alert_html(anomaly, day))
+                        telegram.send_html(
+                            telegram.head_chat, anomaly_alert_html(anomaly, day), deadline=now + SEND_SECONDS_PER_TICK
+                        )
                         sent[key] = cooldown[pair] = now
                         delivered += 1
                 last_id = record.storage_id
@@ -134,30 +139,33 @@ def build_sensors(
         state = _load(context.cursor)
         last_id: int | None = state.get("last_id")
         sent: dict[str, str] = state.get("sent", {})  # rule|subject -> the fact day last alerted
+        outbox = Outbox.model_validate(state.get("outbox", {}))  # queued, not yet (wholly) delivered
+        deadline = time.time() + SEND_SECONDS_PER_TICK
         records = context.instance.fetch_materializations(
             AssetRecordsFilter(asset_key=ALERT_FACTS_KEY, after_storage_id=last_id), limit=BATCH, ascending=False
         ).records
-        if not records:
+        if not records and not outbox.pending:
             return SkipReason("mart_alert_facts has not materialized since the last evaluation")
-        now = now_local()
-        rows = warehouse.query(
-            "select * from marts.mart_alert_facts where is_firing and day >= ?", [now.date() - timedelta(days=1)]
-        )
-        due = due_alerts(facts_from_rows(rows.iter_rows(named=True)), now, sent)
-        delivered = 0
-        try:
-            for message in compose(due):
+        queued = 0
+        if records:
+            now = now_local()
+            rows = warehouse.query(
+                "select * from marts.mart_alert_facts where is_firing and day >= ?", [now.date() - timedelta(days=1)]
+            )
+            for message in compose(due_alerts(facts_from_rows(rows.iter_rows(named=True)), now, sent)):
                 for chat in chats_for(message.facts[0], telegram.head_chat, telegram.marketer_chat):
-                    telegram.send_html(chat, message.html)
-                for fact in message.facts:
+                    outbox.add(chat, message.html)
+                for fact in message.facts:  # queued counts as sent: the outbox delivers it, once
                     remember(sent, fact)
-                delivered += 1
+                queued += 1
             last_id = max(record.storage_id for record in records)
-        finally:
-            # What was sent stays recorded even if a later send failed (the tick errors; the next one
-            # reads the mart again and sends only the rest).
-            context.update_cursor(json.dumps({"last_id": last_id, "sent": forget_old(sent, now.date())}))
-        return SkipReason(f"{delivered} rule alert message(s) sent for {len(due)} due fact(s)")
+            sent = forget_old(sent, now.date())
+        delivered = outbox.flush(telegram, deadline)
+        # The cursor is stored when the tick ends (Dagster keeps it in the instance's storage).
+        context.update_cursor(json.dumps({"last_id": last_id, "sent": sent, "outbox": outbox.model_dump()}))
+        return SkipReason(
+            f"{queued} rule alert message(s) queued, {delivered} delivered, {len(outbox.pending)} waiting"
+        )
 
     @run_failure_sensor(
         name="run_failures_to_oncall",
@@ -191,6 +199,9 @@ def build_sensors(
         keys: list[AssetCheckKey] = list(repository.asset_graph.asset_check_keys)
         latest = context.instance.event_log_storage.get_latest_asset_check_execution_by_key(keys)
         delivered = 0
+        deadline = (
+            time.time() + SEND_SECONDS_PER_TICK
+        )  # a longer rate limit: the tick errors, the next resends the rest
         try:
             for key, record in sorted(latest.items(), key=lambda item: item[1].id):
                 name = key.to_user_string()
@@ -211,6 +222,7 @@ def build_sensors(
                                 {k: getattr(v, "value", v) for k, v in evaluation.metadata.items()},
                                 blocking=bool(evaluation.blocking),
                             ),
+                            deadline=deadline,
                         )
                         delivered += 1
                 if record.status.value != "PLANNED":

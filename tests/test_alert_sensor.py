@@ -116,10 +116,59 @@ def test_a_restart_or_a_rerun_sends_nothing_again(tg, tmp_path, monkeypatch):
         (state,) = third.all_instigator_state(instigator_type=InstigatorType.SENSOR)
         ticks = third.get_ticks(state.instigator_origin_id, state.selector_id)
         assert (
-            len(ticks) == 2 and ticks[0].skip_reason == "0 rule alert message(s) sent for 0 due fact(s)"
+            len(ticks) == 2 and ticks[0].skip_reason == "0 rule alert message(s) queued, 0 delivered, 0 waiting"
         )  # evaluated, sent nothing
         cursor = json.loads(state.instigator_data.cursor)  # type: ignore[union-attr]
         assert len(cursor["sent"]) == 5
     finally:
         third.dispose()
     assert len(tg.to(HEAD)) == 5 and len(tg.to(MARKETER)) == 1
+
+
+def test_a_rate_limit_past_the_tick_queues_the_alerts_for_the_next_tick(tg, tmp_path, monkeypatch):
+    import time
+
+    import schedules.sensors
+
+    monkeypatch.setenv("DEMO_TODAY", TODAY.isoformat())
+    monkeypatch.setattr(schedules.sensors, "SEND_SECONDS_PER_TICK", 1.0)  # a tick's sending time, shortened
+    warehouse = Warehouse(url=f"duckdb:///{tmp_path}/w.duckdb")
+    write_mart(warehouse, FIRING_WORLD)
+    telegram = TelegramNotifier(bot_token="1:T", chat_id=HEAD, marketer_chat_id=MARKETER, api_url=tg.url)
+    (sensor,) = [s for s in build_sensors("Europe/Moscow", clock=lambda: NOW) if s.name == SENSOR]
+    tg.rate_limit_once(retry_after=2)  # longer than the tick may send
+    with instance_for_test() as instance:
+        context = build_sensor_context(instance=instance, resources={"telegram": telegram, "warehouse": warehouse})
+        instance.report_runless_asset_event(AssetMaterialization("mart_alert_facts"))
+        first = sensor(context)
+        assert tg.messages == [] and tg.requests == 1
+        assert "7 rule alert message(s) queued, 0 delivered, 8 waiting" in str(first.skip_message)
+        assert len(json.loads(context.cursor)["outbox"]["pending"]) == 8  # durable with the cursor
+        sensor(context)  # too early: retry_after has not passed
+        assert tg.requests == 1
+        time.sleep(2.1)
+        sensor(context)
+        sensor(context)
+    assert len(tg.to(HEAD)) == 7 and len(tg.to(MARKETER)) == 1  # each once, after the wait
+
+
+def test_a_long_message_resumes_across_a_restart_from_the_instance_store(tg, tmp_path):
+    from schedules.progress import InstanceProgress
+    from tests.test_telegram import long_text
+
+    text, lines = long_text()
+    telegram = TelegramNotifier(bot_token="1:T", chat_id=HEAD, api_url=tg.url, max_attempts=1)
+    tg.outage_after(2, status=502)
+    first = DagsterInstance.from_config(str(tmp_path))
+    try:
+        with pytest.raises(Exception, match="502"):
+            telegram.send(HEAD, text, progress=InstanceProgress(first))
+    finally:
+        first.dispose()
+    tg.recover()
+    second = DagsterInstance.from_config(str(tmp_path))  # a new process, the same DAGSTER_HOME
+    try:
+        telegram.send(HEAD, text, progress=InstanceProgress(second))
+    finally:
+        second.dispose()
+    assert "\n".join(m.visible_text for m in tg.messages).splitlines() == lines  # each line once, in order
