@@ -84,6 +84,9 @@ class Settings(BaseSettings):
     telegram_oncall_chat_id: str | None = None  # failed runs and failed data checks
     telegram_marketer_chat_id: str | None = None  # channel alerts (budget overrun) also go here when set
     telegram_api_url: HttpUrlText = "https://api.telegram.org"
+    dagster_ui_url: HttpUrlText | None = (
+        None  # e.g. http://dagster.company.local:3000: on-call messages link runs and assets
+    )
     company_timezone: str = DEFAULT_TIMEZONE
     # Embedded-default (demo) knobs; ignored once a CRM is configured.
     demo_size: Literal["S", "M", "L"] = "M"

@@ -17,8 +17,13 @@ from dagster import (
     AssetKey,
     AssetRecordsFilter,
     DagsterEvent,
+    DagsterEventType,
+    DagsterInstance,
+    DagsterRun,
+    DagsterRunStatus,
     DefaultSensorStatus,
     RunFailureSensorContext,
+    RunsFilter,
     SensorEvaluationContext,
     SkipReason,
     run_failure_sensor,
@@ -30,7 +35,7 @@ from resources.settings import load_settings
 from resources.telegram import Outbox, TelegramNotifier
 from resources.warehouse import Warehouse
 from schedules.alert_rules import chats_for, compose, due_alerts, facts_from_rows, forget_old, remember
-from schedules.messages import anomaly_alert_html, check_failure_html, run_failure_html
+from schedules.messages import anomaly_alert_html, check_failure_html, check_recovered_html, run_failure_html
 
 ANOMALIES_KEY = AssetKey("manager_anomalies")
 ALERT_FACTS_KEY = AssetKey("mart_alert_facts")
@@ -68,6 +73,25 @@ def company_now(tz: str) -> datetime:
     now = datetime.now(ZoneInfo(tz))
     demo_today = load_settings().demo_today
     return datetime.combine(demo_today, now.timetz()) if demo_today else now
+
+
+def _same_failure_as_the_run_before(instance: DagsterInstance, run: DagsterRun, steps: set[str]) -> bool:
+    """Whether the job's previous finished run failed in the same steps (a streak on-call already knows)."""
+    record = instance.get_run_record_by_id(run.run_id)
+    if record is None:
+        return False
+    before = instance.get_run_records(
+        RunsFilter(
+            job_name=run.job_name,
+            statuses=[DagsterRunStatus.SUCCESS, DagsterRunStatus.FAILURE, DagsterRunStatus.CANCELED],
+            created_before=record.create_timestamp,
+        ),
+        limit=1,
+    )
+    if not before or before[0].dagster_run.status != DagsterRunStatus.FAILURE:
+        return False
+    previous = instance.all_logs(before[0].dagster_run.run_id, of_type=DagsterEventType.STEP_FAILURE)
+    return {entry.step_key or "?" for entry in previous} == steps
 
 
 def build_sensors(
@@ -170,11 +194,14 @@ def build_sensors(
     @run_failure_sensor(
         name="run_failures_to_oncall",
         default_status=default_status,
-        description="A failed run of any job of this code location → the on-call chat.",
+        description="A failed run of any job of this code location → the on-call chat; a job failing "
+        "run after run in the same steps is one alert until a run of it passes.",
     )
-    def run_failures(context: RunFailureSensorContext, telegram: TelegramNotifier) -> None:
+    def run_failures(context: RunFailureSensorContext, telegram: TelegramNotifier) -> SkipReason | None:
         run = context.dagster_run
         steps = {event.step_key or "?": _root_message(event) for event in context.get_step_failure_events()}
+        if _same_failure_as_the_run_before(context.instance, run, set(steps)):
+            return SkipReason(f"{run.job_name} failed again in the same steps: on-call was told at the first failure")
         telegram.send_html(
             telegram.oncall_chat,
             run_failure_html(
@@ -183,37 +210,46 @@ def build_sensors(
                 run.tags.get("dagster/partition"),
                 context.failure_event.message or "",
                 steps,
+                ui_url=load_settings().dagster_ui_url,
             ),
+            deadline=time.time() + SEND_SECONDS_PER_TICK,
         )
+        return None
 
     @sensor(
         name="asset_check_failures_to_oncall",
         minimum_interval_seconds=60,
         default_status=default_status,
-        description="A failed asset check (dbt test or Python check) → the on-call chat, once per evaluation.",
+        description="A failed asset check (dbt test, Python or freshness check) → the on-call chat, once per "
+        "streak of failures; its first pass after them says so.",
     )
     def check_failures(context: SensorEvaluationContext, telegram: TelegramNotifier) -> SkipReason:
-        seen: dict[str, int] = _load(context.cursor)
+        state = _load(context.cursor)
+        if "seen" not in state:  # the cursor of the version before streaks: {check: last record id}
+            state = {"seen": state, "failing": {}}
+        seen: dict[str, int] = state["seen"]
+        failing: dict[str, int] = state["failing"]  # check -> failures in a row (alerted at the first)
         repository = context.repository_def
         assert repository is not None, "dagster evaluates a sensor within its code location's definitions"
         keys: list[AssetCheckKey] = list(repository.asset_graph.asset_check_keys)
         latest = context.instance.event_log_storage.get_latest_asset_check_execution_by_key(keys)
+        ui_url = load_settings().dagster_ui_url
         delivered = 0
-        deadline = (
-            time.time() + SEND_SECONDS_PER_TICK
-        )  # a longer rate limit: the tick errors, the next resends the rest
+        # a longer rate limit: the tick errors and the next one sends the rest
+        deadline = time.time() + SEND_SECONDS_PER_TICK
         try:
             for key, record in sorted(latest.items(), key=lambda item: item[1].id):
                 name = key.to_user_string()
-                if record.id <= seen.get(name, -1):
+                if record.id <= seen.get(name, -1) or record.status.value in ("PLANNED", "SKIPPED"):
                     continue
-                if record.status.value == "FAILED" and record.event is not None:
-                    evaluation = record.event.asset_check_evaluation
-                    if evaluation is not None and not evaluation.passed:
+                evaluation = record.event.asset_check_evaluation if record.event is not None else None
+                asset = key.asset_key.to_user_string()
+                if record.status.value == "FAILED" and evaluation is not None and not evaluation.passed:
+                    if name not in failing:
                         telegram.send_html(
                             telegram.oncall_chat,
                             check_failure_html(
-                                key.asset_key.to_user_string(),
+                                asset,
                                 key.name,
                                 evaluation.severity.value,
                                 record.run_id,
@@ -221,14 +257,23 @@ def build_sensors(
                                 evaluation.description,
                                 {k: getattr(v, "value", v) for k, v in evaluation.metadata.items()},
                                 blocking=bool(evaluation.blocking),
+                                ui_url=ui_url,
                             ),
                             deadline=deadline,
                         )
                         delivered += 1
-                if record.status.value != "PLANNED":
-                    seen[name] = record.id
+                    failing[name] = failing.get(name, 0) + 1
+                elif record.status.value == "SUCCEEDED" and name in failing:
+                    telegram.send_html(
+                        telegram.oncall_chat,
+                        check_recovered_html(asset, key.name, failing[name], ui_url=ui_url),
+                        deadline=deadline,
+                    )
+                    del failing[name]
+                    delivered += 1
+                seen[name] = record.id
         finally:
-            context.update_cursor(json.dumps(seen))
-        return SkipReason(f"{delivered} failed check(s) sent to on-call")
+            context.update_cursor(json.dumps({"seen": seen, "failing": failing}))
+        return SkipReason(f"{delivered} check message(s) sent to on-call; {len(failing)} check(s) failing")
 
     return [anomaly_alerts, rule_alerts, run_failures, check_failures]
