@@ -115,6 +115,7 @@ class Settings(BaseSettings):
     ingest_start_date: date | None = None  # first load of dated sources (CBR, ads); default a year back
     ads_lookback_days: int = 7
     ingest_cursor_overlap_seconds: float = 60.0  # CRM cursors re-read this margin; merge dedups
+    source_stale_hours: float = Field(default=3.0, gt=0)  # no good load of a source for this long: on-call hears
 
     @classmethod
     def settings_customise_sources(

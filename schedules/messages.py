@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import html
 from collections.abc import Mapping, Sequence
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 from urllib.parse import quote
 
@@ -157,4 +157,41 @@ def check_recovered_html(asset: str, check_name: str, failures: int, ui_url: str
     link = ui_link(ui_url, asset_path(asset) + "?view=checks", "Открыть проверки актива в Dagster")
     if link:
         lines.append(link)
+    return "\n".join(lines)
+
+
+def stale_source_html(
+    asset: str,
+    last_update: datetime | None,
+    now: datetime,
+    stale_hours: float,
+    run_id: str | None = None,
+    ui_url: str | None = None,
+) -> str:
+    """A source with no good load for too long (Dagster's freshness check failed), for the on-call chat.
+
+    `last_update` and `now` are in the company's time zone."""
+    lines = [f"⏳ <b>Источник не обновляется</b>: {e(asset)}"]
+    if last_update is None:
+        lines.append("Удачных загрузок ещё не было.")
+    else:
+        minutes = max(0, round((now - last_update).total_seconds() / 60))
+        lines.append(
+            f"Последняя удачная загрузка: {last_update:%d.%m.%Y %H:%M} — {minutes // 60} ч {minutes % 60} мин назад"
+        )
+    lines.append(f"Ожидается хотя бы раз в {stale_hours:g} ч (SOURCE_STALE_HOURS).")
+    links = [
+        link
+        for link in (
+            ui_link(ui_url, run_path(run_id), "проверка") if run_id else None,
+            ui_link(ui_url, asset_path(asset), "актив"),
+        )
+        if link
+    ]
+    if links:
+        lines.append("Открыть в Dagster: " + ", ".join(links))
+    lines.append(
+        "Что сделать: проверьте, что расписание incremental_refresh_every_15_minutes включено и его запуски "
+        "проходят, затем доступ к источнику (адрес, токен, права)."
+    )
     return "\n".join(lines)

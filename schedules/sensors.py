@@ -8,8 +8,9 @@ sensor's cursor in the instance's storage, so that memory outlives a restart of 
 
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import date, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from dagster import (
@@ -35,10 +36,17 @@ from resources.settings import load_settings
 from resources.telegram import Outbox, TelegramNotifier
 from resources.warehouse import Warehouse
 from schedules.alert_rules import chats_for, compose, due_alerts, facts_from_rows, forget_old, remember
-from schedules.messages import anomaly_alert_html, check_failure_html, check_recovered_html, run_failure_html
+from schedules.messages import (
+    anomaly_alert_html,
+    check_failure_html,
+    check_recovered_html,
+    run_failure_html,
+    stale_source_html,
+)
 
 ANOMALIES_KEY = AssetKey("manager_anomalies")
 ALERT_FACTS_KEY = AssetKey("mart_alert_facts")
+FRESHNESS_CHECK = "freshness_check"  # the name Dagster gives its freshness checks (ingest: raw_* main tables)
 # The same manager and metric are not alerted again within this many hours (docs/KPI.md cool-down).
 ANOMALY_COOLDOWN_HOURS = 12
 # Partitions older than this (backfills, backtests) are history, not news: no alert.
@@ -73,6 +81,15 @@ def company_now(tz: str) -> datetime:
     now = datetime.now(ZoneInfo(tz))
     demo_today = load_settings().demo_today
     return datetime.combine(demo_today, now.timetz()) if demo_today else now
+
+
+def _stale_html(asset: str, metadata: Mapping[str, Any], run_id: str | None, ui_url: str | None) -> str:
+    """The on-call text of a failed freshness check, in the company's time zone."""
+    settings = load_settings()
+    value = metadata.get("dagster/last_updated_timestamp")
+    seconds = getattr(value, "value", value)
+    last = datetime.fromtimestamp(float(seconds), settings.tz) if isinstance(seconds, int | float) else None
+    return stale_source_html(asset, last, datetime.now(settings.tz), settings.source_stale_hours, run_id, ui_url)
 
 
 def _same_failure_as_the_run_before(instance: DagsterInstance, run: DagsterRun, steps: set[str]) -> bool:
@@ -245,7 +262,14 @@ def build_sensors(
                 evaluation = record.event.asset_check_evaluation if record.event is not None else None
                 asset = key.asset_key.to_user_string()
                 if record.status.value == "FAILED" and evaluation is not None and not evaluation.passed:
-                    if name not in failing:
+                    if name not in failing and key.name == FRESHNESS_CHECK:
+                        telegram.send_html(
+                            telegram.oncall_chat,
+                            _stale_html(asset, evaluation.metadata, record.run_id, ui_url),
+                            deadline=deadline,
+                        )
+                        delivered += 1
+                    elif name not in failing:
                         telegram.send_html(
                             telegram.oncall_chat,
                             check_failure_html(

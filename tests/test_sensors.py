@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from dagster import (
@@ -14,6 +15,7 @@ from dagster import (
     DagsterRun,
     DagsterRunStatus,
     Definitions,
+    MetadataValue,
     asset,
     asset_check,
     build_run_status_sensor_context,
@@ -294,4 +296,46 @@ def test_failed_asset_check_goes_to_oncall_once_per_streak(tg, resources, monkey
     assert f'<a href="{UI}/assets/mart_plan_fact?view=checks">проверки актива</a>' in alert.text
     assert "Проверка снова проходит: mart_plan_fact / plan_present" in recovered.visible_text
     assert "не проходила 3 раза подряд" in recovered.visible_text
+    assert tg.rejected == []
+
+
+def test_a_stale_source_reaches_oncall_once(tg, resources, monkeypatch):
+    """The product's own freshness checks (ingest stage): a source whose last good load is 4 hours old."""
+    import time as clock
+    from datetime import datetime as dt
+
+    from dagster import AssetKey, AssetSelection, AssetSpec, define_asset_job
+
+    import assets.ingest
+
+    monkeypatch.setenv("DAGSTER_UI_URL", UI)
+    monkeypatch.setenv("SOURCE_STALE_HOURS", "3")
+    monkeypatch.setenv("COMPANY_TIMEZONE", TZ)
+    ingest = assets.ingest.build_defs()  # the demo world: every source configured
+    (freshness_sensor,) = ingest.sensors
+    assert freshness_sensor.name == "source_freshness_checks"
+    freshness = [c for c in ingest.asset_checks if any(k.name == "freshness_check" for k in c.check_keys)]
+    fresh_keys = {k.asset_key for c in freshness for k in c.check_keys}
+    assert AssetKey(["raw_cbr", "rates"]) in fresh_keys and AssetKey(["raw_bitrix24", "deals"]) in fresh_keys
+    checks_job = define_asset_job("freshness", selection=AssetSelection.checks(*freshness))
+    defs = Definitions(assets=[AssetSpec(k) for k in fresh_keys], asset_checks=freshness, jobs=[checks_job])
+    now = clock.time()
+    with instance_for_test() as instance:
+        for key in fresh_keys:  # every source loaded well 10 minutes ago, the CBR's last good load 4 h ago
+            good = now - (4 * 3600 if key == AssetKey(["raw_cbr", "rates"]) else 600)
+            instance.report_runless_asset_event(
+                AssetMaterialization(key, metadata={"dagster/last_updated_timestamp": MetadataValue.timestamp(good)})
+            )
+        sensor = sensors()["asset_check_failures_to_oncall"]
+        context = build_sensor_context(instance=instance, definitions=defs, resources=resources)
+        for _ in range(3):  # three evaluations of the freshness checks while the CBR stays stale
+            defs.resolve_job_def("freshness").execute_in_process(instance=instance, raise_on_error=False)
+            sensor(context)
+    (msg,) = tg.to(ONCALL)
+    text = msg.visible_text
+    assert "Источник не обновляется: raw_cbr/rates" in text
+    last = dt.fromtimestamp(now - 4 * 3600, ZoneInfo(TZ))
+    assert f"Последняя удачная загрузка: {last:%d.%m.%Y %H:%M} — 4 ч " in text  # and a few minutes at most
+    assert "Ожидается хотя бы раз в 3 ч" in text
+    assert f'<a href="{UI}/assets/raw_cbr/rates">актив</a>' in msg.text
     assert tg.rejected == []
