@@ -134,9 +134,10 @@ def forget_old(sent: Sent, today: date, keep_days: int = 60) -> Sent:
 
 
 # --- wording ------------------------------------------------------------------------------------
-def _pct(value: float) -> str:
-    """-34.2 -> '−34 %', 17.42 -> '+17,4 %': a decimal below 20 %, where rounding could meet the threshold."""
-    text = f"{value:+.1f}".replace(".", ",") if abs(value) < 20 else f"{round(value):+d}"
+def _pct(value: float, threshold: float | None = None) -> str:
+    """-34.2 -> '−34 %'; near the threshold one decimal, so a firing −20,4 % never reads as the −20 % allowed."""
+    near = threshold is not None and abs(round(abs(value)) - threshold) <= 1
+    text = f"{value:+.1f}".replace(".", ",") if near else f"{round(value):+d}"
     return f"{text} %".replace("-", "−")
 
 
@@ -158,7 +159,7 @@ def _owner(fact: AlertFact) -> str:
 
 def _figures(fact: AlertFact) -> str:
     value, usual, threshold = fact.value or 0.0, fact.usual_value, fact.threshold or 0.0
-    deviation = f" ({_pct(fact.deviation_pct)})" if fact.deviation_pct is not None else ""
+    deviation = f" ({_pct(fact.deviation_pct, fact.threshold)})" if fact.deviation_pct is not None else ""
     if fact.rule == "kpi_deviation":
         return (
             f"Выручка с начала месяца: <b>{format_rub(value)}</b>, по темпу плана к этому дню "
@@ -253,7 +254,7 @@ def _line(fact: AlertFact) -> str:
     """A fact as one line of a grouped message: whose, the value against the pace or the usual value."""
     name = e(fact.subject_name or fact.subject_key or "—")
     value, usual = fact.value or 0.0, fact.usual_value or 0.0
-    deviation = f" ({_pct(fact.deviation_pct)})" if fact.deviation_pct is not None else ""
+    deviation = f" ({_pct(fact.deviation_pct, fact.threshold)})" if fact.deviation_pct is not None else ""
     if fact.rule in ("kpi_deviation", "budget_overrun"):
         return f"• {name}: <b>{format_rub(value)}</b> при темпе {format_rub(usual)}{deviation}"
     if fact.rule == "conversion_drop":
