@@ -146,7 +146,8 @@ class RetryingSession(requests.Session):
 
     `what` names the API in logs and errors. Hooks for the few APIs with more to say:
     `retry_if(response)` also retries answers beyond RETRY_STATUS; `hint(response)` gives the wait the
-    server asked for (default: the Retry-After header), capped like any other; `before_attempt()` runs
+    server asked for (default: the Retry-After header), capped like any other; `retry_status` narrows
+    the answers retried here (Telegram's client handles its 429 itself, with waits beyond the cap); `before_attempt()` runs
     before every try (a client's own rate limiter, a request counter); `describe(url)` is what logs and
     errors may show of the URL. `sleep` and `clock` are injectable so tests need no real waiting.
     """
@@ -159,6 +160,7 @@ class RetryingSession(requests.Session):
         timeout: float | tuple[float, float] = (10.0, 60.0),
         headers: Mapping[str, str] | None = None,
         retry_if: Callable[[requests.Response], bool] | None = None,
+        retry_status: frozenset[int] = RETRY_STATUS,
         hint: Callable[[requests.Response], float | None] = retry_after_header,
         before_attempt: Callable[[], None] | None = None,
         describe: Callable[[str], str] = url_path,
@@ -171,6 +173,7 @@ class RetryingSession(requests.Session):
         self.timeout = timeout
         self.headers.update(headers or {})
         self._retry_if = retry_if
+        self._retry_status = retry_status
         self._hint = hint
         self._before_attempt = before_attempt
         self._describe = describe
@@ -181,7 +184,7 @@ class RetryingSession(requests.Session):
         return f"RetryingSession({self.what!r})"
 
     def _retryable(self, response: requests.Response) -> bool:
-        return response.status_code in RETRY_STATUS or bool(self._retry_if and self._retry_if(response))
+        return response.status_code in self._retry_status or bool(self._retry_if and self._retry_if(response))
 
     def _wait(self, state: RetryCallState) -> float:
         outcome = state.outcome

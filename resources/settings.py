@@ -82,7 +82,11 @@ class Settings(BaseSettings):
     telegram_bot_token: SecretStr | None = None
     telegram_chat_id: str | None = None  # the head of sales: digest and business alerts
     telegram_oncall_chat_id: str | None = None  # failed runs and failed data checks
+    telegram_marketer_chat_id: str | None = None  # channel alerts (budget overrun) also go here when set
     telegram_api_url: HttpUrlText = "https://api.telegram.org"
+    dagster_ui_url: HttpUrlText | None = (
+        None  # e.g. http://dagster.company.local:3000: on-call messages link runs and assets
+    )
     company_timezone: str = DEFAULT_TIMEZONE
     # Embedded-default (demo) knobs; ignored once a CRM is configured.
     demo_size: Literal["S", "M", "L"] = "M"
@@ -111,6 +115,7 @@ class Settings(BaseSettings):
     ingest_start_date: date | None = None  # first load of dated sources (CBR, ads); default a year back
     ads_lookback_days: int = 7
     ingest_cursor_overlap_seconds: float = 60.0  # CRM cursors re-read this margin; merge dedups
+    source_stale_hours: float = Field(default=3.0, gt=0)  # no good load of a source for this long: on-call hears
 
     @classmethod
     def settings_customise_sources(

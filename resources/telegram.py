@@ -1,23 +1,30 @@
 """Telegram Bot API: the digest to the head of sales and alerts to the on-call chat.
 
 The only code that reaches Telegram, through the shared retrying session (resources/http.py): a
-refused connection, a timeout, 429 and 5xx are tried again; Telegram names its wait in the body
-(`parameters.retry_after`), which counts as the Retry-After. The bot token is part of every Bot API
-URL, so this module never logs a URL and scrubs the token from any error it re-raises. Settings are
-read when the resource is used (not at import time), so the token never sits in Dagster's resource
-config.
+refused connection, a timeout and 5xx are tried again with backoff. A 429 names its wait in the body
+(`parameters.retry_after`, any size): `deliver` waits it out when that ends before the caller's
+deadline, else stops and says when to come back; `Outbox` keeps such messages (and those a network
+failure held back) for the caller to store durably and send on its next tick, resuming a message
+split in pieces from the first piece not delivered, as `send_html` does with a `Progress` store.
+The bot token is part of every Bot API URL, so this module never logs a URL and scrubs the token
+from any error it re-raises. Settings are read when the resource is used (not at import time), so
+the token never sits in Dagster's resource config; TELEGRAM_API_URL may name a self-hosted Bot API.
 """
 
 from __future__ import annotations
 
+import hashlib
 import html
 import logging
-from typing import Any
+import time
+from collections.abc import Callable
+from typing import Any, Protocol
 
 import requests
 from dagster import ConfigurableResource, get_dagster_logger
+from pydantic import BaseModel
 
-from resources.http import NoAnswer, RetryingSession, RetryPolicy, retry_after_header
+from resources.http import RETRY_STATUS, NoAnswer, RetryingSession, RetryPolicy, retry_after_header
 from resources.settings import load_settings
 
 MAX_MESSAGE_CHARS = 4096
@@ -25,6 +32,48 @@ MAX_MESSAGE_CHARS = 4096
 
 class TelegramError(RuntimeError):
     """The Bot API refused a message (the text never contains the token)."""
+
+
+class TelegramUnreachable(TelegramError):
+    """No answer from the Bot API, or 5xx after the retries: worth trying again later."""
+
+
+class Delivery(BaseModel):
+    """How far one message got: `delivered` of its `pieces`; `retry_at` (epoch s) when rate limited."""
+
+    chat: str
+    pieces: int
+    delivered: int
+    retry_at: float | None = None
+
+    @property
+    def complete(self) -> bool:
+        return self.delivered >= self.pieces
+
+
+class TelegramDeferred(TelegramError):
+    """Rate limited beyond the caller's deadline; the delivered pieces are recorded, the rest are not sent."""
+
+    def __init__(self, delivery: Delivery) -> None:
+        wait = max(0.0, (delivery.retry_at or time.time()) - time.time())
+        super().__init__(
+            f"telegram: rate limited for {wait:.0f} s more; {delivery.delivered} of {delivery.pieces} piece(s) "
+            "delivered, the rest are sent by the next attempt"
+        )
+        self.delivery = delivery
+
+
+class Progress(Protocol):
+    """A durable record of how many pieces of a message were delivered (key: `message_key`)."""
+
+    def get(self, key: str) -> int: ...
+
+    def set(self, key: str, delivered: int) -> None: ...
+
+
+def message_key(chat: str, html_text: str) -> str:
+    """A message's identity for its progress: the chat and a digest of the text (never the text itself)."""
+    return f"telegram:{chat}:{hashlib.sha256(html_text.encode()).hexdigest()[:16]}"
 
 
 def escape_html(text: str) -> str:
@@ -60,6 +109,7 @@ class TelegramNotifier(ConfigurableResource):
 
     Each field left empty is read from the settings when used: bot_token ← TELEGRAM_BOT_TOKEN,
     chat_id ← TELEGRAM_CHAT_ID (the head of sales), oncall_chat_id ← TELEGRAM_ONCALL_CHAT_ID,
+    marketer_chat_id ← TELEGRAM_MARKETER_CHAT_ID (channel alerts, optional),
     api_url ← TELEGRAM_API_URL (default https://api.telegram.org, or a self-hosted Bot API server).
     Without a token, sending is a logged no-op.
     """
@@ -67,6 +117,7 @@ class TelegramNotifier(ConfigurableResource):
     bot_token: str | None = None
     chat_id: str | None = None
     oncall_chat_id: str | None = None
+    marketer_chat_id: str | None = None
     api_url: str | None = None
     timeout_seconds: float = 15.0
     max_attempts: int = 3
@@ -91,6 +142,11 @@ class TelegramNotifier(ConfigurableResource):
         return self.oncall_chat_id or load_settings().telegram_oncall_chat_id
 
     @property
+    def marketer_chat(self) -> str | None:
+        """The marketer's chat: channel alerts (budget overrun), besides the head of sales; None when unset."""
+        return self.marketer_chat_id or load_settings().telegram_marketer_chat_id
+
+    @property
     def base_url(self) -> str:
         return (self.api_url or load_settings().telegram_api_url).rstrip("/")
 
@@ -98,61 +154,189 @@ class TelegramNotifier(ConfigurableResource):
         return get_dagster_logger("telegram")
 
     # --- sending -------------------------------------------------------------------------
-    def send(self, chat: str | None, text: str) -> int:
+    def send(self, chat: str | None, text: str, progress: Progress | None = None) -> int:
         """Send plain text (escaped here) to `chat`; returns the number of messages sent."""
-        return self.send_html(chat, escape_html(text))
+        return self.send_html(chat, escape_html(text), progress=progress)
 
-    def send_html(self, chat: str | None, html_text: str) -> int:
-        """Send text already in Telegram HTML (parts escaped with escape_html); split at 4096 chars."""
-        token = self._token()
-        if token is None:
-            self._log().info("telegram: TELEGRAM_BOT_TOKEN is not set; message not sent (%d chars)", len(html_text))
+    def send_html(
+        self, chat: str | None, html_text: str, progress: Progress | None = None, deadline: float | None = None
+    ) -> int:
+        """Send text already in Telegram HTML (parts escaped with escape_html); split at 4096 chars.
+
+        With `progress` (a durable store, e.g. the Dagster instance's), the pieces delivered are
+        recorded one by one, so a rerun after a failure half-way sends only the pieces not delivered.
+        A 429 is waited out whatever its retry_after, unless that passes `deadline` (epoch seconds):
+        then TelegramDeferred is raised, the delivered pieces recorded. Returns the pieces sent now.
+        """
+        if not self._ready(chat, html_text):
             return 0
+        assert chat is not None
+        key = message_key(chat, html_text)
+        start = progress.get(key) if progress is not None else 0
+        pieces = len(split_message(html_text))
+        if start >= pieces:
+            self._log().info("telegram: message %s already delivered to chat %s; not sent again", key, chat)
+            return 0
+        record = (lambda done: progress.set(key, done)) if progress is not None else None
+        delivery = self.deliver(chat, html_text, start=start, deadline=deadline, on_piece=record)
+        if not delivery.complete:
+            raise TelegramDeferred(delivery)
+        return delivery.delivered - start
+
+    def deliver(
+        self,
+        chat: str,
+        html_text: str,
+        *,
+        start: int = 0,
+        deadline: float | None = None,
+        on_piece: Callable[[int], None] | None = None,
+    ) -> Delivery:
+        """Send the pieces of `html_text` from piece `start` on; `on_piece(n)` after each (n delivered).
+
+        Network errors and 5xx are retried with backoff (resources/http.py); a 429 is waited out when
+        its retry_after ends before `deadline` (None: always), else the delivery stops there and says
+        when to come back (`retry_at`). Raises TelegramUnreachable when the Bot API does not answer (or
+        keeps answering 5xx) and TelegramError when it refuses the message; the pieces delivered before
+        were reported to `on_piece`.
+        """
+        token = self._token()
+        pieces = split_message(html_text)
+        if token is None:
+            return Delivery(chat=chat, pieces=len(pieces), delivered=len(pieces))
+        done = start
+        while done < len(pieces):
+            payload = {
+                "chat_id": chat,
+                "text": pieces[done],
+                "parse_mode": "HTML",
+                "link_preview_options": {"is_disabled": True},
+            }
+            wait = self._post(token, "sendMessage", payload)
+            if wait is None:
+                done += 1
+                if on_piece is not None:
+                    on_piece(done)
+                continue
+            now = time.time()
+            if deadline is not None and now + wait > deadline:
+                self._log().warning(
+                    "telegram: rate limited for %.0f s, past this send's deadline; %d of %d piece(s) delivered, "
+                    "the rest later",
+                    wait,
+                    done,
+                    len(pieces),
+                )
+                return Delivery(chat=chat, pieces=len(pieces), delivered=done, retry_at=now + wait)
+            self._log().warning("telegram: rate limited, waiting %.0f s as the Bot API asks", wait)
+            self.sleep(wait)
+        self._log().info("telegram: sent %d message(s) to chat %s", done - start, chat)
+        return Delivery(chat=chat, pieces=len(pieces), delivered=done)
+
+    def sleep(self, seconds: float) -> None:
+        """The wait a 429 asks for (a method, so a test can shorten it)."""
+        time.sleep(seconds)
+
+    def _ready(self, chat: str | None, html_text: str) -> bool:
+        if self._token() is None:
+            self._log().info("telegram: TELEGRAM_BOT_TOKEN is not set; message not sent (%d chars)", len(html_text))
+            return False
         if not chat:
             self._log().warning("telegram: no chat id configured for this message; not sent")
-            return 0
-        sent = 0
-        for piece in split_message(html_text):
-            self._post(
-                token,
-                "sendMessage",
-                {
-                    "chat_id": chat,
-                    "text": piece,
-                    "parse_mode": "HTML",
-                    "link_preview_options": {"is_disabled": True},
-                },
-            )
-            sent += 1
-        self._log().info("telegram: sent %d message(s) to chat %s", sent, chat)
-        return sent
+            return False
+        return True
 
-    def _post(self, token: str, method: str, payload: dict[str, Any]) -> dict[str, Any]:
+    def _post(self, token: str, method: str, payload: dict[str, Any]) -> float | None:
+        """One Bot API call: None when done, the seconds to wait on a 429; raises on anything else."""
         session = RetryingSession(
             "telegram",
             policy=RetryPolicy(max_attempts=self.max_attempts),
             timeout=self.timeout_seconds,
-            hint=_retry_after,
+            retry_status=RETRY_STATUS - {429},  # a 429 names its own wait, honoured by `deliver`
             describe=lambda url: url.rsplit("/", 1)[-1],
         )  # the method, never the token
         with session:
             try:
                 response = session.post(f"{self.base_url}/bot{token}/{method}", json=payload)
             except NoAnswer as exc:
-                raise TelegramError(
+                raise TelegramUnreachable(
                     f"telegram {method}: cannot reach the Bot API ({exc.reason}, {exc.attempts} attempt(s))"
                 ) from None
             except requests.RequestException as exc:
-                raise TelegramError(
+                raise TelegramUnreachable(
                     f"telegram {method}: cannot reach the Bot API: {str(exc).replace(token, '***')}"
                 ) from None
         answer = _answer(response)
         if answer.get("ok"):
-            return answer
-        if answer.get("error_code") == 429:
-            raise TelegramError(f"telegram {method}: still rate limited after {self.max_attempts} attempts")
+            return None
+        if answer.get("error_code") == 429 or response.status_code == 429:
+            return _retry_after(response) or 1.0
         description = str(answer.get("description", "no description")).replace(token, "***")
-        raise TelegramError(f"telegram {method} failed: {answer.get('error_code')} {description}")
+        error = f"telegram {method} failed: {answer.get('error_code')} {description}"
+        if response.status_code >= 500:
+            raise TelegramUnreachable(f"{error} (after {self.max_attempts} attempts)")
+        raise TelegramError(error)
+
+
+class Pending(BaseModel):
+    """A message waiting in an Outbox: `delivered` of its pieces went; not to be tried before `not_before`."""
+
+    chat: str
+    html: str
+    delivered: int = 0
+    not_before: float = 0.0
+
+
+class Outbox(BaseModel):
+    """Messages to deliver in order, as data the caller stores durably (a sensor keeps it in its cursor).
+
+    `flush` sends until the outbox is empty, the deadline comes, a rate limit asks for a wait past it,
+    or the Bot API cannot be reached; whatever is left stays, with how far each message got.
+    """
+
+    pending: list[Pending] = []
+
+    def add(self, chat: str | None, html_text: str) -> None:
+        if chat:
+            self.pending.append(Pending(chat=chat, html=html_text))
+
+    def flush(
+        self,
+        telegram: TelegramNotifier,
+        deadline: float,
+        retry_unreachable_after: float = 60.0,
+        clock: Callable[[], float] = time.time,
+    ) -> int:
+        """Deliver what is due before `deadline` (epoch seconds by `clock`); returns the messages completed."""
+        completed = 0
+        log = get_dagster_logger("telegram")
+        while self.pending and clock() < deadline:
+            item = self.pending[0]
+            if item.not_before > clock():
+                break
+
+            def record(done: int, item: Pending = item) -> None:
+                item.delivered = done
+
+            try:
+                delivery = telegram.deliver(
+                    item.chat, item.html, start=item.delivered, deadline=deadline, on_piece=record
+                )
+            except TelegramUnreachable as exc:
+                log.warning("%s; %d message(s) kept for the next attempt", exc, len(self.pending))
+                item.not_before = clock() + retry_unreachable_after
+                break
+            except TelegramError as exc:  # refused for good (a malformed message): keeping it would block the rest
+                log.error("%s; that message to chat %s is dropped", exc, item.chat)
+                self.pending.pop(0)
+                continue
+            if not delivery.complete:
+                for waiting in self.pending:  # the rate limit is the bot's, not one chat's
+                    waiting.not_before = max(waiting.not_before, delivery.retry_at or 0.0)
+                break
+            self.pending.pop(0)
+            completed += 1
+        return completed
 
 
 def _answer(response: requests.Response) -> dict[str, Any]:

@@ -11,6 +11,7 @@ from resources.settings import load_settings
 from resources.telegram import TelegramNotifier
 from resources.warehouse import Warehouse
 from schedules.messages import digest_html
+from schedules.progress import InstanceProgress
 
 REFRESH_JOB_NAME = "incremental_refresh"
 FORECAST_JOB_NAME = "morning_forecast"
@@ -75,7 +76,10 @@ def send_morning_digest(
         texts, source = template_recommendations(facts), "template"
     else:
         texts, source = stored
-    sent = telegram.send_html(telegram.head_chat, digest_html(facts, texts, source))
+    # progress in the instance: a rerun after a failure half-way sends only the pieces not delivered
+    sent = telegram.send_html(
+        telegram.head_chat, digest_html(facts, texts, source), progress=InstanceProgress(context.instance)
+    )
     context.add_output_metadata({"as_of_day": day.isoformat(), "messages": sent, "source": source})
     return sent
 

@@ -6,9 +6,11 @@ docs/KPI.md: the metric, its value, the usual value, who owns it, one next step.
 
 from __future__ import annotations
 
+import html
 from collections.abc import Mapping, Sequence
-from datetime import date
+from datetime import date, datetime
 from typing import Any
+from urllib.parse import quote
 
 from assets.insights.facts import AnomalyFact, DayFacts
 from assets.insights.writer import (
@@ -21,6 +23,7 @@ from assets.insights.writer import (
     metric_label,
 )
 from resources.telegram import escape_html as e
+from schedules.alert_rules import plural
 
 MAX_DETAIL_CHARS = 1500
 
@@ -63,11 +66,35 @@ def anomaly_alert_html(anomaly: AnomalyFact, day: date) -> str:
     )
 
 
+def ui_link(ui_url: str | None, path: str, label: str) -> str | None:
+    """A link into the Dagster UI (DAGSTER_UI_URL) for a Telegram message; None without the setting."""
+    if not ui_url:
+        return None
+    return f'<a href="{html.escape(ui_url.rstrip("/") + path, quote=True)}">{e(label)}</a>'
+
+
+def run_path(run_id: str) -> str:
+    return f"/runs/{quote(run_id)}"
+
+
+def asset_path(asset: str) -> str:
+    """The UI's page of an asset key written as 'a/b' (AssetKey.to_user_string)."""
+    return "/assets/" + "/".join(quote(part) for part in asset.split("/"))
+
+
 def run_failure_html(
-    job_name: str, run_id: str, partition: str | None, message: str, failed_steps: Mapping[str, str]
+    job_name: str,
+    run_id: str,
+    partition: str | None,
+    message: str,
+    failed_steps: Mapping[str, str],
+    ui_url: str | None = None,
 ) -> str:
-    """A failed run, for the on-call chat."""
+    """A failed run, for the on-call chat (with a link to the run when DAGSTER_UI_URL is set)."""
     lines = [f"❌ <b>Запуск упал</b>: {e(job_name)}", f"run_id: <code>{e(run_id)}</code>"]
+    link = ui_link(ui_url, run_path(run_id), "Открыть запуск в Dagster")
+    if link:
+        lines.append(link)
     if partition:
         lines.append(f"Партиция: {e(partition)}")
     if message:
@@ -87,13 +114,24 @@ def check_failure_html(
     description: str | None,
     metadata: Mapping[str, Any],
     blocking: bool = False,
+    ui_url: str | None = None,
 ) -> str:
-    """A failed asset check (data quality), for the on-call chat."""
+    """A failed asset check (data quality), for the on-call chat (links to the run and the asset)."""
     lines = [
         f"🔴 <b>Проверка данных не прошла</b>: {e(asset)} / {e(check_name)}",
         f"Серьёзность: {e(severity)}",
         f"run_id: <code>{e(run_id)}</code>",
     ]
+    links = [
+        link
+        for link in (
+            ui_link(ui_url, run_path(run_id), "запуск") if run_id else None,
+            ui_link(ui_url, asset_path(asset) + "?view=checks", "проверки актива"),
+        )
+        if link
+    ]
+    if links:
+        lines.append("Открыть в Dagster: " + ", ".join(links))
     if partition:
         lines.append(f"Партиция: {e(partition)}")
     if description:
@@ -107,4 +145,53 @@ def check_failure_html(
         )
     else:
         lines.append("Что сделать: проверьте источник и модель, затем перезапустите материализацию.")
+    return "\n".join(lines)
+
+
+def check_recovered_html(asset: str, check_name: str, failures: int, ui_url: str | None = None) -> str:
+    """A check that failed run after run passes again: the end of the one alert its streak sent."""
+    lines = [
+        f"✅ <b>Проверка снова проходит</b>: {e(asset)} / {e(check_name)}",
+        f"До этого не проходила {failures} {plural(failures, ('раз', 'раза', 'раз'))} подряд.",
+    ]
+    link = ui_link(ui_url, asset_path(asset) + "?view=checks", "Открыть проверки актива в Dagster")
+    if link:
+        lines.append(link)
+    return "\n".join(lines)
+
+
+def stale_source_html(
+    asset: str,
+    last_update: datetime | None,
+    now: datetime,
+    stale_hours: float,
+    run_id: str | None = None,
+    ui_url: str | None = None,
+) -> str:
+    """A source with no good load for too long (Dagster's freshness check failed), for the on-call chat.
+
+    `last_update` and `now` are in the company's time zone."""
+    lines = [f"⏳ <b>Источник не обновляется</b>: {e(asset)}"]
+    if last_update is None:
+        lines.append("Удачных загрузок ещё не было.")
+    else:
+        minutes = max(0, round((now - last_update).total_seconds() / 60))
+        lines.append(
+            f"Последняя удачная загрузка: {last_update:%d.%m.%Y %H:%M} — {minutes // 60} ч {minutes % 60} мин назад"
+        )
+    lines.append(f"Ожидается хотя бы раз в {stale_hours:g} ч (SOURCE_STALE_HOURS).")
+    links = [
+        link
+        for link in (
+            ui_link(ui_url, run_path(run_id), "проверка") if run_id else None,
+            ui_link(ui_url, asset_path(asset), "актив"),
+        )
+        if link
+    ]
+    if links:
+        lines.append("Открыть в Dagster: " + ", ".join(links))
+    lines.append(
+        "Что сделать: проверьте, что расписание incremental_refresh_every_15_minutes включено и его запуски "
+        "проходят, затем доступ к источнику (адрес, токен, права)."
+    )
     return "\n".join(lines)

@@ -1,20 +1,30 @@
-"""Sensors that tell people: anomalies → head of sales; failed runs and failed data checks → on-call.
+"""Sensors that tell people: anomalies and alert rules → head of sales (channel rules also to the
+marketer); failed runs and failed data checks → on-call.
 
 Each keeps a cursor, so evaluating it twice sends nothing new the second time (docs/ARCHITECTURE.md: every
-alert is idempotent), and anomaly alerts also respect a cool-down (docs/KPI.md "Alert rules").
+alert is idempotent), and alerts also respect a cool-down (docs/KPI.md "Alert rules"). Dagster stores a
+sensor's cursor in the instance's storage, so that memory outlives a restart of the daemon.
 """
 
 import json
 import time
-from datetime import date, timedelta
+from collections.abc import Callable, Mapping
+from datetime import date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
 
 from dagster import (
     AssetCheckKey,
     AssetKey,
     AssetRecordsFilter,
     DagsterEvent,
+    DagsterEventType,
+    DagsterInstance,
+    DagsterRun,
+    DagsterRunStatus,
     DefaultSensorStatus,
     RunFailureSensorContext,
+    RunsFilter,
     SensorEvaluationContext,
     SkipReason,
     run_failure_sensor,
@@ -23,11 +33,20 @@ from dagster import (
 
 from assets.insights.facts import anomalies_of_day
 from resources.settings import load_settings
-from resources.telegram import TelegramNotifier
+from resources.telegram import Outbox, TelegramNotifier
 from resources.warehouse import Warehouse
-from schedules.messages import anomaly_alert_html, check_failure_html, run_failure_html
+from schedules.alert_rules import chats_for, compose, due_alerts, facts_from_rows, forget_old, remember
+from schedules.messages import (
+    anomaly_alert_html,
+    check_failure_html,
+    check_recovered_html,
+    run_failure_html,
+    stale_source_html,
+)
 
 ANOMALIES_KEY = AssetKey("manager_anomalies")
+ALERT_FACTS_KEY = AssetKey("mart_alert_facts")
+FRESHNESS_CHECK = "freshness_check"  # the name Dagster gives its freshness checks (ingest: raw_* main tables)
 # The same manager and metric are not alerted again within this many hours (docs/KPI.md cool-down).
 ANOMALY_COOLDOWN_HOURS = 12
 # Partitions older than this (backfills, backtests) are history, not news: no alert.
@@ -35,6 +54,9 @@ ANOMALY_MAX_AGE_DAYS = 2
 # How long the cursor remembers which (partition, manager, metric) it already sent.
 SENT_MEMORY_DAYS = 7
 BATCH = 50
+# Sending in one tick stops after this long (a sensor evaluation times out at 60 s); a longer
+# rate-limit wait leaves the rest in the outbox for the next tick.
+SEND_SECONDS_PER_TICK = 40.0
 
 
 def _load(cursor: str | None) -> dict:
@@ -54,8 +76,48 @@ def _root_message(event: DagsterEvent) -> str:
     return error.message.strip()
 
 
-def build_sensors(tz: str, default_status: DefaultSensorStatus = DefaultSensorStatus.RUNNING) -> list:
-    """The three alert sensors; `tz` is COMPANY_TIMEZONE (what "today" means for anomalies)."""
+def company_now(tz: str) -> datetime:
+    """Now on the company's clock; in the demo world the day is DEMO_TODAY's (the hour stays the real one)."""
+    now = datetime.now(ZoneInfo(tz))
+    demo_today = load_settings().demo_today
+    return datetime.combine(demo_today, now.timetz()) if demo_today else now
+
+
+def _stale_html(asset: str, metadata: Mapping[str, Any], run_id: str | None, ui_url: str | None) -> str:
+    """The on-call text of a failed freshness check, in the company's time zone."""
+    settings = load_settings()
+    value = metadata.get("dagster/last_updated_timestamp")
+    seconds = getattr(value, "value", value)
+    last = datetime.fromtimestamp(float(seconds), settings.tz) if isinstance(seconds, int | float) else None
+    return stale_source_html(asset, last, datetime.now(settings.tz), settings.source_stale_hours, run_id, ui_url)
+
+
+def _same_failure_as_the_run_before(instance: DagsterInstance, run: DagsterRun, steps: set[str]) -> bool:
+    """Whether the job's previous finished run failed in the same steps (a streak on-call already knows)."""
+    record = instance.get_run_record_by_id(run.run_id)
+    if record is None:
+        return False
+    before = instance.get_run_records(
+        RunsFilter(
+            job_name=run.job_name,
+            statuses=[DagsterRunStatus.SUCCESS, DagsterRunStatus.FAILURE, DagsterRunStatus.CANCELED],
+            created_before=record.create_timestamp,
+        ),
+        limit=1,
+    )
+    if not before or before[0].dagster_run.status != DagsterRunStatus.FAILURE:
+        return False
+    previous = instance.all_logs(before[0].dagster_run.run_id, of_type=DagsterEventType.STEP_FAILURE)
+    return {entry.step_key or "?" for entry in previous} == steps
+
+
+def build_sensors(
+    tz: str,
+    default_status: DefaultSensorStatus = DefaultSensorStatus.RUNNING,
+    clock: Callable[[], datetime] | None = None,
+) -> list:
+    """The alert sensors; `tz` is COMPANY_TIMEZONE (what "today" means); `clock` pins "now" in tests."""
+    now_local = clock or (lambda: company_now(tz))
 
     @sensor(
         name="anomaly_alerts_to_head_of_sales",
@@ -87,7 +149,9 @@ def build_sensors(tz: str, default_status: DefaultSensorStatus = DefaultSensorSt
                         pair = f"{anomaly.manager_id}|{anomaly.metric}"
                         if key in sent or now - cooldown.get(pair, 0) < ANOMALY_COOLDOWN_HOURS * 3600:
                             continue
-                        telegram.send_html(telegram.head_chat, anomaly_alert_html(anomaly, day))
+                        telegram.send_html(
+                            telegram.head_chat, anomaly_alert_html(anomaly, day), deadline=now + SEND_SECONDS_PER_TICK
+                        )
                         sent[key] = cooldown[pair] = now
                         delivered += 1
                 last_id = record.storage_id
@@ -105,14 +169,56 @@ def build_sensors(tz: str, default_status: DefaultSensorStatus = DefaultSensorSt
             )
         return SkipReason(f"{delivered} anomaly alert(s) sent from {len(records)} new materialization(s)")
 
+    @sensor(
+        name="rule_alerts_to_head_of_sales",
+        minimum_interval_seconds=60,
+        default_status=default_status,
+        description="When mart_alert_facts materializes, its firing rules (out of cool-down) → Telegram: "
+        "the head of sales, and the marketer for channel rules.",
+    )
+    def rule_alerts(context: SensorEvaluationContext, telegram: TelegramNotifier, warehouse: Warehouse) -> SkipReason:
+        state = _load(context.cursor)
+        last_id: int | None = state.get("last_id")
+        sent: dict[str, str] = state.get("sent", {})  # rule|subject -> the fact day last alerted
+        outbox = Outbox.model_validate(state.get("outbox", {}))  # queued, not yet (wholly) delivered
+        deadline = time.time() + SEND_SECONDS_PER_TICK
+        records = context.instance.fetch_materializations(
+            AssetRecordsFilter(asset_key=ALERT_FACTS_KEY, after_storage_id=last_id), limit=BATCH, ascending=False
+        ).records
+        if not records and not outbox.pending:
+            return SkipReason("mart_alert_facts has not materialized since the last evaluation")
+        queued = 0
+        if records:
+            now = now_local()
+            rows = warehouse.query(
+                "select * from marts.mart_alert_facts where is_firing and day >= ?", [now.date() - timedelta(days=1)]
+            )
+            for message in compose(due_alerts(facts_from_rows(rows.iter_rows(named=True)), now, sent)):
+                for chat in chats_for(message.facts[0], telegram.head_chat, telegram.marketer_chat):
+                    outbox.add(chat, message.html)
+                for fact in message.facts:  # queued counts as sent: the outbox delivers it, once
+                    remember(sent, fact)
+                queued += 1
+            last_id = max(record.storage_id for record in records)
+            sent = forget_old(sent, now.date())
+        delivered = outbox.flush(telegram, deadline)
+        # The cursor is stored when the tick ends (Dagster keeps it in the instance's storage).
+        context.update_cursor(json.dumps({"last_id": last_id, "sent": sent, "outbox": outbox.model_dump()}))
+        return SkipReason(
+            f"{queued} rule alert message(s) queued, {delivered} delivered, {len(outbox.pending)} waiting"
+        )
+
     @run_failure_sensor(
         name="run_failures_to_oncall",
         default_status=default_status,
-        description="A failed run of any job of this code location → the on-call chat.",
+        description="A failed run of any job of this code location → the on-call chat; a job failing "
+        "run after run in the same steps is one alert until a run of it passes.",
     )
-    def run_failures(context: RunFailureSensorContext, telegram: TelegramNotifier) -> None:
+    def run_failures(context: RunFailureSensorContext, telegram: TelegramNotifier) -> SkipReason | None:
         run = context.dagster_run
         steps = {event.step_key or "?": _root_message(event) for event in context.get_step_failure_events()}
+        if _same_failure_as_the_run_before(context.instance, run, set(steps)):
+            return SkipReason(f"{run.job_name} failed again in the same steps: on-call was told at the first failure")
         telegram.send_html(
             telegram.oncall_chat,
             run_failure_html(
@@ -121,34 +227,53 @@ def build_sensors(tz: str, default_status: DefaultSensorStatus = DefaultSensorSt
                 run.tags.get("dagster/partition"),
                 context.failure_event.message or "",
                 steps,
+                ui_url=load_settings().dagster_ui_url,
             ),
+            deadline=time.time() + SEND_SECONDS_PER_TICK,
         )
+        return None
 
     @sensor(
         name="asset_check_failures_to_oncall",
         minimum_interval_seconds=60,
         default_status=default_status,
-        description="A failed asset check (dbt test or Python check) → the on-call chat, once per evaluation.",
+        description="A failed asset check (dbt test, Python or freshness check) → the on-call chat, once per "
+        "streak of failures; its first pass after them says so.",
     )
     def check_failures(context: SensorEvaluationContext, telegram: TelegramNotifier) -> SkipReason:
-        seen: dict[str, int] = _load(context.cursor)
+        state = _load(context.cursor)
+        if "seen" not in state:  # the cursor of the version before streaks: {check: last record id}
+            state = {"seen": state, "failing": {}}
+        seen: dict[str, int] = state["seen"]
+        failing: dict[str, int] = state["failing"]  # check -> failures in a row (alerted at the first)
         repository = context.repository_def
         assert repository is not None, "dagster evaluates a sensor within its code location's definitions"
         keys: list[AssetCheckKey] = list(repository.asset_graph.asset_check_keys)
         latest = context.instance.event_log_storage.get_latest_asset_check_execution_by_key(keys)
+        ui_url = load_settings().dagster_ui_url
         delivered = 0
+        # a longer rate limit: the tick errors and the next one sends the rest
+        deadline = time.time() + SEND_SECONDS_PER_TICK
         try:
             for key, record in sorted(latest.items(), key=lambda item: item[1].id):
                 name = key.to_user_string()
-                if record.id <= seen.get(name, -1):
+                if record.id <= seen.get(name, -1) or record.status.value in ("PLANNED", "SKIPPED"):
                     continue
-                if record.status.value == "FAILED" and record.event is not None:
-                    evaluation = record.event.asset_check_evaluation
-                    if evaluation is not None and not evaluation.passed:
+                evaluation = record.event.asset_check_evaluation if record.event is not None else None
+                asset = key.asset_key.to_user_string()
+                if record.status.value == "FAILED" and evaluation is not None and not evaluation.passed:
+                    if name not in failing and key.name == FRESHNESS_CHECK:
+                        telegram.send_html(
+                            telegram.oncall_chat,
+                            _stale_html(asset, evaluation.metadata, record.run_id, ui_url),
+                            deadline=deadline,
+                        )
+                        delivered += 1
+                    elif name not in failing:
                         telegram.send_html(
                             telegram.oncall_chat,
                             check_failure_html(
-                                key.asset_key.to_user_string(),
+                                asset,
                                 key.name,
                                 evaluation.severity.value,
                                 record.run_id,
@@ -156,13 +281,23 @@ def build_sensors(tz: str, default_status: DefaultSensorStatus = DefaultSensorSt
                                 evaluation.description,
                                 {k: getattr(v, "value", v) for k, v in evaluation.metadata.items()},
                                 blocking=bool(evaluation.blocking),
+                                ui_url=ui_url,
                             ),
+                            deadline=deadline,
                         )
                         delivered += 1
-                if record.status.value != "PLANNED":
-                    seen[name] = record.id
+                    failing[name] = failing.get(name, 0) + 1
+                elif record.status.value == "SUCCEEDED" and name in failing:
+                    telegram.send_html(
+                        telegram.oncall_chat,
+                        check_recovered_html(asset, key.name, failing[name], ui_url=ui_url),
+                        deadline=deadline,
+                    )
+                    del failing[name]
+                    delivered += 1
+                seen[name] = record.id
         finally:
-            context.update_cursor(json.dumps(seen))
-        return SkipReason(f"{delivered} failed check(s) sent to on-call")
+            context.update_cursor(json.dumps({"seen": seen, "failing": failing}))
+        return SkipReason(f"{delivered} check message(s) sent to on-call; {len(failing)} check(s) failing")
 
-    return [anomaly_alerts, run_failures, check_failures]
+    return [anomaly_alerts, rule_alerts, run_failures, check_failures]

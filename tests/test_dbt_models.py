@@ -992,6 +992,25 @@ def assert_kpi_marts_match_the_hand_made_world(warehouse: Warehouse) -> None:
     # overdue: Boris's deal 8 (forgotten, expected Feb 10); deal 6 is neither
     assert alert(feb14, "overdue_deals", "manager", 2) == (1.0, None, True)
     assert (feb14, "overdue_deals", "manager", 1) not in alerts
+    # how the sensor sends them: the vars alert_cooldown_days, alert_*_min_day_of_month as columns;
+    # a day's zero activity is final at 13:00, its lead gap at the end of the working day (18:00)
+    sending = {(r["rule"], r["cooldown_days"], r["min_day_of_month"], r["final_from_hour"]) for r in alerts.values()}
+    assert sending >= {
+        ("kpi_deviation", 14, 10, None),
+        ("zero_activity", 1, None, 13),
+        ("no_new_leads", 1, None, 18),
+        ("overdue_deals", 7, None, None),
+        ("conversion_drop", 7, None, None),
+        ("budget_overrun", 7, 3, None),
+    }
+    assert {rule for rule, *_ in sending} == {
+        "budget_overrun",
+        "kpi_deviation",
+        "zero_activity",
+        "no_new_leads",
+        "overdue_deals",
+        "conversion_drop",
+    }
 
 
 # (month, manager) -> (plan, actual, won, fulfilment %, colour, remaining) of the whole month, by hand

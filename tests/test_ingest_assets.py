@@ -88,7 +88,9 @@ def test_a_real_company_gets_only_its_configured_sources(monkeypatch):
 
     def sources() -> set[str]:
         defs = build_defs()
-        assert len(defs.asset_checks) == len(defs.assets)  # one source_refreshed check per source
+        names = sorted(k.name for c in defs.asset_checks for k in c.check_keys)
+        # per source, on its main table: source_refreshed (the last load failed) and freshness_check (stale)
+        assert names == sorted(["source_refreshed", "freshness_check"] * len(defs.assets))
         return {spec.tags["source"] for a in defs.assets for spec in a.specs}
 
     assert sources() == {"bitrix24", "cbr"}  # the CBR needs no credentials: on unless switched off

@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from dagster import (
@@ -14,6 +15,7 @@ from dagster import (
     DagsterRun,
     DagsterRunStatus,
     Definitions,
+    MetadataValue,
     asset,
     asset_check,
     build_run_status_sensor_context,
@@ -185,9 +187,13 @@ def test_backfilled_old_partitions_do_not_alert(tg, resources, pinned_today):
 
 
 # --- failures → on-call -----------------------------------------------------------------------
+PORTAL = {"down": True}  # whether the test's portal answers 503
+
+
 @op
 def load_leads() -> None:
-    raise RuntimeError("портал ответил 503 QUERY_LIMIT_EXCEEDED")
+    if PORTAL["down"]:
+        raise RuntimeError("портал ответил 503 QUERY_LIMIT_EXCEEDED")
 
 
 @job
@@ -195,10 +201,13 @@ def failing_refresh() -> None:
     load_leads()
 
 
-def test_failed_run_goes_to_oncall(tg, resources):
-    with instance_for_test() as instance:
-        result = failing_refresh.execute_in_process(instance=instance, raise_on_error=False)
-        assert not result.success
+UI = "http://dagster.company.local:3000"
+
+
+def run_and_sense(instance, resources) -> str:
+    """Run the refresh, then the failure sensor over its failure (as the daemon would); the run's id."""
+    result = failing_refresh.execute_in_process(instance=instance, raise_on_error=False)
+    if not result.success:
         context = build_run_status_sensor_context(
             sensor_name="run_failures_to_oncall",
             dagster_instance=instance,
@@ -207,10 +216,36 @@ def test_failed_run_goes_to_oncall(tg, resources):
             resources=resources,
         ).for_run_failure()
         sensors()["run_failures_to_oncall"](context)
+    return result.run_id
+
+
+def test_failed_run_goes_to_oncall_with_a_link(tg, resources, monkeypatch):
+    monkeypatch.setenv("DAGSTER_UI_URL", UI + "/")
+    PORTAL["down"] = True
+    with instance_for_test() as instance:
+        run_id = run_and_sense(instance, resources)
     assert tg.to(HEAD) == []
     (msg,) = tg.to(ONCALL)
-    assert "failing_refresh" in msg.visible_text and result.run_id in msg.visible_text
+    assert "failing_refresh" in msg.visible_text and run_id in msg.visible_text
     assert "QUERY_LIMIT_EXCEEDED" in msg.visible_text
+    assert f'<a href="{UI}/runs/{run_id}">Открыть запуск в Dagster</a>' in msg.text
+    assert tg.rejected == []
+
+
+def test_a_job_failing_run_after_run_is_one_alert_until_it_passes(tg, resources):
+    with instance_for_test() as instance:
+        PORTAL["down"] = True
+        first = run_and_sense(instance, resources)
+        for _ in range(2):  # the next two refreshes fail the same way
+            run_and_sense(instance, resources)
+        assert [first in m.visible_text for m in tg.to(ONCALL)] == [True]
+        PORTAL["down"] = False
+        run_and_sense(instance, resources)  # the portal is back
+        PORTAL["down"] = True
+        again = run_and_sense(instance, resources)  # a new failure after a pass: a new alert
+    assert [m.visible_text.count(run) for m, run in zip(tg.to(ONCALL), [first, again])] == [1, 1]
+    assert len(tg.to(ONCALL)) == 2
+    assert "<a " not in tg.to(ONCALL)[0].text  # no DAGSTER_UI_URL: no link
 
 
 @asset
@@ -218,8 +253,13 @@ def mart_plan_fact() -> None:
     return None
 
 
+PLAN = {"rows": 0}
+
+
 @asset_check(asset=mart_plan_fact, description="plan rows exist for the current month")
 def plan_present() -> AssetCheckResult:
+    if PLAN["rows"]:
+        return AssetCheckResult(passed=True, metadata={"rows": PLAN["rows"]})
     return AssetCheckResult(passed=False, metadata={"rows": 0}, description="в плане нет строк за март")
 
 
@@ -228,20 +268,74 @@ def plan_not_negative() -> AssetCheckResult:
     return AssetCheckResult(passed=True)
 
 
-def test_failed_asset_check_goes_to_oncall_once(tg, resources):
+def test_failed_asset_check_goes_to_oncall_once_per_streak(tg, resources, monkeypatch):
+    monkeypatch.setenv("DAGSTER_UI_URL", UI)
     defs = Definitions(assets=[mart_plan_fact], asset_checks=[plan_present, plan_not_negative])
     sensor = sensors()["asset_check_failures_to_oncall"]
+    everything = [mart_plan_fact, plan_present, plan_not_negative]
+    PLAN["rows"] = 0
     with instance_for_test() as instance:
-        assert materialize([mart_plan_fact, plan_present, plan_not_negative], instance=instance).success
+        first = materialize(everything, instance=instance, raise_on_error=False)
         context = build_sensor_context(instance=instance, definitions=defs, resources=resources)
         sensor(context)
         sensor(context)  # same evaluation: not repeated
         assert len(tg.to(ONCALL)) == 1
-        materialize([mart_plan_fact, plan_present, plan_not_negative], instance=instance)  # fails again: a new alert
+        for _ in range(2):  # fails at the next two refreshes too: the same streak, no new alert
+            materialize(everything, instance=instance, raise_on_error=False)
+            sensor(context)
+        assert len(tg.to(ONCALL)) == 1
+        PLAN["rows"] = 12
+        materialize(everything, instance=instance)  # the plan is loaded: the check passes
         sensor(context)
     assert tg.to(HEAD) == []
-    msgs = tg.to(ONCALL)
-    assert len(msgs) == 2
-    assert all("plan_not_negative" not in m.visible_text for m in msgs)  # a passing check is silent
-    assert "mart_plan_fact / plan_present" in msgs[0].visible_text
-    assert "в плане нет строк за март" in msgs[0].visible_text and "rows: 0" in msgs[0].visible_text
+    alert, recovered = tg.to(ONCALL)
+    assert "plan_not_negative" not in alert.visible_text  # a passing check is silent
+    assert "mart_plan_fact / plan_present" in alert.visible_text
+    assert "в плане нет строк за март" in alert.visible_text and "rows: 0" in alert.visible_text
+    assert f'<a href="{UI}/runs/{first.run_id}">запуск</a>' in alert.text
+    assert f'<a href="{UI}/assets/mart_plan_fact?view=checks">проверки актива</a>' in alert.text
+    assert "Проверка снова проходит: mart_plan_fact / plan_present" in recovered.visible_text
+    assert "не проходила 3 раза подряд" in recovered.visible_text
+    assert tg.rejected == []
+
+
+def test_a_stale_source_reaches_oncall_once(tg, resources, monkeypatch):
+    """The product's own freshness checks (ingest stage): a source whose last good load is 4 hours old."""
+    import time as clock
+    from datetime import datetime as dt
+
+    from dagster import AssetKey, AssetSelection, AssetSpec, define_asset_job
+
+    import assets.ingest
+
+    monkeypatch.setenv("DAGSTER_UI_URL", UI)
+    monkeypatch.setenv("SOURCE_STALE_HOURS", "3")
+    monkeypatch.setenv("COMPANY_TIMEZONE", TZ)
+    ingest = assets.ingest.build_defs()  # the demo world: every source configured
+    (freshness_sensor,) = ingest.sensors
+    assert freshness_sensor.name == "source_freshness_checks"
+    freshness = [c for c in ingest.asset_checks if any(k.name == "freshness_check" for k in c.check_keys)]
+    fresh_keys = {k.asset_key for c in freshness for k in c.check_keys}
+    assert AssetKey(["raw_cbr", "rates"]) in fresh_keys and AssetKey(["raw_bitrix24", "deals"]) in fresh_keys
+    checks_job = define_asset_job("freshness", selection=AssetSelection.checks(*freshness))
+    defs = Definitions(assets=[AssetSpec(k) for k in fresh_keys], asset_checks=freshness, jobs=[checks_job])
+    now = clock.time()
+    with instance_for_test() as instance:
+        for key in fresh_keys:  # every source loaded well 10 minutes ago, the CBR's last good load 4 h ago
+            good = now - (4 * 3600 if key == AssetKey(["raw_cbr", "rates"]) else 600)
+            instance.report_runless_asset_event(
+                AssetMaterialization(key, metadata={"dagster/last_updated_timestamp": MetadataValue.timestamp(good)})
+            )
+        sensor = sensors()["asset_check_failures_to_oncall"]
+        context = build_sensor_context(instance=instance, definitions=defs, resources=resources)
+        for _ in range(3):  # three evaluations of the freshness checks while the CBR stays stale
+            defs.resolve_job_def("freshness").execute_in_process(instance=instance, raise_on_error=False)
+            sensor(context)
+    (msg,) = tg.to(ONCALL)
+    text = msg.visible_text
+    assert "Источник не обновляется: raw_cbr/rates" in text
+    last = dt.fromtimestamp(now - 4 * 3600, ZoneInfo(TZ))
+    assert f"Последняя удачная загрузка: {last:%d.%m.%Y %H:%M} — 4 ч " in text  # and a few minutes at most
+    assert "Ожидается хотя бы раз в 3 ч" in text
+    assert f'<a href="{UI}/assets/raw_cbr/rates">актив</a>' in msg.text
+    assert tg.rejected == []

@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import socket
 import time
 
 import pytest
 
-from resources.telegram import TelegramError, TelegramNotifier, split_message
+from resources.telegram import (
+    Outbox,
+    TelegramDeferred,
+    TelegramError,
+    TelegramNotifier,
+    TelegramUnreachable,
+    escape_html,
+    split_message,
+)
 from tests.fakes.fake_telegram import FakeTelegram
 
 TOKEN = "123456:ABC-secret-token-xyz"
@@ -108,3 +117,116 @@ def test_settings_come_from_the_environment(tg, monkeypatch):
     env.send(env.oncall_chat, "дежурному")
     assert [m.text for m in tg.to("888")] == ["дежурному"]
     assert TelegramNotifier().base_url == tg.url
+
+
+# --- failures: retried, deferred, resumed ------------------------------------------------------
+class RecordingNotifier(TelegramNotifier):
+    """Records the waits a 429 asks for instead of sleeping through them."""
+
+    def sleep(self, seconds: float) -> None:
+        WAITS.append(seconds)
+
+
+WAITS: list[float] = []
+
+
+def long_text() -> tuple[str, list[str]]:
+    """About 12 000 characters in lines: three pieces or more."""
+    lines = [f"Строка {i:04d}: менеджер, сделка, сумма {i * 1000} ₽" for i in range(300)]
+    return "\n".join(lines), lines
+
+
+def test_5xx_and_dropped_connections_are_retried(tg):
+    tg.fail_next(2, status=502)
+    assert notifier(tg).send("100", "после 502") == 1
+    assert tg.requests == 3 and [m.text for m in tg.messages] == ["после 502"]
+    tg.drop_next(1)
+    assert notifier(tg).send("100", "после обрыва") == 1
+    assert [m.text for m in tg.messages] == ["после 502", "после обрыва"]
+
+
+def test_a_long_retry_after_is_honoured_when_there_is_no_deadline(tg):
+    WAITS.clear()
+    tg.rate_limit_once(retry_after=600)  # above the shared session's 120 s cap
+    quiet = RecordingNotifier(bot_token=TOKEN, api_url=tg.url)
+    assert quiet.send("100", "через 10 минут") == 1
+    assert WAITS == [600.0] and tg.requests == 2
+
+
+def test_a_retry_after_past_the_deadline_is_not_waited_but_deferred(tg):
+    tg.rate_limit_once(retry_after=300)
+    started = time.monotonic()
+    with pytest.raises(TelegramDeferred, match="0 of 1 piece"):
+        notifier(tg).send_html("100", "позже", deadline=time.time() + 5)
+    assert time.monotonic() - started < 5 and tg.messages == []
+
+
+def test_the_outbox_keeps_what_a_rate_limit_holds_back_for_the_next_tick(tg):
+    text, lines = long_text()
+    outbox = Outbox()
+    outbox.add("100", escape_html(text))
+    outbox.add("200", "второе")
+    tg.rate_limit_once(retry_after=300)
+    now = time.time()
+    # tick 1: the first piece is rate limited for 300 s, past the tick's 30 s
+    assert outbox.flush(notifier(tg), deadline=now + 30) == 0
+    assert [(p.chat, p.delivered) for p in outbox.pending] == [("100", 0), ("200", 0)]
+    assert all(p.not_before >= now + 299 for p in outbox.pending)
+    # stored as the sensor stores it, read back by the next tick
+    outbox = Outbox.model_validate(json.loads(json.dumps(outbox.model_dump())))
+    # a tick before retry_after has passed sends nothing
+    assert outbox.flush(notifier(tg), deadline=now + 90, clock=lambda: now + 60) == 0
+    assert tg.requests == 1
+    # a tick after it delivers everything, in order
+    later = now + 301
+    assert outbox.flush(notifier(tg), deadline=later + 30, clock=lambda: later) == 2
+    assert outbox.pending == []
+    assert "\n".join(m.visible_text for m in tg.to("100")).splitlines() == lines
+    assert [m.text for m in tg.to("200")] == ["второе"]
+
+
+def test_a_split_message_that_fails_half_way_is_resumed_not_resent(tg):
+    text, lines = long_text()
+    progress = MemoryProgress()
+    tg.outage_after(2, status=502)  # two pieces go, then the Bot API is down
+    with pytest.raises(TelegramUnreachable):
+        notifier(tg).send("100", text, progress=progress)
+    assert len(tg.messages) == 2
+    tg.recover()
+    sent = notifier(tg).send("100", text, progress=progress)  # the rerun
+    assert sent == len(tg.messages) - 2 >= 1
+    assert "\n".join(m.visible_text for m in tg.messages).splitlines() == lines  # each line once, in order
+    assert notifier(tg).send("100", text, progress=progress) == 0  # a third run: nothing again
+
+
+def test_the_outbox_resumes_a_split_message_after_an_outage(tg):
+    text, lines = long_text()
+    outbox = Outbox()
+    outbox.add("100", escape_html(text))
+    tg.outage_after(1, status=503)
+    now = time.time()
+    assert outbox.flush(notifier(tg), deadline=now + 30) == 0
+    assert outbox.pending[0].delivered == 1 and len(tg.messages) == 1
+    tg.recover()
+    assert outbox.flush(notifier(tg), deadline=now + 150, clock=lambda: now + 90) == 1  # after the 60 s pause
+    assert "\n".join(m.visible_text for m in tg.messages).splitlines() == lines
+
+
+def test_a_refused_message_leaves_the_outbox_and_does_not_block_the_rest(tg, caplog):
+    outbox = Outbox()
+    outbox.add("100", "<b>не закрыт тег")  # Telegram cannot parse it: it will never go
+    outbox.add("100", "следующее")
+    assert outbox.flush(notifier(tg), deadline=time.time() + 30) == 1
+    assert [m.text for m in tg.messages] == ["следующее"] and outbox.pending == []
+    assert "can't parse entities" in caplog.text
+
+
+class MemoryProgress:
+    def __init__(self) -> None:
+        self.values: dict[str, int] = {}
+
+    def get(self, key: str) -> int:
+        return self.values.get(key, 0)
+
+    def set(self, key: str, delivered: int) -> None:
+        self.values[key] = delivered

@@ -37,8 +37,24 @@ def source_assets() -> dict[str, AssetsDefinition]:
 
 
 def build_defs() -> Definitions:
-    """The configured sources' assets and their checks; resources come from definitions.py."""
-    from assets.ingest.checks import source_refreshed_check
+    """The configured sources' assets and their checks; resources come from definitions.py.
+
+    Besides `source_refreshed` (the last load failed), each source's main table has Dagster's
+    freshness check: no good load for SOURCE_STALE_HOURS (the refresh stopped, or the source has failed
+    run after run) fails it, and the `source_freshness_checks` sensor evaluates it every few minutes;
+    the check-failure sensor tells on-call.
+    """
+    import warnings
+    from datetime import timedelta
+
+    from dagster import (
+        DefaultSensorStatus,
+        SupersessionWarning,
+        build_last_update_freshness_checks,
+        build_sensor_for_freshness_checks,
+    )
+
+    from assets.ingest.checks import main_table_key, source_refreshed_check
     from assets.ingest.sources import SOURCES, configured_sources
 
     settings = load_settings()
@@ -52,4 +68,20 @@ def build_defs() -> Definitions:
     by_name = source_assets()
     assets = [by_name[name] for name in present]
     checks = [source_refreshed_check(SOURCES[name], by_name[name]) for name in present]
-    return Definitions(assets=assets, asset_checks=checks)
+    if not present:
+        return Definitions(assets=assets, asset_checks=checks)
+    # Dagster marks these factories superseded by FreshnessPolicy, whose verdicts are freshness events,
+    # not asset checks; checks go through the same on-call sensor (and streaks) as every other check.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", category=SupersessionWarning)
+        freshness = build_last_update_freshness_checks(
+            assets=[main_table_key(SOURCES[name], by_name[name]) for name in present],
+            lower_bound_delta=timedelta(hours=settings.source_stale_hours),
+        )
+        sensor = build_sensor_for_freshness_checks(
+            freshness_checks=freshness,
+            name="source_freshness_checks",
+            minimum_interval_seconds=300,
+            default_status=DefaultSensorStatus.RUNNING,
+        )
+    return Definitions(assets=assets, asset_checks=[*checks, *freshness], sensors=[sensor])

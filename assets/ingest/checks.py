@@ -26,9 +26,14 @@ from resources.warehouse import Warehouse
 CHECK_NAME = "source_refreshed"
 
 
+def main_table_key(source: Source, assets_def: AssetsDefinition) -> AssetKey:
+    """The asset of the source's main table: where its checks (refreshed, fresh) sit."""
+    return next(k for k in assets_def.keys if k.path[-1] == source.table)
+
+
 def source_refreshed_check(source: Source, assets_def: AssetsDefinition) -> Any:
     """The check of `source`, on its main table."""
-    key: AssetKey = next(k for k in assets_def.keys if k.path[-1] == source.table)
+    key = main_table_key(source, assets_def)
     title = source.title
 
     @asset_check(  # type: ignore[arg-type]  # dagster accepts a generator of results; its alias names only a return

@@ -127,6 +127,11 @@ def ensure_mode(warehouse: Warehouse, demo: bool) -> None:
     warehouse.replace_rows(STATUS_SCHEMA, MODE_TABLE, pl.DataFrame({"mode": [mode]}), where={})
 
 
+def _utc(moment: datetime) -> datetime:
+    """ops.source_status keeps UTC times without a zone (the warehouse's timestamp type)."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
 def load_or_report(
     context: AssetExecutionContext,
     source: str,
@@ -168,6 +173,8 @@ def load_or_report(
                     "refreshed": False,
                     "error": error,
                     "last_success_at": MetadataValue.text(str(previous) if previous else "never"),
+                    # what Dagster's freshness check reads: the data is as old as the last good load
+                    **({"dagster/last_updated_timestamp": MetadataValue.timestamp(_utc(previous))} if previous else {}),
                 },
             )
         return

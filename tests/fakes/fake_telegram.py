@@ -2,7 +2,8 @@
 
 It checks what the real Bot API checks for us: the path /bot<token>/sendMessage, a chat_id, a text
 of at most 4096 characters, a known parse_mode, and (for HTML) that the text's entities parse. It
-can answer 429 with retry_after once, like a rate-limited bot.
+can answer 429 with retry_after once, like a rate-limited bot, answer 5xx, cut connections, or go
+down after accepting some messages (an outage half-way through a long message).
 """
 
 from __future__ import annotations
@@ -97,11 +98,30 @@ class FakeTelegram:
     rejected: list[str] = field(default_factory=list)
     requests: int = 0
     _rate_limit_next: int | None = None
+    _fail_next: int = 0
+    _fail_status: int = 502
+    _drop_next: int = 0
+    _accept_before_outage: int | None = None
     _server: ThreadingHTTPServer | None = None
 
     def rate_limit_once(self, retry_after: int = 1) -> None:
         """The next sendMessage gets 429 with parameters.retry_after."""
         self._rate_limit_next = retry_after
+
+    def fail_next(self, count: int = 1, status: int = 502) -> None:
+        """The next `count` requests get `status` (a proxy's or the Bot API's own 5xx)."""
+        self._fail_next, self._fail_status = count, status
+
+    def drop_next(self, count: int = 1) -> None:
+        """The next `count` requests are cut without an answer (a network blip)."""
+        self._drop_next = count
+
+    def outage_after(self, accepted: int, status: int = 502) -> None:
+        """Accept `accepted` more messages, then answer every request with `status` until `recover()`."""
+        self._accept_before_outage, self._fail_status = accepted, status
+
+    def recover(self) -> None:
+        self._accept_before_outage, self._fail_next, self._drop_next = None, 0, 0
 
     @property
     def url(self) -> str:
@@ -135,6 +155,15 @@ class FakeTelegram:
 
             def do_POST(self) -> None:  # noqa: N802
                 fake.requests += 1
+                if fake._drop_next > 0:
+                    fake._drop_next -= 1
+                    self.close_connection = True
+                    self.connection.shutdown(2)  # cut: the client sees the connection dropped
+                    return None
+                if fake._fail_next > 0 or fake._accept_before_outage == 0:
+                    fake._fail_next = max(0, fake._fail_next - 1)
+                    status = fake._fail_status
+                    return self._answer(status, {"ok": False, "error_code": status, "description": "Bad Gateway"})
                 parts = self.path.split("?")[0].strip("/").split("/")
                 if len(parts) != 2 or not parts[0].startswith("bot") or len(parts[0]) <= 3:
                     return self._reject(404, f"Not Found: {self.path}")
@@ -173,6 +202,8 @@ class FakeTelegram:
                         },
                     )
                 fake.messages.append(SentMessage(token, str(chat_id), text, mode, visible))
+                if fake._accept_before_outage is not None:
+                    fake._accept_before_outage -= 1
                 self._answer(
                     200,
                     {

@@ -18,6 +18,9 @@
 --   budget_overrun   channel with a monthly budget (var channel_monthly_budget_rub): month-to-date
 --                    spend against the budget's pace (budget x day of month / days in month); fires
 --                    above var alert_budget_overrun_pct over the pace
+-- Sending (schedules/alert_rules.py) reads cooldown_days (var alert_cooldown_days, by rule),
+-- min_day_of_month (vars alert_pace_min_day_of_month, alert_budget_min_day_of_month: the pace rules)
+-- and final_from_hour.
 -- `subject_key` names every subject as text (a manager's id, 'UC_YDIRECT', '1:C1:PREPARE'). The
 -- anomaly rule lives in the ML stage; the missed-call registry is mart_missed_calls.
 {%- set budgets = var('channel_monthly_budget_rub', {}) or {} %}
@@ -530,7 +533,25 @@ final as (
             when 'no_new_leads' then unioned.value > unioned.threshold
             when 'overdue_deals' then unioned.value > unioned.threshold
             when 'budget_overrun' then unioned.value > unioned.usual_value * (1 + unioned.threshold / 100.0)
-        end as is_firing
+        end as is_firing,
+        -- how the alert sensor sends a firing row (schedules/alert_rules.py): not again for the same
+        -- rule and subject within cooldown_days; pace rules not before min_day_of_month; a row of a
+        -- day still under way only once its window closed (final_from_hour, local), since a morning
+        -- without activity or leads is not yet a day without them
+        case unioned.rule
+            {%- for rule, days in var('alert_cooldown_days').items() %}
+            when '{{ rule }}' then {{ days }}
+            {%- endfor %}
+            else 1
+        end as cooldown_days,
+        case unioned.rule
+            when 'kpi_deviation' then {{ var('alert_pace_min_day_of_month') }}
+            when 'budget_overrun' then {{ var('alert_budget_min_day_of_month') }}
+        end as min_day_of_month,
+        case unioned.rule
+            when 'zero_activity' then {{ var('alert_zero_activity_by_hour') }}
+            when 'no_new_leads' then {{ var('working_hours_end') }}
+        end as final_from_hour
 
     from unioned
 
