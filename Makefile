@@ -114,7 +114,9 @@ lint: python
 
 # Tests run in parallel, one module per worker at a time (module fixtures build a world once), in the
 # order tests/conftest.py gives (the slow modules first, so none is left running alone at the end).
-PYTEST_WORKERS ?= auto
+# Three workers on two cores: a worker waiting on a loopback server's rate limit, PostgreSQL or a
+# subprocess leaves its core to the others (two left about a fifth of the CPU idle).
+PYTEST_WORKERS ?= 3
 test: setup system lint
 	$(BIN)/pytest -q -n $(PYTEST_WORKERS) --dist loadfile --no-loadscope-reorder --durations=15
 

@@ -54,8 +54,11 @@ def build_resources(settings: Settings) -> dict[str, Any]:
         "dbt": dbt_cli_resource(),
         "llm": LLMClient(),
         "telegram": TelegramNotifier(),
-        # The site is a product of the run, like the warehouse: it is published under DATA_DIR.
-        "evidence": EvidenceCLI(build_dir=str((settings.data_dir / "site").resolve())),
+        # The site is a product of the run, like the warehouse: built and published under DATA_DIR.
+        "evidence": EvidenceCLI(
+            work_dir=str((settings.data_dir / "evidence").resolve()),
+            build_dir=str((settings.data_dir / "site").resolve()),
+        ),
     }
 
 

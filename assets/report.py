@@ -3,8 +3,9 @@
 Why its own DuckDB file: Evidence must never read the live warehouse (one writer per DuckDB file,
 and a Postgres warehouse in production), and the DuckDB inside Evidence (node-api 1.4) cannot open
 files written by Python duckdb 2.0's default storage format. So the asset copies the few tables the
-report shows into `reports_evidence/sources/rop/rop.duckdb` (STORAGE_VERSION v1.4.0), written to a
-temp file and moved into place, then runs `evidence sources` + `evidence build`.
+report shows into `sources/rop/rop.duckdb` of the build's working copy of the Evidence project
+(`DATA_DIR/evidence`, STORAGE_VERSION v1.4.0), written to a temp file and moved into place, then runs
+`evidence sources` + `evidence build`.
 """
 
 import os

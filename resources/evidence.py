@@ -2,8 +2,13 @@
 
 Why a wrapper: the report is a static site built by Node tools. Building it must be bounded in
 time, must not see the product's secrets, must send no telemetry, must fail with the tool's own
-words (the tail of its output), and must not run twice at once in the same project folder
+words (the tail of its output), and must not run twice at once in the same folder
 (`evidence sources` and `evidence build` both write `.evidence/` and `build/`).
+
+The build runs in a working copy of the project beside the data it shows (`work_dir`: the pages,
+sources and config copied from the repository's project, its node_modules linked), so two data
+folders (the demo, a company, a dataset, a test) build their sites side by side instead of queuing
+on one `.evidence/`, and the repository's folder holds no company's data.
 """
 
 from __future__ import annotations
@@ -45,6 +50,30 @@ _THREAD_LOCKS: dict[str, threading.RLock] = {}
 _DEPTH: dict[str, int] = {}  # lock depth per project, only touched while holding its RLock
 
 
+@contextlib.contextmanager
+def _folder_lock(folder: Path) -> Iterator[None]:
+    """An exclusive lock on `folder` across processes (flock) and threads, re-entrant within a thread."""
+    key = str(folder)
+    with _GUARD:
+        rlock = _THREAD_LOCKS.setdefault(key, threading.RLock())
+    with rlock:
+        depth = _DEPTH.get(key, 0)
+        _DEPTH[key] = depth + 1
+        try:
+            if depth:
+                yield
+                return
+            folder.mkdir(parents=True, exist_ok=True)
+            with open(folder / ".evidence-cli.lock", "a+") as handle:
+                fcntl.flock(handle, fcntl.LOCK_EX)
+                try:
+                    yield
+                finally:
+                    fcntl.flock(handle, fcntl.LOCK_UN)
+        finally:
+            _DEPTH[key] = depth
+
+
 class EvidenceError(RuntimeError):
     """An Evidence / npm command failed or timed out; the message carries the tail of its output."""
 
@@ -73,17 +102,25 @@ def _tail(text: str, lines: int = 40) -> str:
     return "\n".join(text.strip().splitlines()[-lines:])
 
 
-class EvidenceCLI(ConfigurableResource):
-    """Runs `npm ci`, `evidence sources` and `evidence build` in `project_dir`.
+# What a working copy takes from the project: everything a build reads, nothing it writes.
+_NOT_COPIED = {"node_modules", ".evidence", "build", ".evidence-cli.lock"}
 
-    `build_dir`: where the finished site is published (copied as a whole, then swapped in); default
-    is Evidence's own `<project_dir>/build`.
+
+class EvidenceCLI(ConfigurableResource):
+    """Runs `npm ci` in `project_dir`, `evidence sources` and `evidence build` in `work_dir`.
+
+    `work_dir`: the working copy the data file is written to and the site is built in (default:
+    the project folder itself). `build_dir`: where the finished site is published (copied as a
+    whole, then swapped in); default is Evidence's own `<work_dir>/build`.
     """
 
     project_dir: str = Field(
         default=str(DEFAULT_PROJECT_DIR), description="Folder of the Evidence project (package.json)."
     )
-    build_dir: str | None = Field(default=None, description="Publish the built site here; default <project_dir>/build.")
+    work_dir: str | None = Field(
+        default=None, description="Build in this working copy of the project; default: in the project folder."
+    )
+    build_dir: str | None = Field(default=None, description="Publish the built site here; default <work_dir>/build.")
     install_timeout_s: int = 900
     sources_timeout_s: int = 300
     build_timeout_s: int = 900
@@ -94,48 +131,81 @@ class EvidenceCLI(ConfigurableResource):
         return Path(self.project_dir).resolve()
 
     @property
+    def workspace(self) -> Path:
+        """Where `evidence sources` and `evidence build` run (the project itself without a work_dir)."""
+        return Path(self.work_dir).resolve() if self.work_dir else self.project
+
+    @property
     def data_file(self) -> Path:
         """The DuckDB file `sources/rop/connection.yaml` reads (written by the report_site asset)."""
-        return self.project / "sources" / "rop" / "rop.duckdb"
+        return self.workspace / "sources" / "rop" / "rop.duckdb"
 
     @property
     def site_dir(self) -> Path:
-        return Path(self.build_dir).resolve() if self.build_dir else self.project / "build"
+        return Path(self.build_dir).resolve() if self.build_dir else self.workspace / "build"
 
     # --- plumbing --------------------------------------------------------------------------
     @contextlib.contextmanager
     def locked(self) -> Iterator[None]:
-        """Hold the project's lock: one writer of node_modules, data file, `.evidence/`, `build/` at a time.
+        """Hold the working copy's lock: one writer of its data file, `.evidence/`, `build/` at a time.
 
         Across processes (flock) and threads; re-entrant within a thread, so the asset can hold it
         around install + data file + sources + build while each method also takes it.
         """
-        key = str(self.project)
-        with _GUARD:
-            rlock = _THREAD_LOCKS.setdefault(key, threading.RLock())
-        with rlock:
-            depth = _DEPTH.get(key, 0)
-            _DEPTH[key] = depth + 1
-            try:
-                if depth:
-                    yield
-                    return
-                with open(self.project / ".evidence-cli.lock", "a+") as handle:
-                    fcntl.flock(handle, fcntl.LOCK_EX)
-                    try:
-                        yield
-                    finally:
-                        fcntl.flock(handle, fcntl.LOCK_UN)
-            finally:
-                _DEPTH[key] = depth
+        with _folder_lock(self.workspace):
+            yield
 
-    def _run(self, args: Sequence[str], timeout_s: int, what: str) -> float:
-        """Run one command in the project folder; return its wall time in seconds."""
+    def _prepare_workspace(self) -> None:
+        """Make the working copy match the project: its pages, sources' SQL and config, linked node_modules.
+
+        Copied afresh each build (a page deleted in the repository leaves the site too); the data file
+        and Evidence's own `.evidence/` cache stay.
+        """
+        work = self.workspace
+        if work == self.project:
+            return
+        work.mkdir(parents=True, exist_ok=True)
+        for entry in self.project.iterdir():
+            if entry.name in _NOT_COPIED:
+                continue
+            target = work / entry.name
+            if entry.name == "sources":  # keep the data file the asset wrote there
+                for source in entry.iterdir():
+                    if source.is_dir():
+                        (target / source.name).mkdir(parents=True, exist_ok=True)
+                        for query in source.iterdir():
+                            if query.is_file() and not query.name.endswith((".duckdb", ".wal", ".tmp")):
+                                shutil.copy2(query, target / source.name / query.name)
+                        for stale in (target / source.name).glob("*.sql"):
+                            if not (source / stale.name).exists():
+                                stale.unlink()
+                continue
+            if target.is_dir() and not target.is_symlink():
+                shutil.rmtree(target)
+            elif target.exists() or target.is_symlink():
+                target.unlink()
+            if entry.is_dir():  # static/data would be an old run's Parquet output
+                shutil.copytree(
+                    entry, target, ignore=shutil.ignore_patterns("data") if entry.name == "static" else None
+                )
+            else:
+                shutil.copy2(entry, target)
+        link = work / "node_modules"
+        if not link.is_symlink() or link.resolve() != (self.project / "node_modules").resolve():
+            if link.is_symlink() or link.is_file():
+                link.unlink()
+            elif link.exists():
+                shutil.rmtree(link)
+            link.symlink_to(self.project / "node_modules", target_is_directory=True)
+
+    def _run(self, args: Sequence[str], timeout_s: int, what: str, cwd: Path | None = None) -> float:
+        """Run one command in the working copy (or `cwd`); return its wall time in seconds."""
+        cwd = cwd or self.workspace
         started = time.monotonic()
         try:
             done = subprocess.run(
                 list(args),
-                cwd=self.project,
+                cwd=cwd,
                 env=scrubbed_env(),
                 stdin=subprocess.DEVNULL,
                 capture_output=True,
@@ -145,12 +215,12 @@ class EvidenceCLI(ConfigurableResource):
             )
         except subprocess.TimeoutExpired as exc:
             out = (exc.stdout or b"").decode() if isinstance(exc.stdout, bytes) else (exc.stdout or "")
-            raise EvidenceError(f"{what} timed out after {timeout_s} s in {self.project}:\n{_tail(out)}") from exc
+            raise EvidenceError(f"{what} timed out after {timeout_s} s in {cwd}:\n{_tail(out)}") from exc
         except FileNotFoundError as exc:
             raise EvidenceError(f"{what}: {args[0]!r} not found; install Node.js 18+ and npm") from exc
         if done.returncode != 0:
             raise EvidenceError(
-                f"{what} failed (exit {done.returncode}) in {self.project}:\n"
+                f"{what} failed (exit {done.returncode}) in {cwd}:\n"
                 f"--- stderr (tail) ---\n{_tail(done.stderr)}\n--- stdout (tail) ---\n{_tail(done.stdout, 20)}"
             )
         return time.monotonic() - started
@@ -174,10 +244,12 @@ class EvidenceCLI(ConfigurableResource):
 
     def install(self) -> float:
         """`npm ci` when node_modules is missing or older than package-lock.json/patches; seconds spent."""
-        with self.locked():
+        with _folder_lock(self.project):
             if not self.install_needed():
                 return 0.0
-            seconds = self._run(["npm", "ci", "--no-audit", "--no-fund"], self.install_timeout_s, "npm ci")
+            seconds = self._run(
+                ["npm", "ci", "--no-audit", "--no-fund"], self.install_timeout_s, "npm ci", cwd=self.project
+            )
             (self.project / "node_modules" / _STAMP).write_text(self._lock_digest())
             return seconds
 
@@ -188,7 +260,8 @@ class EvidenceCLI(ConfigurableResource):
         query now returns no rows, and the site would show yesterday's figures.
         """
         with self.locked():
-            shutil.rmtree(self.project / ".evidence" / "template" / "static" / "data", ignore_errors=True)
+            self._prepare_workspace()
+            shutil.rmtree(self.workspace / ".evidence" / "template" / "static" / "data", ignore_errors=True)
             return self._run(self._cli("sources"), self.sources_timeout_s, "evidence sources")
 
     def build(self) -> Path:
@@ -197,8 +270,9 @@ class EvidenceCLI(ConfigurableResource):
             return self._build_locked()
 
     def _build_locked(self) -> Path:
+        self._prepare_workspace()
         self._run(self._cli("build"), self.build_timeout_s, "evidence build")
-        built = self.project / "build"
+        built = self.workspace / "build"
         if not (built / "index.html").exists():
             raise EvidenceError(f"evidence build finished but {built / 'index.html'} is missing")
         target = self.site_dir
