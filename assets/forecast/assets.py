@@ -1,7 +1,9 @@
 """Dagster asset: the month-end forecast, one partition per as-of day (ml.forecast_month_end).
 
-Thin on purpose: read the marts, cut them at the as-of day, call the pure model, write one row
-per day. Because nothing after the as-of day is read, backfilling past days replays what the
+Thin on purpose: read the marts (revenue per day, the deals and their stage history for the open
+pipeline), cut them at the as-of day, call the pure model, write one row per day. The weights
+between the model's parts and its interval are learned from the table's own earlier rows (the
+forecasts of months that have ended, whose actual is now known): see assets/forecast/calibration.py. Because nothing after the as-of day is read, backfilling past days replays what the
 forecast would have said then: the backtest behind docs/KPI.md's forecast accuracy.
 A backfill runs as one run (single-run policy) that loops over its days, so a year of
 backtest costs one process start and one read of the marts, not 365.
@@ -18,6 +20,7 @@ from dagster import (
     asset,
 )
 
+from assets.forecast import calibration
 from assets.forecast.model import MonthEndForecast, month_bounds, to_frame
 from assets.forecast.model import forecast_month_end as predict
 from assets.partitions import as_of_days, single_run_backfill
@@ -25,6 +28,8 @@ from assets.table_metadata import as_of_table_metadata
 from resources.warehouse import Warehouse
 
 SCHEMA, TABLE = "ml", "forecast_month_end"
+# the columns of earlier forecasts that the weights and the interval are learned from
+LEARNED_FROM = ["as_of_day", "month", "actual_mtd_rub", "prophet_rub", "catboost_rub", "pipeline_rub"]
 
 
 def _company_revenue(warehouse: Warehouse, through: date) -> pl.DataFrame:
@@ -34,6 +39,41 @@ def _company_revenue(warehouse: Warehouse, through: date) -> pl.DataFrame:
         "where day <= ? group by day order by day",
         [through],
     )
+
+
+def _deals(warehouse: Warehouse, through: date) -> pl.DataFrame | None:
+    """Every deal created by `through` (the pipeline part); None when the deals mart is absent."""
+    if not warehouse.table_exists("marts", "mart_deals"):
+        return None
+    return warehouse.query(
+        "select deal_id, pipeline_id, created_day, closed_day, is_won, cast(amount_rub as double precision) as amount_rub"
+        " from marts.mart_deals where created_day <= ?",
+        [through],
+    )
+
+
+def _stage_entries(warehouse: Warehouse, through: date) -> pl.DataFrame | None:
+    """Entries into open stages by `through` (a CRM without history: none, the pipeline uses deal age)."""
+    if not warehouse.table_exists("intermediate", "stage_history"):
+        return None
+    return warehouse.query(
+        "select deal_id, stage_id, entered_day from intermediate.stage_history"
+        " where stage_semantic = 'open' and entered_day <= ?",
+        [through],
+    )
+
+
+def _past_forecasts(warehouse: Warehouse, before: date) -> pl.DataFrame:
+    """The company's forecasts of the months before `before`'s: what the weights are learned from."""
+    empty = to_frame([]).select(LEARNED_FROM)
+    if not warehouse.table_exists(SCHEMA, TABLE):
+        return empty
+    frame = warehouse.query(
+        f"select * from {SCHEMA}.{TABLE} where month < ? and scope = 'company'", [month_bounds(before)[0]]
+    )
+    if not set(LEARNED_FROM) <= set(frame.columns):  # a table from before the parts were kept
+        return empty
+    return frame.select([pl.col(c).cast(empty.schema[c]) for c in LEARNED_FROM])
 
 
 def _company_plans(warehouse: Warehouse, first: date, last: date) -> dict[date, float | None]:
@@ -57,12 +97,19 @@ def _fmt(value: float | None) -> str:
     group_name="ml",
     partitions_def=as_of_days,
     backfill_policy=single_run_backfill,
-    deps=[AssetKey("mart_revenue_daily"), AssetKey("mart_plan_fact")],
+    deps=[
+        AssetKey("mart_revenue_daily"),
+        AssetKey("mart_plan_fact"),
+        AssetKey("mart_deals"),
+        AssetKey("stage_history"),
+    ],
     kinds={"python"},
     description=(
-        "Month-end revenue forecast as of the partition's day (Prophet + CatBoost, 80 % interval, "
-        "probability of reaching plan, beside the run-rate ruler). Uses no data after the as-of "
-        "day, so a backfill is a backtest. Table ml.forecast_month_end."
+        "Month-end revenue forecast as of the partition's day: month to date + the open pipeline "
+        "(each open deal × its probability of being won by month end) + the time series (Prophet, "
+        "CatBoost), weighed as earlier months' forecasts taught; 80 % interval, probability of "
+        "reaching plan, beside the run-rate ruler. Uses no data after the as-of day, so a backfill "
+        "is a backtest. Table ml.forecast_month_end."
     ),
 )
 def forecast_month_end(context: AssetExecutionContext, warehouse: Warehouse) -> MaterializeResult:
@@ -70,9 +117,17 @@ def forecast_month_end(context: AssetExecutionContext, warehouse: Warehouse) -> 
     days = sorted(date.fromisoformat(k) for k in context.partition_keys)
     revenue = _company_revenue(warehouse, days[-1])
     plans = _company_plans(warehouse, days[0], days[-1])
+    deals = _deals(warehouse, days[-1])
+    stages = _stage_entries(warehouse, days[-1])
+    past = _past_forecasts(warehouse, days[0])
     results: list[MonthEndForecast] = []
     for day in days:
-        result = predict(revenue, day, plans.get(month_bounds(day)[0]))
+        # the run's own earlier days count too: a backfill learns as it goes, as the days did
+        learned_from = pl.concat(
+            [past, to_frame([r for r in results if r.month < month_bounds(day)[0]]).select(LEARNED_FROM)]
+        )
+        learned = calibration.learn(learned_from, calibration.month_actuals(revenue, day), day)
+        result = predict(revenue, day, plans.get(month_bounds(day)[0]), deals=deals, stages=stages, calibration=learned)
         warehouse.replace_rows(SCHEMA, TABLE, to_frame([result]), where={"as_of_day": day})
         context.log.info(
             f"{day}: forecast {_fmt(result.forecast_rub)} [{_fmt(result.forecast_low_rub)}; "
@@ -118,4 +173,13 @@ def _single_metadata(r: MonthEndForecast) -> dict[str, MetadataValue]:
         "actual_mtd_rub": MetadataValue.float(r.actual_mtd_rub),
         "ruler_rub": MetadataValue.float(r.ruler_rub),
         "model": MetadataValue.text(r.model),
+        **(
+            {
+                "pipeline_rub": MetadataValue.float(r.pipeline_rub),
+                "open_deals_expected_rub": MetadataValue.float(r.open_deals_expected_rub or 0.0),
+                "open_deals": MetadataValue.int(r.open_deals or 0),
+            }
+            if r.pipeline_rub is not None
+            else {}
+        ),
     }
