@@ -84,6 +84,9 @@ class Settings(BaseSettings):
     telegram_oncall_chat_id: str | None = None  # failed runs and failed data checks
     telegram_api_url: HttpUrlText = "https://api.telegram.org"
     company_timezone: str = DEFAULT_TIMEZONE
+    # the first as-of day of the ML partitions (forecast, anomalies, insights): backfilling from it
+    # replays the forecasts as they would have been made; older history is training data only
+    as_of_start_date: date = date(2024, 1, 1)
     # Embedded-default (demo) knobs; ignored once a CRM is configured.
     demo_size: Literal["S", "M", "L"] = "M"
     demo_today: date | None = None

@@ -7,6 +7,7 @@ never taken from the code under test.
 from __future__ import annotations
 
 from datetime import date, timedelta
+from pathlib import Path
 
 import numpy as np
 import polars as pl
@@ -18,6 +19,7 @@ from assets.forecast.model import forecast_month_end
 from resources.warehouse import Warehouse
 from tests.support.pg import temporary_database
 
+ROOT = Path(__file__).resolve().parent.parent
 AS_OF = date(2025, 10, 15)  # a Wednesday; October 2025 has no Russian public holidays
 # October 2025: the 1st is a Wednesday -> 23 weekdays; through the 15th: 1-3, 6-10, 13-15 = 11.
 OCT_WEEKDAYS, OCT_WEEKDAYS_TO_15 = 23, 11
@@ -278,3 +280,33 @@ def test_asset_adds_the_open_pipeline_and_learns_its_weights_from_earlier_foreca
     assert "learned on 7 months" in row["model"]
     # the earlier months' rows are left as they were
     assert warehouse.query("select count(*) as n from ml.forecast_month_end")["n"][0] == 8
+
+
+@pytest.mark.parametrize(("value", "first"), [(None, "2024-01-01"), ("2014-02-01", "2014-02-01")])
+def test_the_first_as_of_day_is_a_setting(value: str | None, first: str) -> None:
+    """AS_OF_START_DATE moves the partitions' first day (Superstore's history starts in 2014), so a
+    backfill can replay forecasts over any history; unset, it stays 2024-01-01. (A subprocess: the
+    partitioning is made when its module is imported.)"""
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k != "AS_OF_START_DATE"}
+    if value:
+        env["AS_OF_START_DATE"] = value
+    probe = "from assets.partitions import as_of_days; print(as_of_days.get_first_partition_key())"
+    done = subprocess.run([sys.executable, "-c", probe], env=env, cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == first
+
+
+def test_a_bad_first_as_of_day_names_the_setting() -> None:
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "AS_OF_START_DATE": "01.02.2014"}
+    probe = "import assets.partitions"
+    done = subprocess.run([sys.executable, "-c", probe], env=env, cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode != 0
+    assert "as_of_start_date" in done.stderr.lower()

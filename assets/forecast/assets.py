@@ -10,6 +10,7 @@ backtest costs one process start and one read of the marts, not 365.
 """
 
 from datetime import date, datetime
+from typing import cast
 
 import polars as pl
 from dagster import (
@@ -21,6 +22,7 @@ from dagster import (
 )
 
 from assets.forecast import calibration
+from assets.forecast.accuracy import score
 from assets.forecast.model import MonthEndForecast, month_bounds, to_frame
 from assets.forecast.model import forecast_month_end as predict
 from assets.partitions import as_of_days, single_run_backfill
@@ -183,3 +185,52 @@ def _single_metadata(r: MonthEndForecast) -> dict[str, MetadataValue]:
             else {}
         ),
     }
+
+
+ACCURACY_TABLE = "forecast_accuracy"
+
+
+@asset(
+    key=["forecast_accuracy"],
+    group_name="ml",
+    partitions_def=as_of_days,
+    backfill_policy=single_run_backfill,
+    deps=[AssetKey("forecast_month_end"), AssetKey("mart_revenue_daily")],
+    kinds={"python"},
+    description=(
+        "How far the month-end forecasts of the months ended before the partition's day were from the "
+        "realised month: MAPE, bias and 80 % interval coverage by horizon (as-of day 5, 10, 15, 20, 25), "
+        "for the model, each part alone (Prophet, CatBoost, the pipeline) and the run-rate ruler side by "
+        "side. After a backfill of forecast_month_end it is the backtest. Table ml.forecast_accuracy."
+    ),
+)
+def forecast_accuracy(context: AssetExecutionContext, warehouse: Warehouse) -> MaterializeResult:
+    """Score every past forecast as known on each as-of day of the run; one set of rows per day."""
+    days = sorted(date.fromisoformat(k) for k in context.partition_keys)
+    revenue = _company_revenue(warehouse, days[-1])
+    forecasts = (
+        warehouse.query(f"select * from {SCHEMA}.{TABLE} where month < ?", [month_bounds(days[-1])[0]])
+        if warehouse.table_exists(SCHEMA, TABLE)
+        else to_frame([])
+    )
+    latest = score(forecasts.head(0), {}, days[-1])
+    for day in days:
+        latest = score(forecasts, calibration.month_actuals(revenue, day), day)
+        warehouse.replace_rows(SCHEMA, ACCURACY_TABLE, latest, where={"as_of_day": day})
+    months = int(cast(int, latest["months"].max())) if latest.height else 0
+    context.log.info(f"{days[-1]}: {latest.height} accuracy rows over up to {months} months")
+
+    def covers(value: float | None) -> str:
+        return "—" if value is None else f"{value:.0%}"
+
+    lines = ["| as-of day of month | method | months | MAPE | bias | 80 % covers |", "|---|---|---|---|---|---|"] + [
+        f"| {r['horizon_day']} | {r['method']} | {r['months']} | {r['mape']:.1%} | {r['bias']:+.1%} "
+        f"| {covers(r['interval_coverage'])} |"
+        for r in latest.iter_rows(named=True)
+    ]
+    return MaterializeResult(
+        metadata={
+            "accuracy": MetadataValue.md("\n".join(lines) if latest.height else "no month has ended yet"),
+            **as_of_table_metadata(warehouse, SCHEMA, ACCURACY_TABLE, days),
+        }
+    )

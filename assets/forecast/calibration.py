@@ -20,6 +20,8 @@ import polars as pl
 MIN_MONTHS = 6  # earlier months with a forecast near this day before weights are learned
 MAX_MONTHS = 12  # the most recent months only: a company changes
 DAY_WINDOW = 2  # forecasts made within ± this many days of the month are "the same day"
+CONVEX = True  # weights sum to one: the parts are each a whole estimate, the weights choose between them
+SUM_STIFFNESS = 100.0
 PARTS = ("prophet", "catboost", "pipeline")  # column `<part>_rub`: the part's month end alone
 
 
@@ -39,8 +41,6 @@ class Calibration:
 def learn(past: pl.DataFrame, actuals: dict[date, float], as_of_day: date) -> Calibration | None:
     """Weights and errors from earlier forecasts (`past`: as_of_day, month, actual_mtd_rub and the
     parts' `<part>_rub` month ends) made near `as_of_day`'s day of month, of months that ended before it."""
-    from scipy.optimize import nnls
-
     month_start = as_of_day.replace(day=1)
     present = [p for p in PARTS if f"{p}_rub" in past.columns]
     if past.is_empty() or not present:
@@ -65,12 +65,29 @@ def learn(past: pl.DataFrame, actuals: dict[date, float], as_of_day: date) -> Ca
         return None
     a = remaining[keep] / actual[keep, None]
     b = (actual[keep] - mtd[keep]) / actual[keep]
-    w, _ = nnls(a, b)
-    if not np.any(w > 0):
+    w = _weights(a, b)
+    if w is None:
         return None
-    forecast = mtd[keep] + remaining[keep] @ w
-    errors = actual[keep] / np.maximum(forecast, 1e-9) - 1.0
+    # the interval from out-of-sample errors: each month forecast with weights learned without it
+    # (in-sample errors of a least-squares fit are too small, and the interval too narrow)
+    errors = np.empty(len(b))
+    for i in range(len(b)):
+        others = np.arange(len(b)) != i
+        w_i = _weights(a[others], b[others])
+        share = mtd[keep][i] / actual[keep][i] + a[i] @ (w if w_i is None else w_i)  # forecast / actual
+        errors[i] = 1.0 / max(share, 1e-9) - 1.0
     return Calibration(weights=dict(zip(present, (float(x) for x in w))), errors=errors, months=len(months))
+
+
+def _weights(a: np.ndarray, b: np.ndarray) -> np.ndarray | None:
+    """Non-negative weights summing to one that best explain b by a (a stiff extra row holds the sum)."""
+    from scipy.optimize import nnls
+
+    if CONVEX:
+        a = np.vstack([a, np.full(a.shape[1], SUM_STIFFNESS)])
+        b = np.append(b, SUM_STIFFNESS)
+    w, _ = nnls(a, b)
+    return w if np.any(w > 0) else None
 
 
 def month_actuals(daily: pl.DataFrame, before: date) -> dict[date, float]:
