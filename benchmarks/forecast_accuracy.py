@@ -36,7 +36,16 @@ import numpy as np
 import polars as pl
 
 from assets.forecast import calibration
-from assets.forecast.model import MonthEndForecast, Parts, combine, fit_parts, ruler, to_frame
+from assets.forecast.model import (
+    MonthEndForecast,
+    Parts,
+    combine,
+    dense_history,
+    fit_parts,
+    last_year_remaining,
+    ruler,
+    to_frame,
+)
 from assets.forecast.pipeline import estimate as pipeline_estimate
 from assets.forecast.pipeline import same_day
 from benchmarks.forecast_worlds import WorldData, build_m, build_superstore, read_world
@@ -94,12 +103,18 @@ def evaluate(world: WorldData, first_scored: date, last_scored: date, cache: Pat
             parts = fitted[day]
             if isinstance(parts, MonthEndForecast):  # too little history: the ruler
                 continue
-            if has_deals:
-                parts = Parts(**{**parts.__dict__, "pipeline": pipeline_estimate(world.deals, world.stages, day)})
+            history = dense_history(world.revenue, day)
+            parts = Parts(
+                **{
+                    **parts.__dict__,
+                    "pipeline": pipeline_estimate(world.deals, world.stages, day) if has_deals else None,
+                    "last_year_rub": last_year_remaining(history, day),
+                }
+            )
             past = to_frame(rows)
-            cal = calibration.learn(past, actuals, day)
+            cal = calibration.learn(past, actuals, day, available=list(parts.components()))
             forecast = combine(parts, None, cal)
-            before = combine(Parts(**{**parts.__dict__, "pipeline": None}), None, None)
+            before = combine(Parts(**{**parts.__dict__, "pipeline": None, "last_year_rub": None}), None, None)
             rows.append(forecast)
             if first_scored <= month <= last_scored and month in actuals:
                 scored.append(Scored(month, d, actuals[month], forecast, before))
@@ -128,7 +143,7 @@ def table(name: str, scored: list[Scored]) -> list[str]:
         lines.append(
             f"| {name} | {d} | {len(s)} | **{mape(list(model))}** | {mape([x.before.forecast_rub for x in s])} "
             f"| {mape([x.forecast.prophet_rub for x in s])} | {mape([x.forecast.catboost_rub for x in s])} "
-            f"| {mape([x.forecast.pipeline_rub for x in s])} "
+            f"| {mape([x.forecast.last_year_rub for x in s])} | {mape([x.forecast.pipeline_rub for x in s])} "
             f"| {mape([ruler(x.forecast.actual_mtd_rub, x.forecast.as_of_day) for x in s])} | {bias:+.1f} "
             f"| {np.mean((low <= actual) & (actual <= high)):.2f} ({np.mean((high - low) / actual) * 100:.0f} %) "
             f"| {np.mean((b_low <= actual) & (actual <= b_high)):.2f} ({np.mean((b_high - b_low) / actual) * 100:.0f} %) |"
@@ -137,9 +152,10 @@ def table(name: str, scored: list[Scored]) -> list[str]:
 
 
 HEADER = [
-    "| world | as-of day | months | model MAPE % | before (50/50) | Prophet alone | CatBoost alone | pipeline alone "
+    "| world | as-of day | months | model MAPE % | before (50/50) | Prophet alone | CatBoost alone | last year alone "
+    "| pipeline alone "
     "| ruler | model bias % | model 80 % covers (width) | before covers (width) |",
-    "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
 ]
 
 
@@ -151,11 +167,16 @@ def main() -> int:
     parser.add_argument("--refit", action="store_true", help="fit every part again (ignore cached fits)")
     parser.add_argument("--rebuild", action="store_true", help="build the worlds' warehouses again")
     parser.add_argument("--only", choices=["M", "superstore"], default=None)
+    parser.add_argument(
+        "--shrink-months", type=float, default=None, help="what if: calibration.SHRINK_MONTHS (learned weights' pull)"
+    )
     args = parser.parse_args()
     args.cache.mkdir(parents=True, exist_ok=True)
     if args.rebuild:
         for old in args.cache.glob("*.duckdb"):
             old.unlink()
+    if args.shrink_months is not None:
+        calibration.SHRINK_MONTHS = args.shrink_months
     today = date.fromisoformat(args.today)
     from resources.settings import load_settings
 

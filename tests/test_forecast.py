@@ -51,7 +51,7 @@ def test_forecast_of_a_steady_month_is_near_its_known_total(steady: pl.DataFrame
 
     f = forecast_month_end(steady, AS_OF, plan_rub=2000.0)
 
-    assert f.model == "prophet+catboost"
+    assert f.model == "prophet+catboost+last_year"  # 22 months: October 2024 is there to compare with
     assert f.month == date(2025, 10, 1)
     assert f.actual_mtd_rub == pytest.approx(mtd, abs=0.01)
     assert f.forecast_rub == pytest.approx(expected_total, rel=0.03)

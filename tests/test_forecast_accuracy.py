@@ -32,7 +32,13 @@ AUG, SEP, OCT = date(2025, 8, 1), date(2025, 9, 1), date(2025, 10, 1)
 def forecasts() -> pl.DataFrame:
     return pl.DataFrame(
         {
-            "as_of_day": [date(2025, 8, 15), date(2025, 9, 15), date(2025, 9, 14), date(2025, 10, 5), date(2025, 9, 15)],
+            "as_of_day": [
+                date(2025, 8, 15),
+                date(2025, 9, 15),
+                date(2025, 9, 14),
+                date(2025, 10, 5),
+                date(2025, 9, 15),
+            ],
             "month": [AUG, SEP, SEP, OCT, SEP],
             "scope": ["company", "company", "company", "company", "department:1"],
             "forecast_rub": [1100.0, 1800.0, 5000.0, 5000.0, 5000.0],

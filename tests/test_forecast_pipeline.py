@@ -196,8 +196,11 @@ def test_weights_are_learned_from_earlier_months_only() -> None:
 
 def test_combine_uses_the_learned_weights_and_errors() -> None:
     """Remaining: Prophet 80, CatBoost 40, pipeline 60 (30 expected from open deals + half of the time
-    series' 60). Weights 0.25 / 0 / 0.75 → 50 + 20 + 45 = 115; past errors -10 % … +10 % → the 80 %
-    interval is the 10th and 90th percentiles of 115 × (0.9 … 1.1)."""
+    series' 60). Weights 0.25 / 0 / 0.75 → 50 + 20 + 45 = 115. Past errors -10 % … +10 % in steps of
+    2 %: mean absolute 0.6 / 11, so a normal sd of 1.2533 × 0.6 / 11 = 0.06836; the 80 % interval is
+    115 × (1 ± 1.2816 × 0.06836) and P(120) = P(Z ≥ (120 / 115 - 1) / 0.06836) = P(Z ≥ 0.6360)."""
+    from scipy.stats import norm
+
     from assets.forecast.pipeline import PipelineEstimate
 
     pipe = PipelineEstimate(
@@ -219,10 +222,29 @@ def test_combine_uses_the_learned_weights_and_errors() -> None:
     assert f.forecast_rub == pytest.approx(115.0)
     assert f.pipeline_rub == pytest.approx(110.0) and f.prophet_rub == 130.0 and f.catboost_rub == 90.0
     assert f.open_deals_expected_rub == 30.0 and f.open_deals == 3
-    assert f.forecast_low_rub == pytest.approx(115.0 * 0.92)
-    assert f.forecast_high_rub == pytest.approx(115.0 * 1.08)
-    # 120 is reached when the error is at least +4.35 %: 3 of the 11 (0.06, 0.08, 0.10)
-    assert f.prob_reach_plan == pytest.approx(3 / 11)
+    sd = np.sqrt(np.pi / 2) * 0.6 / 11
+    assert sd == pytest.approx(0.06836, abs=1e-5)
+    assert f.forecast_low_rub == pytest.approx(115.0 * (1 - 1.28155 * sd), rel=1e-3)
+    assert f.forecast_high_rub == pytest.approx(115.0 * (1 + 1.28155 * sd), rel=1e-3)
+    assert f.prob_reach_plan == pytest.approx(norm.sf((120 / 115 - 1) / sd), abs=2e-3)  # 0.262
+    assert "weights learned on 6 months" in f.model
+
+
+def test_learned_weights_lean_on_the_part_that_was_right_while_few_months_back_them() -> None:
+    """Seven months where only the pipeline was right: least squares say pipeline 1. Seven months
+    are trusted 7 / (7 + 6); the rest goes to the prior, each part by its inverse mean squared error,
+    here also all the pipeline's (its error is 0). A part that was never right keeps ~0."""
+    actuals = {D(2025, 10 - i, 1): 100.0 for i in range(1, 8)}
+    past = _past(7).with_columns(pl.lit(100.0).alias("last_year_rub"))  # "last year" also exact
+    cal = calibration.learn(past, actuals, AS_OF)
+    assert cal is not None
+    # two exact parts share: least squares may pick either; the prior splits evenly between them
+    assert cal.weights["pipeline"] + cal.weights["last_year"] == pytest.approx(1.0, abs=1e-6)
+    assert cal.weights["prophet"] == pytest.approx(0.0, abs=1e-6)
+    # learning for a forecast that has no pipeline today: the weights are learned without it
+    without = calibration.learn(past, actuals, AS_OF, available=["prophet", "catboost", "last_year"])
+    assert without is not None and "pipeline" not in without.weights
+    assert without.weights["last_year"] == pytest.approx(1.0, abs=1e-6)
 
 
 def test_forecast_with_deals_stays_blind_to_the_future() -> None:

@@ -31,7 +31,7 @@ from resources.warehouse import Warehouse
 
 SCHEMA, TABLE = "ml", "forecast_month_end"
 # the columns of earlier forecasts that the weights and the interval are learned from
-LEARNED_FROM = ["as_of_day", "month", "actual_mtd_rub", "prophet_rub", "catboost_rub", "pipeline_rub"]
+LEARNED_FROM = ["as_of_day", "month", "actual_mtd_rub", "prophet_rub", "catboost_rub", "last_year_rub", "pipeline_rub"]
 
 
 def _company_revenue(warehouse: Warehouse, through: date) -> pl.DataFrame:
@@ -66,16 +66,17 @@ def _stage_entries(warehouse: Warehouse, through: date) -> pl.DataFrame | None:
 
 
 def _past_forecasts(warehouse: Warehouse, before: date) -> pl.DataFrame:
-    """The company's forecasts of the months before `before`'s: what the weights are learned from."""
+    """The company's forecasts of the months before `before`'s: what the weights are learned from.
+    A part's column the table does not have yet (rows from before the part existed) reads as nulls."""
     empty = to_frame([]).select(LEARNED_FROM)
     if not warehouse.table_exists(SCHEMA, TABLE):
         return empty
     frame = warehouse.query(
         f"select * from {SCHEMA}.{TABLE} where month < ? and scope = 'company'", [month_bounds(before)[0]]
     )
-    if not set(LEARNED_FROM) <= set(frame.columns):  # a table from before the parts were kept
-        return empty
-    return frame.select([pl.col(c).cast(empty.schema[c]) for c in LEARNED_FROM])
+    return frame.select(
+        [(pl.col(c) if c in frame.columns else pl.lit(None)).cast(empty.schema[c]).alias(c) for c in LEARNED_FROM]
+    )
 
 
 def _company_plans(warehouse: Warehouse, first: date, last: date) -> dict[date, float | None]:
@@ -128,8 +129,7 @@ def forecast_month_end(context: AssetExecutionContext, warehouse: Warehouse) -> 
         learned_from = pl.concat(
             [past, to_frame([r for r in results if r.month < month_bounds(day)[0]]).select(LEARNED_FROM)]
         )
-        learned = calibration.learn(learned_from, calibration.month_actuals(revenue, day), day)
-        result = predict(revenue, day, plans.get(month_bounds(day)[0]), deals=deals, stages=stages, calibration=learned)
+        result = predict(revenue, day, plans.get(month_bounds(day)[0]), deals=deals, stages=stages, past=learned_from)
         warehouse.replace_rows(SCHEMA, TABLE, to_frame([result]), where={"as_of_day": day})
         context.log.info(
             f"{day}: forecast {_fmt(result.forecast_rub)} [{_fmt(result.forecast_low_rub)}; "

@@ -31,6 +31,7 @@ from typing import Any, cast
 import numpy as np
 import polars as pl
 
+from assets.forecast import calibration
 from assets.forecast.calibration import Calibration
 from assets.forecast.pipeline import STAGES_SCHEMA, PipelineEstimate
 from assets.forecast.pipeline import estimate as pipeline_estimate
@@ -59,6 +60,7 @@ COLUMNS = [
     "history_days",
     "prophet_rub",
     "catboost_rub",
+    "last_year_rub",
     "pipeline_rub",
     "open_deals_expected_rub",
     "open_deals",
@@ -85,6 +87,7 @@ class MonthEndForecast:
     # added with the open pipeline (issue 11): each part's month end alone, and the pipeline's figures
     prophet_rub: float | None = None
     catboost_rub: float | None = None
+    last_year_rub: float | None = None
     pipeline_rub: float | None = None
     open_deals_expected_rub: float | None = None
     open_deals: int | None = None
@@ -111,6 +114,7 @@ def to_frame(rows: list[MonthEndForecast]) -> pl.DataFrame:
         "history_days": pl.Int64,
         "prophet_rub": pl.Float64,
         "catboost_rub": pl.Float64,
+        "last_year_rub": pl.Float64,
         "pipeline_rub": pl.Float64,
         "open_deals_expected_rub": pl.Float64,
         "open_deals": pl.Int64,
@@ -326,6 +330,45 @@ def catboost_remaining(history: pl.DataFrame, future_days: list[date], seed: int
     return float(np.clip(model.predict(x_future), 0.0, None).sum())
 
 
+# --- the same month last year ------------------------------------------------------------------
+GROWTH_LIMITS = (0.5, 2.0)  # a year-on-year growth outside these is a data problem, not a trend
+
+
+def last_year_remaining(history: pl.DataFrame, as_of_day: date) -> float | None:
+    """The remaining days' revenue "as last year": the same month a year ago × the year's growth ×
+    the share of the month's days still to come (a month's shape learned from earlier months did no
+    better on either benchmark world, see benchmarks/RESULTS.md).
+
+    What a head of sales would say first, and what the daily models miss on a lumpy series whose
+    months follow a strong season (a shop's November). Growth: the last 365 days over the 365 before
+    (1 with less than two years), clipped to GROWTH_LIMITS. None without a whole month a year ago.
+    """
+    if history.is_empty():
+        return None
+    first = cast(date, history["day"].min())
+    month_start, month_end = month_bounds(as_of_day)
+    ly_start = month_start.replace(year=month_start.year - 1)
+    ly_end = month_bounds(ly_start)[1]
+    if first > ly_start + timedelta(days=7):  # a history that starts in the month's first week covers it
+        return None
+    days = history["day"]
+    values = history["revenue_rub"]
+
+    def total(lo: date, hi: date) -> float:
+        return float(values.filter((days >= lo) & (days <= hi)).sum())
+
+    ly_total = total(ly_start, ly_end)
+    growth = 1.0
+    if (as_of_day - first).days >= 729:
+        before = total(as_of_day - timedelta(days=729), as_of_day - timedelta(days=365))
+        if before > 0:
+            growth = min(
+                max(total(as_of_day - timedelta(days=364), as_of_day) / before, GROWTH_LIMITS[0]), GROWTH_LIMITS[1]
+            )
+    share = (month_end - as_of_day).days / month_end.day  # the month's days still to come
+    return max(ly_total * growth * share, 0.0)
+
+
 # --- the forecast -----------------------------------------------------------------------------
 def _prob(totals: np.ndarray, plan_rub: float | None) -> float | None:
     if plan_rub is None or plan_rub <= 0:
@@ -345,6 +388,7 @@ class Parts:
     prophet_totals: np.ndarray  # Prophet's simulated remaining totals (its spread)
     catboost_rub: float  # CatBoost's remaining total
     pipeline: PipelineEstimate | None  # the open deals (None: no deals given)
+    last_year_rub: float | None = None  # the same month last year × growth (None: no such month yet)
 
     @property
     def time_series_rub(self) -> float:
@@ -362,6 +406,8 @@ class Parts:
     def components(self) -> dict[str, float]:
         """The remaining-revenue estimates the weights apply to."""
         parts = {"prophet": self.prophet_rub, "catboost": self.catboost_rub}
+        if self.last_year_rub is not None:
+            parts["last_year"] = self.last_year_rub
         if self.pipeline_rub is not None:
             parts["pipeline"] = self.pipeline_rub
         return parts
@@ -402,6 +448,7 @@ def fit_parts(
         prophet_totals=prophet_totals,
         catboost_rub=catboost_mean,
         pipeline=estimate,
+        last_year_rub=last_year_remaining(history, as_of_day),
     )
 
 
@@ -435,6 +482,7 @@ def _row(
         history_days=history_days,
         prophet_rub=month_end_of(parts.prophet_rub) if parts else None,
         catboost_rub=month_end_of(parts.catboost_rub) if parts else None,
+        last_year_rub=month_end_of(parts.last_year_rub) if parts else None,
         pipeline_rub=month_end_of(parts.pipeline_rub) if parts else None,
         open_deals_expected_rub=(
             round(parts.pipeline.expected_rub, 2) if parts is not None and parts.pipeline is not None else None
@@ -479,7 +527,7 @@ def combine(
     """The month-end forecast from fitted parts: weighted remaining revenue, 80 % interval, P(plan).
 
     With a calibration (learned from earlier months' forecasts, see `calibration.learn`): its weights
-    and its interval (the spread of those months' relative errors). Without one: the parts weighed
+    and its interval (a Student t prediction interval from those months' relative errors). Without one: the parts weighed
     equally and Prophet's simulated totals, recentred and widened by the parts' disagreement.
     """
     components = parts.components()
@@ -491,7 +539,7 @@ def combine(
     forecast = parts.mtd_rub + remaining
     names = "+".join(name for name, w in weights.items() if w > 0) or "none"
     if calibration is not None:
-        totals = np.maximum(forecast * (1.0 + calibration.errors), parts.mtd_rub)
+        totals = np.maximum(forecast * (1.0 + calibration.relative_draws()), parts.mtd_rub)
         model = f"{names} (weights learned on {calibration.months} months)"
     else:
         # Prophet's simulated totals (day noise + trend), recentred on the weighted mean, plus the
@@ -525,7 +573,7 @@ def forecast_month_end(
     *,
     deals: pl.DataFrame | None = None,
     stages: pl.DataFrame | None = None,
-    calibration: Calibration | None = None,
+    past: pl.DataFrame | None = None,
     seed: int = 0,
 ) -> MonthEndForecast:
     """Month-end forecast for `as_of_day`'s month from company revenue per day (`day`, `revenue_rub`).
@@ -533,9 +581,15 @@ def forecast_month_end(
     Only rows with day <= as_of_day are used, of the revenue, the deals (created by then) and their
     stage history (entered by then). `plan_rub` None (no plan) leaves the probability empty.
     `deals` (deal_id, pipeline_id, created_day, closed_day, is_won, amount_rub) add the open
-    pipeline's part; `calibration` the weights and interval learned on earlier months.
+    pipeline's part; `past` (earlier rows of ml.forecast_month_end) the weights and interval learned
+    on the months that ended before the as-of day (their actuals from `daily`).
     """
     fitted = fit_parts(daily, as_of_day, plan_rub, deals=deals, stages=stages, seed=seed)
     if isinstance(fitted, MonthEndForecast):
         return fitted
-    return combine(fitted, plan_rub, calibration, seed)
+    learned = None
+    if past is not None:
+        learned = calibration.learn(
+            past, calibration.month_actuals(daily, as_of_day), as_of_day, available=list(fitted.components())
+        )
+    return combine(fitted, plan_rub, learned, seed)
