@@ -280,6 +280,11 @@ def test_asset_adds_the_open_pipeline_and_learns_its_weights_from_earlier_foreca
     assert "learned on 7 months" in row["model"]
     # the earlier months' rows are left as they were
     assert warehouse.query("select count(*) as n from ml.forecast_month_end")["n"][0] == 8
+    # the forecast down to deals: deal 30, certain (every earlier example was won); not deal 40 (later)
+    expected = warehouse.query("select * from ml.forecast_deals where as_of_day = ?", [AS_OF])
+    assert expected.select("deal_id", "stage_id", "age_days", "amount_rub", "probability", "expected_rub").rows() == [
+        (30, "A", 14, 500.0, 1.0, 500.0)
+    ]
 
 
 @pytest.mark.parametrize(("value", "first"), [(None, "2024-01-01"), ("2014-02-01", "2014-02-01")])

@@ -1,7 +1,8 @@
 """Dagster asset: the month-end forecast, one partition per as-of day (ml.forecast_month_end).
 
 Thin on purpose: read the marts (revenue per day, the deals and their stage history for the open
-pipeline), cut them at the as-of day, call the pure model, write one row per day. The weights
+pipeline), cut them at the as-of day, call the pure model, write one row per day (and, where the
+CRM has deals, each open deal's probability of being won by month end into ml.forecast_deals). The weights
 between the model's parts and its interval are learned from the table's own earlier rows (the
 forecasts of months that have ended, whose actual is now known): see assets/forecast/calibration.py. Because nothing after the as-of day is read, backfilling past days replays what the
 forecast would have said then: the backtest behind docs/KPI.md's forecast accuracy.
@@ -24,12 +25,13 @@ from dagster import (
 from assets.forecast import calibration
 from assets.forecast.accuracy import score
 from assets.forecast.model import MonthEndForecast, month_bounds, to_frame
-from assets.forecast.model import forecast_month_end as predict
+from assets.forecast.model import forecast_with_deals as predict
 from assets.partitions import as_of_days, single_run_backfill
 from assets.table_metadata import as_of_table_metadata
 from resources.warehouse import Warehouse
 
 SCHEMA, TABLE = "ml", "forecast_month_end"
+DEALS_TABLE = "forecast_deals"  # the forecast down to deals: each open deal's probability, per as-of day
 # the columns of earlier forecasts that the weights and the interval are learned from
 LEARNED_FROM = ["as_of_day", "month", "actual_mtd_rub", "prophet_rub", "catboost_rub", "last_year_rub", "pipeline_rub"]
 
@@ -112,7 +114,8 @@ def _fmt(value: float | None) -> str:
         "(each open deal × its probability of being won by month end) + the time series (Prophet, "
         "CatBoost), weighed as earlier months' forecasts taught; 80 % interval, probability of "
         "reaching plan, beside the run-rate ruler. Uses no data after the as-of day, so a backfill "
-        "is a backtest. Table ml.forecast_month_end."
+        "is a backtest. Table ml.forecast_month_end; the open deals with their probabilities (the "
+        "forecast down to deals) in ml.forecast_deals."
     ),
 )
 def forecast_month_end(context: AssetExecutionContext, warehouse: Warehouse) -> MaterializeResult:
@@ -129,8 +132,12 @@ def forecast_month_end(context: AssetExecutionContext, warehouse: Warehouse) -> 
         learned_from = pl.concat(
             [past, to_frame([r for r in results if r.month < month_bounds(day)[0]]).select(LEARNED_FROM)]
         )
-        result = predict(revenue, day, plans.get(month_bounds(day)[0]), deals=deals, stages=stages, past=learned_from)
+        result, expected = predict(
+            revenue, day, plans.get(month_bounds(day)[0]), deals=deals, stages=stages, past=learned_from
+        )
         warehouse.replace_rows(SCHEMA, TABLE, to_frame([result]), where={"as_of_day": day})
+        if deals is not None:
+            warehouse.replace_rows(SCHEMA, DEALS_TABLE, expected, where={"as_of_day": day})
         context.log.info(
             f"{day}: forecast {_fmt(result.forecast_rub)} [{_fmt(result.forecast_low_rub)}; "
             f"{_fmt(result.forecast_high_rub)}], plan {_fmt(result.plan_rub)}, ruler {_fmt(result.ruler_rub)}, "

@@ -584,12 +584,53 @@ def forecast_month_end(
     pipeline's part; `past` (earlier rows of ml.forecast_month_end) the weights and interval learned
     on the months that ended before the as-of day (their actuals from `daily`).
     """
+    return forecast_with_deals(daily, as_of_day, plan_rub, deals=deals, stages=stages, past=past, seed=seed)[0]
+
+
+DEAL_COLUMNS = {
+    "as_of_day": pl.Date,
+    "month": pl.Date,
+    "deal_id": pl.Int64,
+    "pipeline_id": pl.Int64,
+    "stage_id": pl.Utf8,
+    "age_days": pl.Int64,
+    "amount_rub": pl.Float64,
+    "probability": pl.Float64,
+    "expected_rub": pl.Float64,
+}
+
+
+def forecast_with_deals(
+    daily: pl.DataFrame,
+    as_of_day: date,
+    plan_rub: float | None,
+    *,
+    deals: pl.DataFrame | None = None,
+    stages: pl.DataFrame | None = None,
+    past: pl.DataFrame | None = None,
+    seed: int = 0,
+) -> tuple[MonthEndForecast, pl.DataFrame]:
+    """The forecast and "the forecast down to deals": each deal open at the end of the as-of day with
+    its probability of being won by month end and amount × probability, largest first (DEAL_COLUMNS;
+    empty without deals or without a model)."""
     fitted = fit_parts(daily, as_of_day, plan_rub, deals=deals, stages=stages, seed=seed)
     if isinstance(fitted, MonthEndForecast):
-        return fitted
+        return fitted, pl.DataFrame(schema=DEAL_COLUMNS)
     learned = None
     if past is not None:
         learned = calibration.learn(
             past, calibration.month_actuals(daily, as_of_day), as_of_day, available=list(fitted.components())
         )
-    return combine(fitted, plan_rub, learned, seed)
+    result = combine(fitted, plan_rub, learned, seed)
+    if fitted.pipeline is None:
+        return result, pl.DataFrame(schema=DEAL_COLUMNS)
+    expected = (
+        fitted.pipeline.deals.with_columns(
+            pl.lit(as_of_day).alias("as_of_day"),
+            pl.lit(result.month).alias("month"),
+            (pl.col("amount_rub") * pl.col("probability")).alias("expected_rub"),
+        )
+        .select([pl.col(c).cast(t) for c, t in DEAL_COLUMNS.items()])
+        .sort(["expected_rub", "deal_id"], descending=[True, False])
+    )
+    return result, expected
