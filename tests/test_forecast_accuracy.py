@@ -47,6 +47,7 @@ def forecasts() -> pl.DataFrame:
             "prophet_rub": [1200.0, 2000.0, 5000.0, 5000.0, 5000.0],
             "catboost_rub": [900.0, 1500.0, 5000.0, 5000.0, 5000.0],
             "pipeline_rub": [None, 2100.0, 5000.0, 5000.0, 5000.0],
+            "last_year_rub": [None, None, 5000.0, 5000.0, 5000.0],  # no month a year before: not scored
             "ruler_rub": [800.0, 2400.0, 5000.0, 5000.0, 5000.0],
         }
     )
@@ -69,6 +70,7 @@ def test_each_method_scored_by_hand() -> None:
     assert m["pipeline"]["months"] == 1 and m["pipeline"]["mape"] == pytest.approx(0.05)
     assert (m["ruler"]["mape"], m["ruler"]["bias"]) == (pytest.approx(0.20), pytest.approx(0.0))
     assert m["ruler"]["interval_coverage"] is None  # the interval is the model's
+    assert "last_year" not in m
 
 
 def test_nothing_ended_yet_scores_nothing() -> None:

@@ -3,7 +3,7 @@
 Backtest = backfill: every as-of day's row of ml.forecast_month_end is what the forecast said then,
 so once its month has ended it can be scored against the realised month. Scored by horizon (the
 as-of day of the month: 5, 10, 15, 20, 25, where a head of sales asks the question), for the model,
-each of its parts alone (Prophet, CatBoost, the pipeline model) and the run-rate ruler side by side,
+each of its parts alone (Prophet, CatBoost, last year's month, the pipeline model) and the run-rate ruler side by side,
 so "is the model worth it" is answered by the company's own months, not by a promise.
 docs/KPI.md: MAPE = mean |forecast - actual| / actual; bias = mean (forecast - actual) / actual
 (+ over, - under); coverage = share of months whose actual fell inside the 80 % interval.
@@ -20,6 +20,7 @@ METHODS = {  # method -> the forecast column it is scored on
     "model": "forecast_rub",
     "prophet": "prophet_rub",
     "catboost": "catboost_rub",
+    "last_year": "last_year_rub",
     "pipeline": "pipeline_rub",
     "ruler": "ruler_rub",
 }

@@ -207,7 +207,7 @@ ACCURACY_TABLE = "forecast_accuracy"
     description=(
         "How far the month-end forecasts of the months ended before the partition's day were from the "
         "realised month: MAPE, bias and 80 % interval coverage by horizon (as-of day 5, 10, 15, 20, 25), "
-        "for the model, each part alone (Prophet, CatBoost, the pipeline) and the run-rate ruler side by "
+        "for the model, each part alone (Prophet, CatBoost, last year, the pipeline) and the run-rate ruler side by "
         "side. After a backfill of forecast_month_end it is the backtest. Table ml.forecast_accuracy."
     ),
 )
