@@ -88,6 +88,9 @@ class Settings(BaseSettings):
         None  # e.g. http://dagster.company.local:3000: on-call messages link runs and assets
     )
     company_timezone: str = DEFAULT_TIMEZONE
+    # the first as-of day of the ML partitions (forecast, anomalies, insights): backfilling from it
+    # replays the forecasts as they would have been made; older history is training data only
+    as_of_start_date: date = date(2024, 1, 1)
     # Embedded-default (demo) knobs; ignored once a CRM is configured.
     demo_size: Literal["S", "M", "L"] = "M"
     demo_today: date | None = None

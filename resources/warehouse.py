@@ -115,6 +115,8 @@ class Warehouse(ConfigurableResource):
         """Idempotent write: delete the rows matching `where`, insert `frame`, in one transaction.
 
         Used for partitioned outputs (one as-of day at a time) so a rerun replaces, never duplicates.
+        A column of `frame` the table lacks (added to the output since the table was made) is added
+        to the table first; older rows get nulls there.
         """
         cols = ", ".join(f'"{c}" {_sql_type(t)}' for c, t in frame.schema.items())
         names = ", ".join(f'"{c}"' for c in frame.columns)
@@ -123,6 +125,8 @@ class Warehouse(ConfigurableResource):
             if self.kind == "duckdb":
                 con.execute(f'create schema if not exists "{schema}"')
                 con.execute(f'create table if not exists "{schema}"."{table}" ({cols})')
+                for c, t in frame.schema.items():  # a column added since the table was made
+                    con.execute(f'alter table "{schema}"."{table}" add column if not exists "{c}" {_sql_type(t)}')
                 con.execute("begin")
                 con.execute(f'delete from "{schema}"."{table}" where {cond}', list(where.values()))
                 if frame.height:
@@ -134,6 +138,8 @@ class Warehouse(ConfigurableResource):
                 cur = con.cursor()
                 cur.execute(f'create schema if not exists "{schema}"')
                 cur.execute(f'create table if not exists "{schema}"."{table}" ({cols})')
+                for c, t in frame.schema.items():  # a column added since the table was made
+                    cur.execute(f'alter table "{schema}"."{table}" add column if not exists "{c}" {_sql_type(t)}')
                 cur.execute(f'delete from "{schema}"."{table}" where {cond.replace("?", "%s")}', list(where.values()))
                 if frame.height:
                     marks = ", ".join(["%s"] * len(frame.columns))

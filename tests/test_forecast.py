@@ -7,6 +7,7 @@ never taken from the code under test.
 from __future__ import annotations
 
 from datetime import date, timedelta
+from pathlib import Path
 
 import numpy as np
 import polars as pl
@@ -18,6 +19,7 @@ from assets.forecast.model import forecast_month_end
 from resources.warehouse import Warehouse
 from tests.support.pg import temporary_database
 
+ROOT = Path(__file__).resolve().parent.parent
 AS_OF = date(2025, 10, 15)  # a Wednesday; October 2025 has no Russian public holidays
 # October 2025: the 1st is a Wednesday -> 23 weekdays; through the 15th: 1-3, 6-10, 13-15 = 11.
 OCT_WEEKDAYS, OCT_WEEKDAYS_TO_15 = 23, 11
@@ -49,7 +51,7 @@ def test_forecast_of_a_steady_month_is_near_its_known_total(steady: pl.DataFrame
 
     f = forecast_month_end(steady, AS_OF, plan_rub=2000.0)
 
-    assert f.model == "prophet+catboost"
+    assert f.model == "prophet+catboost+last_year"  # 22 months: October 2024 is there to compare with
     assert f.month == date(2025, 10, 1)
     assert f.actual_mtd_rub == pytest.approx(mtd, abs=0.01)
     assert f.forecast_rub == pytest.approx(expected_total, rel=0.03)
@@ -200,3 +202,116 @@ def test_a_range_runs_once_and_writes_each_day(tmp_path) -> None:
     assert rows["as_of_day"].to_list() == [date(2025, 10, 13), date(2025, 10, 14), date(2025, 10, 15)]
     # weekdays through the 13th: 9, 14th: 10, 15th: 11 — each day sees only its own past
     assert rows["actual_mtd_rub"].to_list() == pytest.approx([900.0, 1000.0, 1100.0])
+
+
+def test_asset_adds_the_open_pipeline_and_learns_its_weights_from_earlier_forecasts(tmp_path) -> None:
+    """Revenue 100 a weekday since January; earlier forecasts (written as a backfill would have) made on
+    the 15th of March … September: the pipeline model hit each month exactly, Prophet and CatBoost
+    missed by different amounts, so the weights go all to the pipeline and the interval closes on it.
+    The pipeline on 15 October: deal 30 (500, open since 1 October). On 15 September deal 20 was open
+    and won by month end, so an open deal's probability is 1 (every example won). No deal won after
+    the 15th was created after it: the new deals' share is 0. Forecast = 1 100 (11 weekdays) + 500."""
+    warehouse = Warehouse(url=f"duckdb:///{tmp_path}/w.duckdb")
+    revenue = weekday_series(date(2025, 1, 1), date(2025, 11, 30)).select(
+        pl.col("day"),
+        pl.lit(1).alias("department_id"),
+        pl.lit("Опт").alias("department_name"),
+        pl.col("revenue_rub").alias("won_rub"),
+        pl.lit(1).alias("won_count"),
+    )
+    warehouse.replace_rows("marts", "mart_revenue_daily", revenue, where={})
+    plan = pl.DataFrame(
+        {
+            "month": [date(2025, 10, 1)],
+            "department_id": [1],
+            "manager_id": [11],
+            "pipeline_id": [0],
+            "plan_rub": [1500.0],
+        }
+    )
+    warehouse.replace_rows("marts", "mart_plan_fact", plan, where={})
+    deals = pl.DataFrame(
+        {
+            "deal_id": [20, 30, 40],
+            "pipeline_id": [1, 1, 1],
+            "created_day": [date(2025, 9, 1), date(2025, 10, 1), date(2025, 10, 20)],  # 40: after the day
+            "closed_day": [date(2025, 9, 20), None, date(2025, 10, 25)],
+            "is_won": [True, False, True],
+            "amount_rub": [1000.0, 500.0, 1e9],
+        }
+    )
+    warehouse.replace_rows("marts", "mart_deals", deals, where={})
+    stages = pl.DataFrame(
+        {
+            "deal_id": [20, 30],
+            "stage_id": ["A", "A"],
+            "entered_day": [date(2025, 9, 1), date(2025, 10, 1)],
+            "stage_semantic": ["open", "open"],
+        }
+    )
+    warehouse.replace_rows("intermediate", "stage_history", stages, where={})
+    months = [date(2025, m, 1) for m in range(3, 10)]
+    weekdays = {m: weekday_series(m, date(m.year, m.month + 1, 1) - timedelta(days=1)).height for m in months}
+    to_15 = {m: weekday_series(m, m.replace(day=15)).height for m in months}
+    past = pl.DataFrame(
+        {
+            "as_of_day": [m.replace(day=15) for m in months],
+            "month": months,
+            "scope": ["company"] * 7,
+            "actual_mtd_rub": [100.0 * to_15[m] for m in months],
+            "forecast_rub": [100.0 * weekdays[m] for m in months],
+            "prophet_rub": [100.0 * weekdays[m] + 10.0 * i * i for i, m in enumerate(months, 1)],
+            "catboost_rub": [100.0 * weekdays[m] - 5.0 * i for i, m in enumerate(months, 1)],
+            "pipeline_rub": [100.0 * weekdays[m] for m in months],
+        }
+    )
+    warehouse.replace_rows("ml", "forecast_month_end", past, where={})
+
+    result = materialize([forecast_asset], partition_key=AS_OF.isoformat(), resources={"warehouse": warehouse})
+    assert result.success
+    row = warehouse.query("select * from ml.forecast_month_end where as_of_day = ?", [AS_OF]).row(0, named=True)
+    assert row["open_deals"] == 1
+    assert row["open_deals_expected_rub"] == pytest.approx(500.0)
+    assert row["new_deals_share"] == pytest.approx(0.0)
+    assert row["pipeline_rub"] == pytest.approx(1600.0)
+    assert row["forecast_rub"] == pytest.approx(1600.0, abs=0.01)
+    assert row["forecast_low_rub"] == pytest.approx(1600.0, abs=0.01) == row["forecast_high_rub"]
+    assert row["prob_reach_plan"] == 1.0
+    assert "learned on 7 months" in row["model"]
+    # the earlier months' rows are left as they were
+    assert warehouse.query("select count(*) as n from ml.forecast_month_end")["n"][0] == 8
+    # the forecast down to deals: deal 30, certain (every earlier example was won); not deal 40 (later)
+    expected = warehouse.query("select * from ml.forecast_deals where as_of_day = ?", [AS_OF])
+    assert expected.select("deal_id", "stage_id", "age_days", "amount_rub", "probability", "expected_rub").rows() == [
+        (30, "A", 14, 500.0, 1.0, 500.0)
+    ]
+
+
+@pytest.mark.parametrize(("value", "first"), [(None, "2024-01-01"), ("2014-02-01", "2014-02-01")])
+def test_the_first_as_of_day_is_a_setting(value: str | None, first: str) -> None:
+    """AS_OF_START_DATE moves the partitions' first day (Superstore's history starts in 2014), so a
+    backfill can replay forecasts over any history; unset, it stays 2024-01-01. (A subprocess: the
+    partitioning is made when its module is imported.)"""
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k != "AS_OF_START_DATE"}
+    if value:
+        env["AS_OF_START_DATE"] = value
+    probe = "from assets.partitions import as_of_days; print(as_of_days.get_first_partition_key())"
+    done = subprocess.run([sys.executable, "-c", probe], env=env, cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == first
+
+
+def test_a_bad_first_as_of_day_names_the_setting() -> None:
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "AS_OF_START_DATE": "01.02.2014"}
+    probe = "import assets.partitions"
+    done = subprocess.run([sys.executable, "-c", probe], env=env, cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode != 0
+    assert "as_of_start_date" in done.stderr.lower()

@@ -35,6 +35,16 @@ def test_replace_rows_is_idempotent_per_partition(warehouse):
     assert not warehouse.table_exists("ml", "nothing_here")
 
 
+def test_a_column_added_to_an_output_is_added_to_its_table(warehouse):
+    """An ml.* table made before a release that adds a column keeps its rows and gains the column."""
+    day1 = pl.DataFrame({"as_of_day": [date(2026, 1, 5)], "score": [0.5]})
+    warehouse.replace_rows("ml", "grown", day1, where={"as_of_day": date(2026, 1, 5)})
+    day2 = pl.DataFrame({"as_of_day": [date(2026, 1, 6)], "score": [0.7], "parts": [0.3]})
+    warehouse.replace_rows("ml", "grown", day2, where={"as_of_day": date(2026, 1, 6)})
+    got = warehouse.query("select as_of_day, score, parts from ml.grown order by 1")
+    assert got.rows() == [(date(2026, 1, 5), 0.5, None), (date(2026, 1, 6), 0.7, 0.3)]
+
+
 def test_query_with_parameters(warehouse):
     warehouse.replace_rows("ml", "t", pl.DataFrame({"k": ["a", "b"], "v": [1, 2]}), where={})
     assert warehouse.query("select v from ml.t where k = ?", ["b"])["v"].to_list() == [2]

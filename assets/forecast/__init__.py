@@ -1,4 +1,5 @@
-"""Month-end forecast stage: pure model in `model`, the partitioned asset in `assets`.
+"""Month-end forecast stage: pure model in `model` (parts in `pipeline`, weights in `calibration`,
+scoring in `accuracy`), the partitioned assets (forecast, its accuracy) in `assets`.
 
 Importing the package loads nothing heavy; Prophet and CatBoost load when a forecast is fitted.
 """
@@ -10,6 +11,6 @@ from dagster import Definitions
 
 def build_defs() -> Definitions:
     """The forecast stage's assets (no resources: definitions.py supplies `warehouse`)."""
-    from assets.forecast.assets import forecast_month_end
+    from assets.forecast.assets import forecast_accuracy, forecast_month_end
 
-    return Definitions(assets=[forecast_month_end])
+    return Definitions(assets=[forecast_month_end, forecast_accuracy])

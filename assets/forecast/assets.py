@@ -1,13 +1,17 @@
 """Dagster asset: the month-end forecast, one partition per as-of day (ml.forecast_month_end).
 
-Thin on purpose: read the marts, cut them at the as-of day, call the pure model, write one row
-per day. Because nothing after the as-of day is read, backfilling past days replays what the
+Thin on purpose: read the marts (revenue per day, the deals and their stage history for the open
+pipeline), cut them at the as-of day, call the pure model, write one row per day (and, where the
+CRM has deals, each open deal's probability of being won by month end into ml.forecast_deals). The weights
+between the model's parts and its interval are learned from the table's own earlier rows (the
+forecasts of months that have ended, whose actual is now known): see assets/forecast/calibration.py. Because nothing after the as-of day is read, backfilling past days replays what the
 forecast would have said then: the backtest behind docs/KPI.md's forecast accuracy.
 A backfill runs as one run (single-run policy) that loops over its days, so a year of
 backtest costs one process start and one read of the marts, not 365.
 """
 
 from datetime import date, datetime
+from typing import cast
 
 import polars as pl
 from dagster import (
@@ -18,13 +22,18 @@ from dagster import (
     asset,
 )
 
+from assets.forecast import calibration
+from assets.forecast.accuracy import score
 from assets.forecast.model import MonthEndForecast, month_bounds, to_frame
-from assets.forecast.model import forecast_month_end as predict
+from assets.forecast.model import forecast_with_deals as predict
 from assets.partitions import as_of_days, single_run_backfill
 from assets.table_metadata import as_of_table_metadata
 from resources.warehouse import Warehouse
 
 SCHEMA, TABLE = "ml", "forecast_month_end"
+DEALS_TABLE = "forecast_deals"  # the forecast down to deals: each open deal's probability, per as-of day
+# the columns of earlier forecasts that the weights and the interval are learned from
+LEARNED_FROM = ["as_of_day", "month", "actual_mtd_rub", "prophet_rub", "catboost_rub", "last_year_rub", "pipeline_rub"]
 
 
 def _company_revenue(warehouse: Warehouse, through: date) -> pl.DataFrame:
@@ -33,6 +42,42 @@ def _company_revenue(warehouse: Warehouse, through: date) -> pl.DataFrame:
         "select day, sum(won_rub) as revenue_rub from marts.mart_revenue_daily "
         "where day <= ? group by day order by day",
         [through],
+    )
+
+
+def _deals(warehouse: Warehouse, through: date) -> pl.DataFrame | None:
+    """Every deal created by `through` (the pipeline part); None when the deals mart is absent."""
+    if not warehouse.table_exists("marts", "mart_deals"):
+        return None
+    return warehouse.query(
+        "select deal_id, pipeline_id, created_day, closed_day, is_won, cast(amount_rub as double precision) as amount_rub"
+        " from marts.mart_deals where created_day <= ?",
+        [through],
+    )
+
+
+def _stage_entries(warehouse: Warehouse, through: date) -> pl.DataFrame | None:
+    """Entries into open stages by `through` (a CRM without history: none, the pipeline uses deal age)."""
+    if not warehouse.table_exists("intermediate", "stage_history"):
+        return None
+    return warehouse.query(
+        "select deal_id, stage_id, entered_day from intermediate.stage_history"
+        " where stage_semantic = 'open' and entered_day <= ?",
+        [through],
+    )
+
+
+def _past_forecasts(warehouse: Warehouse, before: date) -> pl.DataFrame:
+    """The company's forecasts of the months before `before`'s: what the weights are learned from.
+    A part's column the table does not have yet (rows from before the part existed) reads as nulls."""
+    empty = to_frame([]).select(LEARNED_FROM)
+    if not warehouse.table_exists(SCHEMA, TABLE):
+        return empty
+    frame = warehouse.query(
+        f"select * from {SCHEMA}.{TABLE} where month < ? and scope = 'company'", [month_bounds(before)[0]]
+    )
+    return frame.select(
+        [(pl.col(c) if c in frame.columns else pl.lit(None)).cast(empty.schema[c]).alias(c) for c in LEARNED_FROM]
     )
 
 
@@ -57,12 +102,20 @@ def _fmt(value: float | None) -> str:
     group_name="ml",
     partitions_def=as_of_days,
     backfill_policy=single_run_backfill,
-    deps=[AssetKey("mart_revenue_daily"), AssetKey("mart_plan_fact")],
+    deps=[
+        AssetKey("mart_revenue_daily"),
+        AssetKey("mart_plan_fact"),
+        AssetKey("mart_deals"),
+        AssetKey("stage_history"),
+    ],
     kinds={"python"},
     description=(
-        "Month-end revenue forecast as of the partition's day (Prophet + CatBoost, 80 % interval, "
-        "probability of reaching plan, beside the run-rate ruler). Uses no data after the as-of "
-        "day, so a backfill is a backtest. Table ml.forecast_month_end."
+        "Month-end revenue forecast as of the partition's day: month to date + the open pipeline "
+        "(each open deal × its probability of being won by month end) + the time series (Prophet, "
+        "CatBoost), weighed as earlier months' forecasts taught; 80 % interval, probability of "
+        "reaching plan, beside the run-rate ruler. Uses no data after the as-of day, so a backfill "
+        "is a backtest. Table ml.forecast_month_end; the open deals with their probabilities (the "
+        "forecast down to deals) in ml.forecast_deals."
     ),
 )
 def forecast_month_end(context: AssetExecutionContext, warehouse: Warehouse) -> MaterializeResult:
@@ -70,10 +123,21 @@ def forecast_month_end(context: AssetExecutionContext, warehouse: Warehouse) -> 
     days = sorted(date.fromisoformat(k) for k in context.partition_keys)
     revenue = _company_revenue(warehouse, days[-1])
     plans = _company_plans(warehouse, days[0], days[-1])
+    deals = _deals(warehouse, days[-1])
+    stages = _stage_entries(warehouse, days[-1])
+    past = _past_forecasts(warehouse, days[0])
     results: list[MonthEndForecast] = []
     for day in days:
-        result = predict(revenue, day, plans.get(month_bounds(day)[0]))
+        # the run's own earlier days count too: a backfill learns as it goes, as the days did
+        learned_from = pl.concat(
+            [past, to_frame([r for r in results if r.month < month_bounds(day)[0]]).select(LEARNED_FROM)]
+        )
+        result, expected = predict(
+            revenue, day, plans.get(month_bounds(day)[0]), deals=deals, stages=stages, past=learned_from
+        )
         warehouse.replace_rows(SCHEMA, TABLE, to_frame([result]), where={"as_of_day": day})
+        if deals is not None:
+            warehouse.replace_rows(SCHEMA, DEALS_TABLE, expected, where={"as_of_day": day})
         context.log.info(
             f"{day}: forecast {_fmt(result.forecast_rub)} [{_fmt(result.forecast_low_rub)}; "
             f"{_fmt(result.forecast_high_rub)}], plan {_fmt(result.plan_rub)}, ruler {_fmt(result.ruler_rub)}, "
@@ -118,4 +182,62 @@ def _single_metadata(r: MonthEndForecast) -> dict[str, MetadataValue]:
         "actual_mtd_rub": MetadataValue.float(r.actual_mtd_rub),
         "ruler_rub": MetadataValue.float(r.ruler_rub),
         "model": MetadataValue.text(r.model),
+        **(
+            {
+                "pipeline_rub": MetadataValue.float(r.pipeline_rub),
+                "open_deals_expected_rub": MetadataValue.float(r.open_deals_expected_rub or 0.0),
+                "open_deals": MetadataValue.int(r.open_deals or 0),
+            }
+            if r.pipeline_rub is not None
+            else {}
+        ),
     }
+
+
+ACCURACY_TABLE = "forecast_accuracy"
+
+
+@asset(
+    key=["forecast_accuracy"],
+    group_name="ml",
+    partitions_def=as_of_days,
+    backfill_policy=single_run_backfill,
+    deps=[AssetKey("forecast_month_end"), AssetKey("mart_revenue_daily")],
+    kinds={"python"},
+    description=(
+        "How far the month-end forecasts of the months ended before the partition's day were from the "
+        "realised month: MAPE, bias and 80 % interval coverage by horizon (as-of day 5, 10, 15, 20, 25), "
+        "for the model, each part alone (Prophet, CatBoost, last year, the pipeline) and the run-rate ruler side by "
+        "side. After a backfill of forecast_month_end it is the backtest. Table ml.forecast_accuracy."
+    ),
+)
+def forecast_accuracy(context: AssetExecutionContext, warehouse: Warehouse) -> MaterializeResult:
+    """Score every past forecast as known on each as-of day of the run; one set of rows per day."""
+    days = sorted(date.fromisoformat(k) for k in context.partition_keys)
+    revenue = _company_revenue(warehouse, days[-1])
+    forecasts = (
+        warehouse.query(f"select * from {SCHEMA}.{TABLE} where month < ?", [month_bounds(days[-1])[0]])
+        if warehouse.table_exists(SCHEMA, TABLE)
+        else to_frame([])
+    )
+    latest = score(forecasts.head(0), {}, days[-1])
+    for day in days:
+        latest = score(forecasts, calibration.month_actuals(revenue, day), day)
+        warehouse.replace_rows(SCHEMA, ACCURACY_TABLE, latest, where={"as_of_day": day})
+    months = int(cast(int, latest["months"].max())) if latest.height else 0
+    context.log.info(f"{days[-1]}: {latest.height} accuracy rows over up to {months} months")
+
+    def covers(value: float | None) -> str:
+        return "—" if value is None else f"{value:.0%}"
+
+    lines = ["| as-of day of month | method | months | MAPE | bias | 80 % covers |", "|---|---|---|---|---|---|"] + [
+        f"| {r['horizon_day']} | {r['method']} | {r['months']} | {r['mape']:.1%} | {r['bias']:+.1%} "
+        f"| {covers(r['interval_coverage'])} |"
+        for r in latest.iter_rows(named=True)
+    ]
+    return MaterializeResult(
+        metadata={
+            "accuracy": MetadataValue.md("\n".join(lines) if latest.height else "no month has ended yet"),
+            **as_of_table_metadata(warehouse, SCHEMA, ACCURACY_TABLE, days),
+        }
+    )

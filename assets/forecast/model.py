@@ -31,6 +31,11 @@ from typing import Any, cast
 import numpy as np
 import polars as pl
 
+from assets.forecast import calibration
+from assets.forecast.calibration import Calibration
+from assets.forecast.pipeline import STAGES_SCHEMA, PipelineEstimate
+from assets.forecast.pipeline import estimate as pipeline_estimate
+
 MIN_HISTORY_DAYS = 28  # below this: no model, the ruler, said so in `model`
 MAX_TRAIN_DAYS = 3 * 365  # older history adds fit time, not accuracy
 YEARLY_MIN_DAYS = 365  # yearly seasonality only once a whole year has been seen
@@ -53,6 +58,13 @@ COLUMNS = [
     "ruler_rub",
     "model",
     "history_days",
+    "prophet_rub",
+    "catboost_rub",
+    "last_year_rub",
+    "pipeline_rub",
+    "open_deals_expected_rub",
+    "open_deals",
+    "new_deals_share",
 ]
 
 
@@ -72,6 +84,14 @@ class MonthEndForecast:
     ruler_rub: float
     model: str
     history_days: int
+    # added with the open pipeline (issue 11): each part's month end alone, and the pipeline's figures
+    prophet_rub: float | None = None
+    catboost_rub: float | None = None
+    last_year_rub: float | None = None
+    pipeline_rub: float | None = None
+    open_deals_expected_rub: float | None = None
+    open_deals: int | None = None
+    new_deals_share: float | None = None
 
     def as_row(self) -> dict[str, Any]:
         return asdict(self)
@@ -92,6 +112,13 @@ def to_frame(rows: list[MonthEndForecast]) -> pl.DataFrame:
         "ruler_rub": pl.Float64,
         "model": pl.Utf8,
         "history_days": pl.Int64,
+        "prophet_rub": pl.Float64,
+        "catboost_rub": pl.Float64,
+        "last_year_rub": pl.Float64,
+        "pipeline_rub": pl.Float64,
+        "open_deals_expected_rub": pl.Float64,
+        "open_deals": pl.Int64,
+        "new_deals_share": pl.Float64,
     }
     return pl.DataFrame([r.as_row() for r in rows], schema=schema, orient="row")
 
@@ -303,6 +330,45 @@ def catboost_remaining(history: pl.DataFrame, future_days: list[date], seed: int
     return float(np.clip(model.predict(x_future), 0.0, None).sum())
 
 
+# --- the same month last year ------------------------------------------------------------------
+GROWTH_LIMITS = (0.5, 2.0)  # a year-on-year growth outside these is a data problem, not a trend
+
+
+def last_year_remaining(history: pl.DataFrame, as_of_day: date) -> float | None:
+    """The remaining days' revenue "as last year": the same month a year ago × the year's growth ×
+    the share of the month's days still to come (a month's shape learned from earlier months did no
+    better on either benchmark world, see benchmarks/RESULTS.md).
+
+    What a head of sales would say first, and what the daily models miss on a lumpy series whose
+    months follow a strong season (a shop's November). Growth: the last 365 days over the 365 before
+    (1 with less than two years), clipped to GROWTH_LIMITS. None without a whole month a year ago.
+    """
+    if history.is_empty():
+        return None
+    first = cast(date, history["day"].min())
+    month_start, month_end = month_bounds(as_of_day)
+    ly_start = month_start.replace(year=month_start.year - 1)
+    ly_end = month_bounds(ly_start)[1]
+    if first > ly_start + timedelta(days=7):  # a history that starts in the month's first week covers it
+        return None
+    days = history["day"]
+    values = history["revenue_rub"]
+
+    def total(lo: date, hi: date) -> float:
+        return float(values.filter((days >= lo) & (days <= hi)).sum())
+
+    ly_total = total(ly_start, ly_end)
+    growth = 1.0
+    if (as_of_day - first).days >= 729:
+        before = total(as_of_day - timedelta(days=729), as_of_day - timedelta(days=365))
+        if before > 0:
+            growth = min(
+                max(total(as_of_day - timedelta(days=364), as_of_day) / before, GROWTH_LIMITS[0]), GROWTH_LIMITS[1]
+            )
+    share = (month_end - as_of_day).days / month_end.day  # the month's days still to come
+    return max(ly_total * growth * share, 0.0)
+
+
 # --- the forecast -----------------------------------------------------------------------------
 def _prob(totals: np.ndarray, plan_rub: float | None) -> float | None:
     if plan_rub is None or plan_rub <= 0:
@@ -310,70 +376,261 @@ def _prob(totals: np.ndarray, plan_rub: float | None) -> float | None:
     return float((totals >= plan_rub).mean())
 
 
-def forecast_month_end(
-    daily: pl.DataFrame, as_of_day: date, plan_rub: float | None, *, seed: int = 0
-) -> MonthEndForecast:
-    """Month-end forecast for `as_of_day`'s month from company revenue per day (`day`, `revenue_rub`).
+@dataclass(frozen=True)
+class Parts:
+    """Each part's remaining-days revenue as of a day (fitted once; `combine` weighs them)."""
 
-    Only rows with day <= as_of_day are used. `plan_rub` None (no plan) leaves the probability empty.
-    """
+    as_of_day: date
+    mtd_rub: float
+    history_days: int
+    remaining_days: int
+    prophet_rub: float  # Prophet's remaining total
+    prophet_totals: np.ndarray  # Prophet's simulated remaining totals (its spread)
+    catboost_rub: float  # CatBoost's remaining total
+    pipeline: PipelineEstimate | None  # the open deals (None: no deals given)
+    last_year_rub: float | None = None  # the same month last year × growth (None: no such month yet)
+
+    @property
+    def time_series_rub(self) -> float:
+        """Prophet and CatBoost averaged: the remaining days' revenue from every deal."""
+        return (self.prophet_rub + self.catboost_rub) / 2
+
+    @property
+    def pipeline_rub(self) -> float | None:
+        """The pipeline model's remaining revenue: open deals × probability + the new deals' share of
+        the time series (revenue from deals not yet created)."""
+        if self.pipeline is None:
+            return None
+        return self.pipeline.expected_rub + self.pipeline.new_share * self.time_series_rub
+
+    def components(self) -> dict[str, float]:
+        """The remaining-revenue estimates the weights apply to."""
+        parts = {"prophet": self.prophet_rub, "catboost": self.catboost_rub}
+        if self.last_year_rub is not None:
+            parts["last_year"] = self.last_year_rub
+        if self.pipeline_rub is not None:
+            parts["pipeline"] = self.pipeline_rub
+        return parts
+
+
+def fit_parts(
+    daily: pl.DataFrame,
+    as_of_day: date,
+    plan_rub: float | None = None,
+    *,
+    deals: pl.DataFrame | None = None,
+    stages: pl.DataFrame | None = None,
+    seed: int = 0,
+) -> Parts | MonthEndForecast:
+    """Fit every part as of `as_of_day`, or the final answer when there is nothing to fit (month
+    complete, or too little history: the ruler; `plan_rub` is only used for that answer)."""
     history = dense_history(daily, as_of_day)
     month_start, month_end = month_bounds(as_of_day)
     mtd = float(history.filter(pl.col("day") >= month_start)["revenue_rub"].sum()) if history.height else 0.0
-    run_rate = ruler(mtd, as_of_day)
     history_days = history.height
     future_days = [as_of_day + timedelta(days=i) for i in range(1, (month_end - as_of_day).days + 1)]
-
-    def result(forecast: float, low: float, high: float, prob: float | None, model: str) -> MonthEndForecast:
-        return MonthEndForecast(
-            as_of_day=as_of_day,
-            month=month_start,
-            scope="company",
-            plan_rub=plan_rub,
-            actual_mtd_rub=round(mtd, 2),
-            forecast_rub=round(forecast, 2),
-            forecast_low_rub=round(low, 2),
-            forecast_high_rub=round(high, 2),
-            prob_reach_plan=prob,
-            ruler_rub=round(run_rate, 2),
-            model=model,
-            history_days=history_days,
-        )
-
-    if not future_days:  # the last day of the month: the month is known
-        return result(mtd, mtd, mtd, None if not plan_rub else float(mtd >= plan_rub), "actual (month complete)")
-
-    if history_days < MIN_HISTORY_DAYS:
-        # Too little history for a model: the ruler, with a spread from resampling the days seen.
-        observed = history["revenue_rub"].to_numpy() if history_days else np.zeros(1)
-        rng = np.random.default_rng(seed)
-        totals = mtd + rng.choice(observed, size=(N_SAMPLES, len(future_days))).sum(axis=1)
-        low, high = np.quantile(totals, [(1 - INTERVAL) / 2, (1 + INTERVAL) / 2])
-        return result(
-            run_rate,
-            min(float(low), run_rate),
-            max(float(high), run_rate),
-            _prob(totals, plan_rub),
-            f"ruler (history {history_days} days < {MIN_HISTORY_DAYS})",
-        )
-
+    if not future_days or history_days < MIN_HISTORY_DAYS:
+        return _without_model(history, as_of_day, mtd, len(future_days), plan_rub, seed)
     train = history.tail(MAX_TRAIN_DAYS)
     prophet_mean, prophet_totals = prophet_remaining(train, future_days, seed=seed)
     catboost_mean = catboost_remaining(train, future_days, seed=seed)
-    remaining = (prophet_mean + catboost_mean) / 2
-    # Spread of the remaining total: Prophet's simulated totals (day noise + trend), recentred on
-    # the ensemble, plus model uncertainty, which Prophet's MAP fit leaves out: two estimates
-    # differing by d suggest an error of about d / 2 for their mean.
+    estimate = None
+    if deals is not None:
+        estimate = pipeline_estimate(
+            deals, stages if stages is not None else pl.DataFrame(schema=STAGES_SCHEMA), as_of_day
+        )
+    return Parts(
+        as_of_day=as_of_day,
+        mtd_rub=mtd,
+        history_days=history_days,
+        remaining_days=len(future_days),
+        prophet_rub=prophet_mean,
+        prophet_totals=prophet_totals,
+        catboost_rub=catboost_mean,
+        pipeline=estimate,
+        last_year_rub=last_year_remaining(history, as_of_day),
+    )
+
+
+def _row(
+    as_of_day: date,
+    plan_rub: float | None,
+    mtd: float,
+    history_days: int,
+    forecast: float,
+    low: float,
+    high: float,
+    prob: float | None,
+    model: str,
+    parts: Parts | None = None,
+) -> MonthEndForecast:
+    def month_end_of(remaining: float | None) -> float | None:
+        return None if remaining is None else round(mtd + remaining, 2)
+
+    return MonthEndForecast(
+        as_of_day=as_of_day,
+        month=month_bounds(as_of_day)[0],
+        scope="company",
+        plan_rub=plan_rub,
+        actual_mtd_rub=round(mtd, 2),
+        forecast_rub=round(forecast, 2),
+        forecast_low_rub=round(low, 2),
+        forecast_high_rub=round(high, 2),
+        prob_reach_plan=prob,
+        ruler_rub=round(ruler(mtd, as_of_day), 2),
+        model=model,
+        history_days=history_days,
+        prophet_rub=month_end_of(parts.prophet_rub) if parts else None,
+        catboost_rub=month_end_of(parts.catboost_rub) if parts else None,
+        last_year_rub=month_end_of(parts.last_year_rub) if parts else None,
+        pipeline_rub=month_end_of(parts.pipeline_rub) if parts else None,
+        open_deals_expected_rub=(
+            round(parts.pipeline.expected_rub, 2) if parts is not None and parts.pipeline is not None else None
+        ),
+        open_deals=parts.pipeline.open_deals if parts is not None and parts.pipeline is not None else None,
+        new_deals_share=(
+            round(parts.pipeline.new_share, 4) if parts is not None and parts.pipeline is not None else None
+        ),
+    )
+
+
+def _without_model(
+    history: pl.DataFrame, as_of_day: date, mtd: float, remaining_days: int, plan_rub: float | None, seed: int
+) -> MonthEndForecast:
+    """The month is complete (the actual), or the history is too short for a model (the ruler)."""
+    history_days = history.height
+    if not remaining_days:  # the last day of the month: the month is known
+        prob = None if not plan_rub else float(mtd >= plan_rub)
+        return _row(as_of_day, plan_rub, mtd, history_days, mtd, mtd, mtd, prob, "actual (month complete)")
+    # Too little history for a model: the ruler, with a spread from resampling the days seen.
+    run_rate = ruler(mtd, as_of_day)
+    observed = history["revenue_rub"].to_numpy() if history_days else np.zeros(1)
     rng = np.random.default_rng(seed)
-    model_sd = abs(prophet_mean - catboost_mean) / 2
-    spread = prophet_totals - prophet_totals.mean() + rng.normal(0.0, model_sd, prophet_totals.shape)
-    totals = mtd + np.clip(remaining + spread, 0.0, None)
+    totals = mtd + rng.choice(observed, size=(N_SAMPLES, remaining_days)).sum(axis=1)
     low, high = np.quantile(totals, [(1 - INTERVAL) / 2, (1 + INTERVAL) / 2])
-    forecast = mtd + remaining
-    return result(
+    return _row(
+        as_of_day,
+        plan_rub,
+        mtd,
+        history_days,
+        run_rate,
+        min(float(low), run_rate),
+        max(float(high), run_rate),
+        _prob(totals, plan_rub),
+        f"ruler (history {history_days} days < {MIN_HISTORY_DAYS})",
+    )
+
+
+def combine(
+    parts: Parts, plan_rub: float | None, calibration: Calibration | None = None, seed: int = 0
+) -> MonthEndForecast:
+    """The month-end forecast from fitted parts: weighted remaining revenue, 80 % interval, P(plan).
+
+    With a calibration (learned from earlier months' forecasts, see `calibration.learn`): its weights
+    and its interval (a Student t prediction interval from those months' relative errors). Without one: the parts weighed
+    equally and Prophet's simulated totals, recentred and widened by the parts' disagreement.
+    """
+    components = parts.components()
+    if calibration is not None:
+        weights = calibration.weights_for(components)
+    else:
+        weights = {name: 1.0 / len(components) for name in components}
+    remaining = sum(weights[name] * value for name, value in components.items())
+    forecast = parts.mtd_rub + remaining
+    names = "+".join(name for name, w in weights.items() if w > 0) or "none"
+    if calibration is not None:
+        totals = np.maximum(forecast * (1.0 + calibration.relative_draws()), parts.mtd_rub)
+        model = f"{names} (weights learned on {calibration.months} months)"
+    else:
+        # Prophet's simulated totals (day noise + trend), recentred on the weighted mean, plus the
+        # parts' disagreement, which Prophet's MAP fit leaves out.
+        rng = np.random.default_rng(seed)
+        values = np.array(list(components.values()))
+        model_sd = float(values.max() - values.min()) / 2
+        spread = parts.prophet_totals - parts.prophet_totals.mean()
+        spread = spread + rng.normal(0.0, model_sd, spread.shape)
+        totals = parts.mtd_rub + np.clip(remaining + spread, 0.0, None)
+        model = "prophet+catboost" if names == "prophet+catboost" else names
+    low, high = np.quantile(totals, [(1 - INTERVAL) / 2, (1 + INTERVAL) / 2])
+    return _row(
+        parts.as_of_day,
+        plan_rub,
+        parts.mtd_rub,
+        parts.history_days,
         forecast,
         min(float(low), forecast),
         max(float(high), forecast),
         _prob(totals, plan_rub),
-        "prophet+catboost",
+        model,
+        parts,
     )
+
+
+def forecast_month_end(
+    daily: pl.DataFrame,
+    as_of_day: date,
+    plan_rub: float | None,
+    *,
+    deals: pl.DataFrame | None = None,
+    stages: pl.DataFrame | None = None,
+    past: pl.DataFrame | None = None,
+    seed: int = 0,
+) -> MonthEndForecast:
+    """Month-end forecast for `as_of_day`'s month from company revenue per day (`day`, `revenue_rub`).
+
+    Only rows with day <= as_of_day are used, of the revenue, the deals (created by then) and their
+    stage history (entered by then). `plan_rub` None (no plan) leaves the probability empty.
+    `deals` (deal_id, pipeline_id, created_day, closed_day, is_won, amount_rub) add the open
+    pipeline's part; `past` (earlier rows of ml.forecast_month_end) the weights and interval learned
+    on the months that ended before the as-of day (their actuals from `daily`).
+    """
+    return forecast_with_deals(daily, as_of_day, plan_rub, deals=deals, stages=stages, past=past, seed=seed)[0]
+
+
+DEAL_COLUMNS = {
+    "as_of_day": pl.Date,
+    "month": pl.Date,
+    "deal_id": pl.Int64,
+    "pipeline_id": pl.Int64,
+    "stage_id": pl.Utf8,
+    "age_days": pl.Int64,
+    "amount_rub": pl.Float64,
+    "probability": pl.Float64,
+    "expected_rub": pl.Float64,
+}
+
+
+def forecast_with_deals(
+    daily: pl.DataFrame,
+    as_of_day: date,
+    plan_rub: float | None,
+    *,
+    deals: pl.DataFrame | None = None,
+    stages: pl.DataFrame | None = None,
+    past: pl.DataFrame | None = None,
+    seed: int = 0,
+) -> tuple[MonthEndForecast, pl.DataFrame]:
+    """The forecast and "the forecast down to deals": each deal open at the end of the as-of day with
+    its probability of being won by month end and amount × probability, largest first (DEAL_COLUMNS;
+    empty without deals or without a model)."""
+    fitted = fit_parts(daily, as_of_day, plan_rub, deals=deals, stages=stages, seed=seed)
+    if isinstance(fitted, MonthEndForecast):
+        return fitted, pl.DataFrame(schema=DEAL_COLUMNS)
+    learned = None
+    if past is not None:
+        learned = calibration.learn(
+            past, calibration.month_actuals(daily, as_of_day), as_of_day, available=list(fitted.components())
+        )
+    result = combine(fitted, plan_rub, learned, seed)
+    if fitted.pipeline is None:
+        return result, pl.DataFrame(schema=DEAL_COLUMNS)
+    expected = (
+        fitted.pipeline.deals.with_columns(
+            pl.lit(as_of_day).alias("as_of_day"),
+            pl.lit(result.month).alias("month"),
+            (pl.col("amount_rub") * pl.col("probability")).alias("expected_rub"),
+        )
+        .select([pl.col(c).cast(t) for c, t in DEAL_COLUMNS.items()])
+        .sort(["expected_rub", "deal_id"], descending=[True, False])
+    )
+    return result, expected
