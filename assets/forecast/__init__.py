@@ -10,7 +10,8 @@ from dagster import Definitions
 
 
 def build_defs() -> Definitions:
-    """The forecast stage's assets (no resources: definitions.py supplies `warehouse`)."""
+    """The forecast stage's assets and the checks on the forecast (no resources: definitions.py supplies `warehouse`)."""
     from assets.forecast.assets import forecast_accuracy, forecast_month_end
+    from assets.forecast.checks import CHECKS
 
-    return Definitions(assets=[forecast_month_end, forecast_accuracy])
+    return Definitions(assets=[forecast_month_end, forecast_accuracy], asset_checks=CHECKS)

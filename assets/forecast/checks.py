@@ -1,0 +1,217 @@
+"""Asset checks on ml.forecast_month_end: what must hold for a head of sales to read the forecast.
+
+Four checks, each on the as-of days the run wrote (one day, or a backfill's range):
+
+- the 80 % interval holds the point (low <= forecast <= high);
+- nothing negative (money columns >= 0, the probability of plan within 0..1);
+- every scope present (each as-of day has exactly one row per scope the forecast writes);
+- no data after the as-of day: the month to date equals the revenue mart's month through that day
+  (not beyond), the history is no longer than the mart's days up to it, and every deal listed in
+  ml.forecast_deals was created by that day and still open at its end.
+
+They are partitioned like the asset, so a daily run checks its day and a backfill its range. A
+failure is an ERROR evaluation; the check-failure sensor (schedules/sensors.py) sends it to the
+on-call chat like a failed dbt test. Non-blocking: the insights still run, on-call decides.
+The comparisons are pure functions (`*_problems`) so a test can break each on purpose.
+"""
+
+import warnings
+from datetime import date
+from typing import Any
+
+import polars as pl
+from dagster import AssetCheckExecutionContext, AssetCheckResult, AssetCheckSeverity, PreviewWarning, asset_check
+
+from assets.forecast.model import month_bounds
+from assets.partitions import as_of_days
+from resources.warehouse import Warehouse
+
+SCHEMA, TABLE, DEALS_TABLE = "ml", "forecast_month_end", "forecast_deals"
+SCOPES = ("company",)  # the scopes every as-of day must have a row for
+MONEY = [
+    "plan_rub",
+    "actual_mtd_rub",
+    "forecast_rub",
+    "forecast_low_rub",
+    "forecast_high_rub",
+    "ruler_rub",
+    "prophet_rub",
+    "catboost_rub",
+    "last_year_rub",
+    "pipeline_rub",
+    "open_deals_expected_rub",
+    "gap_rub",
+    "leads_needed",
+]
+TOLERANCE_RUB = 0.5  # the table rounds to kopecks; half a rouble is rounding, more is a different figure
+MAX_LISTED = 10  # problems named in the evaluation; the rest counted
+
+# Partitioned checks (a backfill checks each of its days) are "preview" in Dagster 1.13; we rely on them
+# knowingly, as assets/partitions.py does on backfill_policy, so the warning is silenced here, narrowly.
+warnings.filterwarnings("ignore", message=r"Specifying a partitions_def on an AssetCheckSpec", category=PreviewWarning)
+
+
+def interval_problems(rows: pl.DataFrame) -> list[str]:
+    """Rows whose 80 % interval does not hold the point forecast."""
+    bad = rows.filter(
+        pl.col("forecast_low_rub").is_null()
+        | pl.col("forecast_high_rub").is_null()
+        | (pl.col("forecast_low_rub") > pl.col("forecast_rub") + TOLERANCE_RUB)
+        | (pl.col("forecast_high_rub") < pl.col("forecast_rub") - TOLERANCE_RUB)
+    )
+    return [
+        f"{r['as_of_day']} {r['scope']}: прогноз {r['forecast_rub']} вне интервала "
+        f"[{r['forecast_low_rub']}; {r['forecast_high_rub']}]"
+        for r in bad.iter_rows(named=True)
+    ]
+
+
+def negative_problems(rows: pl.DataFrame) -> list[str]:
+    """Negative money figures, or a probability of plan outside 0..1."""
+    problems = []
+    for r in rows.iter_rows(named=True):
+        for column in MONEY:
+            value = r.get(column)
+            if value is not None and value < 0:
+                problems.append(f"{r['as_of_day']} {r['scope']}: {column} = {value} < 0")
+        prob = r.get("prob_reach_plan")
+        if prob is not None and not 0.0 <= prob <= 1.0:
+            problems.append(f"{r['as_of_day']} {r['scope']}: prob_reach_plan = {prob} вне 0..1")
+    return problems
+
+
+def scope_problems(rows: pl.DataFrame, days: list[date], scopes: tuple[str, ...] = SCOPES) -> list[str]:
+    """As-of days of the run missing a scope's row, or with more than one row for it."""
+    counts = {
+        (r["as_of_day"], r["scope"]): r["len"]
+        for r in rows.group_by(["as_of_day", "scope"]).len().iter_rows(named=True)
+    }
+    problems = []
+    for day in days:
+        for scope in scopes:
+            n = counts.get((day, scope), 0)
+            if n != 1:
+                problems.append(f"{day}: scope {scope} — {n} строк(и), ожидалась одна")
+    return problems
+
+
+def leakage_problems(
+    rows: pl.DataFrame, revenue: pl.DataFrame, listed: pl.DataFrame | None, deals: pl.DataFrame | None
+) -> list[str]:
+    """Signs that a forecast saw data after its as-of day.
+
+    `revenue`: the company's revenue per day (day, revenue_rub), all of it; `listed`: ml.forecast_deals
+    rows (as_of_day, deal_id); `deals`: marts.mart_deals (deal_id, created_day, closed_day).
+    """
+    problems = []
+    by_day = revenue.select(pl.col("day").cast(pl.Date), pl.col("revenue_rub").cast(pl.Float64))
+    first_day = by_day["day"].min() if by_day.height else None
+    for r in rows.filter(pl.col("scope") == "company").iter_rows(named=True):
+        day: date = r["as_of_day"]
+        start = month_bounds(day)[0]
+        mtd = float(by_day.filter(pl.col("day").is_between(start, day))["revenue_rub"].sum())
+        if abs(float(r["actual_mtd_rub"]) - mtd) > TOLERANCE_RUB:
+            problems.append(f"{day}: выручка с начала месяца {r['actual_mtd_rub']}, а в витрине по этот день {mtd:.2f}")
+        if isinstance(first_day, date) and r["history_days"] > (day - first_day).days + 1:
+            problems.append(
+                f"{day}: история {r['history_days']} дн., а с первого дня данных ({first_day}) по этот день "
+                f"{(day - first_day).days + 1}"
+            )
+    if listed is not None and deals is not None and listed.height:
+        joined = listed.join(deals, on="deal_id", how="inner").filter(
+            (pl.col("created_day") > pl.col("as_of_day"))
+            | (pl.col("closed_day").is_not_null() & (pl.col("closed_day") <= pl.col("as_of_day")))
+        )
+        problems += [
+            f"{r['as_of_day']}: сделка {r['deal_id']} в прогнозе, но создана {r['created_day']}, "
+            f"закрыта {r['closed_day']}"
+            for r in joined.iter_rows(named=True)
+        ]
+    return problems
+
+
+# --- the Dagster checks: read the run's days, call the pure function, report ---------------------
+def _days(context: AssetCheckExecutionContext) -> list[date]:
+    return sorted(date.fromisoformat(k) for k in context.partition_keys)
+
+
+def _rows(warehouse: Warehouse, days: list[date]) -> pl.DataFrame:
+    if not warehouse.table_exists(SCHEMA, TABLE):
+        return pl.DataFrame(schema={"as_of_day": pl.Date, "scope": pl.Utf8})
+    return warehouse.query(f"select * from {SCHEMA}.{TABLE} where as_of_day between ? and ?", [days[0], days[-1]])
+
+
+def _result(problems: list[str], checked: int, what: str) -> AssetCheckResult:
+    metadata: dict[str, Any] = {"rows_checked": checked, "problems": len(problems)}
+    if not problems:
+        return AssetCheckResult(passed=True, metadata=metadata)
+    listed = "; ".join(problems[:MAX_LISTED]) + (
+        f"; и ещё {len(problems) - MAX_LISTED}" if len(problems) > MAX_LISTED else ""
+    )
+    return AssetCheckResult(
+        passed=False, severity=AssetCheckSeverity.ERROR, description=f"{what}: {listed}", metadata=metadata
+    )
+
+
+@asset_check(
+    asset="forecast_month_end",
+    partitions_def=as_of_days,
+    description="The 80 % interval holds the point forecast (low <= forecast <= high) on every row of the run's days.",
+)
+def forecast_interval_holds_point(context: AssetCheckExecutionContext, warehouse: Warehouse) -> AssetCheckResult:
+    rows = _rows(warehouse, _days(context))
+    return _result(interval_problems(rows), rows.height, "Интервал прогноза не содержит прогноз")
+
+
+@asset_check(
+    asset="forecast_month_end",
+    partitions_def=as_of_days,
+    description="No negative money figure in the forecast, the probability of plan within 0..1.",
+)
+def forecast_not_negative(context: AssetCheckExecutionContext, warehouse: Warehouse) -> AssetCheckResult:
+    rows = _rows(warehouse, _days(context))
+    return _result(negative_problems(rows), rows.height, "Отрицательные суммы в прогнозе")
+
+
+@asset_check(
+    asset="forecast_month_end",
+    partitions_def=as_of_days,
+    description="Each as-of day of the run has exactly one row per scope the forecast writes.",
+)
+def forecast_every_scope_present(context: AssetCheckExecutionContext, warehouse: Warehouse) -> AssetCheckResult:
+    days = _days(context)
+    rows = _rows(warehouse, days)
+    return _result(scope_problems(rows, days), rows.height, "Прогноз неполон")
+
+
+@asset_check(
+    asset="forecast_month_end",
+    partitions_def=as_of_days,
+    description=(
+        "No forecast saw data after its as-of day: month to date = the revenue mart through that day, history no "
+        "longer than the mart's days up to it, every listed open deal created by then and still open at its end."
+    ),
+)
+def forecast_no_data_after_as_of_day(context: AssetCheckExecutionContext, warehouse: Warehouse) -> AssetCheckResult:
+    days = _days(context)
+    rows = _rows(warehouse, days)
+    revenue = warehouse.query(
+        "select day, sum(won_rub) as revenue_rub from marts.mart_revenue_daily where day <= ? group by day order by day",
+        [days[-1]],
+    )
+    listed = deals = None
+    if warehouse.table_exists(SCHEMA, DEALS_TABLE) and warehouse.table_exists("marts", "mart_deals"):
+        listed = warehouse.query(
+            f"select as_of_day, deal_id from {SCHEMA}.{DEALS_TABLE} where as_of_day between ? and ?",
+            [days[0], days[-1]],
+        )
+        deals = warehouse.query("select deal_id, created_day, closed_day from marts.mart_deals")
+    return _result(leakage_problems(rows, revenue, listed, deals), rows.height, "Прогноз видел данные после своего дня")
+
+
+CHECKS = [
+    forecast_interval_holds_point,
+    forecast_not_negative,
+    forecast_every_scope_present,
+    forecast_no_data_after_as_of_day,
+]
