@@ -10,7 +10,7 @@ A backfill runs as one run (single-run policy) that loops over its days, so a ye
 backtest costs one process start and one read of the marts, not 365.
 """
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import cast
 
 import polars as pl
@@ -24,6 +24,7 @@ from dagster import (
 
 from assets.forecast import calibration
 from assets.forecast.accuracy import score
+from assets.forecast.leads import WINDOW_DAYS, economics, with_leads
 from assets.forecast.model import MonthEndForecast, month_bounds, to_frame
 from assets.forecast.model import forecast_with_deals as predict
 from assets.partitions import as_of_days, single_run_backfill
@@ -42,6 +43,24 @@ def _company_revenue(warehouse: Warehouse, through: date) -> pl.DataFrame:
         "select day, sum(won_rub) as revenue_rub from marts.mart_revenue_daily "
         "where day <= ? group by day order by day",
         [through],
+    )
+
+
+def _won(warehouse: Warehouse, first: date, through: date) -> pl.DataFrame:
+    """Won rubles and deals per day from `first` to `through` (the average won deal of leads needed)."""
+    return warehouse.query(
+        "select day, sum(won_rub) as won_rub, sum(won_count) as won_count from marts.mart_revenue_daily "
+        "where day between ? and ? group by day order by day",
+        [first, through],
+    )
+
+
+def _leads(warehouse: Warehouse, through: date) -> pl.DataFrame | None:
+    """Leads created per day up to `through` (mart_channel); None when the company has no such mart."""
+    if not warehouse.table_exists("marts", "mart_channel"):
+        return None
+    return warehouse.query(
+        "select day, sum(leads) as leads from marts.mart_channel where day <= ? group by day order by day", [through]
     )
 
 
@@ -126,6 +145,8 @@ def forecast_month_end(context: AssetExecutionContext, warehouse: Warehouse) -> 
     deals = _deals(warehouse, days[-1])
     stages = _stage_entries(warehouse, days[-1])
     past = _past_forecasts(warehouse, days[0])
+    leads = _leads(warehouse, days[-1])
+    won = _won(warehouse, days[0] - timedelta(days=WINDOW_DAYS), days[-1])
     results: list[MonthEndForecast] = []
     for day in days:
         # the run's own earlier days count too: a backfill learns as it goes, as the days did
@@ -135,13 +156,14 @@ def forecast_month_end(context: AssetExecutionContext, warehouse: Warehouse) -> 
         result, expected = predict(
             revenue, day, plans.get(month_bounds(day)[0]), deals=deals, stages=stages, past=learned_from
         )
+        result = with_leads(result, economics(won, leads, day))
         warehouse.replace_rows(SCHEMA, TABLE, to_frame([result]), where={"as_of_day": day})
         if deals is not None:
             warehouse.replace_rows(SCHEMA, DEALS_TABLE, expected, where={"as_of_day": day})
         context.log.info(
             f"{day}: forecast {_fmt(result.forecast_rub)} [{_fmt(result.forecast_low_rub)}; "
-            f"{_fmt(result.forecast_high_rub)}], plan {_fmt(result.plan_rub)}, ruler {_fmt(result.ruler_rub)}, "
-            f"model {result.model}"
+            f"{_fmt(result.forecast_high_rub)}], plan {_fmt(result.plan_rub)}, gap {_fmt(result.gap_rub)}, "
+            f"leads needed {_fmt(result.leads_needed)}, ruler {_fmt(result.ruler_rub)}, model {result.model}"
         )
         results.append(result)
     table_meta = as_of_table_metadata(warehouse, SCHEMA, TABLE, days)
@@ -150,11 +172,14 @@ def forecast_month_end(context: AssetExecutionContext, warehouse: Warehouse) -> 
     # One run for a range: Dagster attaches the same metadata to every partition of the run,
     # so describe the run (the table holds each day's row).
     table = "\n".join(
-        ["| as-of day | forecast | low | high | plan | P(plan) | ruler | model |", "|---|---|---|---|---|---|---|---|"]
+        [
+            "| as-of day | forecast | low | high | plan | P(plan) | gap | leads needed | ruler | model |",
+            "|---|---|---|---|---|---|---|---|---|---|",
+        ]
         + [
             f"| {r.as_of_day} | {_fmt(r.forecast_rub)} | {_fmt(r.forecast_low_rub)} | {_fmt(r.forecast_high_rub)} "
             f"| {_fmt(r.plan_rub)} | {'—' if r.prob_reach_plan is None else f'{r.prob_reach_plan:.0%}'} "
-            f"| {_fmt(r.ruler_rub)} | {r.model} |"
+            f"| {_fmt(r.gap_rub)} | {_fmt(r.leads_needed)} | {_fmt(r.ruler_rub)} | {r.model} |"
             for r in results
         ]
     )
@@ -180,6 +205,10 @@ def _single_metadata(r: MonthEndForecast) -> dict[str, MetadataValue]:
             MetadataValue.float(r.prob_reach_plan) if r.prob_reach_plan is not None else MetadataValue.text("no plan")
         ),
         "actual_mtd_rub": MetadataValue.float(r.actual_mtd_rub),
+        "gap_rub": MetadataValue.float(r.gap_rub) if r.gap_rub is not None else MetadataValue.text("no plan"),
+        "leads_needed": (
+            MetadataValue.float(r.leads_needed) if r.leads_needed is not None else MetadataValue.text("unknown")
+        ),
         "ruler_rub": MetadataValue.float(r.ruler_rub),
         "model": MetadataValue.text(r.model),
         **(

@@ -65,6 +65,10 @@ COLUMNS = [
     "open_deals_expected_rub",
     "open_deals",
     "new_deals_share",
+    "gap_rub",
+    "avg_won_deal_rub",
+    "lead_to_won_rate",
+    "leads_needed",
 ]
 
 
@@ -92,6 +96,11 @@ class MonthEndForecast:
     open_deals_expected_rub: float | None = None
     open_deals: int | None = None
     new_deals_share: float | None = None
+    # the gap to plan and the leads needed to close it (assets/forecast/leads.py; None until computed)
+    gap_rub: float | None = None
+    avg_won_deal_rub: float | None = None
+    lead_to_won_rate: float | None = None
+    leads_needed: float | None = None
 
     def as_row(self) -> dict[str, Any]:
         return asdict(self)
@@ -119,6 +128,10 @@ def to_frame(rows: list[MonthEndForecast]) -> pl.DataFrame:
         "open_deals_expected_rub": pl.Float64,
         "open_deals": pl.Int64,
         "new_deals_share": pl.Float64,
+        "gap_rub": pl.Float64,
+        "avg_won_deal_rub": pl.Float64,
+        "lead_to_won_rate": pl.Float64,
+        "leads_needed": pl.Float64,
     }
     return pl.DataFrame([r.as_row() for r in rows], schema=schema, orient="row")
 
