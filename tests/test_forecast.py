@@ -238,6 +238,8 @@ def test_asset_adds_the_open_pipeline_and_learns_its_weights_from_earlier_foreca
             "closed_day": [date(2025, 9, 20), None, date(2025, 10, 25)],
             "is_won": [True, False, True],
             "amount_rub": [1000.0, 500.0, 1e9],
+            "manager_id": [11, 12, 11],
+            "department_id": [1, 2, 1],
         }
     )
     warehouse.replace_rows("marts", "mart_deals", deals, where={})
@@ -285,6 +287,8 @@ def test_asset_adds_the_open_pipeline_and_learns_its_weights_from_earlier_foreca
     assert expected.select("deal_id", "stage_id", "age_days", "amount_rub", "probability", "expected_rub").rows() == [
         (30, "A", 14, 500.0, 1.0, 500.0)
     ]
+    # with its owner, so a manager's or department's forecast can list its own deals
+    assert expected.select("deal_id", "manager_id", "department_id").rows() == [(30, 12, 2)]
 
 
 @pytest.mark.parametrize(("value", "first"), [(None, "2024-01-01"), ("2014-02-01", "2014-02-01")])

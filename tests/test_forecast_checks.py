@@ -17,6 +17,7 @@ from assets.forecast.checks import (
     leakage_problems,
     negative_problems,
     scope_problems,
+    scope_table_problems,
 )
 from assets.forecast.model import to_frame
 from assets.partitions import as_of_days
@@ -161,3 +162,25 @@ def test_the_morning_forecast_runs_the_checks() -> None:
     job = defs.resolve_job_def("morning_forecast")
     checks = {k.name for k in job.asset_layer.asset_graph.asset_check_keys}
     assert {c.check_key.name for c in CHECKS} <= checks
+
+
+def test_a_department_or_manager_with_a_plan_but_no_forecast_fails() -> None:
+    plan_lines = pl.DataFrame(
+        {
+            "month": [date(2025, 10, 1)] * 3,
+            "manager_id": [11, 12, 21],
+            "department_id": [1, 1, 2],
+            "plan_rub": [1200.0, 300.0, 0.0],  # manager 21 has no plan this month: not required
+        }
+    )
+    scoped = pl.DataFrame(
+        {"as_of_day": [AS_OF] * 3, "scope_type": ["department", "manager", "manager"], "scope_id": [1, 11, 11]}
+    )
+    assert scope_table_problems(scoped, plan_lines, [AS_OF]) == [
+        "2025-10-15: manager 11 с планом — 2 строк(и) прогноза, ожидалась одна",
+        "2025-10-15: manager 12 с планом — 0 строк(и) прогноза, ожидалась одна",
+    ]
+    complete = pl.DataFrame(
+        {"as_of_day": [AS_OF] * 3, "scope_type": ["department", "manager", "manager"], "scope_id": [1, 11, 12]}
+    )
+    assert scope_table_problems(complete, plan_lines, [AS_OF]) == []

@@ -10,6 +10,7 @@ A backfill runs as one run (single-run policy) that loops over its days, so a ye
 backtest costs one process start and one read of the marts, not 365.
 """
 
+import time
 from datetime import date, datetime, timedelta
 from typing import cast
 
@@ -27,12 +28,14 @@ from assets.forecast.accuracy import score
 from assets.forecast.leads import WINDOW_DAYS, economics, with_leads
 from assets.forecast.model import MonthEndForecast, month_bounds, to_frame
 from assets.forecast.model import forecast_with_deals as predict
+from assets.forecast.scopes import allocate
 from assets.partitions import as_of_days, single_run_backfill
 from assets.table_metadata import as_of_table_metadata
 from resources.warehouse import Warehouse
 
 SCHEMA, TABLE = "ml", "forecast_month_end"
 DEALS_TABLE = "forecast_deals"  # the forecast down to deals: each open deal's probability, per as-of day
+SCOPES_TABLE = "forecast_scopes"  # per department and manager, allocated from the company's (scopes.py)
 # the columns of earlier forecasts that the weights and the interval are learned from
 LEARNED_FROM = ["as_of_day", "month", "actual_mtd_rub", "prophet_rub", "catboost_rub", "last_year_rub", "pipeline_rub"]
 
@@ -53,6 +56,37 @@ def _won(warehouse: Warehouse, first: date, through: date) -> pl.DataFrame:
         "where day between ? and ? group by day order by day",
         [first, through],
     )
+
+
+def _manager_days(warehouse: Warehouse, first: date, through: date) -> pl.DataFrame | None:
+    """Each manager's won deals and assigned leads per day (the scopes' month to date, shares, leads needed)."""
+    if not warehouse.table_exists("marts", "mart_manager_daily"):
+        return None
+    return warehouse.query(
+        "select m.day, m.manager_id, m.manager_name, m.department_id, d.department_name,"
+        " cast(m.won_rub as double precision) as won_rub, m.won_count, m.leads_assigned"
+        " from marts.mart_manager_daily m left join (select department_id, max(department_name) as department_name"
+        " from marts.mart_revenue_daily group by department_id) d on m.department_id = d.department_id"
+        " where m.day between ? and ?",
+        [first, through],
+    )
+
+
+def _plan_lines(warehouse: Warehouse, first: date, last: date) -> pl.DataFrame:
+    """Plan lines per month, manager and department (the scopes' plans)."""
+    return warehouse.query(
+        "select month, manager_id, department_id, plan_rub from marts.mart_plan_fact where month between ? and ?",
+        [month_bounds(first)[0], month_bounds(last)[0]],
+    ).with_columns(pl.col("month").cast(pl.Date))
+
+
+def _owners(warehouse: Warehouse) -> pl.DataFrame | None:
+    """Each deal's manager and department (the forecast down to deals, per scope)."""
+    if not warehouse.table_exists("marts", "mart_deals"):
+        return None
+    if not {"manager_id", "department_id"} <= set(warehouse.query("select * from marts.mart_deals limit 0").columns):
+        return None
+    return warehouse.query("select deal_id, manager_id, department_id from marts.mart_deals")
 
 
 def _leads(warehouse: Warehouse, through: date) -> pl.DataFrame | None:
@@ -147,6 +181,9 @@ def forecast_month_end(context: AssetExecutionContext, warehouse: Warehouse) -> 
     past = _past_forecasts(warehouse, days[0])
     leads = _leads(warehouse, days[-1])
     won = _won(warehouse, days[0] - timedelta(days=WINDOW_DAYS), days[-1])
+    manager_days = _manager_days(warehouse, days[0] - timedelta(days=WINDOW_DAYS), days[-1])
+    plan_lines = _plan_lines(warehouse, days[0], days[-1]) if manager_days is not None else None
+    owners = _owners(warehouse)
     results: list[MonthEndForecast] = []
     for day in days:
         # the run's own earlier days count too: a backfill learns as it goes, as the days did
@@ -158,8 +195,19 @@ def forecast_month_end(context: AssetExecutionContext, warehouse: Warehouse) -> 
         )
         result = with_leads(result, economics(won, leads, day))
         warehouse.replace_rows(SCHEMA, TABLE, to_frame([result]), where={"as_of_day": day})
+        if owners is not None:
+            expected = expected.join(owners, on="deal_id", how="left")
         if deals is not None:
             warehouse.replace_rows(SCHEMA, DEALS_TABLE, expected, where={"as_of_day": day})
+        if manager_days is not None and plan_lines is not None:
+            started = time.perf_counter()
+            scoped = allocate(
+                result, expected, manager_days, plan_lines.filter(pl.col("month") == month_bounds(day)[0])
+            )
+            warehouse.replace_rows(SCHEMA, SCOPES_TABLE, scoped, where={"as_of_day": day})
+            context.log.info(
+                f"{day}: {scoped.height} department and manager forecasts in {time.perf_counter() - started:.2f} s"
+            )
         context.log.info(
             f"{day}: forecast {_fmt(result.forecast_rub)} [{_fmt(result.forecast_low_rub)}; "
             f"{_fmt(result.forecast_high_rub)}], plan {_fmt(result.plan_rub)}, gap {_fmt(result.gap_rub)}, "

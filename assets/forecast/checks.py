@@ -4,7 +4,8 @@ Four checks, each on the as-of days the run wrote (one day, or a backfill's rang
 
 - the 80 % interval holds the point (low <= forecast <= high);
 - nothing negative (money columns >= 0, the probability of plan within 0..1);
-- every scope present (each as-of day has exactly one row per scope the forecast writes);
+- every scope present (each as-of day has exactly one company row, and, once the scopes are written,
+  one row in ml.forecast_scopes for each department and manager with a plan that month);
 - no data after the as-of day: the month to date equals the revenue mart's month through that day
   (not beyond), the history is no longer than the mart's days up to it, and every deal listed in
   ml.forecast_deals was created by that day and still open at its end.
@@ -26,7 +27,7 @@ from assets.forecast.model import month_bounds
 from assets.partitions import as_of_days
 from resources.warehouse import Warehouse
 
-SCHEMA, TABLE, DEALS_TABLE = "ml", "forecast_month_end", "forecast_deals"
+SCHEMA, TABLE, DEALS_TABLE, SCOPES_TABLE = "ml", "forecast_month_end", "forecast_deals", "forecast_scopes"
 SCOPES = ("company",)  # the scopes every as-of day must have a row for
 MONEY = [
     "plan_rub",
@@ -92,6 +93,26 @@ def scope_problems(rows: pl.DataFrame, days: list[date], scopes: tuple[str, ...]
             n = counts.get((day, scope), 0)
             if n != 1:
                 problems.append(f"{day}: scope {scope} — {n} строк(и), ожидалась одна")
+    return problems
+
+
+def scope_table_problems(scoped: pl.DataFrame, plan_lines: pl.DataFrame, days: list[date]) -> list[str]:
+    """Departments and managers with a plan for the month but no row (or several) in ml.forecast_scopes.
+
+    `scoped`: as_of_day, scope_type, scope_id; `plan_lines`: month, manager_id, department_id, plan_rub.
+    """
+    counts = {
+        (r["as_of_day"], r["scope_type"], r["scope_id"]): r["len"]
+        for r in scoped.group_by(["as_of_day", "scope_type", "scope_id"]).len().iter_rows(named=True)
+    }
+    problems = []
+    for day in days:
+        month = plan_lines.filter((pl.col("month") == month_bounds(day)[0]) & (pl.col("plan_rub") > 0))
+        for scope_type, key in (("department", "department_id"), ("manager", "manager_id")):
+            for scope_id in sorted(set(month[key].drop_nulls().to_list())):
+                n = counts.get((day, scope_type, scope_id), 0)
+                if n != 1:
+                    problems.append(f"{day}: {scope_type} {scope_id} с планом — {n} строк(и) прогноза, ожидалась одна")
     return problems
 
 
@@ -176,12 +197,30 @@ def forecast_not_negative(context: AssetCheckExecutionContext, warehouse: Wareho
 @asset_check(
     asset="forecast_month_end",
     partitions_def=as_of_days,
-    description="Each as-of day of the run has exactly one row per scope the forecast writes.",
+    description=(
+        "Each as-of day of the run has exactly one company row, and one department / manager row (ml.forecast_scopes)"
+        " for each department and manager with a plan that month."
+    ),
 )
 def forecast_every_scope_present(context: AssetCheckExecutionContext, warehouse: Warehouse) -> AssetCheckResult:
     days = _days(context)
     rows = _rows(warehouse, days)
-    return _result(scope_problems(rows, days), rows.height, "Прогноз неполон")
+    problems = scope_problems(rows, days)
+    if warehouse.table_exists("marts", "mart_manager_daily"):  # the scopes are written: each planned one present
+        scoped = (
+            warehouse.query(
+                f"select as_of_day, scope_type, scope_id from {SCHEMA}.{SCOPES_TABLE} where as_of_day between ? and ?",
+                [days[0], days[-1]],
+            )
+            if warehouse.table_exists(SCHEMA, SCOPES_TABLE)
+            else pl.DataFrame(schema={"as_of_day": pl.Date, "scope_type": pl.Utf8, "scope_id": pl.Int64})
+        )
+        plan_lines = warehouse.query(
+            "select month, manager_id, department_id, plan_rub from marts.mart_plan_fact where month between ? and ?",
+            [month_bounds(days[0])[0], month_bounds(days[-1])[0]],
+        ).with_columns(pl.col("month").cast(pl.Date))
+        problems += scope_table_problems(scoped, plan_lines, days)
+    return _result(problems, rows.height, "Прогноз неполон")
 
 
 @asset_check(
