@@ -39,7 +39,7 @@ class WorldData:
     leads: pl.DataFrame  # day, leads
 
 
-def _dbt_run(duckdb_path: Path, target: Path, crm: str) -> None:
+def _dbt_run(duckdb_path: Path, target: Path, crm: str, select: list[str] = DBT_SELECT) -> None:
     env = {
         **os.environ,
         "DBT_TARGET": "duckdb",
@@ -53,7 +53,7 @@ def _dbt_run(duckdb_path: Path, target: Path, crm: str) -> None:
             str(DBT),
             "run",
             "--select",
-            *DBT_SELECT,
+            *select,
             "--project-dir",
             str(DBT_DIR),
             "--profiles-dir",
@@ -72,8 +72,8 @@ def _dbt_run(duckdb_path: Path, target: Path, crm: str) -> None:
         raise SystemExit(f"dbt run failed on {duckdb_path}")
 
 
-def build_m(cache: Path, today: date) -> Path:
-    """The M world (24 months through `today`) into a DuckDB file, marts built."""
+def build_m(cache: Path, today: date, select: list[str] = DBT_SELECT) -> Path:
+    """The M world (24 months through `today`) into a DuckDB file, marts built (`select`: which)."""
     import duckdb
 
     from benchmarks.dbt_build import _write_table, load_direct
@@ -91,7 +91,7 @@ def build_m(cache: Path, today: date) -> Path:
         _write_table(con, "raw_bitrix24.stage_history_deals", world.stage_history_deals, "1700000000.000000")
     finally:
         con.close()
-    _dbt_run(tmp, cache / "target_m", "bitrix24")
+    _dbt_run(tmp, cache / "target_m", "bitrix24", select)
     tmp.rename(path)
     return path
 
