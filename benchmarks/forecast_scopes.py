@@ -62,7 +62,7 @@ def main() -> None:
         f"{company['forecast_high_rub']:,.0f}], plan {company['plan_rub'] or 0:,.0f}, gap {company['gap_rub'] or 0:,.0f}, "
         f"leads needed {company['leads_needed']}"
     )
-    for kind in ("department", "manager"):
+    for kind in ("department", "manager", "pipeline"):
         part = scopes.filter(scopes["scope_type"] == kind)
         print(
             f"{kind}s: {part.height}, forecasts add up to {part['forecast_rub'].sum():,.0f}; "
@@ -108,7 +108,8 @@ def _accuracy(warehouse: "Warehouse", today: date, months: int, day: int) -> Non
     print(f"{months} months forecast on day {day}: {time.perf_counter() - started:.0f} s")
     scored = starts[-12:]
     scopes = warehouse.query(
-        "select month, scope_type, scope_id, forecast_rub from ml.forecast_scopes where extract(day from as_of_day) = ?",
+        "select month, scope_type, scope_id, forecast_rub, forecast_low_rub, forecast_high_rub from ml.forecast_scopes"
+        " where extract(day from as_of_day) = ?",
         [day],
     ).with_columns(pl.col("month").cast(pl.Date))
     company = warehouse.query(
@@ -126,6 +127,16 @@ def _accuracy(warehouse: "Warehouse", today: date, months: int, day: int) -> Non
         ],
         how="diagonal_relaxed",
     )
+    pipelines = (
+        warehouse.query(
+            "select closed_day, pipeline_id, amount_rub from marts.mart_deals where is_won and closed_day < ?", [today]
+        )
+        .with_columns(pl.col("closed_day").cast(pl.Date).dt.truncate("1mo").alias("month"))
+        .group_by("month", pl.col("pipeline_id").alias("scope_id"))
+        .agg(pl.col("amount_rub").cast(pl.Float64).sum().alias("actual_rub"))
+        .with_columns(pl.lit("pipeline").alias("scope_type"))
+    )
+    actual = pl.concat([actual, pipelines], how="diagonal_relaxed")
     joined = scopes.filter(pl.col("month").is_in(scored)).join(actual, on=["month", "scope_type", "scope_id"])
     joined = joined.filter(pl.col("actual_rub") > 0).with_columns(
         ((pl.col("forecast_rub") - pl.col("actual_rub")).abs() / pl.col("actual_rub")).alias("ape")
@@ -135,10 +146,14 @@ def _accuracy(warehouse: "Warehouse", today: date, months: int, day: int) -> Non
     mape = float(cast(float, ((c["forecast_rub"] - c["actual_rub"]).abs() / c["actual_rub"]).mean()))
     ruler = float(cast(float, ((c["ruler_rub"] - c["actual_rub"]).abs() / c["actual_rub"]).mean()))
     print(f"MAPE at day {day} over {c.height} months: company {mape:.1%} (ruler {ruler:.1%})")
-    for kind in ("department", "manager"):
+    for kind in ("department", "manager", "pipeline"):
         part = joined.filter(pl.col("scope_type") == kind)
         mean, median = float(cast(float, part["ape"].mean())), float(cast(float, part["ape"].median()))
-        print(f"  {kind}: {mean:.1%} over {part.height} scope-months (median {median:.1%})")
+        inside = part.filter(pl.col("actual_rub").is_between(pl.col("forecast_low_rub"), pl.col("forecast_high_rub")))
+        print(
+            f"  {kind}: {mean:.1%} over {part.height} scope-months (median {median:.1%}); "
+            f"80 % interval covers {inside.height / max(part.height, 1):.0%}"
+        )
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ department 1 (11 and 12): 300 + 300 + 0.8 × 800 = 1 240, plan 1 500, gap 260; 3
 Each kind of scope adds up to the company's 1 700.
 """
 
+from dataclasses import replace
 from datetime import date
 
 import polars as pl
@@ -82,9 +83,22 @@ def _manager_days() -> pl.DataFrame:
 
 
 DEALS = pl.DataFrame(
-    {"deal_id": [1, 2], "expected_rub": [300.0, 100.0], "manager_id": [11, 21], "department_id": [1, 2]}
+    {
+        "deal_id": [1, 2],
+        "expected_rub": [300.0, 100.0],
+        "manager_id": [11, 21],
+        "department_id": [1, 2],
+        "pipeline_id": [1, 2],
+    }
 )
-PLANS = pl.DataFrame({"manager_id": [11, 12, 21], "department_id": [1, 1, 2], "plan_rub": [1200.0, 300.0, 400.0]})
+PLANS = pl.DataFrame(
+    {
+        "manager_id": [11, 12, 21],
+        "department_id": [1, 1, 2],
+        "pipeline_id": [1, 1, 2],
+        "plan_rub": [1200.0, 300.0, 400.0],
+    }
+)
 
 
 def _by_scope(frame: pl.DataFrame) -> dict[tuple[str, int], dict]:
@@ -112,6 +126,29 @@ def test_each_manager_and_department_by_hand() -> None:
     assert rows[("department", 2)]["forecast_rub"] == 460.0
     for kind in ("manager", "department"):
         assert sum(r["forecast_rub"] for (k, _), r in rows.items() if k == kind) == pytest.approx(1700.0)
+
+
+def test_each_pipeline_by_hand() -> None:
+    """Pipeline 1 «Продажи» won 300 + 100 + 300 (3 deals; 300 of them in October), pipeline 2 «Тендеры»
+    100 + 200 (3 deals; 200 in October): shares 0.7 and 0.3 of the 1 000 won in the window.
+    Pipeline 1: 300 + 300 (deal 1) + 0.7 × 800 = 1 160 against a plan of 1 200 + 300: gap 340. Leads are
+    not assigned to pipelines: the company's rate (0.25 here) and the pipeline's average deal 700 / 3, so a
+    lead is worth 58.33 ₽ -> 5.83 leads. Pipeline 2: 200 + 100 + 240 = 540 ≥ 400: none."""
+    wins = [(date(2025, 8, 1), 1, 300.0, 1), (date(2025, 9, 1), 1, 100.0, 1), (date(2025, 10, 10), 1, 300.0, 1)]
+    wins += [(date(2025, 9, 15), 2, 100.0, 1), (date(2025, 10, 1), 2, 200.0, 2), (date(2025, 10, 16), 2, 5e6, 9)]
+    pipeline_days = pl.DataFrame(
+        [
+            {"day": d, "pipeline_id": p, "pipeline_name": {1: "Продажи", 2: "Тендеры"}[p], "won_rub": r, "won_count": n}
+            for d, p, r, n in wins
+        ]
+    )
+    company = replace(_company(), lead_to_won_rate=0.25)
+    rows = _by_scope(allocate(company, DEALS, _manager_days(), PLANS, pipeline_days))
+    p1, p2 = rows[("pipeline", 1)], rows[("pipeline", 2)]
+    assert (p1["scope_name"], p1["forecast_rub"], p1["plan_rub"], p1["gap_rub"]) == ("Продажи", 1160.0, 1500.0, 340.0)
+    assert p1["leads_needed"] == pytest.approx(5.8) and p1["lead_to_won_rate"] == 0.25
+    assert (p2["forecast_rub"], p2["gap_rub"], p2["leads_needed"]) == (540.0, 0.0, 0.0)
+    assert sum(r["forecast_rub"] for (k, _), r in rows.items() if k == "pipeline") == pytest.approx(1700.0)
 
 
 def test_a_pipeline_above_what_the_company_expects_is_scaled_down() -> None:

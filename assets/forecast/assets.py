@@ -35,7 +35,7 @@ from resources.warehouse import Warehouse
 
 SCHEMA, TABLE = "ml", "forecast_month_end"
 DEALS_TABLE = "forecast_deals"  # the forecast down to deals: each open deal's probability, per as-of day
-SCOPES_TABLE = "forecast_scopes"  # per department and manager, allocated from the company's (scopes.py)
+SCOPES_TABLE = "forecast_scopes"  # per department, manager and pipeline, allocated from the company's (scopes.py)
 # the columns of earlier forecasts that the weights and the interval are learned from
 LEARNED_FROM = ["as_of_day", "month", "actual_mtd_rub", "prophet_rub", "catboost_rub", "last_year_rub", "pipeline_rub"]
 
@@ -75,9 +75,24 @@ def _manager_days(warehouse: Warehouse, first: date, through: date) -> pl.DataFr
 def _plan_lines(warehouse: Warehouse, first: date, last: date) -> pl.DataFrame:
     """Plan lines per month, manager and department (the scopes' plans)."""
     return warehouse.query(
-        "select month, manager_id, department_id, plan_rub from marts.mart_plan_fact where month between ? and ?",
+        "select month, manager_id, department_id, pipeline_id, plan_rub from marts.mart_plan_fact"
+        " where month between ? and ?",
         [month_bounds(first)[0], month_bounds(last)[0]],
     ).with_columns(pl.col("month").cast(pl.Date))
+
+
+def _pipeline_days(warehouse: Warehouse, first: date, through: date) -> pl.DataFrame | None:
+    """Won rubles and deals per day and pipeline (the pipeline scopes); None without the deals mart's pipelines."""
+    if not warehouse.table_exists("marts", "mart_deals"):
+        return None
+    if "pipeline_name" not in warehouse.query("select * from marts.mart_deals limit 0").columns:
+        return None
+    return warehouse.query(
+        "select closed_day as day, pipeline_id, max(pipeline_name) as pipeline_name,"
+        " sum(cast(amount_rub as double precision)) as won_rub, count(*) as won_count from marts.mart_deals"
+        " where is_won and closed_day between ? and ? group by closed_day, pipeline_id",
+        [first, through],
+    )
 
 
 def _owners(warehouse: Warehouse) -> pl.DataFrame | None:
@@ -184,6 +199,7 @@ def forecast_month_end(context: AssetExecutionContext, warehouse: Warehouse) -> 
     manager_days = _manager_days(warehouse, days[0] - timedelta(days=WINDOW_DAYS), days[-1])
     plan_lines = _plan_lines(warehouse, days[0], days[-1]) if manager_days is not None else None
     owners = _owners(warehouse)
+    pipeline_days = _pipeline_days(warehouse, days[0] - timedelta(days=WINDOW_DAYS), days[-1])
     results: list[MonthEndForecast] = []
     for day in days:
         # the run's own earlier days count too: a backfill learns as it goes, as the days did
@@ -202,11 +218,15 @@ def forecast_month_end(context: AssetExecutionContext, warehouse: Warehouse) -> 
         if manager_days is not None and plan_lines is not None:
             started = time.perf_counter()
             scoped = allocate(
-                result, expected, manager_days, plan_lines.filter(pl.col("month") == month_bounds(day)[0])
+                result,
+                expected,
+                manager_days,
+                plan_lines.filter(pl.col("month") == month_bounds(day)[0]),
+                pipeline_days,
             )
             warehouse.replace_rows(SCHEMA, SCOPES_TABLE, scoped, where={"as_of_day": day})
             context.log.info(
-                f"{day}: {scoped.height} department and manager forecasts in {time.perf_counter() - started:.2f} s"
+                f"{day}: {scoped.height} department, manager and pipeline forecasts in {time.perf_counter() - started:.2f} s"
             )
         context.log.info(
             f"{day}: forecast {_fmt(result.forecast_rub)} [{_fmt(result.forecast_low_rub)}; "

@@ -1,4 +1,4 @@
-"""The month-end forecast per department and per manager: the company's forecast allocated, pure functions.
+"""The month-end forecast per department, manager and pipeline: the company's forecast allocated, pure functions.
 
 A model per scope would cost a Prophet and a CatBoost fit per department and manager each as-of day;
 instead the company's forecast is split, and the split is documented:
@@ -14,7 +14,8 @@ instead the company's forecast is split, and the split is documented:
   to the scope's remaining revenue. It assumes the scope moves with the company, so for a small scope
   it is too narrow: a limitation, said in docs/KPI.md;
 - probability of plan: from a normal distribution matching the scope's interval;
-- gap and leads needed: leads.py, on the scope's own won deals and assigned leads of the 90 days.
+- gap and leads needed: leads.py, on the scope's own won deals and assigned leads of the 90 days
+  (a pipeline has no leads of its own: the company's lead-to-won rate, its own average won deal).
 
 Inputs are cut at the as-of day like the company's (the caller passes frames up to it).
 """
@@ -29,7 +30,7 @@ import polars as pl
 from assets.forecast.leads import WINDOW_DAYS, LeadEconomics, gap_rub, leads_needed
 from assets.forecast.model import INTERVAL, MonthEndForecast, month_bounds
 
-SCOPE_TYPES = {"department": "department_id", "manager": "manager_id"}
+SCOPE_TYPES = {"department": "department_id", "manager": "manager_id", "pipeline": "pipeline_id"}
 Z_INTERVAL = NormalDist().inv_cdf((1 + INTERVAL) / 2)  # the interval's half-width in standard deviations
 
 SCOPE_COLUMNS = {
@@ -73,40 +74,49 @@ def allocate(
     expected_deals: pl.DataFrame,
     manager_days: pl.DataFrame,
     plans: pl.DataFrame,
+    pipeline_days: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
-    """One row per department and per manager (SCOPE_COLUMNS) for `company`'s as-of day.
+    """One row per department, manager and (given `pipeline_days`) pipeline (SCOPE_COLUMNS) for
+    `company`'s as-of day.
 
-    `expected_deals`: ml.forecast_deals rows of the day with manager_id, department_id (may be empty);
-    `manager_days`: day, manager_id, manager_name, department_id, department_name, won_rub, won_count,
-    leads_assigned (mart_manager_daily, any days: cut here); `plans`: the month's plan lines
-    (manager_id, department_id, plan_rub).
+    `expected_deals`: ml.forecast_deals rows of the day with manager_id, department_id, pipeline_id (may
+    be empty); `manager_days`: day, manager_id, manager_name, department_id, department_name, won_rub,
+    won_count, leads_assigned (mart_manager_daily, any days: cut here); `plans`: the month's plan lines
+    (manager_id, department_id, pipeline_id, plan_rub); `pipeline_days`: day, pipeline_id, pipeline_name,
+    won_rub, won_count. Leads are not assigned to pipelines, so a pipeline's leads needed use the
+    company's lead-to-won rate (its own average won deal).
     """
     day = company.as_of_day
     month_start = month_bounds(day)[0]
     first = day - timedelta(days=WINDOW_DAYS - 1)
-    days = manager_days.with_columns(pl.col("day").cast(pl.Date)).filter(pl.col("day") <= day)
     remaining = company.forecast_rub - company.actual_mtd_rub
     low_ratio = (company.forecast_low_rub - company.actual_mtd_rub) / remaining if remaining > 0 else 1.0
     high_ratio = (company.forecast_high_rub - company.actual_mtd_rub) / remaining if remaining > 0 else 1.0
     pipeline_total = float(expected_deals["expected_rub"].sum()) if expected_deals.height else 0.0
-    window = days.filter(pl.col("day") >= first)
-    won_total = float(window["won_rub"].sum()) if window.height else 0.0
     # the company's remainder beyond its open deals; below zero the pipeline parts are scaled instead
     rest = remaining - pipeline_total
     pipeline_scale = remaining / pipeline_total if rest < 0 and pipeline_total > 0 else 1.0
 
+    sources = [("department", "department_id", manager_days), ("manager", "manager_id", manager_days)]
+    if pipeline_days is not None:
+        sources.append(("pipeline", "pipeline_id", pipeline_days))
     rows: list[dict[str, Any]] = []
-    for scope_type, key in SCOPE_TYPES.items():
+    for scope_type, key, source in sources:
+        days = source.with_columns(pl.col("day").cast(pl.Date)).filter(pl.col("day") <= day)
+        window = days.filter(pl.col("day") >= first)
+        won_total = float(window["won_rub"].sum()) if window.height else 0.0
         names = _names(days, key)
         mtd = _sums(days.filter(pl.col("day") >= month_start), key, "won_rub")
         won = _sums(window, key, "won_rub")
         won_count = _sums(window, key, "won_count")
-        leads = _sums(window, key, "leads_assigned")
+        leads = _sums(window, key, "leads_assigned") if "leads_assigned" in days.columns else None
         pipeline = _sums(expected_deals, key, "expected_rub")
         open_deals = _counts(expected_deals, key)
         plan = _sums(plans, key, "plan_rub")
         departments = _department_of(days) if scope_type == "manager" else {}
-        for scope_id in sorted(set(names) | set(plan) | set(pipeline)):
+        # a pipeline is one the deals know; a plan line's pipeline alone may be "none" (0)
+        ids = set(names) | set(pipeline) | (set(plan) if scope_type != "pipeline" else set())
+        for scope_id in sorted(ids):
             share = won.get(scope_id, 0.0) / won_total if won_total > 0 else 0.0
             new = max(rest, 0.0) * share
             scope_remaining = pipeline.get(scope_id, 0.0) * pipeline_scale + new
@@ -118,10 +128,11 @@ def allocate(
             economics = LeadEconomics(
                 won_rub=won.get(scope_id, 0.0),
                 won_count=int(won_count.get(scope_id, 0)),
-                leads=int(leads.get(scope_id, 0)),
+                leads=int(leads.get(scope_id, 0)) if leads is not None else 0,
             )
-            needed = leads_needed(gap, economics)
-            avg, rate = economics.avg_won_deal_rub, economics.lead_to_won_rate
+            avg = economics.avg_won_deal_rub
+            rate = economics.lead_to_won_rate if leads is not None else company.lead_to_won_rate
+            needed = leads_needed(gap, economics) if leads is not None else _needed(gap, avg, rate)
             rows.append(
                 {
                     "as_of_day": day,
@@ -150,6 +161,15 @@ def allocate(
     return pl.DataFrame(rows, schema=SCOPE_COLUMNS, orient="row")
 
 
+def _needed(gap: float | None, avg: float | None, rate: float | None) -> float | None:
+    """leads.leads_needed with a rate from elsewhere (a pipeline borrows the company's)."""
+    if gap is None:
+        return None
+    if gap == 0:
+        return 0.0
+    return gap / avg / rate if avg and rate else None
+
+
 def _sums(frame: pl.DataFrame, key: str, value: str) -> dict[int, float]:
     if not frame.height or key not in frame.columns:
         return {}
@@ -166,7 +186,7 @@ def _counts(frame: pl.DataFrame, key: str) -> dict[int, int]:
 
 def _names(days: pl.DataFrame, key: str) -> dict[int, str | None]:
     """Each scope seen in the manager days, with its latest name."""
-    name = {"department_id": "department_name", "manager_id": "manager_name"}[key]
+    name = {"department_id": "department_name", "manager_id": "manager_name", "pipeline_id": "pipeline_name"}[key]
     if not days.height:
         return {}
     latest = days.filter(pl.col(key).is_not_null()).sort("day").group_by(key).agg(pl.col(name).last())
