@@ -30,7 +30,7 @@ from assets.forecast.checks import CHECKS
 from assets.forecast.model import MonthEndForecast
 from assets.forecast.scopes import allocate
 from resources.warehouse import Warehouse
-from tests.test_forecast import AS_OF, _marts
+from tests.test_forecast import AS_OF, _marts, warehouse  # noqa: F401  (the duckdb / PostgreSQL fixture)
 from tests.test_forecast import weekday_series as weekdays
 
 NAMES = {11: ("Иванов", 1, "Опт"), 12: ("Петров", 1, "Опт"), 21: ("Сидорова", 2, "Розница")}
@@ -161,11 +161,10 @@ def test_a_pipeline_above_what_the_company_expects_is_scaled_down() -> None:
     assert all(r["forecast_low_rub"] <= r["forecast_rub"] <= r["forecast_high_rub"] for r in rows.values())
 
 
-def test_the_asset_writes_every_department_and_manager_and_their_deals(tmp_path) -> None:
+def test_the_asset_writes_every_department_and_manager_and_their_deals(warehouse: Warehouse) -> None:
     """tests/test_forecast.py's world (70 ₽ a weekday in department 1 by manager 11, 30 in department 2 by
     manager 21, October plans 1 500 and 1 000), no open deal: each scope's month end is its own month to
     date + its 90-day share (0.7 / 0.3) of what the company still expects."""
-    warehouse = Warehouse(url=f"duckdb:///{tmp_path}/w.duckdb")
     _marts(warehouse)
     frames = []
     for manager, per_day in ((11, 70.0), (21, 30.0)):
