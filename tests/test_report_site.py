@@ -133,7 +133,14 @@ def test_report_asset_is_wired_to_its_inputs_and_rebuilds_itself() -> None:
 # far from the plan and only the pace expected by today tells who is behind.
 S_TODAY = date(2026, 12, 2)
 S_MONTH = date(2026, 12, 1)
-PAGES = {"": "Директор", "plan-fakt": "План-факт", "nezabudka": "Незабудка", "zvonki": "Звонки", "sdelki": "Сделки"}
+PAGES = {
+    "": "Директор",
+    "plan-fakt": "План-факт",
+    "nezabudka": "Незабудка",
+    "zvonki": "Звонки",
+    "sdelki": "Сделки",
+    "stendap": "Стенд-ап",
+}
 # text each page shows once its queries have run (the page's title is also in the hidden phone menu)
 LOADED = {
     "": "Инсайты",
@@ -141,6 +148,7 @@ LOADED = {
     "nezabudka": "По менеджерам",
     "zvonki": "Нагрузка по часам",
     "sdelki": "Сумма сделок в работе",
+    "stendap": "Лучшие три",
 }
 SHOTS = Path("/tmp/report_site")
 
@@ -391,6 +399,17 @@ def test_deals_page_counts_the_deals_in_work(built_site: dict) -> None:
     assert f"Сделок в работе\n\n{n:,}".replace(",", " ") in text
     assert rub(amount) in text
     assert "Поиск" in page.html and "Search" not in page.text  # the table's search box speaks Russian
+
+
+def test_standup_shows_the_top_three_managers_of_the_month(built_site: dict) -> None:
+    con, text = built_site["wh"], norm(built_site["pages"]["stendap"].text)
+    top = con.execute(
+        "select manager_name, sum(actual_rub) from marts.mart_plan_fact where month = ? group by 1 order by 2 desc limit 4",
+        [S_MONTH],
+    ).fetchall()
+    for place, (manager, actual) in enumerate(top[:3], start=1):
+        assert f"{place}. {manager} — {rub(actual)}" in text, (manager, text[:1500])
+    assert top[3][0] not in text
 
 
 def test_page_shows_todays_forecast_with_its_interval(built_site: dict) -> None:
