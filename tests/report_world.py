@@ -155,7 +155,15 @@ def build_warehouse(path: Path, with_ml: bool = True) -> Path:
                 [date(2026, 11, day), 40_000.0 + day * 500, date(2026, 11, day), 7_500.0],
             )
         # the other marts the pages read: empty here (the S world's browser test fills them)
-        for mart in ("mart_same_date", "mart_deals", "mart_forgotten", "mart_missed_calls", "mart_call_load_hourly"):
+        for mart in (
+            "mart_same_date",
+            "mart_deals",
+            "mart_forgotten",
+            "mart_missed_calls",
+            "mart_call_load_hourly",
+            "mart_manager_ranking",
+            "mart_manager_daily",
+        ):
             con.execute(f"create table marts.{mart} (day date)")
         if with_ml:
             write_ml_tables(con)

@@ -112,6 +112,8 @@ def test_report_asset_is_wired_to_its_inputs_and_rebuilds_itself() -> None:
         AssetKey("mart_forgotten"),
         AssetKey("mart_missed_calls"),
         AssetKey("mart_call_load_hourly"),
+        AssetKey("mart_manager_ranking"),
+        AssetKey("mart_manager_daily"),
         AssetKey("forecast_month_end"),
         AssetKey("manager_anomalies"),
         AssetKey("insights"),
@@ -140,6 +142,7 @@ PAGES = {
     "zvonki": "Звонки",
     "sdelki": "Сделки",
     "stendap": "Стенд-ап",
+    "komanda": "Команда",
 }
 # text each page shows once its queries have run (the page's title is also in the hidden phone menu)
 LOADED = {
@@ -149,6 +152,7 @@ LOADED = {
     "zvonki": "Нагрузка по часам",
     "sdelki": "Сумма сделок в работе",
     "stendap": "Лучшие три",
+    "komanda": "Активность за месяц",
 }
 SHOTS = Path("/tmp/report_site")
 
@@ -410,6 +414,23 @@ def test_standup_shows_the_top_three_managers_of_the_month(built_site: dict) -> 
     for place, (manager, actual) in enumerate(top[:3], start=1):
         assert f"{place}. {manager} — {rub(actual)}" in text, (manager, text[:1500])
     assert top[3][0] not in text
+
+
+def test_team_page_ranks_the_managers_and_counts_their_calls(built_site: dict) -> None:
+    con, text = built_site["wh"], norm(built_site["pages"]["komanda"].text)
+    (first,) = one(
+        con, "select manager_name from marts.mart_manager_ranking where month = ? and score_rank = 1", S_MONTH
+    )
+    assert f"1\t{first}\t" in text, text[:1500]
+    manager, calls_out, missed = one(
+        con,
+        "select manager_name, sum(calls_out), sum(calls_missed) from marts.mart_manager_daily "
+        "where day between ? and ? group by 1 order by 2 desc limit 1",
+        S_MONTH,
+        S_TODAY,
+    )
+    row = next(line for line in text.splitlines() if line.startswith(f"{manager}\t"))
+    assert row.split("\t")[1:4:2] == [f"{calls_out:,}".replace(",", " "), f"{missed:,}".replace(",", " ")], row
 
 
 def test_page_shows_todays_forecast_with_its_interval(built_site: dict) -> None:
