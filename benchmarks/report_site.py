@@ -90,7 +90,9 @@ def main() -> int:
         total_s = time.perf_counter() - started - install_s
         site = tmp / "site"
         data = site / "data"
-        per_table = {p.stem: p.stat().st_size for p in data.rglob("*.parquet")} if data.exists() else {}
+        # the newest file per table: the one this build's manifest names
+        newest = sorted(data.rglob("*.parquet"), key=lambda p: p.stat().st_mtime) if data.exists() else []
+        per_table = {p.stem: p.stat().st_size for p in newest}
         site_bytes = folder_bytes(site)
     per_page = {
         page.stem: sum(per_table.get(t, 0) for t in set(re.findall(r"\brop\.(\w+)", page.read_text())))

@@ -197,11 +197,16 @@ class EvidenceCLI(ConfigurableResource):
             return self._build_locked()
 
     def _build_locked(self) -> Path:
-        self._run(self._cli("build"), self.build_timeout_s, "evidence build")
         built = self.project / "build"
+        target = self.site_dir
+        if target != built:
+            # `evidence build` adds to build/ and never removes: every earlier build's Parquet files
+            # would be published again (the M site grew by ~40 MB a build). The published copy is
+            # elsewhere, so a failed build still leaves it in place.
+            shutil.rmtree(built, ignore_errors=True)
+        self._run(self._cli("build"), self.build_timeout_s, "evidence build")
         if not (built / "index.html").exists():
             raise EvidenceError(f"evidence build finished but {built / 'index.html'} is missing")
-        target = self.site_dir
         if target != built:
             staging = target.with_name(target.name + ".tmp")
             shutil.rmtree(staging, ignore_errors=True)
