@@ -87,6 +87,7 @@ class Settings(BaseSettings):
     dagster_ui_url: HttpUrlText | None = (
         None  # e.g. http://dagster.company.local:3000: on-call messages link runs and assets
     )
+    report_site_url: HttpUrlText | None = None  # the report site as its readers open it: the digest links it
     company_timezone: str = DEFAULT_TIMEZONE
     # Embedded-default (demo) knobs; ignored once a CRM is configured.
     demo_size: Literal["S", "M", "L"] = "M"

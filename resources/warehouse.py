@@ -115,6 +115,7 @@ class Warehouse(ConfigurableResource):
         """Idempotent write: delete the rows matching `where`, insert `frame`, in one transaction.
 
         Used for partitioned outputs (one as-of day at a time) so a rerun replaces, never duplicates.
+        A column `frame` has and the table lacks (written by an older version) is added first.
         """
         cols = ", ".join(f'"{c}" {_sql_type(t)}' for c, t in frame.schema.items())
         names = ", ".join(f'"{c}"' for c in frame.columns)
@@ -123,6 +124,8 @@ class Warehouse(ConfigurableResource):
             if self.kind == "duckdb":
                 con.execute(f'create schema if not exists "{schema}"')
                 con.execute(f'create table if not exists "{schema}"."{table}" ({cols})')
+                for c, t in frame.schema.items():  # a column added since the table was created
+                    con.execute(f'alter table "{schema}"."{table}" add column if not exists "{c}" {_sql_type(t)}')
                 con.execute("begin")
                 con.execute(f'delete from "{schema}"."{table}" where {cond}', list(where.values()))
                 if frame.height:
@@ -134,6 +137,8 @@ class Warehouse(ConfigurableResource):
                 cur = con.cursor()
                 cur.execute(f'create schema if not exists "{schema}"')
                 cur.execute(f'create table if not exists "{schema}"."{table}" ({cols})')
+                for c, t in frame.schema.items():  # a column added since the table was created
+                    cur.execute(f'alter table "{schema}"."{table}" add column if not exists "{c}" {_sql_type(t)}')
                 cur.execute(f'delete from "{schema}"."{table}" where {cond.replace("?", "%s")}', list(where.values()))
                 if frame.height:
                     marks = ", ".join(["%s"] * len(frame.columns))

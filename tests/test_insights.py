@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from datetime import date
 
+import polars as pl
 import pytest
 from dagster import materialize
 from pydantic import BaseModel, Field
@@ -267,6 +268,7 @@ def test_insights_asset_writes_the_day_once(warehouse):
         ("rank", "bigint"),
         ("text", "varchar"),
         ("source", "varchar"),
+        ("topic", "varchar"),
     ]
     expected = template_recommendations(
         build_facts(small_day.DAY, small_day.plan_fact(), small_day.forecast(), small_day.anomalies())
@@ -275,6 +277,19 @@ def test_insights_asset_writes_the_day_once(warehouse):
     assert rows["rank"].to_list() == list(range(1, len(expected) + 1))
     assert set(rows["source"]) == {"template"}
     assert set(rows["as_of_day"]) == {small_day.DAY}
+    topics = warehouse.query("select topic from ml.insights order by rank")["topic"].to_list()
+    assert topics == ["plan", "forecast", "lagging", "anomalies"]  # small_day has no leads_needed
+
+
+def test_a_table_written_before_topics_gains_the_column(warehouse):
+    """A warehouse whose ml.insights predates the topic column keeps its rows and takes the new ones."""
+    old = pl.DataFrame({"as_of_day": [date(2025, 3, 1)], "rank": [1], "text": ["старый совет"], "source": ["template"]})
+    warehouse.replace_rows("ml", "insights", old, where={"as_of_day": date(2025, 3, 1)})
+    resources = {"warehouse": warehouse, "llm": LLMClient()}
+    assert materialize([insights], partition_key=small_day.DAY.isoformat(), resources=resources).success
+    rows = warehouse.query("select as_of_day, text, topic from ml.insights order by as_of_day, rank")
+    assert rows.row(0) == (date(2025, 3, 1), "старый совет", None)
+    assert rows["topic"].to_list()[1:] == ["plan", "forecast", "lagging", "anomalies"]
 
 
 def test_insights_asset_with_gpt(warehouse):

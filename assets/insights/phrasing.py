@@ -17,6 +17,7 @@ from pydantic import BaseModel, Field
 from assets.insights.facts import DayFacts
 from assets.insights.grounding import ungrounded
 from assets.insights.writer import (
+    FILLER_TOPIC,
     FILLERS,
     MAX_RECOMMENDATIONS,
     MIN_RECOMMENDATIONS,
@@ -25,7 +26,7 @@ from assets.insights.writer import (
     fact_items,
     facts_header,
     facts_prompt,
-    template_recommendations,
+    template_items,
 )
 from resources.llm import LLMClient, LLMError
 
@@ -50,6 +51,7 @@ class WrittenInsights(BaseModel):
 
     texts: list[str]
     sources: list[Source]
+    topics: list[str] = Field(default_factory=list, description="each text's fact item (writer.fact_items keys)")
     model: str | None = None
     fallback_reason: str | None = Field(default=None, description="why the template was used for all, if it was")
     replaced: dict[str, str] = Field(
@@ -63,8 +65,13 @@ class WrittenInsights(BaseModel):
 
 
 def _all_template(facts: DayFacts, reason: str) -> WrittenInsights:
-    texts = template_recommendations(facts)
-    return WrittenInsights(texts=texts, sources=["template"] * len(texts), fallback_reason=reason)
+    items = template_items(facts)
+    return WrittenInsights(
+        texts=[text for _, text in items],
+        sources=["template"] * len(items),
+        topics=[topic for topic, _ in items],
+        fallback_reason=reason,
+    )
 
 
 def write_insights(llm: LLMClient, facts: DayFacts) -> WrittenInsights:
@@ -90,6 +97,7 @@ def write_insights(llm: LLMClient, facts: DayFacts) -> WrittenInsights:
     texts: list[str] = []
     sources: list[Source] = []
     replaced: dict[str, str] = {}
+    topics = [fact.key for fact in fact_items(facts)]
     for fact in fact_items(facts):
         answer_text = phrased.get(fact.key)
         why = (
@@ -110,9 +118,11 @@ def write_insights(llm: LLMClient, facts: DayFacts) -> WrittenInsights:
             break
         texts.append(filler)
         sources.append("template")
+        topics.append(FILLER_TOPIC)
     return WrittenInsights(
         texts=texts[:MAX_RECOMMENDATIONS],
         sources=sources[:MAX_RECOMMENDATIONS],
+        topics=topics[:MAX_RECOMMENDATIONS],
         model=llm.resolved_model,
         replaced=replaced,
     )

@@ -252,14 +252,22 @@ FILLERS = [
 ]
 
 
-def template_recommendations(facts: DayFacts) -> list[str]:
-    """3-5 recommendations from the facts alone (the offline path, source='template')."""
-    recs = [item.template for item in fact_items(facts)]
+FILLER_TOPIC = "checklist"
+
+
+def template_items(facts: DayFacts) -> list[tuple[str, str]]:
+    """3-5 (topic, recommendation) pairs from the facts alone; the topic is the fact item's key."""
+    recs = [(item.key, item.template) for item in fact_items(facts)]
     for filler in FILLERS:
         if len(recs) >= MIN_RECOMMENDATIONS:
             break
-        recs.append(filler)
+        recs.append((FILLER_TOPIC, filler))
     return recs[:MAX_RECOMMENDATIONS]
+
+
+def template_recommendations(facts: DayFacts) -> list[str]:
+    """3-5 recommendations from the facts alone (the offline path, source='template')."""
+    return [text for _, text in template_items(facts)]
 
 
 def facts_header(facts: DayFacts) -> str:
