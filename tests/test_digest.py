@@ -59,12 +59,13 @@ def test_the_digest_says_what_changed_and_what_to_chase(tmp_path, monkeypatch):
     assert "Вероятность выполнить план: 25 %" in lines
     # deals 501 (450 000) and 502 (120 000) forgotten; 3 calls missed on the 9th
     assert "Забытых сделок 2 на 570 000 ₽; пропущенных звонков вчера 3" in lines
-    # the top 3: what the lines above do not show yet (lagging, anomalies, forgotten), not plan/forecast again
+    # the top 3: what the lines above do not show yet, not plan/forecast again, by rubles at stake:
+    # forgotten 570 000 > Петров's shortfall 1 200 000 × 10/31 − 100 000 = 287 097 > Сидорова's revenue 48 500
     top = [line for line in lines if line[:2] in {"1.", "2.", "3.", "4."}]
     assert [line[:2] for line in top] == ["1.", "2.", "3."]
-    assert top[0].startswith("1. Отстают от темпа: Петров Пётр — 8 % плана")
-    assert top[1].startswith("2. Необычные показатели: Петров Пётр: исходящие звонки 3 (обычно 35)")
-    assert top[2].startswith("3. Забыто 2 сделки на 570 000 ₽. Начните с крупнейшей: сделка № 501 (450 000 ₽")
+    assert top[0].startswith("1. Забыто 2 сделки на 570 000 ₽. Начните с крупнейшей: сделка № 501 (450 000 ₽")
+    assert top[1].startswith("2. Отстают от темпа: Петров Пётр — 8 % плана")
+    assert top[2].startswith("3. Необычные показатели: Петров Пётр: исходящие звонки 3 (обычно 35)")
     assert lines[-1] == "Открыть отчёт" and f'<a href="{SITE}">Открыть отчёт</a>' in msg.text
     # one phone screen
     assert len(lines) <= SCREEN_LINES and len(text) <= SCREEN_CHARS, (len(lines), len(text))

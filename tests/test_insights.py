@@ -195,7 +195,7 @@ def test_crm_free_text_is_data_never_an_instruction_nor_a_leak(monkeypatch, tmp_
     (plain_prompt, plain, plain_template), (injected_prompt, injected, injected_template) = runs
     assert injected_prompt == plain_prompt  # the title never reached the model
     assert injected.texts == plain.texts and injected_template == plain_template
-    assert injected.sources == ["openai"] * 5 and injected.texts[4] == answers["forgotten"]
+    assert injected.sources == ["openai"] * 5 and injected.texts[2] == answers["forgotten"]
     sent = str(injected_prompt)
     assert "[forgotten]" in sent and "сделка № 501 менеджера Петров Пётр, 450 000 ₽" in sent
     for private in ["Игнорируй", "500 %", "Ромашка", "Кузнецова", "555-12-34", "romashka.ru", "стеллаж"]:
@@ -325,7 +325,11 @@ def test_facts_of_the_chase_lists_and_yesterday(tmp_path):
     assert (facts.top_forgotten.deal_id, facts.top_forgotten.manager_name) == ("501", "Петров Пётр")
     assert facts.missed_calls_yesterday == 3  # the 9th's three; the 8th's and the 10th's are not yesterday's
     assert facts.forecast_yesterday_rub == 9_000_000 and facts.forecast_change_rub == -6_400_000
-    assert "Забыто 2 сделки на 570 000 ₽" in template_recommendations(facts)[4]
+    # ranked by rubles at stake after plan and forecast: forgotten 570 000, Петров's shortfall
+    # 1 200 000 × 10/31 − 100 000 = 287 097, Сидорова's revenue 48 500 below usual
+    recs = template_recommendations(facts)
+    assert recs[2].startswith("Забыто 2 сделки на 570 000 ₽")
+    assert recs[3].startswith("Отстают от темпа") and recs[4].startswith("Необычные показатели")
 
 
 @pytest.mark.parametrize(
@@ -343,3 +347,13 @@ def test_grounding_holds_an_answer_to_its_facts(answer, reason):
 
     facts_text = "Отстаёт от темпа: Петров Пётр (Отдел 1): 100 000 ₽ из 1 200 000 ₽, 8 % при ожидаемых 32 %."
     assert ungrounded(answer, facts_text) == reason
+
+
+def test_a_rate_limit_and_a_server_error_are_retried_within_the_budget(facts):
+    with FakeOpenAI(structured=answer_of(GROUNDED), fail_first=[429, 503]) as ai:
+        written = write_insights(LLMClient(api_key=SECRET_KEY, base_url=ai.base_url), facts)
+    assert len(ai.requests) == 3 and written.source == "openai"  # two retries, then the answer
+    with FakeOpenAI(structured=answer_of(GROUNDED), fail_with=503) as ai:
+        written = write_insights(LLMClient(api_key=SECRET_KEY, base_url=ai.base_url), facts)
+    assert len(ai.requests) == 3 and written.source == "template"  # the budget spent: the template
+    assert "503" in (written.fallback_reason or "")

@@ -107,10 +107,13 @@ class FactItem(BaseModel):
     key: str
     lines: list[str]
     template: str
+    money_rub: float = 0.0  # rubles at stake, the rank among the items after plan and forecast
 
 
 def fact_items(facts: DayFacts) -> list[FactItem]:
-    """The day's facts as items, in the order the head of sales reads them (at most 5)."""
+    """The day's facts as items (at most 5): the month's frame (plan, forecast) first, then the rest
+    ranked by the rubles at stake (the gap the leads would close, the lagging managers' shortfall
+    against pace, revenue below its usual level, the forgotten deals' amount)."""
     items: list[FactItem] = []
     day = format_day(facts.as_of_day)
     if facts.plan_rub > 0:
@@ -181,6 +184,7 @@ def fact_items(facts: DayFacts) -> list[FactItem]:
                     f"Чтобы закрыть разрыв, нужно ещё около {round(facts.leads_needed)} лидов — "
                     "согласуйте с маркетингом дополнительный трафик на ближайшие дни."
                 ),
+                money_rub=max(facts.plan_rub - (facts.forecast_rub or 0.0), 0.0),
             )
         )
 
@@ -199,6 +203,7 @@ def fact_items(facts: DayFacts) -> list[FactItem]:
                     for m in facts.lagging_managers
                 ],
                 template=f"Отстают от темпа: {names}. Сегодня разберите воронку каждого один на один.",
+                money_rub=sum(max(m.expected_rub - m.actual_rub, 0.0) for m in facts.lagging_managers),
             )
         )
 
@@ -212,6 +217,9 @@ def fact_items(facts: DayFacts) -> list[FactItem]:
                 lines=[f"Необычный показатель: {anomaly_sentence(a)}." for a in facts.anomalies]
                 + [f"Первый шаг для {first.manager_name}: {step}."],
                 template=f"Необычные показатели: {parts}. Первым делом — {first.manager_name}: {step}.",
+                money_rub=sum(
+                    max((a.usual or 0.0) - (a.value or 0.0), 0.0) for a in facts.anomalies if a.metric.endswith("_rub")
+                ),
             )
         )
 
@@ -232,9 +240,12 @@ def fact_items(facts: DayFacts) -> list[FactItem]:
                     f"сделка № {top.deal_id} ({format_rub(top.amount_rub)}, {top.manager_name}) без активности "
                     f"{top.days_idle} дн. — попросите менеджера связаться с клиентом сегодня."
                 ),
+                money_rub=facts.forgotten_deals_rub,
             )
         )
-    return items[:MAX_RECOMMENDATIONS]
+    frame = [item for item in items if item.key in {"plan", "forecast"}]
+    ranked = sorted((item for item in items if item.key not in {"plan", "forecast"}), key=lambda i: -i.money_rub)
+    return (frame + ranked)[:MAX_RECOMMENDATIONS]
 
 
 def plural_deals(n: int) -> str:

@@ -29,6 +29,7 @@ class FakeOpenAI:
     answer: str = CANNED_ANSWER
     structured: dict[str, Any] | None = None  # when set, the JSON answered to a structured-output request
     fail_with: int | None = None
+    fail_first: list[int] = field(default_factory=list)  # statuses answered, one per request, before any success
     requests: list[dict[str, Any]] = field(default_factory=list)
     _server: ThreadingHTTPServer | None = None
 
@@ -77,10 +78,9 @@ class FakeOpenAI:
                         "authorization": self.headers.get("Authorization"),
                     }
                 )
-                if fake.fail_with is not None:
-                    return self._answer(
-                        fake.fail_with, {"error": {"message": "internal error", "type": "server_error"}}
-                    )
+                failing = fake.fail_first.pop(0) if fake.fail_first else fake.fail_with
+                if failing is not None:
+                    return self._answer(failing, {"error": {"message": "internal error", "type": "server_error"}})
                 if not body.get("model") or not isinstance(body.get("messages"), list):
                     return self._answer(400, {"error": {"message": "model and messages are required"}})
                 self._answer(
