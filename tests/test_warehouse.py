@@ -35,6 +35,16 @@ def test_replace_rows_is_idempotent_per_partition(warehouse):
     assert not warehouse.table_exists("ml", "nothing_here")
 
 
+def test_a_column_added_since_the_table_was_created_is_added(warehouse):
+    """An output that gains a column (ml.insights' topic) writes into a table an older version created."""
+    old = pl.DataFrame({"as_of_day": [date(2026, 1, 5)], "text": ["старое"]})
+    new = pl.DataFrame({"as_of_day": [date(2026, 1, 6)], "text": ["новое"], "topic": ["plan"]})
+    warehouse.replace_rows("ml", "notes", old, where={"as_of_day": date(2026, 1, 5)})
+    warehouse.replace_rows("ml", "notes", new, where={"as_of_day": date(2026, 1, 6)})
+    got = warehouse.query("select text, topic from ml.notes order by as_of_day")
+    assert got.rows() == [("старое", None), ("новое", "plan")]
+
+
 def test_query_with_parameters(warehouse):
     warehouse.replace_rows("ml", "t", pl.DataFrame({"k": ["a", "b"], "v": [1, 2]}), where={})
     assert warehouse.query("select v from ml.t where k = ?", ["b"])["v"].to_list() == [2]
