@@ -20,6 +20,7 @@ from assets.insights.writer import template_items
 from resources.settings import load_settings
 from resources.telegram import TelegramNotifier
 from resources.warehouse import Warehouse
+from schedules.actions import take_deal_markup
 from schedules.messages import DIGEST_INSIGHTS, digest_html
 from schedules.progress import InstanceProgress
 
@@ -104,9 +105,18 @@ def send_morning_digest(
         items, source = template_items(facts), "template"
     else:
         items, source = stored
-    text = digest_html(facts, digest_recommendations(items), source, load_settings().report_site_url)
+    settings = load_settings()
+    text = digest_html(facts, digest_recommendations(items), source, settings.report_site_url)
+    # the largest forgotten deal gets a button when someone may press it and the CRM can take the write
+    markup = (
+        take_deal_markup(facts.top_forgotten.deal_id)
+        if facts.top_forgotten and settings.action_users and settings.bitrix24_webhook_url
+        else None
+    )
     # progress in the instance: a rerun after a failure half-way sends only the pieces not delivered
-    sent = telegram.send_html(telegram.head_chat, text, progress=InstanceProgress(context.instance))
+    sent = telegram.send_html(
+        telegram.head_chat, text, progress=InstanceProgress(context.instance), reply_markup=markup
+    )
     context.add_output_metadata({"as_of_day": day.isoformat(), "messages": sent, "source": source})
     return sent
 
