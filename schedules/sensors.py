@@ -315,6 +315,8 @@ def build_sensors(
         context: SensorEvaluationContext, telegram: TelegramNotifier, bitrix24: Bitrix24Portal
     ) -> SkipReason:
         users = load_settings().action_users
+        if not users:  # no buttons are sent; the bot's updates are left alone (another tool may read them)
+            return SkipReason("TELEGRAM_ACTION_USERS is not set: no action buttons to poll for")
         offset = int(context.cursor) if context.cursor else None
         done = 0
         for update in telegram.get_updates(offset):

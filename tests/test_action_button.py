@@ -90,8 +90,14 @@ def test_no_button_without_people_allowed_to_press(tmp_path, monkeypatch):
         assert morning_digest_job.execute_in_process(
             instance=instance, resources={"warehouse": wh, "telegram": notifier}, run_config=RUN_CONFIG
         ).success
-    (digest,) = tg.to(HEAD)
-    assert digest.reply_markup is None and "Забытых сделок 2" in digest.visible_text
+        (digest,) = tg.to(HEAD)
+        assert digest.reply_markup is None and "Забытых сделок 2" in digest.visible_text
+        asked = tg.requests
+        (sensor,) = [s for s in build_sensors("Europe/Moscow") if s.name == "telegram_button_presses"]
+        resources = {"telegram": notifier, "bitrix24": Bitrix24Portal()}
+        with build_sensor_context(instance=instance, resources=resources) as context:
+            sensor(context)
+        assert tg.requests == asked  # nobody may press: the bot's updates are not even read
 
 
 def test_a_malformed_action_users_setting_names_the_pair():
