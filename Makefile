@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PYTHON ?= python3
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | md5sum | cut -c1-8)
-NODE_STAMP := reports_evidence/node_modules/.installed-$(shell cat reports_evidence/package-lock.json 2>/dev/null | md5sum | cut -c1-8)
+NODE_STAMP := reports_evidence/node_modules/.installed-$(shell cat reports_evidence/package-lock.json reports_evidence/patches/*.patch 2>/dev/null | md5sum | cut -c1-8)
 export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 export SEND_ANONYMOUS_USAGE_STATS := no
 export DO_NOT_TRACK := 1
@@ -30,7 +30,7 @@ $(STAMP): pyproject.toml
 	rm -f $(VENV)/.installed-* && touch $@
 
 node: $(NODE_STAMP)
-$(NODE_STAMP): reports_evidence/package-lock.json
+$(NODE_STAMP): reports_evidence/package-lock.json $(wildcard reports_evidence/patches/*.patch)
 	cd reports_evidence && node scripts/check-lock.cjs && npm ci --no-audit --no-fund --loglevel=error
 	rm -f reports_evidence/node_modules/.installed-* && touch $@
 

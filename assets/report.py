@@ -70,6 +70,151 @@ REPORT_TABLES: dict[str, tuple[str, str, bool, dict[str, pl.DataType]]] = {
             "company_remaining_rub": pl.Float64(),
             "plan_red_below_pct": pl.Float64(),
             "plan_green_from_pct": pl.Float64(),
+            "department_plan_rub": pl.Float64(),
+            "department_actual_rub": pl.Float64(),
+            "department_won_count": pl.Int64(),
+            "department_fulfilment_pct": pl.Float64(),
+            "department_colour": pl.Utf8(),
+            "department_remaining_rub": pl.Float64(),
+            "expected_pace_pct": pl.Float64(),
+            "manager_pace_pct": pl.Float64(),
+            "manager_pace_colour": pl.Utf8(),
+            "department_pace_pct": pl.Float64(),
+            "department_pace_colour": pl.Utf8(),
+            "company_pace_pct": pl.Float64(),
+            "company_pace_colour": pl.Utf8(),
+            "bonus_total_rub": pl.Float64(),
+        },
+    ),
+    "mart_same_date": (
+        "marts",
+        "mart_same_date",
+        True,
+        {
+            "day": pl.Date(),
+            "scope_type": pl.Utf8(),
+            "scope_id": pl.Utf8(),
+            "scope_name": pl.Utf8(),
+            "mtd_won_rub": pl.Float64(),
+            "prev_month_won_rub": pl.Float64(),
+            "mom_change_pct": pl.Float64(),
+            "mtd_won_count": pl.Int64(),
+            "prev_month_won_count": pl.Int64(),
+            "mtd_leads": pl.Int64(),
+            "prev_month_leads": pl.Int64(),
+        },
+    ),
+    "mart_deals": (
+        "marts",
+        "mart_deals",
+        True,
+        {
+            "deal_id": pl.Utf8(),
+            "deal_title": pl.Utf8(),
+            "crm_url": pl.Utf8(),
+            "pipeline_name": pl.Utf8(),
+            "stage_name": pl.Utf8(),
+            "semantic": pl.Utf8(),
+            "is_closed": pl.Boolean(),
+            "manager_id": pl.Utf8(),
+            "manager_name": pl.Utf8(),
+            "department_name": pl.Utf8(),
+            "channel": pl.Utf8(),
+            "sale_type": pl.Utf8(),
+            "amount_rub": pl.Float64(),
+            "created_day": pl.Date(),
+            "closed_day": pl.Date(),
+            "cycle_days": pl.Int64(),
+            "days_since_last_activity": pl.Int64(),
+            "days_since_last_call": pl.Int64(),
+            "open_tasks": pl.Int64(),
+        },
+    ),
+    "mart_forgotten": (
+        "marts",
+        "mart_forgotten",
+        True,
+        {
+            "as_of_day": pl.Date(),
+            "entity_type": pl.Utf8(),
+            "entity_id": pl.Utf8(),
+            "title": pl.Utf8(),
+            "manager_name": pl.Utf8(),
+            "department_id": pl.Utf8(),
+            "created_day": pl.Date(),
+            "last_activity_day": pl.Date(),
+            "days_idle": pl.Int64(),
+            "threshold_days": pl.Int64(),
+            "is_forgotten": pl.Boolean(),
+            "is_without_task": pl.Boolean(),
+            "open_tasks": pl.Int64(),
+            "overdue_tasks": pl.Int64(),
+            "amount_rub": pl.Float64(),
+            "crm_url": pl.Utf8(),
+        },
+    ),
+    "mart_missed_calls": (
+        "marts",
+        "mart_missed_calls",
+        True,
+        {
+            "call_id": pl.Utf8(),
+            "started_at": pl.Datetime(),
+            "day": pl.Date(),
+            "manager_name": pl.Utf8(),
+            "department_id": pl.Utf8(),
+            "client_key": pl.Utf8(),
+            "entity_type": pl.Utf8(),
+            "entity_id": pl.Utf8(),
+        },
+    ),
+    "mart_call_load_hourly": (
+        "marts",
+        "mart_call_load_hourly",
+        True,
+        {
+            "day": pl.Date(),
+            "manager_name": pl.Utf8(),
+            "department_id": pl.Utf8(),
+            "hour_of_day": pl.Int64(),
+            "calls_out": pl.Int64(),
+            "calls_in": pl.Int64(),
+            "calls_missed": pl.Int64(),
+            "call_minutes": pl.Float64(),
+        },
+    ),
+    "mart_manager_ranking": (
+        "marts",
+        "mart_manager_ranking",
+        True,
+        {
+            "month": pl.Date(),
+            "manager_name": pl.Utf8(),
+            "score": pl.Float64(),
+            "score_rank": pl.Int64(),
+            "badges": pl.Utf8(),
+            "fulfilment_pct": pl.Float64(),
+            "win_rate_pct": pl.Float64(),
+            "avg_deal_rub": pl.Float64(),
+            "activity_index": pl.Float64(),
+            "median_response_minutes": pl.Float64(),
+        },
+    ),
+    "mart_manager_daily": (
+        "marts",
+        "mart_manager_daily",
+        True,
+        {
+            "day": pl.Date(),
+            "manager_name": pl.Utf8(),
+            "calls_out": pl.Int64(),
+            "calls_in": pl.Int64(),
+            "calls_missed": pl.Int64(),
+            "call_minutes": pl.Float64(),
+            "calls_out_norm": pl.Int64(),
+            "calls_out_norm_met": pl.Boolean(),
+            "tasks_done": pl.Int64(),
+            "tasks_overdue": pl.Int64(),
         },
     ),
     "mart_revenue_daily": (
@@ -183,16 +328,20 @@ UPSTREAM_KEYS = [
 ]
 
 
-def conform(frame: pl.DataFrame, columns: dict[str, pl.DataType], name: str) -> pl.DataFrame:
+def conform(frame: pl.DataFrame, columns: dict[str, pl.DataType], name: str, tz: str = "UTC") -> pl.DataFrame:
     """The report's column set and types, whatever the warehouse returned (DuckDB or Postgres).
 
     Postgres numerics arrive as Decimal, ids as ints or strings; missing optional columns become
-    nulls (`scope` defaults to 'company': the ML stage may write company rows only).
+    nulls (`scope` defaults to 'company': the ML stage may write company rows only). An instant
+    (timestamp with a zone) becomes the company's wall-clock time `tz`: the page prints it as is.
     """
     exprs = []
     for col, dtype in columns.items():
+        source = frame.schema.get(col)
         if col in frame.columns:
-            if isinstance(dtype, pl.Date) and isinstance(frame.schema[col], pl.Datetime):
+            if isinstance(dtype, pl.Datetime) and isinstance(source, pl.Datetime) and source.time_zone:
+                expr = pl.col(col).dt.convert_time_zone(tz).dt.replace_time_zone(None)
+            elif isinstance(dtype, pl.Date) and isinstance(source, pl.Datetime):
                 expr = pl.col(col).dt.date()
             else:
                 expr = pl.col(col).cast(dtype, strict=False)
@@ -207,14 +356,15 @@ def conform(frame: pl.DataFrame, columns: dict[str, pl.DataType], name: str) -> 
 def read_report_tables(warehouse: Warehouse) -> dict[str, pl.DataFrame]:
     """Read every table the report shows; a missing optional (ML) table yields an empty frame."""
     frames: dict[str, pl.DataFrame] = {}
+    tz = load_settings().company_timezone
     for name, (schema, table, required, columns) in REPORT_TABLES.items():
         if not warehouse.table_exists(schema, table):
             if required:
                 raise RuntimeError(f"{schema}.{table} does not exist: materialize the dbt marts first")
             frames[name] = pl.DataFrame(schema=columns)
             continue
-        frames[name] = conform(warehouse.query(f'select * from "{schema}"."{table}"'), columns, name)
-    frames["source_status"] = source_freshness(frames["source_status"], load_settings().company_timezone)
+        frames[name] = conform(warehouse.query(f'select * from "{schema}"."{table}"'), columns, name, tz)
+    frames["source_status"] = source_freshness(frames["source_status"], tz)
     return frames
 
 
@@ -272,7 +422,7 @@ REPORT_AUTOMATION = (
     deps=UPSTREAM_KEYS,
     automation_condition=REPORT_AUTOMATION,
     kinds={"evidence", "duckdb"},
-    description="Evidence static site for the head of sales (plan vs actual, forecast, anomalies, insights).",
+    description="Evidence static site for the head of sales: director, plan vs actual, forgotten, calls, deals.",
 )
 def report_site(context: AssetExecutionContext, warehouse: Warehouse, evidence: EvidenceCLI) -> MaterializeResult:
     """Copy the report's tables into its own DuckDB file and build the site."""

@@ -11,6 +11,7 @@ Also `batch` (up to 50 `cmd[key]=method?query` a request, `halt`, answers under 
 stage history (`crm.stagehistory.list`, rows under `result.items`), the telephony log
 (`voximplant.statistic.get`: uppercase FILTER/SORT/ORDER), tasks (`tasks.task.list`: UPPER_CASE
 filter and order fields, lowerCamel rows under `result.tasks`) and companies (`crm.company.list`).
+One write: `crm.deal.update` (`id`, `fields`), what an alert's action button calls.
 
 Bitrix24's request limit is enforced as the portal does it: a leaky bucket that drains 2 requests a
 second and holds 50 (`rate_limit=(2.0, 50)`, the default; `None` turns it off, tests that are not
@@ -384,9 +385,28 @@ class DemoPortal(LoopbackServer):
             return self._categories_answer(params)
         if method in LIST_METHODS:
             return self._list(method, params)
+        if method == "crm.deal.update":
+            return self._deal_update(params)
         if method == "batch":
             raise PortalError(400, "INVALID_REQUEST", "batch cannot be nested")
         raise PortalError(404, "ERROR_METHOD_NOT_FOUND", "Method not found!")
+
+    def _deal_update(self, params: dict[str, Any]) -> dict[str, Any]:
+        """`crm.deal.update`: `id` and `fields`; known fields change (DATE_MODIFY bumped, so the next
+        incremental load sees it), unknown ones are ignored as Bitrix24 does; `result: true`."""
+        rid, fields = _ci(params, "id"), _ci(params, "fields")
+        if rid in (None, "") or not str(rid).isdigit():
+            raise PortalError(400, "", "ID is not defined or invalid.")
+        if not isinstance(fields, dict) or not fields:
+            raise PortalError(400, "", "No fields to update.")
+        with self._lock:
+            table = self._tables["deals"]
+            pos = bisect.bisect_left(table.ids, int(rid))
+            if pos >= len(table.ids) or table.ids[pos] != int(rid):
+                raise PortalError(400, "", "Not found")
+            known = {k: v for k, v in fields.items() if k in table.fields and k != table.id_key}
+            self.upsert("deals", {table.id_key: rid, **known})
+        return {"result": True}
 
     def _batch(self, params: dict[str, Any]) -> dict[str, Any]:
         """`batch`: run each `cmd[key]=method?query` in order; per-command answers and errors side by side."""

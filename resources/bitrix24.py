@@ -14,11 +14,17 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
+from typing import Any
 
 from dagster import ConfigurableResource
 
+from resources.http import RetryingSession, RetryPolicy
 from resources.settings import load_settings
 from resources.source_files import ensure_demo_world
+
+
+class Bitrix24WriteError(RuntimeError):
+    """The portal refused a write (its error code and description; never the webhook's secret)."""
 
 
 class Bitrix24Portal(ConfigurableResource):
@@ -68,3 +74,30 @@ class Bitrix24Portal(ConfigurableResource):
             yield demo_url
         finally:
             portal.stop()
+
+    def update_deal(self, deal_id: str, fields: dict[str, Any]) -> None:
+        """`crm.deal.update` of one deal (an alert's action button). Raises Bitrix24WriteError when refused.
+
+        Network errors, 5xx and QUERY_LIMIT_EXCEEDED are retried (resources/http.py); logs name the
+        method only, never the webhook URL with its secret."""
+        with self.webhook() as url:
+            session = RetryingSession(
+                "Bitrix24", policy=RetryPolicy(max_attempts=3), timeout=(10.0, 30.0), describe=_method_only
+            )
+            with session:
+                response = session.post(
+                    url.rstrip("/") + "/crm.deal.update.json", json={"id": deal_id, "fields": fields}
+                )
+            try:
+                answer = response.json()
+            except ValueError:
+                answer = {}
+            if response.status_code != 200 or answer.get("result") is not True:
+                code = answer.get("error") or response.status_code
+                raise Bitrix24WriteError(
+                    f"crm.deal.update of deal {deal_id}: {code} {answer.get('error_description', '')}".strip()
+                )
+
+
+def _method_only(url: str) -> str:
+    return url.rstrip("/").rsplit("/", 1)[-1]

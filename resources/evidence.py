@@ -74,6 +74,18 @@ def _folder_lock(folder: Path) -> Iterator[None]:
             _DEPTH[key] = depth
 
 
+@contextlib.contextmanager
+def _shared_lock(folder: Path) -> Iterator[None]:
+    """A shared lock on `folder`'s lock file: builds in working copies use the project's node_modules
+    side by side, while `npm ci` (the exclusive holder) rewrites it alone."""
+    with open(folder / ".evidence-cli.lock", "a+") as handle:
+        fcntl.flock(handle, fcntl.LOCK_SH)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 class EvidenceError(RuntimeError):
     """An Evidence / npm command failed or timed out; the message carries the tail of its output."""
 
@@ -233,6 +245,16 @@ class EvidenceCLI(ConfigurableResource):
             digest.update(patch.read_bytes())
         return digest.hexdigest()
 
+    def _node(self, args: Sequence[str], timeout_s: int, what: str) -> float:
+        """An Evidence command in the working copy, with the project's node_modules held shared.
+
+        In place (no working copy) the caller already holds the project's exclusive lock.
+        """
+        if self.workspace == self.project:
+            return self._run(args, timeout_s, what)
+        with _shared_lock(self.project):
+            return self._run(args, timeout_s, what)
+
     def _cli(self, *args: str) -> list[str]:
         cli = self.project / "node_modules" / "@evidence-dev" / "evidence" / "cli.js"
         return ["node", str(cli), *args]
@@ -262,7 +284,7 @@ class EvidenceCLI(ConfigurableResource):
         with self.locked():
             self._prepare_workspace()
             shutil.rmtree(self.workspace / ".evidence" / "template" / "static" / "data", ignore_errors=True)
-            return self._run(self._cli("sources"), self.sources_timeout_s, "evidence sources")
+            return self._node(self._cli("sources"), self.sources_timeout_s, "evidence sources")
 
     def build(self) -> Path:
         """`evidence build`; publish to `site_dir`; return the site's index.html."""
@@ -271,11 +293,16 @@ class EvidenceCLI(ConfigurableResource):
 
     def _build_locked(self) -> Path:
         self._prepare_workspace()
-        self._run(self._cli("build"), self.build_timeout_s, "evidence build")
         built = self.workspace / "build"
+        target = self.site_dir
+        if target != built:
+            # `evidence build` adds to build/ and never removes: every earlier build's Parquet files
+            # would be published again (the M site grew by ~40 MB a build). The published copy is
+            # elsewhere, so a failed build still leaves it in place.
+            shutil.rmtree(built, ignore_errors=True)
+        self._node(self._cli("build"), self.build_timeout_s, "evidence build")
         if not (built / "index.html").exists():
             raise EvidenceError(f"evidence build finished but {built / 'index.html'} is missing")
-        target = self.site_dir
         if target != built:
             staging = target.with_name(target.name + ".tmp")
             shutil.rmtree(staging, ignore_errors=True)

@@ -36,8 +36,10 @@ class LLMClient(ConfigurableResource):
     api_key: str | None = None
     base_url: str | None = None
     model: str | None = None
+    # The call's budget: timeouts, 429 and 5xx are retried by the SDK (exponential backoff from 0.5 s,
+    # Retry-After honoured) at most max_retries times, each try at most timeout_seconds.
     timeout_seconds: float = 30.0
-    max_retries: int = 1
+    max_retries: int = 2
     temperature: float = 0.3
 
     def _key(self) -> str | None:

@@ -58,6 +58,21 @@ def _http_url(value: str) -> str:
 HttpUrlText = Annotated[str, AfterValidator(_http_url)]
 
 
+def parse_action_users(value: str) -> dict[int, str]:
+    """'123456789:7, 987654321:12' -> {123456789: '7', 987654321: '12'}; a malformed pair is an error naming it."""
+    users: dict[int, str] = {}
+    for pair in (p.strip() for p in value.split(",")):
+        if not pair:
+            continue
+        tg, _, crm = pair.partition(":")
+        if not tg.strip().isdigit() or not crm.strip().isdigit():
+            raise ValueError(
+                f"TELEGRAM_ACTION_USERS: {pair!r} is not telegram_user_id:crm_user_id (digits on both sides)"
+            )
+        users[int(tg)] = crm.strip()
+    return users
+
+
 class Settings(BaseSettings):
     """Typed view of the environment (and .env). Secrets are SecretStr so they never print."""
 
@@ -87,6 +102,9 @@ class Settings(BaseSettings):
     dagster_ui_url: HttpUrlText | None = (
         None  # e.g. http://dagster.company.local:3000: on-call messages link runs and assets
     )
+    report_site_url: HttpUrlText | None = None  # the report site as its readers open it: the digest links it
+    # Who may press action buttons: "telegram_user_id:crm_user_id,..." (the deal goes to that CRM user)
+    telegram_action_users: str | None = None
     company_timezone: str = DEFAULT_TIMEZONE
     # the first as-of day of the ML partitions (forecast, anomalies, insights): backfilling from it
     # replays the forecasts as they would have been made; older history is training data only
@@ -149,6 +167,18 @@ class Settings(BaseSettings):
         if value is not None:
             _http_url(value.get_secret_value())
         return value
+
+    @field_validator("telegram_action_users")
+    @classmethod
+    def _action_users_pairs(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_action_users(value)
+        return value
+
+    @property
+    def action_users(self) -> dict[int, str]:
+        """TELEGRAM_ACTION_USERS as {Telegram user id: CRM user id}; empty: nobody may press."""
+        return parse_action_users(self.telegram_action_users or "")
 
     @field_validator("cbr_api_url")
     @classmethod

@@ -159,7 +159,12 @@ class TelegramNotifier(ConfigurableResource):
         return self.send_html(chat, escape_html(text), progress=progress)
 
     def send_html(
-        self, chat: str | None, html_text: str, progress: Progress | None = None, deadline: float | None = None
+        self,
+        chat: str | None,
+        html_text: str,
+        progress: Progress | None = None,
+        deadline: float | None = None,
+        reply_markup: dict[str, Any] | None = None,
     ) -> int:
         """Send text already in Telegram HTML (parts escaped with escape_html); split at 4096 chars.
 
@@ -167,6 +172,7 @@ class TelegramNotifier(ConfigurableResource):
         recorded one by one, so a rerun after a failure half-way sends only the pieces not delivered.
         A 429 is waited out whatever its retry_after, unless that passes `deadline` (epoch seconds):
         then TelegramDeferred is raised, the delivered pieces recorded. Returns the pieces sent now.
+        `reply_markup` (an inline keyboard) goes with the last piece.
         """
         if not self._ready(chat, html_text):
             return 0
@@ -178,7 +184,9 @@ class TelegramNotifier(ConfigurableResource):
             self._log().info("telegram: message %s already delivered to chat %s; not sent again", key, chat)
             return 0
         record = (lambda done: progress.set(key, done)) if progress is not None else None
-        delivery = self.deliver(chat, html_text, start=start, deadline=deadline, on_piece=record)
+        delivery = self.deliver(
+            chat, html_text, start=start, deadline=deadline, on_piece=record, reply_markup=reply_markup
+        )
         if not delivery.complete:
             raise TelegramDeferred(delivery)
         return delivery.delivered - start
@@ -191,6 +199,7 @@ class TelegramNotifier(ConfigurableResource):
         start: int = 0,
         deadline: float | None = None,
         on_piece: Callable[[int], None] | None = None,
+        reply_markup: dict[str, Any] | None = None,
     ) -> Delivery:
         """Send the pieces of `html_text` from piece `start` on; `on_piece(n)` after each (n delivered).
 
@@ -212,6 +221,8 @@ class TelegramNotifier(ConfigurableResource):
                 "parse_mode": "HTML",
                 "link_preview_options": {"is_disabled": True},
             }
+            if reply_markup is not None and done == len(pieces) - 1:
+                payload["reply_markup"] = reply_markup
             wait = self._post(token, "sendMessage", payload)
             if wait is None:
                 done += 1
@@ -246,8 +257,32 @@ class TelegramNotifier(ConfigurableResource):
             return False
         return True
 
+    # --- buttons pressed -----------------------------------------------------------------
+    def get_updates(self, offset: int | None) -> list[dict[str, Any]]:
+        """Button presses (callback_query updates) from `offset` on; asking with offset n confirms those below n.
+
+        Empty without a token or when rate limited (the next poll asks again)."""
+        token = self._token()
+        if token is None:
+            return []
+        payload: dict[str, Any] = {"timeout": 0, "allowed_updates": ["callback_query"]}
+        if offset is not None:
+            payload["offset"] = offset
+        wait, result = self._request(token, "getUpdates", payload)
+        return [] if wait is not None else list(result or [])
+
+    def answer_callback(self, callback_query_id: str, text: str) -> None:
+        """Answer a pressed button (the presser sees `text` as a notification; the button stops spinning)."""
+        token = self._token()
+        if token is not None:
+            self._request(token, "answerCallbackQuery", {"callback_query_id": callback_query_id, "text": text[:200]})
+
     def _post(self, token: str, method: str, payload: dict[str, Any]) -> float | None:
         """One Bot API call: None when done, the seconds to wait on a 429; raises on anything else."""
+        return self._request(token, method, payload)[0]
+
+    def _request(self, token: str, method: str, payload: dict[str, Any]) -> tuple[float | None, Any]:
+        """One Bot API call: (None, its result) when done, (seconds to wait, None) on a 429; raises on anything else."""
         session = RetryingSession(
             "telegram",
             policy=RetryPolicy(max_attempts=self.max_attempts),
@@ -268,9 +303,9 @@ class TelegramNotifier(ConfigurableResource):
                 ) from None
         answer = _answer(response)
         if answer.get("ok"):
-            return None
+            return None, answer.get("result")
         if answer.get("error_code") == 429 or response.status_code == 429:
-            return _retry_after(response) or 1.0
+            return _retry_after(response) or 1.0, None
         description = str(answer.get("description", "no description")).replace(token, "***")
         error = f"telegram {method} failed: {answer.get('error_code')} {description}"
         if response.status_code >= 500:

@@ -3,14 +3,25 @@
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
-from dagster import AssetSelection, Config, OpExecutionContext, define_asset_job, job, op
+from dagster import (
+    AssetSelection,
+    Backoff,
+    Config,
+    JobDefinition,
+    OpExecutionContext,
+    RetryPolicy,
+    define_asset_job,
+    job,
+    op,
+)
 
 from assets.insights.facts import collect_facts
-from assets.insights.writer import template_recommendations
+from assets.insights.writer import template_items
 from resources.settings import load_settings
 from resources.telegram import TelegramNotifier
 from resources.warehouse import Warehouse
-from schedules.messages import digest_html
+from schedules.actions import take_deal_markup
+from schedules.messages import DIGEST_INSIGHTS, digest_html
 from schedules.progress import InstanceProgress
 
 REFRESH_JOB_NAME = "incremental_refresh"
@@ -52,15 +63,33 @@ def digest_day(config: DigestConfig) -> date:
     return datetime.now(ZoneInfo(tz)).date()
 
 
-def day_insights(warehouse: Warehouse, day: date) -> tuple[list[str], str] | None:
-    """The day's rows of ml.insights in rank order, with their source; None when not written yet."""
+# The Telegram client retries a blip itself (5xx, network, 429); this covers an outage of minutes:
+# 1, 2 and 4 minutes later, each rerun resuming from the first piece not delivered (InstanceProgress).
+DIGEST_RETRY_POLICY = RetryPolicy(max_retries=3, delay=60, backoff=Backoff.EXPONENTIAL)
+
+# Topics the digest's own lines already show (plan vs actual, the forecast): its recommendations skip them.
+SHOWN_IN_DIGEST = {"plan", "forecast"}
+
+
+def day_insights(warehouse: Warehouse, day: date) -> tuple[list[tuple[str, str]], str] | None:
+    """The day's (topic, text) rows of ml.insights in rank order, with their source; None when not written yet."""
     if not warehouse.table_exists("ml", "insights"):
         return None
-    frame = warehouse.query("select rank, text, source from ml.insights where as_of_day = ? order by rank", [day])
+    frame = warehouse.query("select * from ml.insights where as_of_day = ? order by rank", [day])
     if frame.is_empty():
         return None
+    topics = frame["topic"].to_list() if "topic" in frame.columns else [""] * frame.height
     sources = frame["source"].unique().to_list()
-    return frame["text"].to_list(), ("openai" if sources == ["openai"] else "template")
+    return list(zip([t or "" for t in topics], frame["text"].to_list(), strict=True)), (
+        "openai" if sources == ["openai"] else "template"
+    )
+
+
+def digest_recommendations(items: list[tuple[str, str]]) -> list[str]:
+    """The digest's top recommendations: in rank order, those about what its lines do not already show first."""
+    fresh = [text for topic, text in items if topic not in SHOWN_IN_DIGEST]
+    shown = [text for topic, text in items if topic in SHOWN_IN_DIGEST]
+    return (fresh + shown)[:DIGEST_INSIGHTS]
 
 
 @op(description="Reads the day's facts and insights from the warehouse and sends the digest to the head of sales.")
@@ -73,25 +102,46 @@ def send_morning_digest(
     stored = day_insights(warehouse, day)
     if stored is None:
         context.log.warning(f"no insights stored for {day}; the digest uses the template text")
-        texts, source = template_recommendations(facts), "template"
+        items, source = template_items(facts), "template"
     else:
-        texts, source = stored
+        items, source = stored
+    settings = load_settings()
+    text = digest_html(facts, digest_recommendations(items), source, settings.report_site_url)
+    # the largest forgotten deal gets a button when someone may press it and the CRM can take the write
+    markup = (
+        take_deal_markup(facts.top_forgotten.deal_id)
+        if facts.top_forgotten and settings.action_users and settings.bitrix24_webhook_url
+        else None
+    )
     # progress in the instance: a rerun after a failure half-way sends only the pieces not delivered
     sent = telegram.send_html(
-        telegram.head_chat, digest_html(facts, texts, source), progress=InstanceProgress(context.instance)
+        telegram.head_chat, text, progress=InstanceProgress(context.instance), reply_markup=markup
     )
     context.add_output_metadata({"as_of_day": day.isoformat(), "messages": sent, "source": source})
     return sent
 
 
-@job(name=DIGEST_JOB_NAME, description="The 09:00 Telegram digest for the head of sales.")
-def morning_digest_job() -> None:
-    send_morning_digest()
+def build_digest_job(retry_policy: RetryPolicy = DIGEST_RETRY_POLICY) -> JobDefinition:
+    """The digest job with its op retry policy (tests pass one without the minutes of delay)."""
+
+    @job(
+        name=DIGEST_JOB_NAME,
+        description="The 09:00 Telegram digest for the head of sales.",
+        op_retry_policy=retry_policy,
+    )
+    def morning_digest_job() -> None:
+        send_morning_digest()
+
+    return morning_digest_job
+
+
+morning_digest_job = build_digest_job()
 
 
 __all__ = [
     "REFRESH_CONCURRENCY_TAGS",
     "DigestConfig",
+    "build_digest_job",
     "incremental_refresh_job",
     "morning_digest_job",
     "morning_forecast_job",

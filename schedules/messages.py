@@ -28,27 +28,62 @@ from schedules.alert_rules import plural
 MAX_DETAIL_CHARS = 1500
 
 
-def digest_html(facts: DayFacts, recommendations: Sequence[str], source: str) -> str:
-    """The 09:00 digest: plan vs actual, forecast, the day's recommendations."""
-    lines = [f"<b>Продажи на {format_day(facts.as_of_day)}</b>"]
+DIGEST_INSIGHTS = 3
+DIGEST_INSIGHT_CHARS = 200  # one recommendation in the digest; the site shows it whole
+
+
+def signed_rub(amount: float) -> str:
+    """-6400000 -> '−6 400 000 ₽', 12000 -> '+12 000 ₽' (a change, with its sign)."""
+    if round(amount) == 0:
+        return "±0 ₽"
+    return ("+" if amount > 0 else "−") + format_rub(abs(amount))
+
+
+def shorten(text: str, limit: int = DIGEST_INSIGHT_CHARS) -> str:
+    """`text`, cut at a word before `limit` characters with '…' when longer."""
+    if len(text) <= limit:
+        return text
+    return text[: limit - 1].rsplit(" ", 1)[0].rstrip(" ,;:—–-") + "…"
+
+
+def digest_html(facts: DayFacts, recommendations: Sequence[str], source: str, site_url: str | None = None) -> str:
+    """The 09:00 digest, one phone screen: plan vs actual, the forecast and its change since yesterday,
+    the probability of plan, the deals and calls to chase, the day's top recommendations, the site."""
+    lines = [f"📊 <b>Продажи на {format_day(facts.as_of_day)}</b>"]
     if facts.plan_rub > 0:
-        lines.append(f"План месяца: {format_rub(facts.plan_rub)}")
         lines.append(
-            f"Факт: <b>{format_rub(facts.actual_mtd_rub)}</b> ({format_pct(facts.fulfilment_pct or 0)}), "
-            f"осталось {format_rub(facts.remaining_rub)}"
+            f"План {format_rub(facts.plan_rub)} · факт <b>{format_rub(facts.actual_mtd_rub)}</b> "
+            f"({format_pct(facts.fulfilment_pct or 0)})"
         )
     else:
-        lines.append(f"Факт: <b>{format_rub(facts.actual_mtd_rub)}</b> (план не загружен)")
+        lines.append(f"Факт <b>{format_rub(facts.actual_mtd_rub)}</b> (план не загружен)")
     if facts.forecast_rub is not None:
-        forecast = f"Прогноз на конец месяца: <b>{format_rub(facts.forecast_rub)}</b>"
-        if facts.prob_reach_plan is not None:
-            forecast += f", вероятность плана {format_pct(facts.prob_reach_plan * 100)}"
+        forecast = f"Прогноз на конец месяца <b>{format_rub(facts.forecast_rub)}</b>"
+        change = facts.forecast_change_rub
+        if change is not None and facts.forecast_yesterday_rub:
+            pct = f"{change / facts.forecast_yesterday_rub * 100:+.1f}".replace("-", "−").replace(".", ",")
+            forecast += f" ({signed_rub(change)}, {pct} % за сутки)"
         lines.append(forecast)
+        if facts.prob_reach_plan is not None:
+            lines.append(f"Вероятность выполнить план: {format_pct(facts.prob_reach_plan * 100)}")
+    chase = []
+    if facts.forgotten_deals is not None:
+        chase.append(
+            f"забытых сделок {facts.forgotten_deals} на {format_rub(facts.forgotten_deals_rub)}"
+            if facts.forgotten_deals
+            else "забытых сделок нет"
+        )
+    if facts.missed_calls_yesterday is not None:
+        chase.append(f"пропущенных звонков вчера {facts.missed_calls_yesterday}")
+    if chase:
+        lines.append(("; ".join(chase)).capitalize())
     if recommendations:
         lines.append("")
-        label = "Рекомендации" if source == "openai" else "Рекомендации (по шаблону)"
-        lines.append(f"<b>{label}</b>")
-        lines.extend(f"{i}. {e(text)}" for i, text in enumerate(recommendations, 1))
+        lines.append("<b>Главное</b>" if source == "openai" else "<b>Главное</b> (по шаблону)")
+        lines.extend(f"{i}. {e(shorten(text))}" for i, text in enumerate(recommendations[:DIGEST_INSIGHTS], 1))
+    if site_url:
+        lines.append("")
+        lines.append(f'<a href="{html.escape(site_url, quote=True)}">Открыть отчёт</a>')
     return "\n".join(lines)
 
 

@@ -7,6 +7,7 @@ sensor's cursor in the instance's storage, so that memory outlives a restart of 
 """
 
 import json
+import logging
 import time
 from collections.abc import Callable, Mapping
 from datetime import date, datetime, timedelta
@@ -27,14 +28,17 @@ from dagster import (
     RunsFilter,
     SensorEvaluationContext,
     SkipReason,
+    get_dagster_logger,
     run_failure_sensor,
     sensor,
 )
 
 from assets.insights.facts import anomalies_of_day
+from resources.bitrix24 import Bitrix24Portal
 from resources.settings import load_settings
 from resources.telegram import Outbox, TelegramNotifier
 from resources.warehouse import Warehouse
+from schedules.actions import handle_press
 from schedules.alert_rules import chats_for, compose, due_alerts, facts_from_rows, forget_old, remember
 from schedules.messages import (
     anomaly_alert_html,
@@ -300,4 +304,32 @@ def build_sensors(
             context.update_cursor(json.dumps({"seen": seen, "failing": failing}))
         return SkipReason(f"{delivered} check message(s) sent to on-call; {len(failing)} check(s) failing")
 
-    return [anomaly_alerts, rule_alerts, run_failures, check_failures]
+    @sensor(
+        name="telegram_button_presses",
+        minimum_interval_seconds=30,
+        default_status=default_status,
+        description="Polls Telegram (getUpdates) for action-button presses; a press by a member of "
+        "TELEGRAM_ACTION_USERS changes the deal in Bitrix24 (crm.deal.update), is answered and logged.",
+    )
+    def button_presses(
+        context: SensorEvaluationContext, telegram: TelegramNotifier, bitrix24: Bitrix24Portal
+    ) -> SkipReason:
+        users = load_settings().action_users
+        if not users:  # no buttons are sent; the bot's updates are left alone (another tool may read them)
+            return SkipReason("TELEGRAM_ACTION_USERS is not set: no action buttons to poll for")
+        offset = int(context.cursor) if context.cursor else None
+        done = 0
+        for update in telegram.get_updates(offset):
+            outcome = handle_press(update, users, bitrix24.update_deal)
+            if outcome is not None:
+                # who did what: in the tick's log (Dagster UI) and the daemon's log (kept with the process logs)
+                level = logging.INFO if outcome.done else logging.WARNING
+                context.log.log(level, f"button: {outcome.log}")
+                get_dagster_logger("actions").log(level, "button: %s", outcome.log)
+                telegram.answer_callback(outcome.callback_query_id, outcome.answer)
+                done += outcome.done
+            # the next poll asks from here, which confirms this update to the Bot API
+            context.update_cursor(str(int(update["update_id"]) + 1))
+        return SkipReason(f"{done} button press(es) acted on")
+
+    return [anomaly_alerts, rule_alerts, run_failures, check_failures, button_presses]

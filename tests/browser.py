@@ -12,9 +12,10 @@ import functools
 import http.server
 import tempfile
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlparse
 
 CHROMIUM = "/usr/bin/chromium"
@@ -59,6 +60,7 @@ class PageVisit:
     requests: list[str] = field(default_factory=list)
     console_errors: list[str] = field(default_factory=list)
     html: str = ""
+    after: str = ""  # the page's text after `act` ran (a filter clicked), else ""
 
     @property
     def foreign_requests(self) -> list[str]:
@@ -74,9 +76,19 @@ class PageVisit:
 
 
 def visit(
-    url: str, wait_for_text: str | None = None, screenshot: Path | None = None, timeout_ms: int = 60_000
+    url: str,
+    wait_for_text: str | None = None,
+    screenshot: Path | None = None,
+    timeout_ms: int = 60_000,
+    act: Callable[[Any], None] | None = None,
+    viewport: tuple[int, int] = (1280, 900),
+    color_scheme: str = "light",
 ) -> PageVisit:
-    """Open `url` in headless Chromium, wait until the page settles (and shows `wait_for_text`)."""
+    """Open `url` in headless Chromium, wait until the page settles (and shows `wait_for_text`).
+
+    `act(page)` (a Playwright page) runs after the screenshot, e.g. to click a filter; the text
+    after it is `PageVisit.after`. `viewport` and `color_scheme` give a phone or a dark screen.
+    """
     from playwright.sync_api import sync_playwright
 
     requests: list[str] = []
@@ -87,21 +99,27 @@ def visit(
             executable_path=CHROMIUM,
             headless=True,
             args=CHROMIUM_ARGS,
-            viewport={"width": 1280, "height": 900},
+            viewport={"width": viewport[0], "height": viewport[1]},
             locale="ru-RU",
+            color_scheme=color_scheme,  # type: ignore[arg-type]
         )
         try:
             page = context.new_page()
             page.on("request", lambda req: requests.append(req.url))
             page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+            page.on("response", lambda r: errors.append(f"HTTP {r.status} {r.url}") if r.status >= 400 else None)
             page.goto(url, wait_until="networkidle", timeout=timeout_ms)
             if wait_for_text:
                 page.get_by_text(wait_for_text, exact=False).first.wait_for(timeout=timeout_ms)
             page.wait_for_load_state("networkidle", timeout=timeout_ms)
             if screenshot:
                 page.screenshot(path=str(screenshot), full_page=True)
-            return PageVisit(
-                text=page.inner_text("body"), requests=requests, console_errors=errors, html=page.content()
-            )
+            text, html = page.inner_text("body"), page.content()
+            after = ""
+            if act:
+                act(page)
+                page.wait_for_load_state("networkidle", timeout=timeout_ms)
+                after = page.inner_text("body")
+            return PageVisit(text=text, requests=requests, console_errors=errors, html=html, after=after)
         finally:
             context.close()

@@ -10,6 +10,10 @@ import sys
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import duckdb
 
 # The company's own plan thresholds (dbt vars), not the defaults 80 / 100: the page must show the
 # mart's colours and legend, never a copy of the rule (Иванов's 78 % is yellow here, red by default).
@@ -150,23 +154,46 @@ def build_warehouse(path: Path, with_ml: bool = True) -> Path:
                 "insert into marts.mart_revenue_daily values (?, 1, 'Отдел продаж Москва', ?, 1), (?, 2, 'Отдел продаж Казань', ?, 0)",
                 [date(2026, 11, day), 40_000.0 + day * 500, date(2026, 11, day), 7_500.0],
             )
+        # the other marts the pages read: empty here (the S world's browser test fills them)
+        for mart in (
+            "mart_same_date",
+            "mart_deals",
+            "mart_forgotten",
+            "mart_missed_calls",
+            "mart_call_load_hourly",
+            "mart_manager_ranking",
+            "mart_manager_daily",
+        ):
+            con.execute(f"create table marts.{mart} (day date)")
         if with_ml:
-            con.execute(
-                """create table ml.forecast_month_end (as_of_day date, month date, plan_rub double,
-                actual_mtd_rub double, forecast_rub double, forecast_low_rub double, forecast_high_rub double,
-                prob_reach_plan double, ruler_rub double, model text, history_days bigint)"""
-            )
-            con.executemany("insert into ml.forecast_month_end values (?,?,?,?,?,?,?,?,?,?,?)", FORECAST)
-            con.execute(
-                """create table ml.manager_anomalies (as_of_day date, manager_id bigint, manager_name text,
-                score double, is_anomaly boolean, top_metric text, metric_value double, usual_value double)"""
-            )
-            con.executemany("insert into ml.manager_anomalies values (?,?,?,?,?,?,?,?)", ANOMALIES)
-            con.execute("create table ml.insights (as_of_day date, rank bigint, text text, source text)")
-            con.executemany("insert into ml.insights values (?,?,?,?)", INSIGHTS)
+            write_ml_tables(con)
     finally:
         con.close()
     return path
+
+
+def write_ml_tables(con: duckdb.DuckDBPyConnection, today: date = TODAY) -> None:
+    """ml.* tables of the rows above, moved so that their latest as-of day is `today`."""
+    shift = today - TODAY
+    con.execute("create schema if not exists ml")
+    con.execute(
+        """create table ml.forecast_month_end (as_of_day date, month date, plan_rub double,
+        actual_mtd_rub double, forecast_rub double, forecast_low_rub double, forecast_high_rub double,
+        prob_reach_plan double, ruler_rub double, model text, history_days bigint)"""
+    )
+    con.executemany(
+        "insert into ml.forecast_month_end values (?,?,?,?,?,?,?,?,?,?,?)",
+        [(r[0] + shift, date(today.year, today.month, 1), *r[2:]) for r in FORECAST],
+    )
+    con.execute(
+        """create table ml.manager_anomalies (as_of_day date, manager_id bigint, manager_name text,
+        score double, is_anomaly boolean, top_metric text, metric_value double, usual_value double)"""
+    )
+    con.executemany(
+        "insert into ml.manager_anomalies values (?,?,?,?,?,?,?,?)", [(r[0] + shift, *r[1:]) for r in ANOMALIES]
+    )
+    con.execute("create table ml.insights (as_of_day date, rank bigint, text text, source text)")
+    con.executemany("insert into ml.insights values (?,?,?,?)", [(r[0] + shift, *r[1:]) for r in INSIGHTS])
 
 
 if __name__ == "__main__":

@@ -849,6 +849,15 @@ def assert_kpi_marts_match_the_hand_made_world(warehouse: Warehouse) -> None:
     assert pf[(date(2025, 2, 1), 2, 1)]["department_fulfilment_pct"] == pytest.approx(97.1)
     assert_manager_roll_ups(pf, MANAGER_MONTHS)
     assert (jan["company_colour"], jan["company_remaining_rub"]) == ("red", 130000.0)  # 62.86 %
+    # the pace expected by today (Friday 14 February, a 28-day month: half of it; January is over)
+    assert {(k[0], r["expected_pace_pct"]) for k, r in pf.items()} == {
+        (date(2025, 1, 1), 100.0),
+        (date(2025, 2, 1), 50.0),
+    }
+    feb_anna, feb_boris = pf[(date(2025, 2, 1), 1, 0)], pf[(date(2025, 2, 1), 2, 1)]
+    assert (feb_anna["manager_pace_pct"], feb_anna["manager_pace_colour"]) == (250.0, "green")  # 50 000 / 20 000
+    assert feb_boris["manager_pace_pct"] == pytest.approx(194.19)  # 48 548.50 / (50 000 x 1/2)
+    assert (jan["manager_pace_pct"], jan["manager_pace_colour"]) == (80.0, "yellow")  # a past month: the whole plan
     assert {(r["plan_red_below_pct"], r["plan_green_from_pct"], r["alert_kpi_deviation_pct"]) for r in pf.values()} == {
         (80.0, 100.0, 10.0)
     }  # dbt_project.yml's vars

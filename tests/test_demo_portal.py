@@ -340,3 +340,19 @@ def test_a_malformed_page_and_a_slow_answer_can_be_injected(portal):
     portal.fail_next(1, status=200, delay=1.0)
     with pytest.raises(requests.Timeout):
         requests.post(portal.webhook_url + "user.get", json={}, timeout=0.3)
+
+
+def test_deal_update_changes_the_deal_as_the_next_read_sees_it(portal, world_dir):
+    url = portal.webhook_url
+    deal = next(d for d in _file(world_dir, "deals") if d["CLOSED"] == "N" and d["ASSIGNED_BY_ID"] != "7")
+    answer = requests.post(
+        url + "crm.deal.update.json",
+        json={"id": deal["ID"], "fields": {"ASSIGNED_BY_ID": "7", "NO_SUCH_FIELD": "x"}},
+        timeout=10,
+    ).json()
+    assert answer["result"] is True
+    (now,) = [r for r in portal.records("deals") if r["ID"] == deal["ID"]]
+    assert now["ASSIGNED_BY_ID"] == "7" and now["TITLE"] == deal["TITLE"] and "NO_SUCH_FIELD" not in now
+    assert datetime.fromisoformat(now["DATE_MODIFY"]) > datetime.fromisoformat(deal["DATE_MODIFY"])
+    missing = requests.post(url + "crm.deal.update", json={"id": 99999999, "fields": {"TITLE": "x"}}, timeout=10)
+    assert missing.status_code == 400 and missing.json()["error_description"] == "Not found"

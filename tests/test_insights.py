@@ -5,12 +5,14 @@ from __future__ import annotations
 import logging
 from datetime import date
 
+import polars as pl
 import pytest
 from dagster import materialize
+from pydantic import BaseModel, Field
 
 from assets.insights.assets import insights
 from assets.insights.facts import build_facts, collect_facts
-from assets.insights.phrasing import Recommendations, write_insights
+from assets.insights.phrasing import PhrasedInsights, write_insights
 from assets.insights.writer import format_rub, template_recommendations
 from resources.llm import LLMClient, LLMError, LLMUnavailable
 from resources.warehouse import Warehouse
@@ -18,6 +20,25 @@ from tests.fakes import small_day
 from tests.fakes.fake_openai import CANNED_ANSWER, FakeOpenAI
 
 SECRET_KEY = "sk-test-0123456789-secret"
+
+
+class Lines(BaseModel):
+    """Any structured shape: the client does not know what it is asked."""
+
+    lines: list[str] = Field(min_length=3)
+
+
+# What a model keeping to the rules answers for small_day: each item phrased, quoting only its facts.
+GROUNDED = {
+    "plan": "Выполнено 28 % плана: 834 567 ₽ из 3 000 000 ₽. Нужно 103 116 ₽ в день — раздайте сумму менеджерам.",
+    "forecast": "Прогноз 2 600 000 ₽ ниже плана на 400 000 ₽, вероятность 25 %: назначьте даты закрытия сделок.",
+    "lagging": "Петров Пётр выполнил 8 % плана при ожидаемых 32 %: разберите с Петровым воронку один на один.",
+    "anomalies": "У Петрова Петра исходящие звонки 3 при обычных 35 — проверьте его загрузку сегодня.",
+}
+
+
+def answer_of(texts: dict[str, str]) -> dict:
+    return {"insights": [{"fact_id": key, "text": text} for key, text in texts.items()]}
 
 
 @pytest.fixture(autouse=True)
@@ -109,13 +130,14 @@ def test_collect_facts_reads_the_warehouse(warehouse, facts):
 
 
 def test_llm_path_uses_the_configured_model_and_its_text(monkeypatch, facts):
-    with FakeOpenAI() as ai:
+    with FakeOpenAI(structured=answer_of(GROUNDED)) as ai:
         monkeypatch.setenv("OPENAI_API_KEY", SECRET_KEY)
         monkeypatch.setenv("OPENAI_BASE_URL", ai.base_url)
         monkeypatch.setenv("OPENAI_MODEL", "gpt-test-mini")
         written = write_insights(LLMClient(), facts)
-    assert written.source == "openai"
-    assert written.texts == [line.removeprefix("- ") for line in CANNED_ANSWER.splitlines()]
+    # a grounded answer is kept, item by item, in the facts' order
+    assert written.source == "openai" and written.replaced == {}
+    assert written.texts == list(GROUNDED.values())
     (request,) = ai.requests
     assert request["model"] == "gpt-test-mini"
     assert request["response_format"]["type"] == "json_schema"  # structured output, not free text
@@ -123,6 +145,61 @@ def test_llm_path_uses_the_configured_model_and_its_text(monkeypatch, facts):
     system, user = request["messages"]
     assert system["role"] == "system" and "отдела продаж" in system["content"]
     assert "834 567 ₽" in user["content"] and "Петров Пётр" in user["content"]
+    assert "[lagging]" in user["content"] and "[anomalies]" in user["content"]
+
+
+def test_an_invented_number_is_replaced_by_the_template_and_logged(facts, caplog):
+    caplog.set_level(logging.WARNING)
+    invented = {**GROUNDED, "lagging": "Петров Пётр выполнил 12 % плана при ожидаемых 32 %: разберите воронку."}
+    with FakeOpenAI(structured=answer_of(invented)) as ai:
+        written = write_insights(LLMClient(api_key=SECRET_KEY, base_url=ai.base_url), facts)
+    template = template_recommendations(facts)
+    # only the lagging item (third) falls back; the grounded ones stay GPT's
+    assert written.texts == [GROUNDED["plan"], GROUNDED["forecast"], template[2], GROUNDED["anomalies"]]
+    assert written.sources == ["openai", "openai", "template", "openai"]
+    assert "Петров Пётр — 8 % плана при ожидаемых 32 %" in written.texts[2]
+    assert written.replaced == {"lagging": "the number 12 is not in the facts"}
+    assert "lagging: the number 12 is not in the facts" in caplog.text
+
+
+def test_an_invented_name_or_a_skipped_item_is_replaced_too(facts, caplog):
+    caplog.set_level(logging.WARNING)
+    answer = {
+        "plan": GROUNDED["plan"],
+        "forecast": GROUNDED["forecast"],
+        "lagging": "Сегодня поговорите со Смирновым: 8 % плана при ожидаемых 32 %.",
+    }  # anomalies skipped
+    with FakeOpenAI(structured=answer_of(answer)) as ai:
+        written = write_insights(LLMClient(api_key=SECRET_KEY, base_url=ai.base_url), facts)
+    template = template_recommendations(facts)
+    assert written.texts == [GROUNDED["plan"], GROUNDED["forecast"], template[2], template[3]]
+    assert written.replaced == {
+        "lagging": "the name Смирновым is not in the facts",
+        "anomalies": "GPT did not phrase it",
+    }
+    assert "Смирновым is not in the facts" in caplog.text
+
+
+def test_crm_free_text_is_data_never_an_instruction_nor_a_leak(monkeypatch, tmp_path):
+    """A deal title holding an instruction and a client's name, phone and e-mail changes nothing."""
+    answers = {**GROUNDED, "forgotten": "Забыто 2 сделки на 570 000 ₽; начните со сделки № 501 Петрова (450 000 ₽)."}
+    runs = []
+    for title in ["Поставка стеллажей", small_day.INJECTION]:
+        wh = Warehouse(url=f"duckdb:///{tmp_path}/{len(runs)}.duckdb")
+        small_day.write_to(wh)
+        small_day.write_chase_lists(wh, title=title)
+        facts = collect_facts(wh, small_day.DAY)
+        with FakeOpenAI(structured=answer_of(answers)) as ai:
+            written = write_insights(LLMClient(api_key=SECRET_KEY, base_url=ai.base_url), facts)
+        runs.append((ai.requests[0]["messages"], written, template_recommendations(facts)))
+    (plain_prompt, plain, plain_template), (injected_prompt, injected, injected_template) = runs
+    assert injected_prompt == plain_prompt  # the title never reached the model
+    assert injected.texts == plain.texts and injected_template == plain_template
+    assert injected.sources == ["openai"] * 5 and injected.texts[2] == answers["forgotten"]
+    sent = str(injected_prompt)
+    assert "[forgotten]" in sent and "сделка № 501 менеджера Петров Пётр, 450 000 ₽" in sent
+    for private in ["Игнорируй", "500 %", "Ромашка", "Кузнецова", "555-12-34", "romashka.ru", "стеллаж"]:
+        assert private not in sent, private
 
 
 def test_default_model_is_gpt_4o(monkeypatch, facts):
@@ -151,11 +228,11 @@ def test_no_key_means_template_and_no_request(facts):
 
 
 def test_an_answer_outside_the_schema_falls_back_to_the_template(facts):
-    # two items where the schema asks for at least three: the client's validation refuses it
+    # plain strings where the schema asks for {fact_id, text} objects: the client's validation refuses it
     with FakeOpenAI(answer="- Позвоните Петрову.\n- Проверьте план.") as ai:
         llm = LLMClient(api_key=SECRET_KEY, base_url=ai.base_url, max_retries=0)
         with pytest.raises(LLMError):
-            llm.complete("system", "user", Recommendations)
+            llm.complete("system", "user", PhrasedInsights)
         written = write_insights(llm, facts)
     assert written.source == "template" and written.texts == template_recommendations(facts)
     assert SECRET_KEY not in (written.fallback_reason or "")
@@ -165,9 +242,9 @@ def test_the_client_returns_the_validated_shape(monkeypatch):
     with FakeOpenAI() as ai:
         monkeypatch.setenv("OPENAI_API_KEY", SECRET_KEY)
         monkeypatch.setenv("OPENAI_BASE_URL", ai.base_url)
-        answer = LLMClient().complete("system", "user", Recommendations)
-    assert isinstance(answer, Recommendations)
-    assert answer.recommendations == CANNED_ANSWER.splitlines()
+        answer = LLMClient().complete("system", "user", Lines)
+    assert isinstance(answer, Lines)
+    assert answer.lines == CANNED_ANSWER.splitlines()
     assert ai.requests[0]["messages"] == [{"role": "system", "content": "system"}, {"role": "user", "content": "user"}]
 
 
@@ -175,7 +252,7 @@ def test_the_client_without_a_key_says_so():
     llm = LLMClient()
     assert not llm.available
     with pytest.raises(LLMUnavailable, match="OPENAI_API_KEY"):
-        llm.complete("system", "user", Recommendations)
+        llm.complete("system", "user", Lines)
 
 
 def test_insights_asset_writes_the_day_once(warehouse):
@@ -191,6 +268,7 @@ def test_insights_asset_writes_the_day_once(warehouse):
         ("rank", "bigint"),
         ("text", "varchar"),
         ("source", "varchar"),
+        ("topic", "varchar"),
     ]
     expected = template_recommendations(
         build_facts(small_day.DAY, small_day.plan_fact(), small_day.forecast(), small_day.anomalies())
@@ -199,17 +277,30 @@ def test_insights_asset_writes_the_day_once(warehouse):
     assert rows["rank"].to_list() == list(range(1, len(expected) + 1))
     assert set(rows["source"]) == {"template"}
     assert set(rows["as_of_day"]) == {small_day.DAY}
+    topics = warehouse.query("select topic from ml.insights order by rank")["topic"].to_list()
+    assert topics == ["plan", "forecast", "lagging", "anomalies"]  # small_day has no leads_needed
+
+
+def test_a_table_written_before_topics_gains_the_column(warehouse):
+    """A warehouse whose ml.insights predates the topic column keeps its rows and takes the new ones."""
+    old = pl.DataFrame({"as_of_day": [date(2025, 3, 1)], "rank": [1], "text": ["старый совет"], "source": ["template"]})
+    warehouse.replace_rows("ml", "insights", old, where={"as_of_day": date(2025, 3, 1)})
+    resources = {"warehouse": warehouse, "llm": LLMClient()}
+    assert materialize([insights], partition_key=small_day.DAY.isoformat(), resources=resources).success
+    rows = warehouse.query("select as_of_day, text, topic from ml.insights order by as_of_day, rank")
+    assert rows.row(0) == (date(2025, 3, 1), "старый совет", None)
+    assert rows["topic"].to_list()[1:] == ["plan", "forecast", "lagging", "anomalies"]
 
 
 def test_insights_asset_with_gpt(warehouse):
-    with FakeOpenAI() as ai:
+    with FakeOpenAI(structured=answer_of(GROUNDED)) as ai:
         llm = LLMClient(api_key=SECRET_KEY, base_url=ai.base_url, model="gpt-4o-mini")
         assert materialize(
             [insights], partition_key="2025-03-10", resources={"warehouse": warehouse, "llm": llm}
         ).success
     rows = warehouse.query("select text, source from ml.insights order by rank")
     assert set(rows["source"]) == {"openai"}
-    assert rows["text"][0].startswith("Сегодня созвонитесь")
+    assert rows["text"].to_list() == list(GROUNDED.values())
     assert ai.requests[0]["model"] == "gpt-4o-mini"
 
 
@@ -221,3 +312,48 @@ def test_a_backfill_range_writes_each_day_from_its_own_facts(warehouse):
     assert sorted(by_day) == [date(2025, 3, 9), small_day.DAY]
     assert "9 000 000 ₽" in by_day[min(by_day)]  # the 9th's own forecast row
     assert "2 600 000 ₽" in by_day[small_day.DAY]
+
+
+def test_facts_of_the_chase_lists_and_yesterday(tmp_path):
+    wh = Warehouse(url=f"duckdb:///{tmp_path}/w.duckdb")
+    small_day.write_to(wh)
+    small_day.write_chase_lists(wh)
+    facts = collect_facts(wh, small_day.DAY)
+    # hand-counted in small_day: deals 501 and 502 are forgotten (503 only lacks a task, 77 is a lead)
+    assert (facts.forgotten_deals, facts.forgotten_deals_rub) == (2, 570_000)
+    assert facts.top_forgotten is not None
+    assert (facts.top_forgotten.deal_id, facts.top_forgotten.manager_name) == ("501", "Петров Пётр")
+    assert facts.missed_calls_yesterday == 3  # the 9th's three; the 8th's and the 10th's are not yesterday's
+    assert facts.forecast_yesterday_rub == 9_000_000 and facts.forecast_change_rub == -6_400_000
+    # ranked by rubles at stake after plan and forecast: forgotten 570 000, Петров's shortfall
+    # 1 200 000 × 10/31 − 100 000 = 287 097, Сидорова's revenue 48 500 below usual
+    recs = template_recommendations(facts)
+    assert recs[2].startswith("Забыто 2 сделки на 570 000 ₽")
+    assert recs[3].startswith("Отстают от темпа") and recs[4].startswith("Необычные показатели")
+
+
+@pytest.mark.parametrize(
+    ("answer", "reason"),
+    [
+        ("Петров Пётр: 100 000 ₽ из 1 200 000 ₽. Поговорите с Петровым сегодня.", None),  # a case ending is the name
+        ("Петров Пётр: 100000 ₽ из 1 200 000 ₽.", None),  # the same figure without spaces
+        ("Петров Пётр: 1,2 млн ₽ плана.", "the number 1.2 is not in the facts"),  # rounded: not a quoted figure
+        ("Смирнов Олег отстаёт от темпа.", "the name Олег is not in the facts"),
+        ("Сегодня позвоните Кузнецовой.", "the name Кузнецовой is not in the facts"),
+    ],
+)
+def test_grounding_holds_an_answer_to_its_facts(answer, reason):
+    from assets.insights.grounding import ungrounded
+
+    facts_text = "Отстаёт от темпа: Петров Пётр (Отдел 1): 100 000 ₽ из 1 200 000 ₽, 8 % при ожидаемых 32 %."
+    assert ungrounded(answer, facts_text) == reason
+
+
+def test_a_rate_limit_and_a_server_error_are_retried_within_the_budget(facts):
+    with FakeOpenAI(structured=answer_of(GROUNDED), fail_first=[429, 503]) as ai:
+        written = write_insights(LLMClient(api_key=SECRET_KEY, base_url=ai.base_url), facts)
+    assert len(ai.requests) == 3 and written.source == "openai"  # two retries, then the answer
+    with FakeOpenAI(structured=answer_of(GROUNDED), fail_with=503) as ai:
+        written = write_insights(LLMClient(api_key=SECRET_KEY, base_url=ai.base_url), facts)
+    assert len(ai.requests) == 3 and written.source == "template"  # the budget spent: the template
+    assert "503" in (written.fallback_reason or "")

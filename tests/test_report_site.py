@@ -5,28 +5,28 @@ One Evidence build for the whole module (it takes about a minute); everything el
 
 from __future__ import annotations
 
+import json
+import os
 import re
+import subprocess
+import sys
 import time
+from collections.abc import Callable
+from datetime import date
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pytest
 from dagster import AssetKey, Definitions, materialize
 
-from assets.report import build_defs, read_report_tables, report_day, report_site, write_report_db
+from assets.report import REPORT_TABLES, build_defs, read_report_tables, report_day, report_site, write_report_db
 from resources.evidence import EvidenceCLI, EvidenceError, scrubbed_env
 from resources.warehouse import Warehouse
 from tests import report_world as world
 from tests.browser import serve_dir, visit
 
 pytestmark = pytest.mark.slow  # whole graph, browser or PostgreSQL end to end: not in `make test-fast`
-
-SCREENSHOT = Path("/tmp/report_site.png")
-
-
-def rub(value: float) -> str:
-    """How the page writes rubles (format '#,##0 "₽"'), computed here independently."""
-    return f"{value:,.0f} ₽"
 
 
 # --- cheap tests: no Node ------------------------------------------------------------------------
@@ -65,6 +65,12 @@ def test_report_file_is_written_atomically_and_tolerates_missing_ml_tables(tmp_p
     assert report_day(frames) == world.TODAY
 
 
+def test_every_report_table_reaches_evidence_as_a_source_query() -> None:
+    """`evidence sources` exports only the tables sources/rop/*.sql name: a page reading another fails."""
+    queries = {p.stem for p in Path(EvidenceCLI().project, "sources", "rop").glob("*.sql")}
+    assert queries == set(REPORT_TABLES)
+
+
 def test_node_never_sees_secrets_and_telemetry_is_off() -> None:
     env = scrubbed_env(
         {
@@ -101,6 +107,13 @@ def test_report_asset_is_wired_to_its_inputs_and_rebuilds_itself() -> None:
     assert {d.asset_key for d in spec.deps} == {
         AssetKey("mart_plan_fact"),
         AssetKey("mart_revenue_daily"),
+        AssetKey("mart_same_date"),
+        AssetKey("mart_deals"),
+        AssetKey("mart_forgotten"),
+        AssetKey("mart_missed_calls"),
+        AssetKey("mart_call_load_hourly"),
+        AssetKey("mart_manager_ranking"),
+        AssetKey("mart_manager_daily"),
         AssetKey("forecast_month_end"),
         AssetKey("manager_anomalies"),
         AssetKey("insights"),
@@ -117,83 +130,330 @@ def test_report_asset_is_wired_to_its_inputs_and_rebuilds_itself() -> None:
     assert [s.name for s in defs.sensors] == ["report_automation_sensor"]
 
 
-# --- the one build -------------------------------------------------------------------------------
+# --- the one build: the S demo world ----------------------------------------------------------
+# Today is the 2nd of December, the day the issue was filed: two days into a month, every manager is
+# far from the plan and only the pace expected by today tells who is behind.
+S_TODAY = date(2026, 12, 2)
+S_MONTH = date(2026, 12, 1)
+PAGES = {
+    "": "Директор",
+    "plan-fakt": "План-факт",
+    "nezabudka": "Незабудка",
+    "zvonki": "Звонки",
+    "sdelki": "Сделки",
+    "stendap": "Стенд-ап",
+    "komanda": "Команда",
+}
+# text each page shows once its queries have run (the page's title is also in the hidden phone menu)
+LOADED = {
+    "": "Инсайты",
+    "plan-fakt": "По отделам",
+    "nezabudka": "По менеджерам",
+    "zvonki": "Нагрузка по часам",
+    "sdelki": "Сумма сделок в работе",
+    "stendap": "Лучшие три",
+    "komanda": "Активность за месяц",
+}
+SHOTS = Path("/tmp/report_site")
+
+
+def norm(text: str) -> str:
+    """Page text with no-break spaces as spaces (the page groups digits with U+00A0)."""
+    return text.replace("\xa0", " ").replace("\u202f", " ")
+
+
+def rub(value: float) -> str:
+    """Rubles the Russian way, `1 234 567 ₽`, written here independently of the page."""
+    return f"{value:,.0f}".replace(",", " ") + " ₽"
+
+
+def pct(share: float) -> str:
+    """A share the Russian way, `6,3 %`."""
+    return f"{share * 100:.1f}".replace(".", ",") + " %"
+
+
+def s_world_warehouse(tmp: Path) -> Path:
+    """The S world's raw tables (written straight, as benchmarks/dbt_build does), the real dbt
+    models with the company's own plan thresholds (70 / 95, not the default 80 / 100), and the
+    hand-made ML rows of report_world moved to S_TODAY."""
+    from benchmarks.dbt_build import load_direct
+
+    path = tmp / "warehouse.duckdb"
+    load_direct("S", S_TODAY.isoformat(), path)
+    dbt_dir = Path(__file__).resolve().parent.parent / "dbt_project"
+    done = subprocess.run(
+        [
+            str(Path(sys.executable).parent / "dbt"),
+            "run",
+            "--vars",
+            json.dumps({"plan_red_below_pct": world.RED_BELOW_PCT, "plan_green_from_pct": world.GREEN_FROM_PCT}),
+            "--project-dir",
+            str(dbt_dir),
+            "--profiles-dir",
+            str(dbt_dir),
+            "--target-path",
+            str(tmp / "dbt_target"),
+            "--log-path",
+            str(tmp / "dbt_target" / "logs"),
+        ],
+        env={
+            **os.environ,
+            "DBT_TARGET": "duckdb",
+            "DUCKDB_PATH": str(path),
+            "COMPANY_TIMEZONE": "Europe/Moscow",
+            "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+        },
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout[-3000:]
+    con = duckdb.connect(str(path))
+    try:
+        world.write_ml_tables(con, S_TODAY)
+    finally:
+        con.close()
+    return path
+
+
+def pick_department(name: str) -> Callable[[Any], None]:
+    """Open the department filter of План-факт and choose `name`."""
+
+    def act(page: Any) -> None:
+        page.get_by_role("combobox", name="Отдел").click()
+        page.get_by_role("option", name=name, exact=True).click()
+        page.wait_for_timeout(2000)  # the page's queries rerun in DuckDB-Wasm
+
+    return act
+
+
 @pytest.fixture(scope="module")
 def built_site(tmp_path_factory: pytest.TempPathFactory) -> dict:
     tmp = tmp_path_factory.mktemp("report")
-    wh = Warehouse(url=f"duckdb:///{world.build_warehouse(tmp / 'warehouse.duckdb')}")
-    evidence = EvidenceCLI(build_dir=str(tmp / "site"))
+    wh_path = s_world_warehouse(tmp)
+    evidence = EvidenceCLI(work_dir=str(tmp / "evidence"), build_dir=str(tmp / "site"))
     started = time.monotonic()
-    result = materialize([report_site], resources={"warehouse": wh, "evidence": evidence})
+    result = materialize(
+        [report_site], resources={"warehouse": Warehouse(url=f"duckdb:///{wh_path}"), "evidence": evidence}
+    )
     assert result.success
     mat = result.asset_materializations_for_node("report_site")[0]
     meta = {k: v.value for k, v in mat.metadata.items()}
+    SHOTS.mkdir(exist_ok=True)
+    con = duckdb.connect(str(wh_path), read_only=True)
+    (chosen,) = one(con, "select min(department_name) from marts.mart_plan_fact where month = ?", S_MONTH)
+    pages = {}
     with serve_dir(tmp / "site") as url:
-        page = visit(url, wait_for_text="Инсайты", screenshot=SCREENSHOT)
-    return {"meta": meta, "page": page, "site": tmp / "site", "seconds": time.monotonic() - started}
+        for slug in PAGES:
+            pages[slug] = visit(
+                url + slug,
+                wait_for_text=LOADED[slug],
+                screenshot=SHOTS / f"{slug or 'index'}.png",
+                act=pick_department(chosen) if slug == "plan-fakt" else None,
+            )
+        phone = visit(
+            url + "plan-fakt", wait_for_text=LOADED["plan-fakt"], screenshot=SHOTS / "phone.png", viewport=(390, 844)
+        )
+        dark = visit(url, wait_for_text=LOADED[""], screenshot=SHOTS / "dark.png", color_scheme="dark")
+    return {
+        "chosen": chosen,
+        "meta": meta,
+        "pages": pages,
+        "page": pages[""],
+        "phone": phone,
+        "dark": dark,
+        "site": tmp / "site",
+        "wh": con,
+        "seconds": time.monotonic() - started,
+    }
+
+
+def one(con: duckdb.DuckDBPyConnection, sql: str, *params: object) -> tuple:
+    row = con.execute(sql, list(params)).fetchone()
+    assert row is not None, sql
+    return row
 
 
 def test_build_reports_where_the_site_is_and_what_went_in(built_site: dict) -> None:
     meta = built_site["meta"]
     assert Path(meta["site_path"]) == built_site["site"] / "index.html"
     assert Path(meta["site_path"]).exists()
-    assert meta["rows_mart_plan_fact"] == len(world.PLAN_FACT)
+    (lines,) = one(built_site["wh"], "select count(*) from marts.mart_plan_fact")
+    assert meta["rows_mart_plan_fact"] == lines
     assert meta["rows_forecast"] == len(world.FORECAST)
     assert meta["rows_insights"] == len(world.INSIGHTS)
-    assert meta["as_of_day"] == world.TODAY.isoformat()
+    assert meta["as_of_day"] == S_TODAY.isoformat()
     assert meta["build_seconds"] > 0
 
 
-def test_page_shows_this_months_plan_and_fact(built_site: dict) -> None:
-    text = built_site["page"].text
-    exp = world.expected()
-    assert rub(exp.plan_rub) in text  # 1,250,000 ₽: this month only, last month's 999,000 not added
-    assert rub(exp.actual_rub) in text
-    assert f"{exp.actual_rub / exp.plan_rub * 100:.1f}%" in text
-    assert "20.11.2026" in text  # "today" is the data's latest as-of day, not the machine clock
+def test_every_page_opens_without_errors_and_offline(built_site: dict) -> None:
+    for slug, page in built_site["pages"].items():
+        assert page.console_errors == [], (slug, page.console_errors[:3])
+        assert page.requests and page.foreign_requests == [], slug
+        assert not re.search(r"Error in Query|Catalog Error|^error$|Dataset is empty", page.text, flags=re.M), slug
+        assert PAGES[slug] in page.text, slug
+        assert not re.search(r"extensions\.duckdb\.org|segment\.io|evidence\.dev/", " ".join(page.requests))
 
 
-def test_each_manager_has_the_fulfilment_colour_of_the_rules(built_site: dict) -> None:
-    text = built_site["page"].text
+def test_director_shows_this_months_plan_and_fact_the_russian_way(built_site: dict) -> None:
+    """Plan and actual worked out from the deals themselves, not from the page's roll-up columns."""
+    con, text = built_site["wh"], built_site["page"].text
+    (plan,) = one(con, "select sum(plan_rub) from marts.mart_plan_fact where month = ?", S_MONTH)
+    (actual,) = one(con, "select sum(amount_rub) from marts.mart_deals where is_won and closed_month = ?", S_MONTH)
+    assert rub(plan) in norm(text) and rub(actual) in norm(text)
+    assert pct(actual / plan) in norm(text)
+    assert "\xa0₽" in text and "\xa0%" in text  # no-break spaces: a figure never wraps
+    assert not re.search(r"\d,\d{3}\b", text), "English thousands separators on the page"
+    assert not re.search(r"\d\.\d+\s?%", text), "a share with a decimal point"
+    assert S_TODAY.strftime("%d.%m.%Y") in text
+
+
+def test_director_compares_with_the_same_date_last_month(built_site: dict) -> None:
+    con, text = built_site["wh"], norm(built_site["page"].text)
+    (mtd,) = one(con, "select sum(won_rub) from marts.mart_revenue_daily where day between ? and ?", S_MONTH, S_TODAY)
+    (prev,) = one(
+        con,
+        "select coalesce(sum(amount_rub), 0) from marts.mart_deals where is_won and closed_day between ? and ?",
+        date(2026, 11, 1),
+        date(2026, 11, 2),
+    )
+    assert rub(mtd) in text and rub(prev) in text
+
+
+def test_each_manager_has_the_colour_of_the_companys_thresholds(built_site: dict) -> None:
+    con, text = built_site["wh"], built_site["page"].text
+    rows = con.execute(
+        "select manager_name, sum(plan_rub), sum(actual_rub) from marts.mart_plan_fact where month = ? "
+        "group by 1 having sum(plan_rub) > 0",
+        [S_MONTH],
+    ).fetchall()
     words = {"red": "красный", "yellow": "жёлтый", "green": "зелёный"}
-    for manager, colour in world.expected().manager_colour.items():
+    for manager, plan, actual in rows:
+        pct_done = actual / plan * 100
+        colour = "red" if pct_done < world.RED_BELOW_PCT else "yellow" if pct_done < world.GREEN_FROM_PCT else "green"
         row = next(line for line in text.splitlines() if line.startswith(manager))
         assert words[colour] in row, (manager, colour, row)
-
-
-def test_the_legend_states_the_marts_thresholds(built_site: dict) -> None:
-    """The company's own thresholds (70 / 95 in this world), printed from the data, not retyped 80 / 100."""
-    text = " ".join(built_site["page"].text.split())
+    legend = " ".join(norm(text).split())
     red, green = f"{world.RED_BELOW_PCT:g}", f"{world.GREEN_FROM_PCT:g}"
-    assert f"красный — меньше {red} %" in text
-    assert f"жёлтый — от {red} до {green} %" in text
-    assert f"зелёный — {green} % и больше" in text
-    assert "меньше 80 %" not in text
+    assert f"красный — меньше {red} %" in legend and f"зелёный — {green} % и больше" in legend
+    assert "меньше 80 %" not in legend
+
+
+def test_plan_fact_judges_each_manager_against_the_pace_expected_today(built_site: dict) -> None:
+    """2 days of a 31-day month: 6,5 % of the plan is expected; each manager's actual against that."""
+    con, page = built_site["wh"], built_site["pages"]["plan-fakt"]
+    text = norm(page.text)
+    share = S_TODAY.day / 31
+    assert f"{share * 100:.1f}".replace(".", ",") + " %" in text
+    rows = con.execute(
+        "select manager_name, sum(plan_rub), sum(actual_rub) from marts.mart_plan_fact where month = ? "
+        "group by 1 having sum(plan_rub) > 0",
+        [S_MONTH],
+    ).fetchall()
+    assert rows
+    for manager, plan, actual in rows:
+        row = next(line for line in text.splitlines() if manager in line and "₽" in line)
+        assert pct(actual / (plan * share)) in row, (manager, row)
+    open_deals = dict(
+        con.execute("select manager_name, count(*) from marts.mart_deals where not is_closed group by 1").fetchall()
+    )
+    manager = rows[0][0]
+    row = next(line for line in text.splitlines() if manager in line and "₽" in line)
+    assert f"\t{open_deals.get(manager, 0)}\t" in row, row
+
+
+def test_a_department_picked_in_the_filter_narrows_the_figures(built_site: dict) -> None:
+    page, con, chosen = built_site["pages"]["plan-fakt"], built_site["wh"], built_site["chosen"]
+    plans = dict(
+        con.execute(
+            "select department_name, sum(plan_rub) from marts.mart_plan_fact where month = ? group by 1", [S_MONTH]
+        ).fetchall()
+    )
+    assert len(plans) >= 2 and page.after, "the S world has two departments and the filter was clicked"
+    before, after = norm(page.text), norm(page.after)
+    assert all(rub(plan) in before for plan in plans.values())
+    assert rub(plans[chosen]) in after
+    for other, plan in plans.items():
+        if other != chosen:
+            assert rub(plan) not in after and other not in after.split("По менеджерам")[1], other
+
+
+def test_forgotten_page_counts_and_links_to_the_crm(built_site: dict) -> None:
+    con, page = built_site["wh"], built_site["pages"]["nezabudka"]
+    (forgotten,) = one(con, "select count(*) from marts.mart_forgotten where is_forgotten")
+    (no_task,) = one(con, "select count(*) from marts.mart_forgotten where is_without_task")
+    text = norm(page.text)
+    assert f"Забыто лидов и сделок\n\n{forgotten:,}".replace(",", " ") in text
+    assert f"Без задачи\n\n{no_task:,}".replace(",", " ") in text
+    # the days that make one forgotten are dbt's vars (dbt_project.yml), printed from the mart
+    assert "без активности 3 дн." in " ".join(text.split()) and "сделка — 14 дн." in " ".join(text.split())
+    assert 'href="https://demo.bitrix24.ru/crm/' in page.html
+
+
+def test_calls_page_counts_the_missed_calls_never_returned(built_site: dict) -> None:
+    con, page = built_site["wh"], built_site["pages"]["zvonki"]
+    (missed,) = one(con, "select count(*) from marts.mart_missed_calls")
+    assert f"Пропущено и не перезвонили\n\n{missed}" in norm(page.text)
+
+
+def test_deals_page_counts_the_deals_in_work(built_site: dict) -> None:
+    con, page = built_site["wh"], built_site["pages"]["sdelki"]
+    (n, amount) = one(con, "select count(*), sum(amount_rub) from marts.mart_deals where not is_closed")
+    text = norm(page.text)
+    assert f"Сделок в работе\n\n{n:,}".replace(",", " ") in text
+    assert rub(amount) in text
+    assert "Поиск" in page.html and "Search" not in page.text  # the table's search box speaks Russian
+
+
+def test_standup_shows_the_top_three_managers_of_the_month(built_site: dict) -> None:
+    con, text = built_site["wh"], norm(built_site["pages"]["stendap"].text)
+    top = con.execute(
+        "select manager_name, sum(actual_rub) from marts.mart_plan_fact where month = ? group by 1 order by 2 desc limit 4",
+        [S_MONTH],
+    ).fetchall()
+    for place, (manager, actual) in enumerate(top[:3], start=1):
+        assert f"{place}. {manager} — {rub(actual)}" in text, (manager, text[:1500])
+    assert top[3][0] not in text
+
+
+def test_team_page_ranks_the_managers_and_counts_their_calls(built_site: dict) -> None:
+    con, text = built_site["wh"], norm(built_site["pages"]["komanda"].text)
+    (first,) = one(
+        con, "select manager_name from marts.mart_manager_ranking where month = ? and score_rank = 1", S_MONTH
+    )
+    assert f"1\t{first}\t" in text, text[:1500]
+    manager, calls_out, missed = one(
+        con,
+        "select manager_name, sum(calls_out), sum(calls_missed) from marts.mart_manager_daily "
+        "where day between ? and ? group by 1 order by 2 desc limit 1",
+        S_MONTH,
+        S_TODAY,
+    )
+    row = next(line for line in text.splitlines() if line.startswith(f"{manager}\t"))
+    assert row.split("\t")[1:4:2] == [f"{calls_out:,}".replace(",", " "), f"{missed:,}".replace(",", " ")], row
 
 
 def test_page_shows_todays_forecast_with_its_interval(built_site: dict) -> None:
-    text = built_site["page"].text
+    text = norm(built_site["page"].text)
     exp = world.expected()
     for value in (exp.forecast_rub, exp.forecast_low_rub, exp.forecast_high_rub):
         assert rub(value) in text
-    assert "62%" in text
+    assert "62 %" in text
     assert rub(1_280_000) not in text  # yesterday's forecast is not today's
 
 
 def test_page_shows_only_todays_anomalies_and_insights(built_site: dict) -> None:
     text = built_site["page"].text
-    for _day, _rank, insight, _src in world.INSIGHTS:
-        assert (insight in text) == (_day == world.TODAY), insight
+    for day, _rank, insight, _src in world.INSIGHTS:
+        assert (insight in text) == (day == world.TODAY), insight
     assert "Исходящие звонки" in text  # Сидоров's anomaly today
     assert "Создано сделок" not in text  # Иванов's anomaly was yesterday
 
 
-def test_page_works_offline(built_site: dict) -> None:
-    page = built_site["page"]
-    assert page.requests, "the page made no requests at all: the visit did not happen"
-    assert page.foreign_requests == []
-    assert page.console_errors == []
-    assert not re.search(r"extensions\.duckdb\.org|segment\.io|evidence\.dev/", " ".join(page.requests))
+def test_phone_and_dark_screens_open(built_site: dict) -> None:
+    for visit_ in (built_site["phone"], built_site["dark"]):
+        assert visit_.console_errors == [] and visit_.text
+    assert (SHOTS / "phone.png").stat().st_size > 0 and (SHOTS / "dark.png").stat().st_size > 0
 
 
 def test_report_is_requested_when_a_new_ml_partition_lands() -> None:

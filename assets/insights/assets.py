@@ -1,5 +1,6 @@
 """The `insights` asset: the day's recommendations, written by GPT or by the template, into ml.insights."""
 
+from collections.abc import Sequence
 from datetime import date
 
 import polars as pl
@@ -13,16 +14,19 @@ from resources.llm import LLMClient
 from resources.warehouse import Warehouse
 
 
-def insights_frame(day: date, texts: list[str], source: str) -> pl.DataFrame:
-    """Rows of ml.insights for one day: rank 1..n in the order written."""
+def insights_frame(day: date, texts: list[str], sources: Sequence[str], topics: Sequence[str]) -> pl.DataFrame:
+    """Rows of ml.insights for one day: rank 1..n in the order written, who wrote each and its fact item
+    (topic: plan, forecast, leads, lagging, anomalies, forgotten, checklist; the digest skips the first
+    two, which its own lines already show)."""
     return pl.DataFrame(
         {
             "as_of_day": [day] * len(texts),
             "rank": list(range(1, len(texts) + 1)),
             "text": texts,
-            "source": [source] * len(texts),
+            "source": list(sources),
+            "topic": list(topics),
         },
-        schema={"as_of_day": pl.Date, "rank": pl.Int64, "text": pl.Utf8, "source": pl.Utf8},
+        schema={"as_of_day": pl.Date, "rank": pl.Int64, "text": pl.Utf8, "source": pl.Utf8, "topic": pl.Utf8},
     )
 
 
@@ -46,7 +50,9 @@ def insights(context: AssetExecutionContext, warehouse: Warehouse, llm: LLMClien
         written = write_insights(llm, facts)
         if written.fallback_reason:
             context.log.info(f"{day}: insights written from the template: {written.fallback_reason}")
-        frame = insights_frame(day, written.texts, written.source)
+        for fact_id, why in written.replaced.items():
+            context.log.warning(f"{day}: insight {fact_id!r} written from the template: {why}")
+        frame = insights_frame(day, written.texts, written.sources, written.topics)
         warehouse.replace_rows("ml", "insights", frame, where={"as_of_day": day})
         sources[written.source] = sources.get(written.source, 0) + 1
         last_texts = written.texts

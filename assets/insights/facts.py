@@ -13,7 +13,7 @@ day, which may be a day the marts hold no event of yet (the 06:00 run of today).
 from __future__ import annotations
 
 import calendar
-from datetime import date
+from datetime import date, timedelta
 from typing import Any, Protocol
 
 import polars as pl
@@ -55,6 +55,20 @@ class AnomalyFact(BaseModel):
     score: float | None = None
 
 
+class ForgottenDeal(BaseModel):
+    """The largest forgotten deal: its CRM id, owner and amount only.
+
+    No title and no client: deal titles are CRM free text (they often hold the client's name, and
+    anyone who can edit a deal can write instructions into one), so they never reach a prompt.
+    """
+
+    deal_id: str
+    manager_name: str
+    amount_rub: float
+    days_idle: int
+    threshold_days: int = Field(description="forgotten_deal_days as the mart applied it")
+
+
 class DayFacts(BaseModel):
     """Everything the morning text needs about one as-of day (company level)."""
 
@@ -75,6 +89,24 @@ class DayFacts(BaseModel):
     remaining_rub: float = Field(default=0.0, description="max(plan − actual, 0) (mart_plan_fact)")
     lagging_managers: list[LaggingManager] = Field(default_factory=list)
     anomalies: list[AnomalyFact] = Field(default_factory=list)
+    forecast_yesterday_rub: float | None = Field(
+        default=None, description="the company forecast of the day before (ml.forecast_month_end)"
+    )
+    forgotten_deals: int | None = Field(
+        default=None, description="open deals past forgotten_deal_days (mart_forgotten)"
+    )
+    forgotten_deals_rub: float = 0.0
+    top_forgotten: ForgottenDeal | None = None
+    missed_calls_yesterday: int | None = Field(
+        default=None, description="inbound calls of the day before never returned (mart_missed_calls)"
+    )
+
+    @property
+    def forecast_change_rub(self) -> float | None:
+        """Today's forecast minus yesterday's (None when either is missing)."""
+        if self.forecast_rub is None or self.forecast_yesterday_rub is None:
+            return None
+        return self.forecast_rub - self.forecast_yesterday_rub
 
     @property
     def days_left(self) -> int:
@@ -146,22 +178,48 @@ def lagging_managers(month_rows: pl.DataFrame, day: date) -> list[LaggingManager
     return sorted(lagging, key=lambda m: (-(m.expected_rub - m.actual_rub), m.manager_name))
 
 
+def forgotten_deals(forgotten: pl.DataFrame) -> tuple[int, float, ForgottenDeal | None]:
+    """Count, rubles and the largest of mart_forgotten's forgotten deals (leads and deals with a task aside)."""
+    deals = forgotten.filter((pl.col("entity_type") == "deal") & pl.col("is_forgotten").cast(pl.Boolean))
+    if deals.is_empty():
+        return 0, 0.0, None
+    top = deals.sort(["amount_rub", "entity_id"], descending=[True, False], nulls_last=True).row(0, named=True)
+    largest = ForgottenDeal(
+        deal_id=str(top["entity_id"]),
+        manager_name=str(top.get("manager_name") or top.get("manager_id") or "без менеджера"),
+        amount_rub=float(top["amount_rub"] or 0.0),
+        days_idle=int(top["days_idle"]),
+        threshold_days=int(top["threshold_days"]),
+    )
+    return deals.height, float(deals["amount_rub"].fill_null(0.0).sum()), largest
+
+
+def missed_calls_of(day: date, missed: pl.DataFrame) -> int:
+    """Missed inbound calls of `day` never returned (rows of mart_missed_calls)."""
+    return missed.filter(pl.col("day").cast(pl.Date) == day).height
+
+
 def build_facts(
     day: date,
     plan_fact: pl.DataFrame,
     forecast: pl.DataFrame | None = None,
     anomalies: pl.DataFrame | None = None,
+    forgotten: pl.DataFrame | None = None,
+    missed_calls: pl.DataFrame | None = None,
 ) -> DayFacts:
-    """Pure: the facts of `day` from the three tables' rows (frames may hold other days/months too).
+    """Pure: the facts of `day` from the tables' rows (frames may hold other days/months too).
 
     Plan, actual, fulfilment and what is left are mart_plan_fact's company roll-up of the month, the
-    figures the report shows; the forecast row adds only the forecast.
+    figures the report shows; the forecast rows add the forecast and its value the day before;
+    mart_forgotten and mart_missed_calls (when the company has them) the deals and calls to chase.
     """
     month = day.replace(day=1)
     pf = plan_fact.filter(pl.col("month").cast(pl.Date) == month) if plan_fact.height else plan_fact
     company = pf.row(0, named=True) if pf.height else {}
     fc = _company_row(forecast if forecast is not None else pl.DataFrame(), day)
     found = anomalies_of_day(day, anomalies) if anomalies is not None else []
+    before = _company_row(forecast if forecast is not None else pl.DataFrame(), day - timedelta(days=1))
+    count, rub, top = forgotten_deals(forgotten) if forgotten is not None else (None, 0.0, None)
 
     return DayFacts(
         as_of_day=day,
@@ -179,16 +237,39 @@ def build_facts(
         leads_needed=_num(fc.get("leads_needed")) if fc else None,
         lagging_managers=lagging_managers(pf, day)[:TOP_LAGGING],
         anomalies=found[:TOP_ANOMALIES],
+        forecast_yesterday_rub=_num(before.get("forecast_rub")) if before else None,
+        forgotten_deals=count,
+        forgotten_deals_rub=rub,
+        top_forgotten=top,
+        missed_calls_yesterday=missed_calls_of(day - timedelta(days=1), missed_calls)
+        if missed_calls is not None
+        else None,
     )
 
 
 def collect_facts(warehouse: Queryable, day: date) -> DayFacts:
-    """Read the day's rows from marts.mart_plan_fact, ml.forecast_month_end, ml.manager_anomalies."""
+    """Read the day's rows from marts.mart_plan_fact, ml.forecast_month_end (today's and yesterday's),
+    ml.manager_anomalies, marts.mart_forgotten and marts.mart_missed_calls (absent tables: no such facts)."""
     month = day.replace(day=1)
+    yesterday = day - timedelta(days=1)
     plan_fact = warehouse.query("select * from marts.mart_plan_fact where month = ?", [month])
     forecast = (
-        warehouse.query("select * from ml.forecast_month_end where as_of_day = ?", [day])
+        warehouse.query("select * from ml.forecast_month_end where as_of_day in (?, ?)", [day, yesterday])
         if warehouse.table_exists("ml", "forecast_month_end")
+        else None
+    )
+    forgotten = (
+        warehouse.query(
+            "select entity_type, entity_id, manager_id, manager_name, amount_rub, days_idle, threshold_days,"
+            " is_forgotten"
+            " from marts.mart_forgotten"
+        )
+        if warehouse.table_exists("marts", "mart_forgotten")
+        else None
+    )
+    missed = (
+        warehouse.query("select call_id, day from marts.mart_missed_calls where day = ?", [yesterday])
+        if warehouse.table_exists("marts", "mart_missed_calls")
         else None
     )
     anomalies = (
@@ -196,4 +277,4 @@ def collect_facts(warehouse: Queryable, day: date) -> DayFacts:
         if warehouse.table_exists("ml", "manager_anomalies")
         else None
     )
-    return build_facts(day, plan_fact, forecast, anomalies)
+    return build_facts(day, plan_fact, forecast, anomalies, forgotten, missed)

@@ -3,7 +3,7 @@
 It records each request (model, messages, response_format, the Authorization header) so tests can see
 what the real openai SDK sent, and it can fail with a 500 to exercise the fallback. Asked for
 structured output (a json_schema response_format), it answers JSON with the canned lines in the
-schema's one list property, as a model keeping to the schema would.
+schema's one list property, as a model keeping to the schema would; or, given `structured`, that JSON.
 """
 
 from __future__ import annotations
@@ -27,7 +27,9 @@ class FakeOpenAI:
     """Start with `with FakeOpenAI() as ai:`; use base_url=ai.base_url (ends with /v1)."""
 
     answer: str = CANNED_ANSWER
+    structured: dict[str, Any] | None = None  # when set, the JSON answered to a structured-output request
     fail_with: int | None = None
+    fail_first: list[int] = field(default_factory=list)  # statuses answered, one per request, before any success
     requests: list[dict[str, Any]] = field(default_factory=list)
     _server: ThreadingHTTPServer | None = None
 
@@ -35,6 +37,8 @@ class FakeOpenAI:
         """The answer as plain text, or as JSON in the requested schema (its list property holds the lines)."""
         if not response_format or response_format.get("type") != "json_schema":
             return self.answer
+        if self.structured is not None:
+            return json.dumps(self.structured, ensure_ascii=False)
         properties = response_format["json_schema"]["schema"]["properties"]
         field_name = next(name for name, spec in properties.items() if spec.get("type") == "array")
         return json.dumps({field_name: self.answer.splitlines()}, ensure_ascii=False)
@@ -74,10 +78,9 @@ class FakeOpenAI:
                         "authorization": self.headers.get("Authorization"),
                     }
                 )
-                if fake.fail_with is not None:
-                    return self._answer(
-                        fake.fail_with, {"error": {"message": "internal error", "type": "server_error"}}
-                    )
+                failing = fake.fail_first.pop(0) if fake.fail_first else fake.fail_with
+                if failing is not None:
+                    return self._answer(failing, {"error": {"message": "internal error", "type": "server_error"}})
                 if not body.get("model") or not isinstance(body.get("messages"), list):
                     return self._answer(400, {"error": {"message": "model and messages are required"}})
                 self._answer(

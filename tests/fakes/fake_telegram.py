@@ -88,6 +88,12 @@ class SentMessage:
     text: str
     parse_mode: str | None
     visible_text: str
+    reply_markup: dict[str, Any] | None = None
+
+    def buttons(self) -> list[tuple[str, str]]:
+        """(text, callback_data) of the message's inline keyboard, row by row."""
+        rows = (self.reply_markup or {}).get("inline_keyboard", [])
+        return [(b["text"], b["callback_data"]) for row in rows for b in row]
 
 
 @dataclass
@@ -103,6 +109,30 @@ class FakeTelegram:
     _drop_next: int = 0
     _accept_before_outage: int | None = None
     _server: ThreadingHTTPServer | None = None
+    updates: list[dict[str, Any]] = field(default_factory=list)  # what getUpdates serves, update_id ascending
+    callback_answers: list[dict[str, Any]] = field(default_factory=list)  # answerCallbackQuery bodies
+
+    def press(self, message: SentMessage, callback_data: str, user_id: int, username: str = "") -> int:
+        """A chat member presses one of `message`'s inline buttons: a callback_query update queued."""
+        assert callback_data in {data for _, data in message.buttons()}, "no such button on the message"
+        update_id = (self.updates[-1]["update_id"] + 1) if self.updates else 1000
+        self.updates.append(
+            {
+                "update_id": update_id,
+                "callback_query": {
+                    "id": f"cb{update_id}",
+                    "from": {
+                        "id": user_id,
+                        "is_bot": False,
+                        "first_name": username or str(user_id),
+                        "username": username,
+                    },
+                    "message": {"message_id": self.messages.index(message) + 1, "chat": {"id": message.chat_id}},
+                    "data": callback_data,
+                },
+            }
+        )
+        return update_id
 
     def rate_limit_once(self, retry_after: int = 1) -> None:
         """The next sendMessage gets 429 with parameters.retry_after."""
@@ -168,7 +198,7 @@ class FakeTelegram:
                 if len(parts) != 2 or not parts[0].startswith("bot") or len(parts[0]) <= 3:
                     return self._reject(404, f"Not Found: {self.path}")
                 token, method = parts[0][3:], parts[1]
-                if method != "sendMessage":
+                if method not in ("sendMessage", "getUpdates", "answerCallbackQuery"):
                     return self._reject(404, f"method {method} not supported")
                 raw = self.rfile.read(int(self.headers.get("Content-Length") or 0)).decode("utf-8")
                 ctype = self.headers.get("Content-Type", "")
@@ -176,6 +206,24 @@ class FakeTelegram:
                     body = json.loads(raw)
                 else:
                     body = {k: v[0] for k, v in urllib.parse.parse_qs(raw).items()}
+                if method == "getUpdates":  # updates below `offset` are confirmed and forgotten, as the Bot API does
+                    offset = int(body.get("offset") or 0)
+                    fake.updates = [u for u in fake.updates if u["update_id"] >= offset]
+                    return self._answer(200, {"ok": True, "result": fake.updates})
+                if method == "answerCallbackQuery":
+                    if not body.get("callback_query_id"):
+                        return self._reject(400, "Bad Request: query id is empty")
+                    fake.callback_answers.append(body)
+                    return self._answer(200, {"ok": True, "result": True})
+                markup = body.get("reply_markup")
+                if markup is not None:
+                    rows = markup.get("inline_keyboard") if isinstance(markup, dict) else None
+                    if not isinstance(rows, list) or not all(
+                        isinstance(b, dict) and b.get("text") and 1 <= len(b.get("callback_data", "").encode()) <= 64
+                        for row in rows
+                        for b in row
+                    ):
+                        return self._reject(400, "Bad Request: BUTTON_DATA_INVALID")
                 chat_id, text, mode = body.get("chat_id"), body.get("text"), body.get("parse_mode")
                 if chat_id in (None, ""):
                     return self._reject(400, "Bad Request: chat_id is empty")
@@ -201,7 +249,7 @@ class FakeTelegram:
                             "parameters": {"retry_after": retry_after},
                         },
                     )
-                fake.messages.append(SentMessage(token, str(chat_id), text, mode, visible))
+                fake.messages.append(SentMessage(token, str(chat_id), text, mode, visible, markup))
                 if fake._accept_before_outage is not None:
                     fake._accept_before_outage -= 1
                 self._answer(

@@ -186,6 +186,7 @@ rolled_up as (
         sum(plan_rub) over by_manager as manager_plan_rub,
         sum(actual_rub) over by_manager as manager_actual_rub,
         sum(won_count) over by_manager as manager_won_count,
+        sum(won_count) over by_department as department_won_count,
         sum(plan_rub) over by_department as department_plan_rub,
         sum(actual_rub) over by_department as department_actual_rub,
         sum(plan_rub) over by_company as company_plan_rub,
@@ -200,15 +201,46 @@ rolled_up as (
 
 ),
 
-scored as (
+as_of as (
+
+    select {{ as_of_day() }} as as_of_day
+
+),
+
+-- The pace expected by today (the same calendar-day pace as the kpi_deviation alert): the share of
+-- the month gone by var as_of_day; 100 for past months, 0 for future ones.
+paced as (
 
     select
         rolled_up.*,
+        cast(
+            case
+                when rolled_up.month < {{ month_start('as_of.as_of_day') }} then 1.0
+                when rolled_up.month > as_of.as_of_day then 0.0
+                else 1.0 * extract(day from as_of.as_of_day)
+                    / extract(day from {{ shift_months(month_start('as_of.as_of_day'), 1) }} - 1)
+            end as double precision
+        ) as expected_pace_share
+
+    from rolled_up
+
+    cross join as_of
+
+),
+
+scored as (
+
+    select
+        paced.*,
+        {{ fulfilment_pct('manager_actual_rub', '(manager_plan_rub * expected_pace_share)') }} as manager_pace_pct,
+        {{ fulfilment_pct('department_actual_rub', '(department_plan_rub * expected_pace_share)') }}
+            as department_pace_pct,
+        {{ fulfilment_pct('company_actual_rub', '(company_plan_rub * expected_pace_share)') }} as company_pace_pct,
         {{ fulfilment_pct('manager_actual_rub', 'manager_plan_rub') }} as manager_fulfilment_pct,
         {{ fulfilment_pct('department_actual_rub', 'department_plan_rub') }} as department_fulfilment_pct,
         {{ fulfilment_pct('company_actual_rub', 'company_plan_rub') }} as company_fulfilment_pct
 
-    from rolled_up
+    from paced
 
 ),
 
@@ -265,6 +297,18 @@ final as (
         company_fulfilment_pct,
         {{ plan_colour('company_fulfilment_pct') }} as company_colour,
         cast(greatest(company_plan_rub - company_actual_rub, 0) as double precision) as company_remaining_rub,
+        -- against the pace expected by today: actual / (plan x the share of the month gone), coloured by
+        -- the same rule; the share itself as a percent for the page to print
+        {{ fulfilment_pct('expected_pace_share', '1.0') }} as expected_pace_pct,
+        manager_pace_pct,
+        {{ plan_colour('manager_pace_pct') }} as manager_pace_colour,
+        department_pace_pct,
+        {{ plan_colour('department_pace_pct') }} as department_pace_colour,
+        company_pace_pct,
+        {{ plan_colour('company_pace_pct') }} as company_pace_colour,
+        cast(department_won_count as bigint) as department_won_count,
+        cast(greatest(department_plan_rub - department_actual_rub, 0) as double precision)
+            as department_remaining_rub,
         -- the rules themselves, so a reader (the report's legend, the insights) quotes the same numbers
         cast({{ var('plan_red_below_pct') }} as double precision) as plan_red_below_pct,
         cast({{ var('plan_green_from_pct') }} as double precision) as plan_green_from_pct,

@@ -1,0 +1,117 @@
+"""Wall-clock of the report site's full build on a demo world (the target: M under 2 minutes), the
+size of the built site and of the data a browser downloads per page.
+
+The world reaches a fresh DuckDB file as in benchmarks/dbt_build.py (`--load direct`), the real dbt
+models run on it (not timed as the report), then the report_site asset's own steps are timed: copy
+the report's tables into its DuckDB file, `evidence sources`, `evidence build`. The site is built
+into a temporary folder (never the project's published one).
+
+    .venv/bin/python -m benchmarks.report_site --size M --today 2026-12-02
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+DBT_DIR = ROOT / "dbt_project"
+
+
+def dbt_run(duckdb_path: Path, target: Path) -> float:
+    started = time.perf_counter()
+    done = subprocess.run(
+        [
+            str(Path(sys.executable).parent / "dbt"),
+            "run",
+            "--project-dir",
+            str(DBT_DIR),
+            "--profiles-dir",
+            str(DBT_DIR),
+            "--target-path",
+            str(target),
+            "--log-path",
+            str(target / "logs"),
+        ],
+        env={
+            **os.environ,
+            "DBT_TARGET": "duckdb",
+            "DUCKDB_PATH": str(duckdb_path),
+            "COMPANY_TIMEZONE": "Europe/Moscow",
+            "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+        },
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        print(done.stdout[-4000:])
+        raise SystemExit("dbt run failed")
+    return time.perf_counter() - started
+
+
+def folder_bytes(folder: Path) -> int:
+    return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--size", default="M", choices=["S", "M", "L"])
+    parser.add_argument("--today", default="2026-12-02")
+    args = parser.parse_args()
+
+    from assets.report import read_report_tables, write_report_db
+    from benchmarks.dbt_build import load_direct
+    from resources.evidence import EvidenceCLI
+    from resources.warehouse import Warehouse
+
+    with tempfile.TemporaryDirectory(prefix="report_bench_") as tmp_name:
+        tmp = Path(tmp_name)
+        duckdb_path = tmp / "warehouse.duckdb"
+        load_s = load_direct(args.size, args.today, duckdb_path)
+        dbt_s = dbt_run(duckdb_path, tmp / "dbt_target")
+        evidence = EvidenceCLI(work_dir=str(tmp / "evidence"), build_dir=str(tmp / "site"))
+        started = time.perf_counter()
+        frames = read_report_tables(Warehouse(url=f"duckdb:///{duckdb_path}"))
+        with evidence.locked():
+            install_s = evidence.install()
+            counts = write_report_db(frames, evidence.data_file)
+            copy_s = time.perf_counter() - started - install_s
+            sources_s = evidence.sources()
+            build_started = time.perf_counter()
+            evidence.build()
+            build_s = time.perf_counter() - build_started
+        total_s = time.perf_counter() - started - install_s
+        site = tmp / "site"
+        data = site / "data"
+        # the newest file per table: the one this build's manifest names
+        newest = sorted(data.rglob("*.parquet"), key=lambda p: p.stat().st_mtime) if data.exists() else []
+        per_table = {p.stem: p.stat().st_size for p in newest}
+        site_bytes = folder_bytes(site)
+    per_page = {
+        page.stem: sum(per_table.get(t, 0) for t in set(re.findall(r"\brop\.(\w+)", page.read_text())))
+        for page in sorted((ROOT / "reports_evidence" / "pages").glob("*.md"))
+    }
+
+    print(f"world {args.size} (today {args.today}): raw load {load_s:.1f} s, dbt run {dbt_s:.1f} s (not the report)")
+    print("rows copied into the report's file: " + ", ".join(f"{n} {t}" for t, n in counts.items()))
+    print(f"copy tables into rop.duckdb         : {copy_s:7.1f} s")
+    print(f"evidence sources                    : {sources_s:7.1f} s")
+    print(f"evidence build                      : {build_s:7.1f} s")
+    print(f"full site build (copy+sources+build): {total_s:7.1f} s  (target: under 120 s)")
+    print(f"npm ci (only when the lock changed) : {install_s:7.1f} s")
+    print(f"built site                          : {site_bytes / 1e6:7.1f} MB")
+    print("data a page downloads (the Parquet files of the tables its SQL reads):")
+    for page, size in per_page.items():
+        print(f"  {page:<12} {size / 1e3:8.0f} kB")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

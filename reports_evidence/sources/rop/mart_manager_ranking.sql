@@ -1,0 +1,1 @@
+select * from mart_manager_ranking
