@@ -88,7 +88,7 @@ class MonthEndForecast:
     ruler_rub: float
     model: str
     history_days: int
-    # added with the open pipeline (issue 11): each part's month end alone, and the pipeline's figures
+    # added with the open pipeline: each part's month end alone, and the pipeline's figures
     prophet_rub: float | None = None
     catboost_rub: float | None = None
     last_year_rub: float | None = None
