@@ -246,6 +246,59 @@ REPORT_TABLES: dict[str, tuple[str, str, bool, dict[str, pl.DataType]]] = {
             "ruler_rub": pl.Float64(),
             "model": pl.Utf8(),
             "history_days": pl.Int64(),
+            "gap_rub": pl.Float64(),
+            "leads_needed": pl.Float64(),
+            "open_deals": pl.Int64(),
+            "open_deals_expected_rub": pl.Float64(),
+        },
+    ),
+    # The forecast page's tables; of each only the latest as-of day is copied (LATEST_DAY_ONLY).
+    "forecast_scopes": (
+        "ml",
+        "forecast_scopes",
+        False,
+        {
+            "as_of_day": pl.Date(),
+            "scope_type": pl.Utf8(),
+            "scope_id": pl.Int64(),
+            "scope_name": pl.Utf8(),
+            "plan_rub": pl.Float64(),
+            "actual_mtd_rub": pl.Float64(),
+            "forecast_rub": pl.Float64(),
+            "forecast_low_rub": pl.Float64(),
+            "forecast_high_rub": pl.Float64(),
+            "prob_reach_plan": pl.Float64(),
+            "gap_rub": pl.Float64(),
+            "leads_needed": pl.Float64(),
+            "open_deals": pl.Int64(),
+        },
+    ),
+    "forecast_deals": (
+        "ml",
+        "forecast_deals",
+        False,
+        {
+            "as_of_day": pl.Date(),
+            "deal_id": pl.Int64(),
+            "stage_id": pl.Utf8(),
+            "age_days": pl.Int64(),
+            "amount_rub": pl.Float64(),
+            "probability": pl.Float64(),
+            "expected_rub": pl.Float64(),
+        },
+    ),
+    "forecast_accuracy": (
+        "ml",
+        "forecast_accuracy",
+        False,
+        {
+            "as_of_day": pl.Date(),
+            "horizon_day": pl.Int64(),
+            "method": pl.Utf8(),
+            "months": pl.Int64(),
+            "mape": pl.Float64(),
+            "bias": pl.Float64(),
+            "interval_coverage": pl.Float64(),
         },
     ),
     "anomalies": (
@@ -353,6 +406,10 @@ def conform(frame: pl.DataFrame, columns: dict[str, pl.DataType], name: str, tz:
     return frame.select(exprs)
 
 
+# Per-day ML tables the site shows for its latest day only (a year of forecast_deals is 200,000 rows).
+LATEST_DAY_ONLY = {"forecast_scopes", "forecast_deals", "forecast_accuracy"}
+
+
 def read_report_tables(warehouse: Warehouse) -> dict[str, pl.DataFrame]:
     """Read every table the report shows; a missing optional (ML) table yields an empty frame."""
     frames: dict[str, pl.DataFrame] = {}
@@ -363,7 +420,10 @@ def read_report_tables(warehouse: Warehouse) -> dict[str, pl.DataFrame]:
                 raise RuntimeError(f"{schema}.{table} does not exist: materialize the dbt marts first")
             frames[name] = pl.DataFrame(schema=columns)
             continue
-        frames[name] = conform(warehouse.query(f'select * from "{schema}"."{table}"'), columns, name, tz)
+        frame = conform(warehouse.query(f'select * from "{schema}"."{table}"'), columns, name, tz)
+        if name in LATEST_DAY_ONLY and frame.height:
+            frame = frame.filter(pl.col("as_of_day") == pl.col("as_of_day").max())
+        frames[name] = frame
     frames["source_status"] = source_freshness(frames["source_status"], tz)
     return frames
 

@@ -12,7 +12,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -143,6 +143,7 @@ PAGES = {
     "sdelki": "Сделки",
     "stendap": "Стенд-ап",
     "komanda": "Команда",
+    "prognoz": "Прогноз",
 }
 # text each page shows once its queries have run (the page's title is also in the hidden phone menu)
 LOADED = {
@@ -153,6 +154,7 @@ LOADED = {
     "sdelki": "Сумма сделок в работе",
     "stendap": "Лучшие три",
     "komanda": "Активность за месяц",
+    "prognoz": "Нужно лидов, чтобы закрыть разрыв",
 }
 SHOTS = Path("/tmp/report_site")
 
@@ -211,9 +213,52 @@ def s_world_warehouse(tmp: Path) -> Path:
     con = duckdb.connect(str(path))
     try:
         world.write_ml_tables(con, S_TODAY)
+        write_forecast_page_tables(con)
     finally:
         con.close()
     return path
+
+
+# The forecast page's hand-made ML rows: two open deals of the S world expected to close, one
+# department's forecast, the backtest's accuracy at day 15 (yesterday's rows must not show).
+EXPECTED_PROBABILITIES = (0.5, 0.25)
+
+
+def write_forecast_page_tables(con: duckdb.DuckDBPyConnection) -> None:
+    deals = con.execute(
+        "select cast(deal_id as bigint), amount_rub from marts.mart_deals where not is_closed and amount_rub > 0 "
+        "order by amount_rub desc, deal_id limit 2"
+    ).fetchall()
+    con.execute(
+        "create table ml.forecast_deals (as_of_day date, month date, deal_id bigint, pipeline_id bigint, "
+        "stage_id text, age_days bigint, amount_rub double, probability double, expected_rub double)"
+    )
+    for day in (S_TODAY - timedelta(days=1), S_TODAY):
+        for (deal_id, amount), p in zip(deals, EXPECTED_PROBABILITIES):
+            p = p if day == S_TODAY else 0.9
+            con.execute(
+                "insert into ml.forecast_deals values (?, ?, ?, 1, 'NEW', 3, ?, ?, ?)",
+                [day, S_MONTH, deal_id, amount, p, amount * p],
+            )
+    con.execute(
+        "create table ml.forecast_scopes (as_of_day date, month date, scope_type text, scope_id bigint, "
+        "scope_name text, plan_rub double, actual_mtd_rub double, forecast_rub double, forecast_low_rub double, "
+        "forecast_high_rub double, prob_reach_plan double, gap_rub double, leads_needed double, open_deals bigint)"
+    )
+    con.execute(
+        "insert into ml.forecast_scopes values (?, ?, 'department', 7, 'Отдел прогноза', 5000000, 1000000, "
+        "4321987, 4000000, 4600000, 0.31, 678013, 12.4, 9)",
+        [S_TODAY, S_MONTH],
+    )
+    con.execute(
+        "create table ml.forecast_accuracy (as_of_day date, horizon_day bigint, method text, months bigint, "
+        "first_month date, last_month date, mape double, bias double, interval_coverage double, interval_width double)"
+    )
+    for method, mape in (("model", 0.032), ("ruler", 0.066), ("prophet", 0.073)):
+        con.execute(
+            "insert into ml.forecast_accuracy values (?, 15, ?, 12, date '2025-12-01', date '2026-11-01', ?, 0.01, ?, 0.14)",
+            [S_TODAY, method, mape, 0.83 if method == "model" else None],
+        )
 
 
 def pick_department(name: str) -> Callable[[Any], None]:
@@ -482,3 +527,21 @@ def test_report_is_requested_when_a_new_ml_partition_lands() -> None:
 
         third = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=second.cursor)
         assert third.total_requested == 0  # requested once, not on every tick
+
+
+def test_forecast_page_lists_the_deals_expected_to_close_and_the_backtest(built_site: dict) -> None:
+    """Today's rows of ml.forecast_deals / forecast_scopes / forecast_accuracy, with the deals' titles
+    from mart_deals; the figures are worked out here from the rows written above."""
+    con, text = built_site["wh"], norm(built_site["pages"]["prognoz"].text)
+    deals = con.execute(
+        "select cast(deal_id as bigint), deal_title, amount_rub from marts.mart_deals "
+        "where not is_closed and amount_rub > 0 order by amount_rub desc, deal_id limit 2"
+    ).fetchall()
+    for (_, title, amount), p in zip(deals, EXPECTED_PROBABILITIES):
+        assert title in text and rub(amount * p) in text, (title, text[-2000:])
+    total = sum(amount * p for (_, _, amount), p in zip(deals, EXPECTED_PROBABILITIES))
+    assert rub(total) in text
+    assert rub(deals[0][2] * 0.9) not in text  # yesterday's probability is not today's
+    assert "Отдел прогноза" in text and rub(4_321_987) in text and rub(678_013) in text
+    assert "Модель (итог)" in text and "3,2 %" in text and "6,6 %" in text
+    assert "Prophet" not in text  # the page compares the model with the pipeline and the ruler only
