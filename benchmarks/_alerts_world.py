@@ -9,14 +9,11 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
-import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-DBT_DIR = ROOT / "dbt_project"
-DBT = Path(sys.executable).parent / "dbt"
+from benchmarks.dbt_build import run_dbt
+
 # the sources mart_alert_facts reads (CRM, plan, ad spend with its CBR rates, calls)
 SOURCES = ("bitrix24", "plan", "cbr", "direct", "vk", "telephony")
 
@@ -51,32 +48,7 @@ def _dbt(duckdb_path: Path, target: Path, today: str, select: str = "+mart_alert
         "COMPANY_TIMEZONE": "Europe/Moscow",
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
     }
-    started = time.perf_counter()
-    done = subprocess.run(
-        [
-            str(DBT),
-            "run",
-            "--select",
-            select,
-            "--vars",
-            f"{{as_of_day: '{today}'}}",
-            "--project-dir",
-            str(DBT_DIR),
-            "--profiles-dir",
-            str(DBT_DIR),
-            "--target-path",
-            str(target),
-            "--log-path",
-            str(target / "logs"),
-        ],
-        env=env,
-        capture_output=True,
-        text=True,
-    )
-    if done.returncode != 0:
-        print(done.stdout[-4000:], done.stderr[-2000:])
-        raise SystemExit("dbt run failed")
-    return time.perf_counter() - started
+    return run_dbt("run", env, target, "--select", select, "--vars", f"{{as_of_day: '{today}'}}")
 
 
 def ensure_warehouse(size: str, today: str, workdir: Path, rebuild_mart: bool = False) -> Path:

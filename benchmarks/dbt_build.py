@@ -131,12 +131,14 @@ def load_direct(size: Size, today: str, duckdb_path: Path) -> float:
 SLOWEST: list[tuple[float, str]] = []
 
 
-def dbt_build(env: dict[str, str], target: Path, *extra: str) -> tuple[float, dict[str, int]]:
+def run_dbt(command: str, env: dict[str, str], target: Path, *extra: str) -> float:
+    """`dbt <command> <extra>` on the project with its own target and log folders; seconds spent.
+    A failure prints the tail of dbt's output and ends the benchmark."""
     started = time.perf_counter()
     done = subprocess.run(
         [
             str(DBT),
-            "build",
+            command,
             *extra,
             "--project-dir",
             str(DBT_DIR),
@@ -151,10 +153,14 @@ def dbt_build(env: dict[str, str], target: Path, *extra: str) -> tuple[float, di
         capture_output=True,
         text=True,
     )
-    seconds = time.perf_counter() - started
     if done.returncode != 0:
         print(done.stdout[-4000:], done.stderr[-2000:])
-        raise SystemExit("dbt build failed")
+        raise SystemExit(f"dbt {command} failed ({env.get('DUCKDB_PATH', env.get('DBT_TARGET', ''))})")
+    return time.perf_counter() - started
+
+
+def dbt_build(env: dict[str, str], target: Path, *extra: str) -> tuple[float, dict[str, int]]:
+    seconds = run_dbt("build", env, target, *extra)
     results = json.loads((target / "run_results.json").read_text())["results"]
     kinds: dict[str, int] = {}
     SLOWEST[:] = sorted(((r["execution_time"], r["unique_id"].split(".")[-1]) for r in results), reverse=True)[:6]

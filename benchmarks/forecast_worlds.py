@@ -13,17 +13,14 @@ A built file is kept in the cache folder and reused (`--rebuild` to build again)
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
 import polars as pl
 
-ROOT = Path(__file__).resolve().parent.parent
-DBT_DIR = ROOT / "dbt_project"
-DBT = Path(sys.executable).parent / "dbt"
+from benchmarks.dbt_build import run_dbt
+
 # what the forecast reads, with everything upstream of it
 DBT_SELECT = ["+mart_revenue_daily", "+stage_history", "+lead", "+mart_plan_fact"]
 
@@ -48,28 +45,7 @@ def _dbt_run(duckdb_path: Path, target: Path, crm: str, select: list[str] = DBT_
         "COMPANY_CRM": crm,
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
     }
-    done = subprocess.run(
-        [
-            str(DBT),
-            "run",
-            "--select",
-            *select,
-            "--project-dir",
-            str(DBT_DIR),
-            "--profiles-dir",
-            str(DBT_DIR),
-            "--target-path",
-            str(target),
-            "--log-path",
-            str(target / "logs"),
-        ],
-        env=env,
-        capture_output=True,
-        text=True,
-    )
-    if done.returncode != 0:
-        print(done.stdout[-4000:], done.stderr[-2000:])
-        raise SystemExit(f"dbt run failed on {duckdb_path}")
+    run_dbt("run", env, target, "--select", *select)
 
 
 def build_m(cache: Path, today: date, select: list[str] = DBT_SELECT) -> Path:

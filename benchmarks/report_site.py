@@ -14,46 +14,24 @@ from __future__ import annotations
 import argparse
 import os
 import re
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
+from benchmarks.dbt_build import run_dbt
+
 ROOT = Path(__file__).resolve().parent.parent
-DBT_DIR = ROOT / "dbt_project"
 
 
 def dbt_run(duckdb_path: Path, target: Path) -> float:
-    started = time.perf_counter()
-    done = subprocess.run(
-        [
-            str(Path(sys.executable).parent / "dbt"),
-            "run",
-            "--project-dir",
-            str(DBT_DIR),
-            "--profiles-dir",
-            str(DBT_DIR),
-            "--target-path",
-            str(target),
-            "--log-path",
-            str(target / "logs"),
-        ],
-        env={
-            **os.environ,
-            "DBT_TARGET": "duckdb",
-            "DUCKDB_PATH": str(duckdb_path),
-            "COMPANY_TIMEZONE": "Europe/Moscow",
-            "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
-        },
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if done.returncode != 0:
-        print(done.stdout[-4000:])
-        raise SystemExit("dbt run failed")
-    return time.perf_counter() - started
+    env = {
+        **os.environ,
+        "DBT_TARGET": "duckdb",
+        "DUCKDB_PATH": str(duckdb_path),
+        "COMPANY_TIMEZONE": "Europe/Moscow",
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+    }
+    return run_dbt("run", env, target)
 
 
 def folder_bytes(folder: Path) -> int:
