@@ -8,6 +8,7 @@ report shows into `sources/rop/rop.duckdb` of the build's working copy of the Ev
 `evidence sources` + `evidence build`.
 """
 
+import hashlib
 import os
 import time
 from datetime import date
@@ -28,7 +29,7 @@ from dagster import (
     asset,
 )
 
-from resources.evidence import EvidenceCLI
+from resources.evidence import EvidenceCLI, EvidenceError
 from resources.settings import load_settings
 from resources.warehouse import Warehouse
 
@@ -458,6 +459,26 @@ def write_report_db(frames: dict[str, pl.DataFrame], path: Path) -> dict[str, in
     return {name: frame.height for name, frame in frames.items()}
 
 
+# What the fingerprint leaves out: the times a source was last tried or loaded change with every
+# 15-minute refresh even when no figure does. Whether a source is stale is kept (it changes the page).
+_NOT_FINGERPRINTED = {"source_status": ("attempted_text", "last_success_text", "attempted_at", "last_success_at")}
+
+
+def data_fingerprint(frames: dict[str, pl.DataFrame]) -> str:
+    """A digest of every figure the site shows, independent of row order.
+
+    Equal digests mean the pages would show the same numbers, so a refresh that changed nothing
+    need not spend two minutes of CPU rebuilding the site.
+    """
+    digest = hashlib.sha256()
+    for name in sorted(frames):
+        frame = frames[name].drop(_NOT_FINGERPRINTED.get(name, ()), strict=False)
+        digest.update(f"{name}:{sorted(frame.schema.items(), key=str)}:{frame.height}".encode())
+        if frame.height and frame.width:
+            digest.update(frame.hash_rows(seed=0).sort().to_numpy().tobytes())
+    return digest.hexdigest()
+
+
 def report_day(frames: dict[str, pl.DataFrame]) -> date | None:
     """The report's "today": the latest as-of day in the ML outputs, else the latest revenue day."""
     # date columns: polars types a column's max for every dtype, hence the cast
@@ -485,25 +506,53 @@ REPORT_AUTOMATION = (
     description="Evidence static site for the head of sales: director, plan vs actual, forgotten, calls, deals.",
 )
 def report_site(context: AssetExecutionContext, warehouse: Warehouse, evidence: EvidenceCLI) -> MaterializeResult:
-    """Copy the report's tables into its own DuckDB file and build the site."""
+    """Copy the report's tables into its own DuckDB file and build the site, unless nothing changed.
+
+    The site is rebuilt when a figure it shows, a page or the installed packages changed since the
+    published build; otherwise the published site stays (and says so in the metadata). A failed
+    build leaves the previous site published; the run fails, and on-call hears of it like any run.
+    """
     frames = read_report_tables(warehouse)
+    day = report_day(frames)
+    counts = {name: frame.height for name, frame in frames.items()}
+    rows = {f"rows_{name}": count for name, count in counts.items()}
     with evidence.locked():
         install_s = evidence.install()
-        counts = write_report_db(frames, evidence.data_file)
-        sources_s = evidence.sources()
-        started = time.monotonic()
-        index = evidence.build()
+        fingerprint = f"{data_fingerprint(frames)}-{evidence.project_digest()[:16]}"
+        if evidence.published_fingerprint() == fingerprint:
+            index = evidence.site_dir / "index.html"
+            context.log.info(f"no figure, page or package changed since the published build: {index} stays")
+            return MaterializeResult(
+                metadata={
+                    "site_path": MetadataValue.path(str(index)),
+                    "as_of_day": str(day) if day else "",
+                    "rebuilt": False,
+                    "fingerprint": fingerprint,
+                    **rows,
+                }
+            )
+        write_report_db(frames, evidence.data_file)
+        try:
+            sources_s = evidence.sources()
+            started = time.monotonic()
+            index = evidence.build(fingerprint=fingerprint)
+        except EvidenceError as exc:
+            kept = evidence.site_dir / "index.html"
+            # not chained: the on-call message quotes the innermost error, which must say the site stayed
+            still = f"the previous site stays published at {kept}" if kept.exists() else "no site is published yet"
+            raise EvidenceError(f"{str(exc).splitlines()[0].rstrip(':')}; {still}\n{exc}") from None
         build_s = time.monotonic() - started
-    day = report_day(frames)
     context.log.info(f"report built at {index} in {build_s:.1f} s (as of {day})")
     return MaterializeResult(
         metadata={
             "site_path": MetadataValue.path(str(index)),
             "as_of_day": str(day) if day else "",
+            "rebuilt": True,
+            "fingerprint": fingerprint,
             "build_seconds": round(build_s, 1),
             "sources_seconds": round(sources_s, 1),
             "install_seconds": round(install_s, 1),
-            **{f"rows_{name}": count for name, count in counts.items()},
+            **rows,
         }
     )
 

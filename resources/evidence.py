@@ -18,6 +18,7 @@ import fcntl
 import hashlib
 import os
 import shutil
+import signal
 import subprocess
 import threading
 import time
@@ -156,6 +157,33 @@ class EvidenceCLI(ConfigurableResource):
     def site_dir(self) -> Path:
         return Path(self.build_dir).resolve() if self.build_dir else self.workspace / "build"
 
+    @property
+    def fingerprint_file(self) -> Path:
+        """Beside the published site (never inside it): what the published build was made from."""
+        return self.site_dir.with_name(self.site_dir.name + ".fingerprint")
+
+    def project_digest(self) -> str:
+        """The pages, source queries, config and installed packages a build is made of.
+
+        A changed page rebuilds the site even when no figure changed; the data file, Evidence's
+        caches and node_modules itself are not part of it (the lock digest stands for the latter).
+        """
+        digest = hashlib.sha256(self._lock_digest().encode())
+        for path in sorted(self.project.rglob("*")):
+            relative = path.relative_to(self.project)
+            if relative.parts[0] in _NOT_COPIED or not path.is_file():
+                continue
+            if path.name.endswith((".duckdb", ".wal", ".tmp")) or relative.parts[:2] == ("static", "data"):
+                continue
+            digest.update(relative.as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
+        return digest.hexdigest()
+
+    def published_fingerprint(self) -> str | None:
+        """The fingerprint of the site now published, or None when there is none to keep."""
+        if not (self.site_dir / "index.html").exists() or not self.fingerprint_file.exists():
+            return None
+        return self.fingerprint_file.read_text().strip() or None
+
     # --- plumbing --------------------------------------------------------------------------
     @contextlib.contextmanager
     def locked(self) -> Iterator[None]:
@@ -215,21 +243,28 @@ class EvidenceCLI(ConfigurableResource):
         cwd = cwd or self.workspace
         started = time.monotonic()
         try:
-            done = subprocess.run(
+            # its own process group: `evidence build` starts Vite as a child, and a timeout must stop
+            # both (an orphaned Vite would go on burning a core for a minute)
+            proc = subprocess.Popen(
                 list(args),
                 cwd=cwd,
                 env=scrubbed_env(),
                 stdin=subprocess.DEVNULL,
-                capture_output=True,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
                 text=True,
-                timeout=timeout_s,
-                check=False,
+                start_new_session=True,
             )
-        except subprocess.TimeoutExpired as exc:
-            out = (exc.stdout or b"").decode() if isinstance(exc.stdout, bytes) else (exc.stdout or "")
-            raise EvidenceError(f"{what} timed out after {timeout_s} s in {cwd}:\n{_tail(out)}") from exc
         except FileNotFoundError as exc:
             raise EvidenceError(f"{what}: {args[0]!r} not found; install Node.js 18+ and npm") from exc
+        try:
+            stdout, stderr = proc.communicate(timeout=timeout_s)
+        except subprocess.TimeoutExpired as exc:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            stdout, _ = proc.communicate()
+            raise EvidenceError(f"{what} timed out after {timeout_s} s in {cwd}:\n{_tail(stdout or '')}") from exc
+        done = subprocess.CompletedProcess(proc.args, proc.returncode, stdout, stderr)
         if done.returncode != 0:
             raise EvidenceError(
                 f"{what} failed (exit {done.returncode}) in {cwd}:\n"
@@ -286,10 +321,18 @@ class EvidenceCLI(ConfigurableResource):
             shutil.rmtree(self.workspace / ".evidence" / "template" / "static" / "data", ignore_errors=True)
             return self._node(self._cli("sources"), self.sources_timeout_s, "evidence sources")
 
-    def build(self) -> Path:
-        """`evidence build`; publish to `site_dir`; return the site's index.html."""
+    def build(self, fingerprint: str | None = None) -> Path:
+        """`evidence build`; publish to `site_dir`; return the site's index.html.
+
+        `fingerprint` is recorded beside the published site once it is in place (and removed before
+        a build starts), so a build that fails half-way never leaves a site that claims to be current.
+        """
         with self.locked():
-            return self._build_locked()
+            self.fingerprint_file.unlink(missing_ok=True)
+            index = self._build_locked()
+            if fingerprint:
+                self.fingerprint_file.write_text(fingerprint + "\n")
+            return index
 
     def _build_locked(self) -> Path:
         self._prepare_workspace()

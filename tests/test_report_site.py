@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import time
@@ -308,6 +309,8 @@ def built_site(tmp_path_factory: pytest.TempPathFactory) -> dict:
         "phone": phone,
         "dark": dark,
         "site": tmp / "site",
+        "work_dir": tmp / "evidence",
+        "wh_path": wh_path,
         "wh": con,
         "seconds": time.monotonic() - started,
     }
@@ -545,3 +548,38 @@ def test_forecast_page_lists_the_deals_expected_to_close_and_the_backtest(built_
     assert "Отдел прогноза" in text and rub(4_321_987) in text and rub(678_013) in text
     assert "Модель (итог)" in text and "3,2 %" in text and "6,6 %" in text
     assert "Prophet" not in text  # the page compares the model with the pipeline and the ruler only
+
+
+def test_a_refresh_with_nothing_new_keeps_the_site_and_a_failed_build_keeps_it_published(
+    built_site: dict, tmp_path: Path
+) -> None:
+    """Same warehouse again: nothing is rebuilt. Then a build that fails: the published site stays,
+    the run fails saying so (on-call hears of a failed run like any other)."""
+    site = built_site["site"]
+    index = site / "index.html"
+    published = index.stat().st_mtime_ns
+    copy = tmp_path / "warehouse.duckdb"  # the fixture holds the warehouse open read-only
+    shutil.copy(built_site["wh_path"], copy)
+    wh_url = f"duckdb:///{copy}"
+    evidence = EvidenceCLI(work_dir=str(built_site["work_dir"]), build_dir=str(site))
+    again = materialize([report_site], resources={"warehouse": Warehouse(url=wh_url), "evidence": evidence})
+    mat = again.asset_materializations_for_node("report_site")[0]
+    assert mat.metadata["rebuilt"].value is False
+    assert index.stat().st_mtime_ns == published
+
+    evidence.fingerprint_file.unlink()  # as if a figure had changed since
+    failing = EvidenceCLI(work_dir=str(built_site["work_dir"]), build_dir=str(site), build_timeout_s=1)
+    result = materialize(
+        [report_site],
+        resources={"warehouse": Warehouse(url=wh_url), "evidence": failing},
+        raise_on_error=False,
+    )
+    assert not result.success
+    (failure,) = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
+    error = failure.step_failure_data.error
+    while error.cause is not None:  # the innermost error, as the on-call message quotes it
+        error = error.cause
+    message = error.message
+    assert "evidence build timed out" in message and "previous site stays published" in message
+    assert index.stat().st_mtime_ns == published
+    assert failing.published_fingerprint() is None  # the next refresh builds again
