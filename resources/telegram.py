@@ -372,6 +372,7 @@ class Pending(BaseModel):
     html: str
     delivered: int = 0
     not_before: float = 0.0
+    reply_markup: dict[str, Any] | None = None  # an inline keyboard, sent with the last piece
 
 
 class Outbox(BaseModel):
@@ -383,9 +384,9 @@ class Outbox(BaseModel):
 
     pending: list[Pending] = []
 
-    def add(self, chat: str | None, html_text: str) -> None:
+    def add(self, chat: str | None, html_text: str, reply_markup: dict[str, Any] | None = None) -> None:
         if chat:
-            self.pending.append(Pending(chat=chat, html=html_text))
+            self.pending.append(Pending(chat=chat, html=html_text, reply_markup=reply_markup))
 
     def flush(
         self,
@@ -407,7 +408,12 @@ class Outbox(BaseModel):
 
             try:
                 delivery = telegram.deliver(
-                    item.chat, item.html, start=item.delivered, deadline=deadline, on_piece=record
+                    item.chat,
+                    item.html,
+                    start=item.delivered,
+                    deadline=deadline,
+                    on_piece=record,
+                    reply_markup=item.reply_markup,
                 )
             except TelegramUnreachable as exc:
                 log.warning("%s; %d message(s) kept for the next attempt", exc, len(self.pending))

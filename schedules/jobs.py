@@ -21,7 +21,7 @@ from assets.insights.writer import template_items
 from resources.settings import load_settings
 from resources.telegram import TelegramNotifier
 from resources.warehouse import Warehouse
-from schedules.actions import take_deal_markup
+from schedules.actions import buttons_enabled, take_deal_markup
 from schedules.drivers import read_drivers
 from schedules.messages import DIGEST_INSIGHTS, digest_html
 from schedules.picture import month_revenue, picture_caption, picture_data, render_png
@@ -113,9 +113,7 @@ def send_morning_digest(
     text = digest_html(facts, digest_recommendations(items), source, settings.report_site_url, drivers)
     # the largest forgotten deal gets a button when someone may press it and the CRM can take the write
     markup = (
-        take_deal_markup(facts.top_forgotten.deal_id)
-        if facts.top_forgotten and settings.action_users and settings.bitrix24_webhook_url
-        else None
+        take_deal_markup(facts.top_forgotten.deal_id) if facts.top_forgotten and buttons_enabled(settings) else None
     )
     # progress in the instance: a rerun after a failure half-way sends only the pieces not delivered
     sent = telegram.send_html(

@@ -30,7 +30,7 @@ MAX_DETAIL_CHARS = 1500
 
 
 DIGEST_INSIGHTS = 3
-DIGEST_INSIGHT_CHARS = 200  # one recommendation in the digest; the site shows it whole
+DIGEST_INSIGHT_CHARS = 150  # one recommendation in the digest; the site shows it whole
 
 
 def signed_rub(amount: float) -> str:

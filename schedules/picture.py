@@ -119,7 +119,7 @@ def render_png(data: PictureData) -> bytes:
     top = max([data.plan_rub or 0.0, *(data.forecast or ()), *(t for _, t in data.actual)])
     ax.set_ylim(0, top * 1.1 if top > 0 else 1.0)
     ax.set_xlabel("День месяца")
-    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: _millions(v)))
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v / 1_000_000:g}".replace(".", ",")))
     ax.set_ylabel("млн ₽")
     ax.set_title(data.title)
     ax.grid(alpha=0.3)

@@ -147,7 +147,8 @@ def parse_multipart(content_type: str, raw: bytes) -> tuple[dict[str, str], dict
         name = part.get_param("name", header="content-disposition")
         if not name:
             continue
-        payload = part.get_payload(decode=True) or b""
+        decoded = part.get_payload(decode=True)
+        payload = decoded if isinstance(decoded, bytes) else b""
         filename = part.get_filename()
         if filename is not None:
             files[str(name)] = (filename, payload)
