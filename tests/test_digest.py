@@ -9,7 +9,7 @@ import polars as pl
 from dagster import Backoff, RetryPolicy, instance_for_test, materialize
 
 from assets.insights.assets import insights
-from assets.insights.facts import collect_facts
+from assets.insights.facts import build_facts, collect_facts
 from resources.llm import LLMClient
 from resources.telegram import TelegramNotifier
 from resources.warehouse import Warehouse
@@ -178,3 +178,17 @@ def test_a_failed_picture_never_stops_the_text(tmp_path, monkeypatch, caplog):
         assert len(tg.to(HEAD)) == 1 and tg.photos == []
         tg.recover()
     assert "digest picture not sent: telegram sendPhoto" in caplog.text
+
+
+def test_on_the_first_of_a_month_the_forecast_has_no_change_since_yesterday():
+    # 31 March forecast March (9 000 000), 1 April forecasts April (2 600 000): different months
+    rows = small_day.forecast().filter(pl.col("scope") == "company")
+    first, last = date(2025, 4, 1), date(2025, 3, 31)
+    forecast = rows.with_columns(
+        as_of_day=pl.when(pl.col("as_of_day") == small_day.DAY).then(pl.lit(first)).otherwise(pl.lit(last)),
+        month=pl.when(pl.col("as_of_day") == small_day.DAY).then(pl.lit(date(2025, 4, 1))).otherwise(small_day.MONTH),
+    )
+    facts = build_facts(first, small_day.plan_fact(), forecast)
+    assert facts.forecast_rub == 2_600_000.0 and facts.forecast_change_rub is None
+    same_month = build_facts(small_day.DAY, small_day.plan_fact(), small_day.forecast())
+    assert same_month.forecast_change_rub == 2_600_000.0 - 9_000_000.0
