@@ -192,3 +192,14 @@ def test_on_the_first_of_a_month_the_forecast_has_no_change_since_yesterday():
     assert facts.forecast_rub == 2_600_000.0 and facts.forecast_change_rub is None
     same_month = build_facts(small_day.DAY, small_day.plan_fact(), small_day.forecast())
     assert same_month.forecast_change_rub == 2_600_000.0 - 9_000_000.0
+
+
+def test_a_rerun_of_the_day_sends_neither_the_text_nor_the_picture_again(tmp_path, monkeypatch):
+    wh = world(tmp_path, monkeypatch)
+    with FakeTelegram() as tg, instance_for_test() as instance:
+        notifier = TelegramNotifier(bot_token="1:T", chat_id=HEAD, api_url=tg.url, max_attempts=1)
+        for _ in range(2):
+            assert morning_digest_job.execute_in_process(
+                instance=instance, resources={"warehouse": wh, "telegram": notifier}, run_config=RUN_CONFIG
+            ).success
+        assert len(tg.to(HEAD)) == 1 and len(tg.photos_to(HEAD)) == 1
