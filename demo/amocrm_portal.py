@@ -26,6 +26,17 @@ inject faults with `fail_next`; `requests` records (method, path, status) of eve
 Times are whole seconds, as amoCRM stamps them: `update_lead(..., at=<second>)` edits a lead within a
 second already stamped (a robot acting right after a manager), and `before_answer(path, query)`, if
 set, runs before each answer (a change made while a client pages).
+Writes: `PATCH /api/v4/leads` takes a JSON array of leads (`PATCH /api/v4/leads/{id}` one lead object),
+each with its integer `id` and the fields to change (here `responsible_user_id`, `price`, `name`,
+`status_id`), optionally a `request_id`; it answers 200 hal+json `_embedded.leads` of
+`{id, updated_at, request_id, _links}` (request_id: the one given, else the item's index as text).
+Its awkward corners, as amoCRM answers them: a body that is not JSON (or not an array / object as
+the path expects) is 400; a field of the wrong type, an unknown or inactive responsible user is 400
+`Request validation failed` with `validation-errors` [{request_id, errors: [{code, path, detail}]}]
+and nothing of the batch is applied (validated whole, then written); an unknown or deleted lead is
+a validation error on `id` too (`NotFound`: the demo's choice, amoCRM does not document that case);
+a change stamps the lead a new `updated_at` (so the next incremental load picks it up) and records an
+`entity_responsible_changed` event; `writes` lists what each accepted PATCH changed.
 As amoCRM does, a deleted lead leaves `/api/v4/leads` (it is listed only with `with=only_deleted`,
 `is_deleted: true`) and a `lead_deleted` event is recorded. `admin=False` serves a token without
 administrator rights: `/api/v4/users` answers 403.
@@ -41,7 +52,7 @@ from collections import deque
 from datetime import datetime
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from demo.serving import LoopbackServer
@@ -94,6 +105,7 @@ class AmoCRMPortal(LoopbackServer):
         self.delay = 0.0  # seconds every answer waits: a slow network, so a test can kill a load mid-way
         self._malformed: list[str | None] = []  # the next list answers' fate: cut short (a broken page)
         self.requests: list[tuple[str, str, int]] = []
+        self.writes: list[dict[str, Any]] = []  # each accepted PATCH item: {id, changes}
         self.admin = admin
         self.before_answer: Any = None  # callable(path, query) run before each answer, under the lock
         self._build(world)
@@ -463,7 +475,9 @@ class AmoCRMPortal(LoopbackServer):
         return f"http://{self.host}:{self._server.server_address[1]}"
 
     # ---- request handling ----------------------------------------------------------------------
-    def handle(self, method: str, raw_path: str, headers: dict[str, str]) -> tuple[int, dict[str, Any] | bytes | None]:
+    def handle(
+        self, method: str, raw_path: str, headers: dict[str, str], sent: bytes = b""
+    ) -> tuple[int, dict[str, Any] | bytes | None]:
         parts = urlsplit(raw_path)
         path = parts.path.rstrip("/")
         query = parse_qsl(parts.query, keep_blank_values=True)
@@ -484,6 +498,9 @@ class AmoCRMPortal(LoopbackServer):
                 self._hits.append(now)
         if headers.get("authorization", "") != f"Bearer {self.token}":
             return 401, _problem(401, "Unauthorized", "Access token is invalid or has been revoked")
+        if method == "PATCH" and (path == "/api/v4/leads" or path.startswith("/api/v4/leads/")):
+            with self._lock:
+                return self._patch_leads(path, sent)
         if method != "GET":
             return 405, _problem(405, "Method Not Allowed")
         with self._lock:
@@ -576,6 +593,88 @@ class AmoCRMPortal(LoopbackServer):
             links["next"] = {"href": self._href(raw_path, page=page + 1)}
         return 200, {"_page": page, "_links": links, "_embedded": {key: json.loads(json.dumps(chunk))}}
 
+    # fields a PATCH may change here, with their JSON types
+    PATCHABLE: dict[str, type] = {"responsible_user_id": int, "price": int, "name": str, "status_id": int}
+
+    def _patch_leads(self, path: str, body: bytes) -> tuple[int, dict[str, Any]]:
+        """PATCH /api/v4/leads (an array) or /api/v4/leads/{id} (one object): validate all, then apply all."""
+        try:
+            payload = json.loads(body.decode("utf-8")) if body else None
+        except (UnicodeDecodeError, ValueError):
+            return 400, _problem(400, "Bad Request", "Body is not valid JSON")
+        single = path != "/api/v4/leads"
+        if single:
+            tail = path.rsplit("/", 1)[-1]
+            if not tail.isdigit() or not isinstance(payload, dict):
+                return 400, _problem(400, "Bad Request", "PATCH /api/v4/leads/{id} takes one lead object")
+            items: list[dict[str, Any]] = [{**payload, "id": int(tail)}]
+        elif isinstance(payload, list) and payload and all(isinstance(item, dict) for item in payload):
+            items = payload
+        else:
+            return 400, _problem(400, "Bad Request", "PATCH /api/v4/leads takes a non-empty array of leads")
+        active = {u["id"] for u in self.users if cast(dict[str, Any], u["rights"])["is_active"]}
+        problems = []
+        for index, item in enumerate(items):
+            request_id = str(item.get("request_id", index))
+            errors = []
+            lead_id = item.get("id")
+            if not isinstance(lead_id, int) or isinstance(lead_id, bool):
+                errors.append(("InvalidType", "id", "This value should be of type int."))
+            elif lead_id not in self.leads or self.leads[lead_id]["is_deleted"]:
+                errors.append(("NotFound", "id", "Entity not found."))
+            for field, value in item.items():
+                if field in ("id", "request_id"):
+                    continue
+                kind = self.PATCHABLE.get(field)
+                if kind is None:
+                    errors.append(("NotSupportedField", field, "This field is not supported here."))
+                elif not isinstance(value, kind) or isinstance(value, bool):
+                    errors.append(("InvalidType", field, f"This value should be of type {kind.__name__}."))
+                elif field == "responsible_user_id" and value not in active:
+                    errors.append(("NotSupportedChoice", field, "The value you selected is not a valid choice."))
+            if errors:
+                problems.append(
+                    {
+                        "request_id": request_id,
+                        "errors": [{"code": c, "path": p, "detail": d} for c, p, d in errors],
+                    }
+                )
+        if problems:
+            return 400, {**_problem(400, "Bad Request", "Request validation failed"), "validation-errors": problems}
+        answered = []
+        for index, item in enumerate(items):
+            changes = {k: v for k, v in item.items() if k not in ("id", "request_id")}
+            lead = self.leads[item["id"]]
+            before = lead["responsible_user_id"]
+            lead = self.update_lead(item["id"], **changes)
+            if lead["responsible_user_id"] != before:
+                self.events.append(
+                    {
+                        "id": f"resp{lead['id']:x}{lead['updated_at']:x}",
+                        "type": "entity_responsible_changed",
+                        "entity_id": lead["id"],
+                        "entity_type": "lead",
+                        "created_by": 0,
+                        "created_at": lead["updated_at"],
+                        "account_id": ACCOUNT_ID,
+                        "value_before": [{"responsible_user": {"id": before}}],
+                        "value_after": [{"responsible_user": {"id": lead["responsible_user_id"]}}],
+                    }
+                )
+            self.writes.append({"id": lead["id"], "changes": changes})
+            answered.append(
+                {
+                    "id": lead["id"],
+                    "updated_at": lead["updated_at"],
+                    "request_id": str(item.get("request_id", index)),
+                    "_links": {"self": {"href": f"{self.base_url}/api/v4/leads/{lead['id']}"}},
+                }
+            )
+        links = {"self": {"href": f"{self.base_url}/api/v4/leads"}}
+        if single:
+            return 200, answered[0]
+        return 200, {"_links": links, "_embedded": {"leads": answered}}
+
     def _href(self, raw_path: str, page: int | None = None) -> str:
         parts = urlsplit(raw_path)
         if page is None:
@@ -598,7 +697,8 @@ def _handler_for(portal: AmoCRMPortal) -> type[BaseHTTPRequestHandler]:
 
         def _serve(self) -> None:
             headers = {k.lower(): v for k, v in self.headers.items()}
-            status, body = portal.handle(self.command, self.path, headers)
+            sent = self.rfile.read(int(headers.get("content-length") or 0))
+            status, body = portal.handle(self.command, self.path, headers, sent)
             portal.requests.append((self.command, urlsplit(self.path).path, status))
             self.send_response(status)
             if body is None:

@@ -28,6 +28,7 @@ from resources.http import RETRY_STATUS, NoAnswer, RetryingSession, RetryPolicy,
 from resources.settings import load_settings
 
 MAX_MESSAGE_CHARS = 4096
+MAX_CAPTION_CHARS = 1024  # a photo's caption, after entity parsing (Bot API sendPhoto)
 
 
 class TelegramError(RuntimeError):
@@ -244,6 +245,52 @@ class TelegramNotifier(ConfigurableResource):
         self._log().info("telegram: sent %d message(s) to chat %s", done - start, chat)
         return Delivery(chat=chat, pieces=len(pieces), delivered=done)
 
+    def send_photo(
+        self,
+        chat: str | None,
+        photo: bytes,
+        caption_html: str = "",
+        *,
+        filename: str = "picture.png",
+        progress: Progress | None = None,
+        deadline: float | None = None,
+    ) -> int:
+        """Send one picture (uploaded as a multipart file, as the Bot API takes a new photo) with a caption
+        in Telegram HTML of at most MAX_CAPTION_CHARS; returns 1 when sent now, else 0.
+
+        With `progress`, a picture already delivered (same chat, caption and bytes) is not sent again.
+        A 429 is waited out unless that passes `deadline` (then TelegramDeferred); refusals and an
+        unreachable Bot API raise as `deliver` does, the token scrubbed."""
+        if len(caption_html) > MAX_CAPTION_CHARS:
+            raise ValueError(
+                f"telegram: a photo caption is at most {MAX_CAPTION_CHARS} characters, got {len(caption_html)}"
+            )
+        if not self._ready(chat, caption_html):
+            return 0
+        assert chat is not None
+        key = message_key(chat, caption_html + hashlib.sha256(photo).hexdigest()) + ":photo"
+        if progress is not None and progress.get(key) >= 1:
+            self._log().info("telegram: photo %s already delivered to chat %s; not sent again", key, chat)
+            return 0
+        token = self._token()
+        assert token is not None
+        fields: dict[str, Any] = {"chat_id": chat}
+        if caption_html:
+            fields.update({"caption": caption_html, "parse_mode": "HTML"})
+        while True:
+            wait, _ = self._request(token, "sendPhoto", fields, files={"photo": (filename, photo, "image/png")})
+            if wait is None:
+                break
+            now = time.time()
+            if deadline is not None and now + wait > deadline:
+                raise TelegramDeferred(Delivery(chat=chat, pieces=1, delivered=0, retry_at=now + wait))
+            self._log().warning("telegram: rate limited, waiting %.0f s as the Bot API asks", wait)
+            self.sleep(wait)
+        if progress is not None:
+            progress.set(key, 1)
+        self._log().info("telegram: sent a photo (%d bytes) to chat %s", len(photo), chat)
+        return 1
+
     def sleep(self, seconds: float) -> None:
         """The wait a 429 asks for (a method, so a test can shorten it)."""
         time.sleep(seconds)
@@ -281,8 +328,12 @@ class TelegramNotifier(ConfigurableResource):
         """One Bot API call: None when done, the seconds to wait on a 429; raises on anything else."""
         return self._request(token, method, payload)[0]
 
-    def _request(self, token: str, method: str, payload: dict[str, Any]) -> tuple[float | None, Any]:
-        """One Bot API call: (None, its result) when done, (seconds to wait, None) on a 429; raises on anything else."""
+    def _request(
+        self, token: str, method: str, payload: dict[str, Any], files: dict[str, tuple[str, bytes, str]] | None = None
+    ) -> tuple[float | None, Any]:
+        """One Bot API call: (None, its result) when done, (seconds to wait, None) on a 429; raises on anything else.
+
+        With `files` the call is multipart/form-data (the payload as form fields), else JSON."""
         session = RetryingSession(
             "telegram",
             policy=RetryPolicy(max_attempts=self.max_attempts),
@@ -292,7 +343,8 @@ class TelegramNotifier(ConfigurableResource):
         )  # the method, never the token
         with session:
             try:
-                response = session.post(f"{self.base_url}/bot{token}/{method}", json=payload)
+                url = f"{self.base_url}/bot{token}/{method}"
+                response = session.post(url, data=payload, files=files) if files else session.post(url, json=payload)
             except NoAnswer as exc:
                 raise TelegramUnreachable(
                     f"telegram {method}: cannot reach the Bot API ({exc.reason}, {exc.attempts} attempt(s))"
@@ -320,6 +372,7 @@ class Pending(BaseModel):
     html: str
     delivered: int = 0
     not_before: float = 0.0
+    reply_markup: dict[str, Any] | None = None  # an inline keyboard, sent with the last piece
 
 
 class Outbox(BaseModel):
@@ -331,9 +384,9 @@ class Outbox(BaseModel):
 
     pending: list[Pending] = []
 
-    def add(self, chat: str | None, html_text: str) -> None:
+    def add(self, chat: str | None, html_text: str, reply_markup: dict[str, Any] | None = None) -> None:
         if chat:
-            self.pending.append(Pending(chat=chat, html=html_text))
+            self.pending.append(Pending(chat=chat, html=html_text, reply_markup=reply_markup))
 
     def flush(
         self,
@@ -355,7 +408,12 @@ class Outbox(BaseModel):
 
             try:
                 delivery = telegram.deliver(
-                    item.chat, item.html, start=item.delivered, deadline=deadline, on_piece=record
+                    item.chat,
+                    item.html,
+                    start=item.delivered,
+                    deadline=deadline,
+                    on_piece=record,
+                    reply_markup=item.reply_markup,
                 )
             except TelegramUnreachable as exc:
                 log.warning("%s; %d message(s) kept for the next attempt", exc, len(self.pending))

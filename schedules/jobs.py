@@ -11,17 +11,20 @@ from dagster import (
     OpExecutionContext,
     RetryPolicy,
     define_asset_job,
+    get_dagster_logger,
     job,
     op,
 )
 
-from assets.insights.facts import collect_facts
+from assets.insights.facts import DayFacts, collect_facts
 from assets.insights.writer import template_items
 from resources.settings import load_settings
 from resources.telegram import TelegramNotifier
 from resources.warehouse import Warehouse
-from schedules.actions import take_deal_markup
+from schedules.actions import buttons_enabled, take_deal_markup
+from schedules.drivers import read_drivers
 from schedules.messages import DIGEST_INSIGHTS, digest_html
+from schedules.picture import month_revenue, picture_caption, picture_data, render_png
 from schedules.progress import InstanceProgress
 
 REFRESH_JOB_NAME = "incremental_refresh"
@@ -106,19 +109,43 @@ def send_morning_digest(
     else:
         items, source = stored
     settings = load_settings()
-    text = digest_html(facts, digest_recommendations(items), source, settings.report_site_url)
+    drivers = read_drivers(warehouse, day)
+    text = digest_html(facts, digest_recommendations(items), source, settings.report_site_url, drivers)
     # the largest forgotten deal gets a button when someone may press it and the CRM can take the write
     markup = (
-        take_deal_markup(facts.top_forgotten.deal_id)
-        if facts.top_forgotten and settings.action_users and settings.bitrix24_webhook_url
-        else None
+        take_deal_markup(facts.top_forgotten.deal_id) if facts.top_forgotten and buttons_enabled(settings) else None
     )
     # progress in the instance: a rerun after a failure half-way sends only the pieces not delivered
     sent = telegram.send_html(
         telegram.head_chat, text, progress=InstanceProgress(context.instance), reply_markup=markup
     )
-    context.add_output_metadata({"as_of_day": day.isoformat(), "messages": sent, "source": source})
+    photos = send_digest_picture(context, warehouse, telegram, facts)
+    context.add_output_metadata({"as_of_day": day.isoformat(), "messages": sent, "photos": photos, "source": source})
     return sent
+
+
+def send_digest_picture(
+    context: OpExecutionContext, warehouse: Warehouse, telegram: TelegramNotifier, facts: DayFacts
+) -> int:
+    """The plan-vs-forecast picture after the text; returns the photos sent (0 or 1).
+
+    A bonus to the text: whatever goes wrong (drawing, a refusal, an outage) is logged as a warning and
+    the digest's run still succeeds, so a retry never sends the text twice; the instance remembers a
+    delivered picture as it does the text's pieces."""
+    if facts.forecast_rub is None and not facts.plan_rub:
+        return 0
+    try:
+        png = render_png(picture_data(facts, month_revenue(warehouse, facts.as_of_day)))
+        return telegram.send_photo(
+            telegram.head_chat,
+            png,
+            picture_caption(facts),
+            filename=f"plan_{facts.as_of_day.isoformat()}.png",
+            progress=InstanceProgress(context.instance),
+        )
+    except Exception as exc:  # noqa: BLE001 - the text is what matters; the picture never fails the digest
+        get_dagster_logger("digest").warning("digest picture not sent: %s", str(exc)[:300])
+        return 0
 
 
 def build_digest_job(retry_policy: RetryPolicy = DIGEST_RETRY_POLICY) -> JobDefinition:

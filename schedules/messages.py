@@ -24,12 +24,13 @@ from assets.insights.writer import (
 )
 from resources.telegram import escape_html as e
 from schedules.alert_rules import plural
+from schedules.drivers import Driver, compact_rub
 
 MAX_DETAIL_CHARS = 1500
 
 
 DIGEST_INSIGHTS = 3
-DIGEST_INSIGHT_CHARS = 200  # one recommendation in the digest; the site shows it whole
+DIGEST_INSIGHT_CHARS = 150  # one recommendation in the digest; the site shows it whole
 
 
 def signed_rub(amount: float) -> str:
@@ -46,9 +47,16 @@ def shorten(text: str, limit: int = DIGEST_INSIGHT_CHARS) -> str:
     return text[: limit - 1].rsplit(" ", 1)[0].rstrip(" ,;:—–-") + "…"
 
 
-def digest_html(facts: DayFacts, recommendations: Sequence[str], source: str, site_url: str | None = None) -> str:
+def digest_html(
+    facts: DayFacts,
+    recommendations: Sequence[str],
+    source: str,
+    site_url: str | None = None,
+    drivers: Sequence[Driver] = (),
+) -> str:
     """The 09:00 digest, one phone screen: plan vs actual, the forecast and its change since yesterday,
-    the probability of plan, the deals and calls to chase, the day's top recommendations, the site."""
+    the probability of plan, who moved the forecast most (`drivers`, one line each), the deals and
+    calls to chase, the day's top recommendations, the site."""
     lines = [f"📊 <b>Продажи на {format_day(facts.as_of_day)}</b>"]
     if facts.plan_rub > 0:
         lines.append(
@@ -66,6 +74,9 @@ def digest_html(facts: DayFacts, recommendations: Sequence[str], source: str, si
         lines.append(forecast)
         if facts.prob_reach_plan is not None:
             lines.append(f"Вероятность выполнить план: {format_pct(facts.prob_reach_plan * 100)}")
+        if drivers:
+            lines.append("Что сдвинуло прогноз за сутки:")
+            lines.extend(f"• {e(d.name)} {compact_rub(d.change_rub)}" for d in drivers)
     chase = []
     if facts.forgotten_deals is not None:
         chase.append(

@@ -14,6 +14,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import polars as pl
 from dagster import (
     AssetCheckKey,
     AssetKey,
@@ -34,12 +35,28 @@ from dagster import (
 )
 
 from assets.insights.facts import anomalies_of_day
+from assets.insights.writer import format_rub
+from resources.amocrm import AmoCRMAccount
 from resources.bitrix24 import Bitrix24Portal
 from resources.settings import load_settings
-from resources.telegram import Outbox, TelegramNotifier
+from resources.telegram import Outbox, TelegramNotifier, escape_html
 from resources.warehouse import Warehouse
-from schedules.actions import handle_press
-from schedules.alert_rules import chats_for, compose, due_alerts, facts_from_rows, forget_old, remember
+from schedules.actions import (
+    buttons_enabled,
+    crm_reassign,
+    handle_press,
+    largest_overdue_deals,
+    take_deals_markup,
+)
+from schedules.alert_rules import (
+    AlertMessage,
+    chats_for,
+    compose,
+    due_alerts,
+    facts_from_rows,
+    forget_old,
+    remember,
+)
 from schedules.messages import (
     anomaly_alert_html,
     check_failure_html,
@@ -113,6 +130,33 @@ def _same_failure_as_the_run_before(instance: DagsterInstance, run: DagsterRun, 
         return False
     previous = instance.all_logs(before[0].dagster_run.run_id, of_type=DagsterEventType.STEP_FAILURE)
     return {entry.step_key or "?" for entry in previous} == steps
+
+
+def _with_take_buttons(warehouse: Warehouse, message: AlertMessage, day: date) -> tuple[str, dict | None]:
+    """An overdue-deals alert with its largest deals named and a "take it" button for each."""
+    forgotten = (
+        warehouse.query("select entity_type, entity_id, manager_id, amount_rub, is_forgotten from marts.mart_forgotten")
+        if warehouse.table_exists("marts", "mart_forgotten")
+        else pl.DataFrame()
+    )
+    deals = (
+        warehouse.query(
+            "select deal_id, manager_id, semantic, expected_close_day, amount_rub from marts.mart_deals"
+            " where semantic = 'open'"
+        )
+        if warehouse.table_exists("marts", "mart_deals")
+        else pl.DataFrame()
+    )
+    managers = [str(fact.subject_id if fact.subject_id is not None else fact.subject_key) for fact in message.facts]
+    largest = largest_overdue_deals(forgotten, deals, managers, day)
+    if not largest:
+        return message.html, None
+    names = {str(f.subject_id if f.subject_id is not None else f.subject_key): f.subject_name for f in message.facts}
+    listed = ", ".join(
+        f"№ {d.deal_id} ({format_rub(d.amount_rub)}, {escape_html(names.get(d.manager_id) or '—')})" for d in largest
+    )
+    body, _, step = message.html.rpartition("\n")  # the next step stays the last line
+    return f"{body}\nКрупнейшие: {listed}\n{step}", take_deals_markup([d.deal_id for d in largest])
 
 
 def build_sensors(
@@ -197,9 +241,13 @@ def build_sensors(
             rows = warehouse.query(
                 "select * from marts.mart_alert_facts where is_firing and day >= ?", [now.date() - timedelta(days=1)]
             )
+            buttons = buttons_enabled(load_settings())
             for message in compose(due_alerts(facts_from_rows(rows.iter_rows(named=True)), now, sent)):
+                html, markup = message.html, None
+                if buttons and message.rule == "overdue_deals":
+                    html, markup = _with_take_buttons(warehouse, message, now.date())
                 for chat in chats_for(message.facts[0], telegram.head_chat, telegram.marketer_chat):
-                    outbox.add(chat, message.html)
+                    outbox.add(chat, html, markup)
                 for fact in message.facts:  # queued counts as sent: the outbox delivers it, once
                     remember(sent, fact)
                 queued += 1
@@ -309,18 +357,20 @@ def build_sensors(
         minimum_interval_seconds=30,
         default_status=default_status,
         description="Polls Telegram (getUpdates) for action-button presses; a press by a member of "
-        "TELEGRAM_ACTION_USERS changes the deal in Bitrix24 (crm.deal.update), is answered and logged.",
+        "TELEGRAM_ACTION_USERS changes the deal in the CRM (Bitrix24 crm.deal.update or amoCRM PATCH "
+        "/api/v4/leads), is answered and logged.",
     )
     def button_presses(
-        context: SensorEvaluationContext, telegram: TelegramNotifier, bitrix24: Bitrix24Portal
+        context: SensorEvaluationContext, telegram: TelegramNotifier, bitrix24: Bitrix24Portal, amocrm: AmoCRMAccount
     ) -> SkipReason:
         users = load_settings().action_users
-        if not users:  # no buttons are sent; the bot's updates are left alone (another tool may read them)
-            return SkipReason("TELEGRAM_ACTION_USERS is not set: no action buttons to poll for")
+        reassign = crm_reassign(bitrix24, amocrm)
+        if not users or reassign is None:  # no buttons are sent; the bot's updates are left alone
+            return SkipReason("TELEGRAM_ACTION_USERS or a writable CRM is not set: no action buttons to poll for")
         offset = int(context.cursor) if context.cursor else None
         done = 0
         for update in telegram.get_updates(offset):
-            outcome = handle_press(update, users, bitrix24.update_deal)
+            outcome = handle_press(update, users, reassign)
             if outcome is not None:
                 # who did what: in the tick's log (Dagster UI) and the daemon's log (kept with the process logs)
                 level = logging.INFO if outcome.done else logging.WARNING

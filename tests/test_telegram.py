@@ -230,3 +230,56 @@ class MemoryProgress:
 
     def set(self, key: str, delivered: int) -> None:
         self.values[key] = delivered
+
+
+def png_header(width: int, height: int) -> bytes:
+    """The first bytes of a PNG of width × height: what the Bot API (and the fake) read its size from."""
+    import struct
+    import zlib
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + struct.pack(">I", 13) + b"IHDR" + ihdr + struct.pack(">I", zlib.crc32(b"IHDR" + ihdr))
+
+
+class MemoryProgress(dict):
+    def get(self, key, default=0):  # type: ignore[override]
+        return super().get(key, default)
+
+    def set(self, key, delivered):
+        self[key] = delivered
+
+
+def test_a_photo_is_uploaded_as_a_multipart_file_with_its_html_caption(tg, caplog):
+    caplog.set_level(logging.DEBUG)
+    progress = MemoryProgress()
+    sent = notifier(tg).send_photo("100", png_header(960, 540), "<b>План</b> &amp; прогноз", progress=progress)
+    assert sent == 1
+    (photo,) = tg.photos_to("100")
+    assert (photo.width, photo.height, photo.parse_mode) == (960, 540, "HTML")
+    assert photo.visible_caption == "План & прогноз" and photo.photo.startswith(b"\x89PNG")
+    # the same picture again (a rerun) is not sent twice
+    assert notifier(tg).send_photo("100", png_header(960, 540), "<b>План</b> &amp; прогноз", progress=progress) == 0
+    assert len(tg.photos) == 1 and TOKEN not in caplog.text
+
+
+def test_the_fake_refuses_what_the_bot_api_refuses_in_a_photo(tg):
+    with pytest.raises(TelegramError, match="IMAGE_PROCESS_FAILED") as refused:
+        notifier(tg).send_photo("100", b"GIF89a not a png", "x")
+    assert TOKEN not in str(refused.value)
+    with pytest.raises(TelegramError, match="PHOTO_INVALID_DIMENSIONS"):
+        notifier(tg).send_photo("100", png_header(4000, 100), "41 : 1")
+    with pytest.raises(ValueError, match="1024"):
+        notifier(tg).send_photo("100", png_header(10, 10), "я" * 1025)
+    # a caption counts after entities: 1024 visible characters pass, one more does not (sent by hand)
+    import requests
+
+    url = f"{tg.url}/bot{TOKEN}/sendPhoto"
+    files = {"photo": ("p.png", png_header(10, 10), "image/png")}
+    ok = requests.post(
+        url, data={"chat_id": "1", "caption": "<b>" + "я" * 1024 + "</b>", "parse_mode": "HTML"}, files=files
+    )
+    assert ok.json()["ok"] is True
+    long = requests.post(url, data={"chat_id": "1", "caption": "я" * 1025}, files=files)
+    assert long.status_code == 400 and "caption is too long" in long.json()["description"]
+    no_file = requests.post(url, data={"chat_id": "1"}, files={"document": ("a.png", png_header(10, 10))})
+    assert "no photo" in no_file.json()["description"]

@@ -219,6 +219,8 @@ def build_facts(
     fc = _company_row(forecast if forecast is not None else pl.DataFrame(), day)
     found = anomalies_of_day(day, anomalies) if anomalies is not None else []
     before = _company_row(forecast if forecast is not None else pl.DataFrame(), day - timedelta(days=1))
+    if before and fc and before.get("month") is not None and str(before["month"])[:7] != str(fc.get("month"))[:7]:
+        before = None  # the 1st against the last day of the month before: two months' forecasts, no change
     count, rub, top = forgotten_deals(forgotten) if forgotten is not None else (None, 0.0, None)
 
     return DayFacts(

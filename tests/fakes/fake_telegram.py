@@ -1,15 +1,22 @@
-"""A loopback Telegram Bot API server: records sendMessage calls and rejects malformed ones.
+"""A loopback Telegram Bot API server: records sendMessage and sendPhoto calls and rejects malformed ones.
 
-It checks what the real Bot API checks for us: the path /bot<token>/sendMessage, a chat_id, a text
-of at most 4096 characters, a known parse_mode, and (for HTML) that the text's entities parse. It
-can answer 429 with retry_after once, like a rate-limited bot, answer 5xx, cut connections, or go
-down after accepting some messages (an outage half-way through a long message).
+It checks what the real Bot API checks for us: the path /bot<token>/<method>, a chat_id, a text
+of at most 4096 characters, a known parse_mode, and (for HTML) that the text's entities parse.
+sendPhoto takes, as the Bot API documents, a multipart/form-data body whose `photo` is an uploaded
+file (PNG or JPEG, at most 10 MB, width + height at most 10 000, sides at most 20 : 1) with an
+optional `caption` of at most 1024 characters after entity parsing and its `parse_mode`. Any
+method also takes urlencoded or multipart fields, as the Bot API does. It can answer 429 with
+retry_after once, like a rate-limited bot, answer 5xx, cut connections, or go down after
+accepting some messages (an outage half-way through a long message).
 """
 
 from __future__ import annotations
 
+import email.parser
+import email.policy
 import html.parser
 import json
+import struct
 import threading
 import urllib.parse
 from dataclasses import dataclass, field
@@ -97,6 +104,60 @@ class SentMessage:
 
 
 @dataclass
+class SentPhoto:
+    token: str
+    chat_id: str
+    photo: bytes
+    filename: str
+    width: int
+    height: int
+    caption: str | None
+    parse_mode: str | None
+    visible_caption: str
+
+
+MAX_CAPTION_CHARS = 1024
+MAX_PHOTO_BYTES = 10 * 1024 * 1024
+
+
+def image_size(data: bytes) -> tuple[int, int] | None:
+    """(width, height) of a PNG or baseline/progressive JPEG, None for anything else."""
+    if data[:8] == b"\x89PNG\r\n\x1a\n" and data[12:16] == b"IHDR":
+        width, height = struct.unpack(">II", data[16:24])
+        return int(width), int(height)
+    if data[:2] == b"\xff\xd8":
+        i = 2
+        while i + 9 < len(data) and data[i] == 0xFF:
+            marker, length = data[i + 1], struct.unpack(">H", data[i + 2 : i + 4])[0]
+            if marker in (0xC0, 0xC1, 0xC2):
+                height, width = struct.unpack(">HH", data[i + 5 : i + 9])
+                return int(width), int(height)
+            i += 2 + length
+    return None
+
+
+def parse_multipart(content_type: str, raw: bytes) -> tuple[dict[str, str], dict[str, tuple[str, bytes]]]:
+    """(fields, files {name: (filename, bytes)}) of a multipart/form-data body."""
+    message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(
+        f"Content-Type: {content_type}\r\n\r\n".encode() + raw
+    )
+    fields: dict[str, str] = {}
+    files: dict[str, tuple[str, bytes]] = {}
+    for part in message.iter_parts():
+        name = part.get_param("name", header="content-disposition")
+        if not name:
+            continue
+        decoded = part.get_payload(decode=True)
+        payload = decoded if isinstance(decoded, bytes) else b""
+        filename = part.get_filename()
+        if filename is not None:
+            files[str(name)] = (filename, payload)
+        else:
+            fields[str(name)] = payload.decode("utf-8")
+    return fields, files
+
+
+@dataclass
 class FakeTelegram:
     """Start with `with FakeTelegram() as tg:`; point TelegramNotifier(api_url=tg.url) at it."""
 
@@ -109,6 +170,7 @@ class FakeTelegram:
     _drop_next: int = 0
     _accept_before_outage: int | None = None
     _server: ThreadingHTTPServer | None = None
+    photos: list[SentPhoto] = field(default_factory=list)
     updates: list[dict[str, Any]] = field(default_factory=list)  # what getUpdates serves, update_id ascending
     callback_answers: list[dict[str, Any]] = field(default_factory=list)  # answerCallbackQuery bodies
 
@@ -161,6 +223,9 @@ class FakeTelegram:
     def to(self, chat_id: str) -> list[SentMessage]:
         return [m for m in self.messages if m.chat_id == str(chat_id)]
 
+    def photos_to(self, chat_id: str) -> list[SentPhoto]:
+        return [p for p in self.photos if p.chat_id == str(chat_id)]
+
     def __enter__(self) -> FakeTelegram:
         fake = self
 
@@ -198,14 +263,21 @@ class FakeTelegram:
                 if len(parts) != 2 or not parts[0].startswith("bot") or len(parts[0]) <= 3:
                     return self._reject(404, f"Not Found: {self.path}")
                 token, method = parts[0][3:], parts[1]
-                if method not in ("sendMessage", "getUpdates", "answerCallbackQuery"):
+                if method not in ("sendMessage", "sendPhoto", "getUpdates", "answerCallbackQuery"):
                     return self._reject(404, f"method {method} not supported")
-                raw = self.rfile.read(int(self.headers.get("Content-Length") or 0)).decode("utf-8")
+                raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 ctype = self.headers.get("Content-Type", "")
+                files: dict[str, tuple[str, bytes]] = {}
                 if "json" in ctype:
-                    body = json.loads(raw)
+                    body = json.loads(raw.decode("utf-8"))
+                elif ctype.startswith("multipart/form-data"):
+                    body, files = parse_multipart(ctype, raw)
+                    if isinstance(body.get("reply_markup"), str):
+                        body["reply_markup"] = json.loads(body["reply_markup"])
                 else:
-                    body = {k: v[0] for k, v in urllib.parse.parse_qs(raw).items()}
+                    body = {k: v[0] for k, v in urllib.parse.parse_qs(raw.decode("utf-8")).items()}
+                if method == "sendPhoto":
+                    return self._send_photo(token, body, files)
                 if method == "getUpdates":  # updates below `offset` are confirmed and forgotten, as the Bot API does
                     offset = int(body.get("offset") or 0)
                     fake.updates = [u for u in fake.updates if u["update_id"] >= offset]
@@ -260,6 +332,46 @@ class FakeTelegram:
                             "message_id": len(fake.messages),
                             "chat": {"id": chat_id},
                             "text": visible,
+                        },
+                    },
+                )
+
+            def _send_photo(self, token: str, body: dict[str, Any], files: dict[str, tuple[str, bytes]]) -> None:
+                chat_id, caption, mode = body.get("chat_id"), body.get("caption"), body.get("parse_mode")
+                if chat_id in (None, ""):
+                    return self._reject(400, "Bad Request: chat_id is empty")
+                if "photo" not in files:
+                    return self._reject(400, "Bad Request: there is no photo in the request")
+                filename, data = files["photo"]
+                if len(data) > MAX_PHOTO_BYTES:
+                    return self._reject(400, "Bad Request: file is too big")
+                size = image_size(data)
+                if size is None:
+                    return self._reject(400, "Bad Request: IMAGE_PROCESS_FAILED")
+                width, height = size
+                if width + height > 10_000 or max(width, height) > 20 * min(width, height):
+                    return self._reject(400, "Bad Request: PHOTO_INVALID_DIMENSIONS")
+                if mode is not None and mode not in VALID_PARSE_MODES:
+                    return self._reject(400, f"Bad Request: unsupported parse_mode {mode}")
+                visible = caption or ""
+                if caption and mode == "HTML":
+                    errors, visible = check_html(caption)
+                    if errors:
+                        return self._reject(400, f"Bad Request: can't parse entities: {errors[0]}")
+                if len(visible) > MAX_CAPTION_CHARS:
+                    return self._reject(400, "Bad Request: message caption is too long")
+                fake.photos.append(
+                    SentPhoto(token, str(chat_id), data, filename, width, height, caption, mode, visible)
+                )
+                self._answer(
+                    200,
+                    {
+                        "ok": True,
+                        "result": {
+                            "message_id": len(fake.messages) + len(fake.photos),
+                            "chat": {"id": chat_id},
+                            "photo": [{"file_id": f"photo{len(fake.photos)}", "width": width, "height": height}],
+                            "caption": visible,
                         },
                     },
                 )

@@ -153,3 +153,38 @@ def write_chase_lists(warehouse, title: str = "Поставка стеллаже
     """Add mart_forgotten and mart_missed_calls (a company with a CRM's activities and telephony)."""
     warehouse.replace_rows("marts", "mart_forgotten", forgotten(title), where={})
     warehouse.replace_rows("marts", "mart_missed_calls", missed_calls(), where={})
+
+
+def forecast_scopes() -> pl.DataFrame:
+    """ml.forecast_scopes of the 9th and the 10th (and a stale 8th), the columns the digest reads.
+
+    Managers' month-end forecasts, 9th -> 10th: Петров 600 000 -> 1 500 000 (+900 000), Иванов
+    1 400 000 -> 1 240 000 (−160 000), Козлов 50 000 -> gone (−50 000), Новиков new with 30 000
+    (+30 000), Сидорова 700 000 -> 700 400 (+400, rounding). By size: Петров, Иванов, Козлов.
+    Departments moved more (Отдел 1 +5 000 000) but managers come first; the 8th must not count.
+    """
+    rows = [
+        # as_of_day, scope_type, scope_id, scope_name, forecast_rub
+        (date(2025, 3, 9), "manager", 1, "Иванов Иван", 1_400_000.0),
+        (date(2025, 3, 9), "manager", 2, "Петров Пётр", 600_000.0),
+        (date(2025, 3, 9), "manager", 3, "Сидорова Анна", 700_000.0),
+        (date(2025, 3, 9), "manager", 4, "Козлов Олег", 50_000.0),
+        (date(2025, 3, 9), "department", 1, "Отдел 1", 2_000_000.0),
+        (DAY, "manager", 1, "Иванов Иван", 1_240_000.0),
+        (DAY, "manager", 2, "Петров Пётр", 1_500_000.0),
+        (DAY, "manager", 3, "Сидорова Анна", 700_400.0),
+        (DAY, "manager", 5, "Новиков Илья", 30_000.0),
+        (DAY, "department", 1, "Отдел 1", 7_000_000.0),
+        (DAY, "pipeline", 0, "Продажи", 9_000_000.0),
+        (date(2025, 3, 8), "manager", 2, "Петров Пётр", 9_000_000.0),
+    ]
+    return pl.DataFrame(
+        {
+            "as_of_day": [r[0] for r in rows],
+            "month": [MONTH] * len(rows),
+            "scope_type": [r[1] for r in rows],
+            "scope_id": [r[2] for r in rows],
+            "scope_name": [r[3] for r in rows],
+            "forecast_rub": [r[4] for r in rows],
+        }
+    )
