@@ -12,13 +12,19 @@ months instead of 80 %. So each scope's interval comes from the backfill, like t
 - scale: the scope's mean absolute error, drawn towards the mean of its kind while few months back
   it ((own sum + `SHRINK_MONTHS` × kind's mean) / (own months + `SHRINK_MONTHS`)); a scope never seen
   gets its kind's mean;
-- shape: each past error divided by its scope's scale learned without that month (so it is out of
-  sample), pooled over every scope of the kind; the interval is the forecast × (1 + scale × the
-  pooled 10th and 90th percentile), its low end never below the month to date (normalised conformal
-  prediction: a pooled quantile keeps the kind's coverage near 80 %, the scale makes a steady scope's
+- shift: the scope's own bias, its mean error drawn towards none (sum / (months + `BIAS_MONTHS`)). The
+  allocation splits the company's remainder by the 90-day won share, so a growing department is
+  under-forecast month after month; the point forecast keeps adding up to the company's, the
+  interval and P(plan) move with the scope's history;
+- shape: each past error, less its scope's shift, over its scope's scale (both learned without that
+  month, so out of sample), pooled over every scope of the kind; the interval is forecast × (1 + shift
+  + scale × the pooled quantiles at the split-conformal levels (the 90th percentile read at
+  0.9 × (n + 1) / n of n errors, capped at the largest: a small pool is not trusted to know its own
+  tail), its low end never below the month to date and the forecast always inside (normalised conformal
+  prediction: the pooled quantile keeps the kind's coverage near 80 %, the scale makes a steady scope's
   interval narrow and an erratic one's wide);
 - P(plan): the share of the pooled errors with which the scope would reach plan, read through the
-  same scale (P(forecast × (1 + scale × r) ≥ plan)).
+  same shift and scale (P(forecast × (1 + shift + scale × r) ≥ plan)).
 
 Fewer than `MIN_ERRORS` scope-months of a kind: nothing is learned for it, and allocate's interval
 (the company's, shared out) stays, said in `interval_method`.
@@ -39,6 +45,7 @@ DAY_WINDOW = 2  # forecasts made within ± this many days of the month are "the 
 MAX_MONTHS = 12  # the most recent months only: a team changes
 MIN_ERRORS = 6  # scope-months of a kind before its interval is learned
 SHRINK_MONTHS = 6.0  # a scope's own errors are trusted months / (months + this); the rest is its kind's
+BIAS_MONTHS = 2.0  # a scope's own mean error is trusted months / (months + this); the rest is no bias
 LEARNED = "learned: the scope's own past errors at this day of month, their shape pooled by kind"
 SHARED = "the company's relative interval, shared out (too few past months to learn from)"
 
@@ -98,16 +105,23 @@ class KindErrors:
 
     kind_scale: float  # the kind's mean absolute relative error
     scales: dict[int, float]  # each scope's shrunk mean absolute relative error
+    shifts: dict[int, float]  # each scope's shrunk mean relative error (its bias)
     months: dict[int, int]  # each scope's own months learned from
-    standardised: np.ndarray  # every scope-month's error ÷ its scope's scale learned without it
+    standardised: np.ndarray  # every scope-month's (error − shift) ÷ scale, both learned without it
     scope_months: int  # scope-months learned from
 
     def scale(self, scope_id: int) -> float:
         return self.scales.get(scope_id, self.kind_scale)
 
+    def shift(self, scope_id: int) -> float:
+        return self.shifts.get(scope_id, 0.0)
+
     def bounds(self) -> tuple[float, float]:
-        """The pooled standardised errors' 10th and 90th percentiles (for the 80 % interval)."""
-        low, high = np.quantile(self.standardised, [(1 - INTERVAL) / 2, (1 + INTERVAL) / 2])
+        """The pooled standardised errors' quantiles for the 80 % interval, at the split-conformal levels
+        (upper 0.9 × (n + 1) / n, lower its mirror, capped at the extremes)."""
+        n = len(self.standardised)
+        upper = min(1.0, (1 + INTERVAL) / 2 * (n + 1) / n)
+        low, high = np.quantile(self.standardised, [1.0 - upper, upper])
         return float(low), float(high)
 
 
@@ -123,17 +137,20 @@ def learn(errors: pl.DataFrame) -> dict[str, KindErrors]:
         if kind_scale <= 0:
             continue  # every past forecast exact: nothing to learn a spread from
         scales: dict[int, float] = {}
+        shifts: dict[int, float] = {}
         months: dict[int, int] = {}
         standardised: list[float] = []
         for (scope_id,), own in rows.group_by(["scope_id"], maintain_order=True):
             e = own["error"].to_numpy()
-            total, n = float(np.abs(e).sum()), len(e)
+            total, signed, n = float(np.abs(e).sum()), float(e.sum()), len(e)
             scales[int(scope_id)] = (total + SHRINK_MONTHS * kind_scale) / (n + SHRINK_MONTHS)
+            shifts[int(scope_id)] = signed / (n + BIAS_MONTHS)
             months[int(scope_id)] = n
             for value in e:
-                without = (total - abs(value) + SHRINK_MONTHS * kind_scale) / (n - 1 + SHRINK_MONTHS)
-                standardised.append(float(value) / without)
-        learned[kind] = KindErrors(kind_scale, scales, months, np.asarray(standardised), rows.height)
+                scale = (total - abs(value) + SHRINK_MONTHS * kind_scale) / (n - 1 + SHRINK_MONTHS)
+                shift = (signed - value) / (n - 1 + BIAS_MONTHS)
+                standardised.append((float(value) - shift) / scale)
+        learned[kind] = KindErrors(kind_scale, scales, shifts, months, np.asarray(standardised), rows.height)
     return learned
 
 
@@ -146,15 +163,15 @@ def apply(scoped: pl.DataFrame, learned: dict[str, KindErrors]) -> pl.DataFrame:
         if kind is None:
             rows.append({**row, "interval_method": SHARED, "interval_months": 0})
             continue
-        scale = kind.scale(row["scope_id"])
-        low, high = interval(row["forecast_rub"], row["actual_mtd_rub"], scale, kind.bounds())
+        scale, shift = kind.scale(row["scope_id"]), kind.shift(row["scope_id"])
+        low, high = interval(row["forecast_rub"], row["actual_mtd_rub"], scale, kind.bounds(), shift)
         rows.append(
             {
                 **row,
                 "forecast_low_rub": round(low, 2),
                 "forecast_high_rub": round(high, 2),
                 "prob_reach_plan": probability(
-                    row["forecast_rub"], row["actual_mtd_rub"], row["plan_rub"], scale, kind.standardised
+                    row["forecast_rub"], row["actual_mtd_rub"], row["plan_rub"], scale, kind.standardised, shift
                 ),
                 "interval_method": LEARNED,
                 "interval_months": kind.months.get(row["scope_id"], 0),
@@ -165,15 +182,17 @@ def apply(scoped: pl.DataFrame, learned: dict[str, KindErrors]) -> pl.DataFrame:
     return pl.DataFrame(rows, schema=schema, orient="row")
 
 
-def interval(forecast: float, mtd: float, scale: float, bounds: tuple[float, float]) -> tuple[float, float]:
-    """forecast × (1 + scale × each bound), never below the month to date, always holding the forecast."""
-    low = max(forecast * (1 + scale * bounds[0]), mtd)
-    high = forecast * (1 + scale * bounds[1])
+def interval(
+    forecast: float, mtd: float, scale: float, bounds: tuple[float, float], shift: float = 0.0
+) -> tuple[float, float]:
+    """forecast × (1 + shift + scale × each bound), never below the month to date, always holding the forecast."""
+    low = max(forecast * (1 + shift + scale * bounds[0]), mtd)
+    high = forecast * (1 + shift + scale * bounds[1])
     return min(low, forecast), max(high, forecast)
 
 
 def probability(
-    forecast: float, mtd: float, plan: float | None, scale: float, standardised: np.ndarray
+    forecast: float, mtd: float, plan: float | None, scale: float, standardised: np.ndarray, shift: float = 0.0
 ) -> float | None:
     """Share of the pooled errors with which the month would reach `plan` (1 once the month to date has)."""
     if plan is None:
@@ -182,5 +201,5 @@ def probability(
         return 1.0
     if forecast <= 0 or scale <= 0:
         return float(forecast >= plan)
-    outcomes = np.maximum(forecast * (1 + scale * standardised), mtd)
+    outcomes = np.maximum(forecast * (1 + shift + scale * standardised), mtd)
     return float(np.mean(outcomes >= plan))
