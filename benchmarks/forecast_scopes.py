@@ -6,7 +6,15 @@ department and manager (ml.forecast_scopes), the deals expected to close with th
 the run's time (the goal: all scopes of M in under 60 s), the scopes written and whether they add
 up to the company.
 
+--months N: then days --days (10,15,20) of the N months before, one run each in order, and per day and
+kind of scope over the last 12: MAPE, the 80 % interval's coverage (learned, and the company's shared
+out as before) and the Brier score of P(plan) against always saying the base rate.
+--backfill-months N: instead, one single-run backfill of forecast_month_end + forecast_accuracy over
+every day of the N months before --today, timed (the goal: 24 months in under 30 min), and what
+ml.forecast_accuracy / ml.forecast_scope_accuracy say on its last day.
+
     .venv/bin/python -m benchmarks.forecast_scopes [--today 2026-12-01] [--as-of 2026-11-15] [--cache /tmp/scopes_bench]
+        [--months 20 [--days 10,15,20] | --backfill-months 24]
 """
 
 import argparse
