@@ -6,7 +6,15 @@ department and manager (ml.forecast_scopes), the deals expected to close with th
 the run's time (the goal: all scopes of M in under 60 s), the scopes written and whether they add
 up to the company.
 
+--months N: then days --days (10,15,20) of the N months before, one run each in order, and per day and
+kind of scope over the last 12: MAPE, the 80 % interval's coverage (learned, and the company's shared
+out as before) and the Brier score of P(plan) against always saying the base rate.
+--backfill-months N: instead, one single-run backfill of forecast_month_end + forecast_accuracy over
+every day of the N months before --today, timed (the goal: 24 months in under 30 min), and what
+ml.forecast_accuracy / ml.forecast_scope_accuracy say on its last day.
+
     .venv/bin/python -m benchmarks.forecast_scopes [--today 2026-12-01] [--as-of 2026-11-15] [--cache /tmp/scopes_bench]
+        [--months 20 [--days 10,15,20] | --backfill-months 24]
 """
 
 import argparse
@@ -15,6 +23,7 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, cast
 
+import polars as pl
 from dagster import materialize
 
 from benchmarks.forecast_worlds import DBT_SELECT, build_m
@@ -31,13 +40,22 @@ def main() -> None:
     parser.add_argument("--as-of", default="2026-11-15")
     parser.add_argument("--cache", default="/tmp/scopes_bench")
     parser.add_argument("--months", type=int, default=0, help="also forecast day --day of this many past months")
-    parser.add_argument("--day", type=int, default=15)
+    parser.add_argument("--days", default="10,15,20", help="the as-of days of month forecast in each past month")
+    parser.add_argument(
+        "--backfill-months",
+        type=int,
+        default=0,
+        help="instead: one single-run backfill of forecast_month_end + forecast_accuracy over every day of this many past months",
+    )
     args = parser.parse_args()
     cache = Path(args.cache)
     cache.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     path = build_m(cache, date.fromisoformat(args.today), SELECT)
     print(f"M world with its marts: {time.perf_counter() - started:.0f} s ({path})")
+    if args.backfill_months:
+        _backfill(path, date.fromisoformat(args.today), args.backfill_months)
+        return
 
     from assets.forecast.assets import forecast_month_end
     from assets.forecast.checks import CHECKS
@@ -83,45 +101,104 @@ def main() -> None:
     )
     print(f"deals expected to close: {deals.height}, with a manager {deals['manager_id'].is_not_null().sum()}")
     if args.months:
-        _accuracy(warehouse, date.fromisoformat(args.today), args.months, args.day)
+        _accuracy(warehouse, date.fromisoformat(args.today), args.months, [int(d) for d in args.days.split(",")])
 
 
-def _accuracy(warehouse: "Warehouse", today: date, months: int, day: int) -> None:
-    """Forecast day `day` of each of the `months` months before `today`'s, one run each in order (the
-    weights learn from the earlier ones, as the daily runs would), then MAPE per scope kind over the last
-    12 of them against each department's and manager's realised month."""
-    import polars as pl
+def _backfill(path: Path, today: date, months: int) -> None:
+    """Every as-of day of the `months` months before `today`'s in one run (the single-run backfill a
+    `dagster asset materialize --partition-range` makes), timed; then what ml.forecast_accuracy and
+    ml.forecast_scope_accuracy say on the last day: the backtest as the asset keeps it."""
+    from datetime import timedelta
 
-    from assets.forecast.assets import forecast_month_end
-    from assets.forecast.checks import CHECKS
+    from assets.forecast.assets import forecast_accuracy, forecast_month_end
+    from resources.warehouse import Warehouse
 
+    warehouse = Warehouse(url=f"duckdb:///{path}")
+    first, last = _months_before(today, months)[0], today - timedelta(days=1)
+    tags = {
+        "dagster/asset_partition_range_start": first.isoformat(),
+        "dagster/asset_partition_range_end": last.isoformat(),
+    }
+    started = time.perf_counter()
+    result = materialize([forecast_month_end, forecast_accuracy], tags=tags, resources={"warehouse": warehouse})
+    elapsed = time.perf_counter() - started
+    days = (last - first).days + 1
+    print(
+        f"backfill {first} … {last}: {days} as-of days in one run, {'success' if result.success else 'FAILED'}: "
+        f"{elapsed:.0f} s = {elapsed / 60:.1f} min ({elapsed / days:.2f} s an as-of day; goal: 24 months < 30 min)"
+    )
+    with pl.Config(tbl_rows=100, tbl_cols=20, tbl_width_chars=200):
+        print(
+            warehouse.query(
+                "select horizon_day, method, months, mape, bias, interval_coverage, interval_width, plan_months, brier,"
+                " brier_base_rate from ml.forecast_accuracy where as_of_day = ? and method in ('model', 'ruler')"
+                " order by horizon_day, method",
+                [last],
+            )
+        )
+        print(
+            warehouse.query(
+                "select horizon_day, scope_type, scopes, scope_months, mape, bias, interval_coverage, interval_width,"
+                " plan_months, brier, brier_base_rate from ml.forecast_scope_accuracy where as_of_day = ?"
+                " order by scope_type, horizon_day",
+                [last],
+            )
+        )
+
+
+def _months_before(today: date, months: int) -> list[date]:
     first = date(today.year, today.month, 1)
     starts = []
     for _ in range(months):
         first = date(first.year - (first.month == 1), 12 if first.month == 1 else first.month - 1, 1)
         starts.append(first)
-    starts.reverse()
+    return starts[::-1]
+
+
+def _brier(p: "pl.Series", reached: "pl.Series") -> tuple[float, float]:
+    """Brier score of `p` and of always saying the base rate (share reached), counted here on their own."""
+    o = reached.cast(pl.Float64)
+    base = float(cast(float, o.mean()))
+    return float(cast(float, ((p - o) ** 2).mean())), float(cast(float, ((base - o) ** 2).mean()))
+
+
+def _accuracy(warehouse: "Warehouse", today: date, months: int, days: list[int]) -> None:
+    """Forecast days `days` of each of the `months` months before `today`'s, one run each in order (the
+    weights and the scopes' intervals learn from the earlier ones, as the daily runs would), then per
+    day and scope kind over the last 12 of them: MAPE, the 80 % interval's coverage (the learned one
+    and, beside it, the company's relative interval shared out as before) and the Brier score of P(plan)
+    against always saying the base rate; all counted here from the tables and the marts."""
+    from assets.forecast.assets import forecast_month_end
+    from assets.forecast.checks import CHECKS
+
+    starts = _months_before(today, months)
     started = time.perf_counter()
+    failed = 0
     for month in starts:
-        as_of = month.replace(day=day).isoformat()
-        materialize([forecast_month_end, *CHECKS], partition_key=as_of, resources={"warehouse": warehouse})
-    print(f"{months} months forecast on day {day}: {time.perf_counter() - started:.0f} s")
+        for day in days:
+            result = materialize(
+                [forecast_month_end, *CHECKS],
+                partition_key=month.replace(day=day).isoformat(),
+                resources={"warehouse": warehouse},
+            )
+            failed += sum(not e.passed for e in result.get_asset_check_evaluations())
+    print(f"{months} months × days {days}: {time.perf_counter() - started:.0f} s, failed checks {failed}")
     scored = starts[-12:]
     scopes = warehouse.query(
-        "select month, scope_type, scope_id, forecast_rub, forecast_low_rub, forecast_high_rub from ml.forecast_scopes"
-        " where extract(day from as_of_day) = ?",
-        [day],
-    ).with_columns(pl.col("month").cast(pl.Date))
+        "select as_of_day, month, scope_type, scope_id, plan_rub, actual_mtd_rub, forecast_rub, forecast_low_rub,"
+        " forecast_high_rub, prob_reach_plan from ml.forecast_scopes"
+    ).with_columns(pl.col("month").cast(pl.Date), pl.col("as_of_day").cast(pl.Date))
     company = warehouse.query(
-        "select month, forecast_rub, ruler_rub from ml.forecast_month_end where extract(day from as_of_day) = ?", [day]
-    ).with_columns(pl.col("month").cast(pl.Date))
+        "select as_of_day, month, plan_rub, actual_mtd_rub, forecast_rub, forecast_low_rub, forecast_high_rub,"
+        " prob_reach_plan, ruler_rub from ml.forecast_month_end"
+    ).with_columns(pl.col("month").cast(pl.Date), pl.col("as_of_day").cast(pl.Date))
     won = warehouse.query(
         "select day, manager_id, department_id, won_rub from marts.mart_manager_daily where day < ?", [today]
     ).with_columns(pl.col("day").cast(pl.Date).dt.truncate("1mo").alias("month"))
     actual = pl.concat(
         [
             won.group_by("month", pl.col(key).alias("scope_id"))
-            .agg(pl.col("won_rub").sum().alias("actual_rub"))
+            .agg(pl.col("won_rub").cast(pl.Float64).sum().alias("actual_rub"))
             .with_columns(pl.lit(kind).alias("scope_type"))
             for kind, key in (("department", "department_id"), ("manager", "manager_id"))
         ],
@@ -137,23 +214,74 @@ def _accuracy(warehouse: "Warehouse", today: date, months: int, day: int) -> Non
         .with_columns(pl.lit("pipeline").alias("scope_type"))
     )
     actual = pl.concat([actual, pipelines], how="diagonal_relaxed")
-    joined = scopes.filter(pl.col("month").is_in(scored)).join(actual, on=["month", "scope_type", "scope_id"])
-    joined = joined.filter(pl.col("actual_rub") > 0).with_columns(
-        ((pl.col("forecast_rub") - pl.col("actual_rub")).abs() / pl.col("actual_rub")).alias("ape")
+    company_actual = won.group_by("month").agg(pl.col("won_rub").cast(pl.Float64).sum().alias("actual_rub"))
+    print(
+        "| as-of day | scope | scope-months | MAPE % (median) | 80 % covers (width) | before: company's interval "
+        "shared out | Brier (base rate, better by) |"
     )
-    company_actual = won.group_by("month").agg(pl.col("won_rub").sum().alias("actual_rub"))
-    c = company.filter(pl.col("month").is_in(scored)).join(company_actual, on="month")
-    mape = float(cast(float, ((c["forecast_rub"] - c["actual_rub"]).abs() / c["actual_rub"]).mean()))
-    ruler = float(cast(float, ((c["ruler_rub"] - c["actual_rub"]).abs() / c["actual_rub"]).mean()))
-    print(f"MAPE at day {day} over {c.height} months: company {mape:.1%} (ruler {ruler:.1%})")
-    for kind in ("department", "manager", "pipeline"):
-        part = joined.filter(pl.col("scope_type") == kind)
-        mean, median = float(cast(float, part["ape"].mean())), float(cast(float, part["ape"].median()))
-        inside = part.filter(pl.col("actual_rub").is_between(pl.col("forecast_low_rub"), pl.col("forecast_high_rub")))
-        print(
-            f"  {kind}: {mean:.1%} over {part.height} scope-months (median {median:.1%}); "
-            f"80 % interval covers {inside.height / max(part.height, 1):.0%}"
+    print("|---:|---|---:|---:|---:|---:|---:|")
+    for day in days:
+        c = company.filter(pl.col("month").is_in(scored) & (pl.col("as_of_day").dt.day() == day)).join(
+            company_actual, on="month"
         )
+        ratios = c.select(
+            "month",
+            (
+                (pl.col("forecast_low_rub") - pl.col("actual_mtd_rub"))
+                / (pl.col("forecast_rub") - pl.col("actual_mtd_rub"))
+            ).alias("low_ratio"),
+            (
+                (pl.col("forecast_high_rub") - pl.col("actual_mtd_rub"))
+                / (pl.col("forecast_rub") - pl.col("actual_mtd_rub"))
+            ).alias("high_ratio"),
+        )
+        _line(
+            day,
+            "company",
+            c,
+            c.with_columns(
+                pl.col("forecast_low_rub").alias("before_low"), pl.col("forecast_high_rub").alias("before_high")
+            ),
+        )
+        at = (
+            scopes.filter(pl.col("month").is_in(scored) & (pl.col("as_of_day").dt.day() == day))
+            .join(actual, on=["month", "scope_type", "scope_id"], how="left")
+            .with_columns(pl.col("actual_rub").fill_null(0.0))
+            .join(ratios, on="month")
+            .with_columns(
+                (
+                    pl.col("actual_mtd_rub") + (pl.col("forecast_rub") - pl.col("actual_mtd_rub")) * pl.col("low_ratio")
+                ).alias("before_low"),
+                (
+                    pl.col("actual_mtd_rub")
+                    + (pl.col("forecast_rub") - pl.col("actual_mtd_rub")) * pl.col("high_ratio")
+                ).alias("before_high"),
+            )
+        )
+        for kind in ("department", "manager", "pipeline"):
+            part = at.filter(pl.col("scope_type") == kind)
+            _line(day, kind, part, part)
+
+
+def _line(day: int, kind: str, rows: "pl.DataFrame", before: "pl.DataFrame") -> None:
+    """One table line: errors and coverage over the scope-months that made something, Brier over those with a plan."""
+    made = rows.filter(pl.col("actual_rub") > 0)
+    ape = (made["forecast_rub"] - made["actual_rub"]).abs() / made["actual_rub"]
+    inside = made["actual_rub"].is_between(made["forecast_low_rub"], made["forecast_high_rub"])
+    width = (made["forecast_high_rub"] - made["forecast_low_rub"]) / made["actual_rub"]
+    b = before.filter(pl.col("actual_rub") > 0)
+    inside_before = b["actual_rub"].is_between(b["before_low"], b["before_high"])
+    planned = rows.filter((pl.col("plan_rub") > 0) & pl.col("prob_reach_plan").is_not_null())
+    brier = "—"
+    if planned.height:
+        score, base = _brier(planned["prob_reach_plan"], planned["actual_rub"] >= planned["plan_rub"])
+        better = f"{(1 - score / base):+.0%}" if base > 0 else "base rate exact"
+        brier = f"{score:.3f} ({base:.3f}, {better}; {planned.height})"
+    print(
+        f"| {day} | {kind} | {made.height} | {float(cast(float, ape.mean())):.1%} ({float(cast(float, ape.median())):.1%}) "
+        f"| {float(cast(float, inside.mean())):.0%} ({float(cast(float, width.mean())):.0%}) "
+        f"| {float(cast(float, inside_before.mean())):.0%} | {brier} |"
+    )
 
 
 if __name__ == "__main__":

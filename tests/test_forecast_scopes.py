@@ -200,3 +200,67 @@ def test_the_asset_writes_every_department_and_manager_and_their_deals(warehouse
         assert sum(r["forecast_rub"] for (k, _), r in rows.items() if k == kind) == pytest.approx(
             company["forecast_rub"], abs=0.05
         )
+
+
+def test_the_asset_learns_each_departments_interval_from_its_past_months(warehouse: Warehouse) -> None:
+    """The world above, with the departments' forecasts of the 15th of July, August and September already
+    in ml.forecast_scopes, missing their realised months (mart_manager_daily) by +10 %, −10 %, +10 %
+    (department 1) and +40 %, −40 %, +40 % (department 2); no manager has a past forecast.
+    By hand (scope_intervals' rules): the departments' mean |error| is 1.5 / 6 = 0.25; scales
+    (0.3 + 6 × 0.25) / 9 = 0.2 and (1.2 + 1.5) / 9 = 0.3; shifts 0.1 / 5 = 0.02 and 0.4 / 5 = 0.08. Each
+    error less its shift over its scale, both without it: department 1's +0.1: 0.1 / 0.2125 = 0.470588
+    (twice), −0.1: (−0.1 − 0.2 / 4) / 0.2125 = −0.705882; department 2's +0.4: 0.4 / 0.2875 = 1.391304
+    (twice), −0.4: (−0.4 − 0.8 / 4) / 0.2875 = −2.086957. Six errors: the interval spans the extremes. So
+    department 1's is its forecast × [1.02 − 0.2 × 2.086957; 1.02 + 0.2 × 1.391304] = × [0.602609; 1.298261],
+    department 2's × [0.453913; 1.497391] but never below its 330 ₽ to date; the managers keep the company's
+    interval shared out."""
+    _marts(warehouse)
+    frames = []
+    for manager, per_day in ((11, 70.0), (21, 30.0)):
+        name, department, _ = NAMES[manager]
+        frames.append(
+            weekdays(date(2025, 7, 1), date(2025, 11, 30), per_day=per_day).select(
+                "day",
+                pl.lit(manager).alias("manager_id"),
+                pl.lit(name).alias("manager_name"),
+                pl.lit(department).alias("department_id"),
+                pl.col("revenue_rub").alias("won_rub"),
+                pl.lit(1).alias("won_count"),
+                pl.lit(2).alias("leads_assigned"),
+            )
+        )
+    days = pl.concat(frames)
+    warehouse.replace_rows("marts", "mart_manager_daily", days, where={})
+    months = [date(2025, 7, 1), date(2025, 8, 1), date(2025, 9, 1)]
+    past = []
+    for department, errors in ((1, (0.1, -0.1, 0.1)), (2, (0.4, -0.4, 0.4))):
+        for month, error in zip(months, errors):
+            actual = float(
+                days.filter((pl.col("department_id") == department) & (pl.col("day").dt.truncate("1mo") == month))[
+                    "won_rub"
+                ].sum()
+            )
+            past.append((month.replace(day=15), month, "department", department, actual / (1 + error)))
+    warehouse.replace_rows(
+        "ml",
+        "forecast_scopes",
+        pl.DataFrame(past, schema=["as_of_day", "month", "scope_type", "scope_id", "forecast_rub"], orient="row"),
+        where={},
+    )
+    result = materialize([forecast_asset, *CHECKS], partition_key=AS_OF.isoformat(), resources={"warehouse": warehouse})
+    assert result.success
+    assert [e.check_name for e in result.get_asset_check_evaluations() if not e.passed] == []
+    rows = _by_scope(warehouse.query("select * from ml.forecast_scopes where as_of_day = ?", [AS_OF]))
+    for department, (low, high) in ((1, (0.602609, 1.298261)), (2, (0.453913, 1.497391))):
+        r = rows[("department", department)]
+        assert r["forecast_low_rub"] == pytest.approx(max(r["forecast_rub"] * low, r["actual_mtd_rub"]), abs=0.02)
+        assert r["forecast_high_rub"] == pytest.approx(r["forecast_rub"] * high, abs=0.02)
+        assert r["interval_months"] == 3 and r["interval_method"].startswith("learned")
+    assert rows[("department", 2)]["actual_mtd_rub"] == 330.0
+    # department 1's plan of 1 500 against its month ending at forecast × (1.02 + 0.2 r) for the six pooled r
+    d1 = rows[("department", 1)]
+    pooled = [-2.086957, -0.705882, 0.470588, 0.470588, 1.391304, 1.391304]
+    reached = sum(d1["forecast_rub"] * (1.02 + 0.2 * r) >= 1500.0 for r in pooled) / 6
+    assert d1["prob_reach_plan"] == pytest.approx(reached)
+    m11 = rows[("manager", 11)]
+    assert m11["interval_months"] == 0 and m11["interval_method"].startswith("the company's")

@@ -24,10 +24,13 @@ from dagster import (
 )
 
 from assets.forecast import calibration
-from assets.forecast.accuracy import score
+from assets.forecast.accuracy import HORIZONS, SCOPE_SCHEMA, score, score_scopes
 from assets.forecast.leads import WINDOW_DAYS, economics, with_leads
 from assets.forecast.model import MonthEndForecast, month_bounds, to_frame
 from assets.forecast.model import forecast_with_deals as predict
+from assets.forecast.scope_intervals import apply as with_scope_intervals
+from assets.forecast.scope_intervals import learn as learn_scope_errors
+from assets.forecast.scope_intervals import relative_errors
 from assets.forecast.scopes import allocate
 from assets.partitions import as_of_days, single_run_backfill
 from assets.table_metadata import as_of_table_metadata
@@ -149,6 +152,55 @@ def _past_forecasts(warehouse: Warehouse, before: date) -> pl.DataFrame:
     )
 
 
+def _past_scopes(warehouse: Warehouse, before: date) -> pl.DataFrame:
+    """The scopes' forecasts of the year of months before `before`'s: what their intervals are learned from."""
+    columns = {
+        "as_of_day": pl.Date,
+        "month": pl.Date,
+        "scope_type": pl.Utf8,
+        "scope_id": pl.Int64,
+        "forecast_rub": pl.Float64,
+    }
+    if not warehouse.table_exists(SCHEMA, SCOPES_TABLE):
+        return pl.DataFrame(schema=columns)
+    month = month_bounds(before)[0]
+    frame = warehouse.query(
+        f"select as_of_day, month, scope_type, scope_id, forecast_rub from {SCHEMA}.{SCOPES_TABLE}"
+        " where month < ? and month >= ?",
+        [month, date(month.year - 1, month.month, 1)],
+    )
+    return frame.select([pl.col(c).cast(t) for c, t in columns.items()])
+
+
+def _scope_actuals(warehouse: Warehouse, first: date, before: date) -> pl.DataFrame:
+    """Each department's, manager's and pipeline's won revenue per month from `first`'s month to the one
+    before `before`'s (month, scope_type, scope_id, actual_rub): what the scopes' forecasts are scored on."""
+    first_month, last_month = month_bounds(first)[0], month_bounds(before)[0]
+    frames = []
+    if warehouse.table_exists("marts", "mart_manager_daily"):
+        for kind, key in (("department", "department_id"), ("manager", "manager_id")):
+            frames.append(
+                warehouse.query(
+                    f"select cast(date_trunc('month', day) as date) as month, '{kind}' as scope_type,"
+                    f" {key} as scope_id, sum(cast(won_rub as double precision)) as actual_rub"
+                    f" from marts.mart_manager_daily where day >= ? and day < ? and {key} is not null group by 1, 3",
+                    [first_month, last_month],
+                )
+            )
+    if warehouse.table_exists("marts", "mart_deals"):
+        frames.append(
+            warehouse.query(
+                "select cast(date_trunc('month', closed_day) as date) as month, 'pipeline' as scope_type,"
+                " pipeline_id as scope_id, sum(cast(amount_rub as double precision)) as actual_rub from marts.mart_deals"
+                " where is_won and closed_day >= ? and closed_day < ? and pipeline_id is not null group by 1, 3",
+                [first_month, last_month],
+            )
+        )
+    schema = {"month": pl.Date, "scope_type": pl.Utf8, "scope_id": pl.Int64, "actual_rub": pl.Float64}
+    typed = [f.select([pl.col(c).cast(t) for c, t in schema.items()]) for f in frames]
+    return pl.concat(typed) if typed else pl.DataFrame(schema=schema)
+
+
 def _company_plans(warehouse: Warehouse, first: date, last: date) -> dict[date, float | None]:
     """Company plan per month (sum over managers and pipelines); absent or zero -> None."""
     frame = warehouse.query(
@@ -200,6 +252,9 @@ def forecast_month_end(context: AssetExecutionContext, warehouse: Warehouse) -> 
     plan_lines = _plan_lines(warehouse, days[0], days[-1]) if manager_days is not None else None
     owners = _owners(warehouse)
     pipeline_days = _pipeline_days(warehouse, days[0] - timedelta(days=WINDOW_DAYS), days[-1])
+    past_scopes = _past_scopes(warehouse, days[0])
+    scope_actuals = _scope_actuals(warehouse, date(days[0].year - 1, days[0].month, 1), days[-1])
+    run_scopes: list[pl.DataFrame] = []  # this run's earlier days: a backfill learns as it goes
     results: list[MonthEndForecast] = []
     for day in days:
         # the run's own earlier days count too: a backfill learns as it goes, as the days did
@@ -224,6 +279,11 @@ def forecast_month_end(context: AssetExecutionContext, warehouse: Warehouse) -> 
                 plan_lines.filter(pl.col("month") == month_bounds(day)[0]),
                 pipeline_days,
             )
+            earlier = pl.concat([past_scopes, *[f for f in run_scopes if f["month"][0] < month_bounds(day)[0]]])
+            errors = relative_errors(earlier, scope_actuals, day)
+            scoped = with_scope_intervals(scoped, learn_scope_errors(errors))
+            if scoped.height:
+                run_scopes.append(scoped.select(past_scopes.columns))
             warehouse.replace_rows(SCHEMA, SCOPES_TABLE, scoped, where={"as_of_day": day})
             context.log.info(
                 f"{day}: {scoped.height} department, manager and pipeline forecasts in {time.perf_counter() - started:.2f} s"
@@ -292,6 +352,19 @@ def _single_metadata(r: MonthEndForecast) -> dict[str, MetadataValue]:
 
 
 ACCURACY_TABLE = "forecast_accuracy"
+SCOPE_ACCURACY_TABLE = "forecast_scope_accuracy"  # the same per kind of scope (department, manager, pipeline)
+
+
+def _scope_forecasts(warehouse: Warehouse, before: date) -> pl.DataFrame | None:
+    """The scopes' forecasts made on a scored day of month (5, 10, …) of the months before `before`'s."""
+    if not warehouse.table_exists(SCHEMA, SCOPES_TABLE):
+        return None
+    return warehouse.query(
+        "select as_of_day, month, scope_type, scope_id, plan_rub, forecast_rub, forecast_low_rub,"
+        f" forecast_high_rub, prob_reach_plan from {SCHEMA}.{SCOPES_TABLE}"
+        f" where month < ? and extract(day from as_of_day) in ({', '.join(str(h) for h in HORIZONS)})",
+        [month_bounds(before)[0]],
+    )
 
 
 @asset(
@@ -299,13 +372,15 @@ ACCURACY_TABLE = "forecast_accuracy"
     group_name="ml",
     partitions_def=as_of_days,
     backfill_policy=single_run_backfill,
-    deps=[AssetKey("forecast_month_end"), AssetKey("mart_revenue_daily")],
+    deps=[AssetKey("forecast_month_end"), AssetKey("mart_revenue_daily"), AssetKey("mart_manager_daily")],
     kinds={"python"},
     description=(
         "How far the month-end forecasts of the months ended before the partition's day were from the "
         "realised month: MAPE, bias and 80 % interval coverage by horizon (as-of day 5, 10, 15, 20, 25), "
         "for the model, each part alone (Prophet, CatBoost, last year, the pipeline) and the run-rate ruler side by "
-        "side. After a backfill of forecast_month_end it is the backtest. Table ml.forecast_accuracy."
+        "side, and the probability of plan's Brier score beside always saying the base rate. After a backfill of "
+        "forecast_month_end it is the backtest. Table ml.forecast_accuracy; the same per kind of scope "
+        "(department, manager, pipeline) in ml.forecast_scope_accuracy."
     ),
 )
 def forecast_accuracy(context: AssetExecutionContext, warehouse: Warehouse) -> MaterializeResult:
@@ -317,10 +392,24 @@ def forecast_accuracy(context: AssetExecutionContext, warehouse: Warehouse) -> M
         if warehouse.table_exists(SCHEMA, TABLE)
         else to_frame([])
     )
+    scope_forecasts = _scope_forecasts(warehouse, days[-1])
+    scope_actuals = (
+        _scope_actuals(warehouse, cast(date, scope_forecasts["month"].cast(pl.Date).min()), days[-1])
+        if scope_forecasts is not None and scope_forecasts.height
+        else None
+    )
     latest = score(forecasts.head(0), {}, days[-1])
+    latest_scopes = pl.DataFrame(schema=SCOPE_SCHEMA)
     for day in days:
         latest = score(forecasts, calibration.month_actuals(revenue, day), day)
         warehouse.replace_rows(SCHEMA, ACCURACY_TABLE, latest, where={"as_of_day": day})
+        if scope_forecasts is not None:
+            latest_scopes = (
+                score_scopes(scope_forecasts, scope_actuals, day)
+                if scope_actuals is not None
+                else pl.DataFrame(schema=SCOPE_SCHEMA)
+            )
+            warehouse.replace_rows(SCHEMA, SCOPE_ACCURACY_TABLE, latest_scopes, where={"as_of_day": day})
     months = int(cast(int, latest["months"].max())) if latest.height else 0
     context.log.info(f"{days[-1]}: {latest.height} accuracy rows over up to {months} months")
 
@@ -332,9 +421,24 @@ def forecast_accuracy(context: AssetExecutionContext, warehouse: Warehouse) -> M
         f"| {covers(r['interval_coverage'])} |"
         for r in latest.iter_rows(named=True)
     ]
+    scope_lines = [
+        "| as-of day of month | scopes | scope-months | MAPE | 80 % covers | Brier (base rate) |",
+        "|---|---|---|---|---|---|",
+    ] + [
+        f"| {r['horizon_day']} | {r['scope_type']} | {r['scope_months']} | {r['mape']:.1%} "
+        f"| {covers(r['interval_coverage'])} | {_brier_text(r['brier'], r['brier_base_rate'])} |"
+        for r in latest_scopes.iter_rows(named=True)
+    ]
     return MaterializeResult(
         metadata={
             "accuracy": MetadataValue.md("\n".join(lines) if latest.height else "no month has ended yet"),
+            "scope_accuracy": MetadataValue.md(
+                "\n".join(scope_lines) if latest_scopes.height else "no scope's month has ended yet"
+            ),
             **as_of_table_metadata(warehouse, SCHEMA, ACCURACY_TABLE, days),
         }
     )
+
+
+def _brier_text(value: float | None, base: float | None) -> str:
+    return "—" if value is None or base is None else f"{value:.3f} ({base:.3f})"

@@ -10,10 +10,11 @@ instead the company's forecast is split, and the split is documented:
   weighted remainder is below the pipeline's expected revenue, the pipeline parts are scaled down
   instead, so the scopes of a kind always add up to the company's forecast (revenue of deals without
   a manager aside);
-- the 80 % interval: the company's interval around its remaining revenue, as a share of it, applied
-  to the scope's remaining revenue. It assumes the scope moves with the company, so for a small scope
-  it is too narrow: a limitation, said in docs/KPI.md;
-- probability of plan: from a normal distribution matching the scope's interval;
+- the 80 % interval: here the company's interval around its remaining revenue, as a share of it,
+  applied to the scope's remaining revenue, and the probability of plan from a normal distribution
+  matching it. That assumes the scope moves with the company, far too narrow for a small scope: once
+  the backfill holds enough of a kind's past months, scope_intervals.py replaces both with what the
+  scopes' own past errors say;
 - gap and leads needed: leads.py, on the scope's own won deals and assigned leads of the 90 days
   (a pipeline has no leads of its own: the company's lead-to-won rate, its own average won deal).
 
