@@ -139,7 +139,7 @@ def test_each_report_page_is_a_dbt_exposure_of_the_marts_it_reads(dbt_assets_def
     """dbt docs lineage ends at the report, and it names exactly the marts the page queries."""
     manifest = json.loads(ensure_manifest().read_text())
     exposures = {e["meta"]["page"]: e for e in manifest["exposures"].values()}
-    pages = sorted((ROOT / "reports_evidence" / "pages").glob("*.md"))
+    pages = sorted((ROOT / "reports_evidence" / "pages").rglob("*.md"))  # with menedzher/[manager].md
     assert pages and sorted(exposures) == [str(p.relative_to(ROOT)) for p in pages]
     read_by_site: set[str] = set()
     for page in pages:

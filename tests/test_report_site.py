@@ -16,6 +16,7 @@ from collections.abc import Callable
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import duckdb
 import pytest
@@ -288,14 +289,15 @@ def built_site(tmp_path_factory: pytest.TempPathFactory) -> dict:
     SHOTS.mkdir(exist_ok=True)
     con = duckdb.connect(str(wh_path), read_only=True)
     (chosen,) = one(con, "select min(department_name) from marts.mart_plan_fact where month = ?", S_MONTH)
+    manager = top_manager(con)
     pages = {}
     with serve_dir(tmp / "site") as url:
         for slug in PAGES:
             pages[slug] = visit(
-                url + slug,
+                url + quote(slug.format(manager=manager)),
                 wait_for_text=LOADED[slug],
-                screenshot=SHOTS / f"{slug or 'index'}.png",
-                act=pick_department(chosen) if slug == "plan-fakt" else None,
+                screenshot=SHOTS / f"{slug.replace('/', '_') or 'index'}.png",
+                act=pick_department(chosen) if slug == "plan-fakt" else ACTS.get(slug),
             )
         phone = visit(
             url + "plan-fakt", wait_for_text=LOADED["plan-fakt"], screenshot=SHOTS / "phone.png", viewport=(390, 844)
@@ -303,6 +305,7 @@ def built_site(tmp_path_factory: pytest.TempPathFactory) -> dict:
         dark = visit(url, wait_for_text=LOADED[""], screenshot=SHOTS / "dark.png", color_scheme="dark")
     return {
         "chosen": chosen,
+        "manager": manager,
         "meta": meta,
         "pages": pages,
         "page": pages[""],
@@ -583,3 +586,144 @@ def test_a_refresh_with_nothing_new_keeps_the_site_and_a_failed_build_keeps_it_p
     assert "evidence build timed out" in message and "previous site stays published" in message
     assert index.stat().st_mtime_ns == published
     assert failing.published_fingerprint() is None  # the next refresh builds again
+
+
+# --- pages Аномалии и советы, Менеджер (one per person), the common filters -----------------------
+PAGES.update({"anomalii": "Аномалии и советы", "menedzher": "Менеджер", "menedzher/{manager}": "Менеджер"})
+LOADED.update(
+    {
+        "anomalii": "Аномалии за предыдущие 14 дней",
+        "menedzher": "Страница менеджера",
+        "menedzher/{manager}": "Звонки за месяц",
+    }
+)
+MONTHS_RU = "Январь Февраль Март Апрель Май Июнь Июль Август Сентябрь Октябрь Ноябрь Декабрь".split()
+S_PREV_MONTH = date(2026, 11, 1)
+
+
+def top_manager(con: duckdb.DuckDBPyConnection) -> str:
+    """The manager whose page the test opens: the month's largest won revenue, from the deals."""
+    (name,) = one(
+        con,
+        "select manager_name from marts.mart_deals where is_won and closed_month = ? "
+        "group by 1 order by sum(amount_rub) desc, 1 limit 1",
+        S_MONTH,
+    )
+    return str(name)
+
+
+def pick(title: str, option: str, shows: str) -> Callable[[Any], None]:
+    """Open the dropdown titled `title`, type `option` into its search (a list shows a few at a time),
+    choose it and wait until the page `shows` the text the new choice brings."""
+
+    def act(page: Any) -> None:
+        page.get_by_role("combobox", name=title).click()
+        page.keyboard.type(option)
+        page.get_by_role("option", name=option, exact=True).click()
+        page.get_by_text(shows, exact=False).first.wait_for(timeout=60_000)  # queries rerun in DuckDB-Wasm
+        page.wait_for_timeout(1000)
+
+    return act
+
+
+ACTS: dict[str, Callable[[Any], None]] = {
+    "menedzher/{manager}": pick(
+        "Период", f"{MONTHS_RU[S_PREV_MONTH.month - 1]} {S_PREV_MONTH.year}", shows="по 30.11.2026"
+    ),
+}
+
+
+def test_anomalies_page_shows_todays_anomalies_with_usual_values_and_the_ranked_insights(built_site: dict) -> None:
+    con, text = built_site["wh"], norm(built_site["pages"]["anomalii"].text)
+    rows = con.execute(
+        "select manager_name, metric_value, usual_value from ml.manager_anomalies "
+        "where is_anomaly and as_of_day = (select max(as_of_day) from ml.manager_anomalies)"
+    ).fetchall()
+    assert rows
+    for manager, value, usual in rows:
+        row = next(line for line in text.splitlines() if line.startswith(f"{manager}\t"))
+        change = round((value - usual) / usual * 100)
+        assert f"\t{value:.1f}\t{usual:.1f}\t{change} %".replace(".", ",") in row, row
+    today, earlier = text.split("Аномалии сегодня")[1].split("Аномалии за предыдущие 14 дней")
+    (yesterday,) = one(
+        con, "select manager_name from ml.manager_anomalies where is_anomaly and as_of_day = ?", S_TODAY - timedelta(1)
+    )
+    assert yesterday not in today and yesterday in earlier
+    assert f"Аномалий сегодня\n\n{len(rows)}" in today
+    insights = con.execute(
+        "select text from ml.insights where as_of_day = (select max(as_of_day) from ml.insights) order by rank"
+    ).fetchall()
+    positions = [text.index(t) for (t,) in insights]
+    assert positions == sorted(positions)  # ranked as the insights stage ranked them
+    assert "Вчерашний инсайт" not in text
+
+
+def test_each_manager_has_a_page_linked_from_the_team_page(built_site: dict) -> None:
+    con, team = built_site["wh"], built_site["pages"]["komanda"]
+    names = [n for (n,) in con.execute("select distinct manager_name from marts.mart_manager_daily").fetchall()]
+    assert len(names) >= 2
+    for name in names:
+        assert f'href="/menedzher/{quote(name)}"' in team.html, name
+        assert (built_site["site"] / "menedzher" / name / "index.html").exists(), name
+    menu = built_site["page"].text
+    assert "Аномалии" in menu and "Менеджер" in menu  # the sidebar lists the new pages
+
+
+def test_manager_page_shows_that_persons_plan_fact_deals_forgotten_and_calls(built_site: dict) -> None:
+    con, manager = built_site["wh"], built_site["manager"]
+    page = built_site["pages"]["menedzher/{manager}"]
+    text = norm(page.text)
+    (plan,) = one(
+        con, "select sum(plan_rub) from marts.mart_plan_fact where month = ? and manager_name = ?", S_MONTH, manager
+    )
+    (actual,) = one(
+        con,
+        "select sum(amount_rub) from marts.mart_deals where is_won and closed_month = ? and manager_name = ?",
+        S_MONTH,
+        manager,
+    )
+    assert manager in text and rub(plan) in text and rub(actual) in text
+    assert pct(actual / plan) in text
+    (open_deals,) = one(con, "select count(*) from marts.mart_deals where not is_closed and manager_name = ?", manager)
+    (forgotten,) = one(
+        con, "select count(*) from marts.mart_forgotten where is_forgotten and manager_name = ?", manager
+    )
+    (calls_out,) = one(
+        con,
+        "select sum(calls_out) from marts.mart_manager_daily where day between ? and ? and manager_name = ?",
+        S_MONTH,
+        S_TODAY,
+        manager,
+    )
+    assert f"Сделок в работе\n\n{open_deals:,}".replace(",", " ") in text
+    assert f"Забыто лидов и сделок\n\n{forgotten:,}".replace(",", " ") in text
+    assert f"Исходящие\n\n{calls_out:,}".replace(",", " ") in text
+    others = [
+        n for (n,) in con.execute("select distinct manager_name from marts.mart_deals").fetchall() if n != manager
+    ]
+    assert not any(other in text.split("План и факт")[1] for other in others)  # this person's figures only
+
+
+def test_a_month_picked_on_the_manager_page_shows_that_months_plan_and_fact(built_site: dict) -> None:
+    con, manager = built_site["wh"], built_site["manager"]
+    page = built_site["pages"]["menedzher/{manager}"]
+    (plan_then,) = one(
+        con,
+        "select sum(plan_rub) from marts.mart_plan_fact where month = ? and manager_name = ?",
+        S_PREV_MONTH,
+        manager,
+    )
+    (actual_then,) = one(
+        con,
+        "select sum(amount_rub) from marts.mart_deals where is_won and closed_month = ? and manager_name = ?",
+        S_PREV_MONTH,
+        manager,
+    )
+    (plan_now,) = one(
+        con, "select sum(plan_rub) from marts.mart_plan_fact where month = ? and manager_name = ?", S_MONTH, manager
+    )
+    assert page.after, "the period was picked"
+    after = norm(page.after)
+    assert rub(plan_then) in after and rub(actual_then) in after
+    assert rub(plan_now) not in after and rub(plan_now) in norm(page.text)
+    assert "с 01.11.2026 по 30.11.2026" in after
