@@ -163,6 +163,11 @@ def build_warehouse(path: Path, with_ml: bool = True) -> Path:
             "mart_call_load_hourly",
             "mart_manager_ranking",
             "mart_manager_daily",
+            "mart_funnel_stages",
+            "mart_lost_reasons",
+            "mart_channel_monthly",
+            "mart_reconciliation",
+            "mart_open_invoices",
         ):
             con.execute(f"create table marts.{mart} (day date)")
         if with_ml:

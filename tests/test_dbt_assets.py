@@ -30,6 +30,9 @@ MARTS = (
     "mart_alert_facts",
     "mart_missed_calls",
     "mart_call_load_hourly",
+    "mart_funnel_stages",
+    "mart_channel_monthly",
+    "mart_open_invoices",
 )
 CORE = (
     "department",
@@ -45,6 +48,8 @@ CORE = (
     "call",
     "payment",
     "ad_spend",
+    "invoice",
+    "int_stage_entries",
 )
 
 

@@ -116,6 +116,11 @@ def test_report_asset_is_wired_to_its_inputs_and_rebuilds_itself() -> None:
         AssetKey("mart_call_load_hourly"),
         AssetKey("mart_manager_ranking"),
         AssetKey("mart_manager_daily"),
+        AssetKey("mart_funnel_stages"),
+        AssetKey("mart_lost_reasons"),
+        AssetKey("mart_channel_monthly"),
+        AssetKey("mart_reconciliation"),
+        AssetKey("mart_open_invoices"),
         AssetKey("forecast_month_end"),
         AssetKey("manager_anomalies"),
         AssetKey("insights"),
@@ -146,6 +151,9 @@ PAGES = {
     "stendap": "Стенд-ап",
     "komanda": "Команда",
     "prognoz": "Прогноз",
+    "voronka": "Воронка",
+    "istochniki": "Источники",
+    "finansy": "Финансы",
 }
 # text each page shows once its queries have run (the page's title is also in the hidden phone menu)
 LOADED = {
@@ -157,6 +165,9 @@ LOADED = {
     "stendap": "Лучшие три",
     "komanda": "Активность за месяц",
     "prognoz": "Нужно лидов, чтобы закрыть разрыв",
+    "voronka": "Этапы каждой воронки по порядку",
+    "istochniki": "Лидов с рекламы",
+    "finansy": "Ждём по открытым счетам",
 }
 SHOTS = Path("/tmp/report_site")
 
@@ -181,9 +192,11 @@ def s_world_warehouse(tmp: Path) -> Path:
     models with the company's own plan thresholds (70 / 95, not the default 80 / 100), and the
     hand-made ML rows of report_world moved to S_TODAY."""
     from benchmarks.dbt_build import load_direct
+    from tests.support.report_extras import load_report_extras
 
     path = tmp / "warehouse.duckdb"
     load_direct("S", S_TODAY.isoformat(), path)
+    load_report_extras("S", S_TODAY, path)  # stage history, ad cabinets, 1C: the funnel, channel, finance pages
     dbt_dir = Path(__file__).resolve().parent.parent / "dbt_project"
     done = subprocess.run(
         [
@@ -297,7 +310,11 @@ def built_site(tmp_path_factory: pytest.TempPathFactory) -> dict:
                 url + quote(slug.format(manager=manager)),
                 wait_for_text=LOADED[slug],
                 screenshot=SHOTS / f"{slug.replace('/', '_') or 'index'}.png",
-                act=pick_department(chosen) if slug == "plan-fakt" else ACTS.get(slug),
+                act=pick_department(chosen)
+                if slug == "plan-fakt"
+                else PAGE_ACTS[slug](con)
+                if slug in PAGE_ACTS
+                else ACTS.get(slug),
             )
         phone = visit(
             url + "plan-fakt", wait_for_text=LOADED["plan-fakt"], screenshot=SHOTS / "phone.png", viewport=(390, 844)
@@ -727,3 +744,173 @@ def test_a_month_picked_on_the_manager_page_shows_that_months_plan_and_fact(buil
     assert rub(plan_then) in after and rub(actual_then) in after
     assert rub(plan_now) not in after and rub(plan_now) in norm(page.text)
     assert "с 01.11.2026 по 30.11.2026" in after
+
+
+# --- Воронка, Источники, Финансы: each figure worked out here from the marts' inputs -------------
+def pick_option(label: str, name: str) -> Callable[[Any], None]:
+    """Open the filter titled `label` and choose `name` (the page's queries then rerun)."""
+
+    def act(page: Any) -> None:
+        page.get_by_role("combobox", name=label).click()
+        page.get_by_role("option", name=name, exact=True).click()
+        page.wait_for_timeout(2000)
+
+    return act
+
+
+# Stage entries of December, worked out from the stage history (not from the funnel marts): a deal's
+# entry into an open stage advanced if the deal ever reached a non-lost stage further down the pipeline.
+FUNNEL_SQL = """
+with entries as (
+    select h.deal_id, h.pipeline_id, h.stage_id, h.stage_sort, d.manager_id,
+           exists (select 1 from intermediate.stage_history later
+                   where later.deal_id = h.deal_id and later.pipeline_id = h.pipeline_id
+                     and later.stage_sort > h.stage_sort and later.stage_semantic <> 'lost') as advanced
+    from intermediate.stage_history h
+    left join intermediate.deal d on d.deal_id = h.deal_id
+    where h.stage_semantic not in ('won', 'lost') and h.entered_day between ? and ?
+      and h.pipeline_id = 0 and h.stage_id = 'NEW'
+)
+select m.manager_name, count(*), sum(case when advanced then 1 else 0 end)
+from entries left join intermediate.manager m on m.manager_id = entries.manager_id
+"""
+
+
+def funnel_manager(con: duckdb.DuckDBPyConnection) -> str:
+    """The manager with the most December entries into the first stage of «Новые продажи»."""
+    rows = con.execute(FUNNEL_SQL + " group by 1 order by 2 desc, 1 limit 1", [S_MONTH, S_TODAY]).fetchall()
+    return str(rows[0][0])
+
+
+def finance_department(con: duckdb.DuckDBPyConnection) -> str:
+    (name,) = one(
+        con,
+        "select min(dep.department_name) from staging.stg_onec__invoices i "
+        "join intermediate.deal d on d.deal_id = i.deal_id join intermediate.manager m on m.manager_id = d.manager_id "
+        "join intermediate.department dep on dep.department_id = m.department_id",
+    )
+    return str(name)
+
+
+PAGE_ACTS: dict[str, Callable[[duckdb.DuckDBPyConnection], Callable[[Any], None]]] = {
+    "voronka": lambda con: pick_option("Менеджер", funnel_manager(con)),
+    "finansy": lambda con: pick_option("Отдел", finance_department(con)),
+}
+
+
+def first_stage_row(text: str) -> list[str]:
+    """The row of «Новая» under the pipeline «Новые продажи» in the stage table (cells from the stage on)."""
+    table = norm(text).split("Конверсия этапов", 1)[1]
+    pipeline = table.split("Новые продажи", 1)[1]
+    return next(line.strip() for line in pipeline.splitlines() if line.strip().startswith("Новая\t")).split("\t")
+
+
+def test_funnel_page_shows_the_stage_conversion_and_narrows_to_a_manager(built_site: dict) -> None:
+    con, page = built_site["wh"], built_site["pages"]["voronka"]
+    (n, advanced) = one(con, FUNNEL_SQL.replace("select m.manager_name,", "select"), S_MONTH, S_TODAY)
+    assert n > 0
+    assert first_stage_row(page.text)[1:4] == [str(n), str(advanced), pct(advanced / n)]
+    manager = funnel_manager(con)
+    (m_n, m_advanced) = one(
+        con,
+        FUNNEL_SQL.replace("select m.manager_name,", "select") + " where m.manager_name = ?",
+        S_MONTH,
+        S_TODAY,
+        manager,
+    )
+    assert m_n < n and page.after, "the manager filter was clicked and is narrower than the company"
+    after = norm(page.after)
+    assert f"Показано: {manager}" in after
+    assert first_stage_row(after)[1:4] == [str(m_n), str(m_advanced), pct(m_advanced / m_n)]
+    # lost reasons of the month, counted from the deals
+    reason, lost = one(
+        con,
+        "select coalesce(lost_reason, 'Не указана'), count(*) from intermediate.deal where is_lost "
+        "and closed_day between ? and ? group by 1 order by 2 desc, 1 limit 1",
+        S_MONTH,
+        S_TODAY,
+    )
+    assert any(line.startswith(f"{reason}\t{lost}\t") for line in norm(page.text).splitlines()), reason
+
+
+def grouped_pct(share: float, places: int) -> str:
+    """A share the Russian way with grouped thousands, `1 547,9 %`."""
+    return f"{share * 100:,.{places}f}".replace(",", " ").replace(".", ",") + " %"
+
+
+def test_sources_page_and_director_show_the_months_romi(built_site: dict) -> None:
+    """ROMI = (revenue - spend) / spend of the channels whose cabinets reported spend this month,
+    revenue attributed to the channel of the lead each won deal came from (docs: DOMAIN.md)."""
+    con = built_site["wh"]
+    spend_by_channel = dict(
+        con.execute(
+            "select channel, sum(cost_rub) from intermediate.ad_spend where day between ? and ? group by 1",
+            [S_MONTH, S_TODAY],
+        ).fetchall()
+    )
+    assert spend_by_channel, "the S world's ad cabinets reported spend in December"
+    won = con.execute(
+        "select coalesce(l.channel, d.channel), d.amount_rub from intermediate.deal d "
+        "left join intermediate.lead l on l.lead_id = d.lead_id where d.is_won and d.closed_day between ? and ?",
+        [S_MONTH, S_TODAY],
+    ).fetchall()
+    spend = float(sum(spend_by_channel.values()))
+    revenue = float(sum(amount for channel, amount in won if channel in spend_by_channel))
+    romi = (revenue - spend) / spend
+    text = norm(built_site["pages"]["istochniki"].text)
+    assert rub(spend) in text and rub(revenue) in text
+    assert grouped_pct(romi, 1) in text, grouped_pct(romi, 1)
+    (direct_leads,) = one(
+        con,
+        "select count(*) from intermediate.lead where channel = 'UC_YDIRECT' and created_day between ? and ?",
+        S_MONTH,
+        S_TODAY,
+    )
+    row = next(line for line in text.splitlines() if line.startswith("Яндекс.Директ\t"))
+    assert row.split("\t")[1:3] == [rub(float(spend_by_channel["UC_YDIRECT"])), str(direct_leads)], row
+    director = norm(built_site["page"].text)
+    assert "ROMI рекламы с начала месяца" in director and grouped_pct(romi, 0) in director
+
+
+def test_finance_page_sums_the_cash_expected_from_open_invoices(built_site: dict) -> None:
+    """What each 1C invoice still lacks on the report's day, in rubles at that day's CBR rate."""
+    con, page = built_site["wh"], built_site["pages"]["finansy"]
+    rows = con.execute(
+        """
+        with paid as (
+            select invoice_id, sum(amount) as paid from staging.stg_onec__payments where paid_day <= ? group by 1
+        )
+        select i.invoice_id, i.amount - coalesce(p.paid, 0), i.currency_code, dep.department_name
+        from staging.stg_onec__invoices i
+        left join paid p on p.invoice_id = i.invoice_id
+        left join intermediate.deal d on d.deal_id = i.deal_id
+        left join intermediate.manager m on m.manager_id = d.manager_id
+        left join intermediate.department dep on dep.department_id = m.department_id
+        where i.invoice_date <= ?
+        """,
+        [S_TODAY, S_TODAY],
+    ).fetchall()
+    rates = dict(
+        con.execute(
+            "select currency_code, rub_per_unit from intermediate.fx_rate "
+            "where valid_from <= ? and (valid_to is null or valid_to > ?)",
+            [S_TODAY, S_TODAY],
+        ).fetchall()
+    )
+    due = [
+        (department, round(float(left) * (1.0 if currency == "RUB" else float(rates[currency])), 2))
+        for _, left, currency, department in rows
+        if left > 0.01
+    ]
+    assert due, "the S world has unpaid invoices"
+    text, after = norm(page.text), norm(page.after)
+    assert rub(sum(r for _, r in due)) in text
+    assert f"Открытых счетов\n\n{len(due)}" in text
+    chosen = finance_department(con)
+    assert rub(sum(r for d, r in due if d == chosen)) in after
+    assert rub(sum(r for _, r in due)) not in after
+    # payments against won deals: this month's 1C payments in rubles
+    (payments,) = one(
+        con, "select sum(amount_rub) from intermediate.payment where paid_day between ? and ?", S_MONTH, S_TODAY
+    )
+    assert rub(float(payments)) in text

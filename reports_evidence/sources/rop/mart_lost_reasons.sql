@@ -1,0 +1,1 @@
+select * from mart_lost_reasons
