@@ -74,22 +74,24 @@ def generate_activities(seed: int, spec: SizeSpec, book: Book) -> list[Activity]
                     cands = [x for x in pool[-40:] if x[0] <= t <= x[1] and not _waiting(x, t, m, slow)] if pool else []
                     owner = rng.choice(cands) if cands else None
                     acts.append(_activity(book, rng, m, kind, t, owner))
-        acts.extend(_first_calls(seed, book, m, [x for x in its if x[2] == 1 and x[3]["mgr"] == m.uid], slow))
+        acts.extend(
+            _first_calls(seed, book, m, [x for x in its if x[3]["mgr"] == m.uid and x[0] == x[3]["create"]], slow)
+        )
     return acts
 
 
 def _waiting(item: tuple, t: int, m: Manager, slow: set[tuple[int, int]]) -> bool:
-    """A lead of a blow-out day that nobody touches before its late first call."""
-    return item[2] == 1 and (m.uid, item[0] // DAY) in slow and t - item[0] < FIRST_CALL_SLOW_H[0] * 3600
+    """A lead or deal of a blow-out day that nobody touches before its late first call."""
+    return (m.uid, item[0] // DAY) in slow and t - item[0] < FIRST_CALL_SLOW_H[0] * 3600
 
 
-def _first_calls(seed: int, book: Book, m: Manager, leads: list[tuple], slow: set[tuple[int, int]]) -> list[Activity]:
-    """The call a new lead gets first: about twenty minutes after it arrives in working time (next working
-    morning otherwise); hours late on the manager's response blow-out days (demo.world.channel_events)."""
+def _first_calls(seed: int, book: Book, m: Manager, items: list[tuple], slow: set[tuple[int, int]]) -> list[Activity]:
+    """The call a new lead or deal gets first: about twenty minutes after it appears on a working day
+    (the next working day otherwise); hours late on the manager's response blow-out days."""
     rng = rng_for(seed, f"first-call-{m.uid}")
     cal = book.cal
     out = []
-    for item in leads:
+    for item in items:
         create = item[0]
         if (m.uid, create // DAY) in slow:
             delay = int(rng.uniform(*FIRST_CALL_SLOW_H) * 3600)
