@@ -82,13 +82,15 @@ class ChannelEvents:
                 done += 1
         lead_takers = [m for m in org.mgrs if m.kind == "new" and not m.burnout]
         done = tries = 0
+        blown: set[int] = set()
         while done < spec.response_blowouts and tries < _TRIES and lead_takers:
             tries += 1
             i = rng.choice(days)
             m = rng.choice(lead_takers)
-            if i in taken_days or not m.employed(i - 30) or not m.employed(i + 3):
+            # a day of its own, but not reserved: the deal anomalies drawn later keep the days they had
+            if i in taken_days or i in blown or not m.employed(i - 30) or not m.employed(i + 3):
                 continue
-            taken_days.add(i)
+            blown.add(i)
             self.slow_reply.add((m.uid, i))
             event = f"response_blowout:{m.uid}:{cal.day_str[i]}"
             self.truth.append(
