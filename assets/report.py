@@ -412,6 +412,11 @@ REPORT_TABLES: dict[str, tuple[str, str, bool, dict[str, pl.DataType]]] = {
             "top_metric": pl.Utf8(),
             "metric_value": pl.Float64(),
             "usual_value": pl.Float64(),
+            "subject_type": pl.Utf8(),
+            "subject_id": pl.Utf8(),
+            "deviation_pct": pl.Float64(),
+            "window_days": pl.Int64(),
+            "drivers": pl.Utf8(),
         },
     ),
     "insights": (

@@ -25,7 +25,7 @@ from pathlib import Path
 from demo import finance, marketing, telephony
 from demo.world import load_world
 
-EXTRAS_VERSION = 1
+EXTRAS_VERSION = 2
 
 
 def ensure_extras(world_dir: Path | str) -> Path:

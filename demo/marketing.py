@@ -14,6 +14,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from demo.world import World
+from demo.world.channel_events import SPEND_FACTOR
 
 DIRECT_LOGIN = "demo-sales-direct"
 DIRECT_CURRENCY = "RUB"
@@ -42,9 +43,29 @@ def _leads_by(world: World, utm_source: str) -> Counter:
     )
 
 
+def spend_factors(world: World, channel: str) -> dict[str, float]:
+    """Day -> cost multiplier of `channel`'s cabinet on the world's overspending days (its ground truth:
+    every calendar day from an event's first to its last truth row, the weekend between included)."""
+    spans: dict[str, tuple[str, str, float]] = {}
+    for row in world.anomalies:
+        factor = SPEND_FACTOR.get(row.get("kind") or "")
+        if factor is None or row.get("subject_id") != channel:
+            continue
+        first, last, _ = spans.get(row["event"], (row["day"], row["day"], factor))
+        spans[row["event"]] = (min(first, row["day"]), max(last, row["day"]), factor)
+    out: dict[str, float] = {}
+    for first, last, factor in spans.values():
+        day = date.fromisoformat(first)
+        while day.isoformat() <= last:
+            out[day.isoformat()] = factor
+            day += timedelta(days=1)
+    return out
+
+
 def direct_stats(world: World) -> list[dict[str, Any]]:
     """Rows {Date, CampaignId, CampaignName, Impressions, Clicks, Cost} (Cost in rubles, 2 decimals)."""
     leads = _leads_by(world, "yandex")
+    factors = spend_factors(world, "UC_YDIRECT")
     rows = []
     for day in _days(world):
         for cid, name, cpc in DIRECT_CAMPAIGNS:
@@ -58,7 +79,7 @@ def direct_stats(world: World) -> list[dict[str, Any]]:
                     "CampaignName": name,
                     "Impressions": clicks * rng.randint(15, 60),
                     "Clicks": clicks,
-                    "Cost": round(clicks * cpc * rng.uniform(0.8, 1.2), 2),
+                    "Cost": round(clicks * cpc * rng.uniform(0.8, 1.2) * factors.get(day.isoformat(), 1.0), 2),
                 }
             )
     return rows
@@ -67,6 +88,7 @@ def direct_stats(world: World) -> list[dict[str, Any]]:
 def vk_stats(world: World) -> list[dict[str, Any]]:
     """Rows {date, id, name, shows, clicks, spent, goals} (spent in rubles, 2 decimals)."""
     leads = _leads_by(world, "vk")
+    factors = spend_factors(world, "UC_VKADS")
     rows = []
     for day in _days(world):
         for cid, name, cpc in VK_CAMPAIGNS:
@@ -80,7 +102,7 @@ def vk_stats(world: World) -> list[dict[str, Any]]:
                     "name": name,
                     "shows": clicks * rng.randint(40, 120),
                     "clicks": clicks,
-                    "spent": round(clicks * cpc * rng.uniform(0.8, 1.25), 2),
+                    "spent": round(clicks * cpc * rng.uniform(0.8, 1.25) * factors.get(day.isoformat(), 1.0), 2),
                     "goals": n,
                 }
             )

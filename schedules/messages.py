@@ -16,11 +16,11 @@ from assets.insights.facts import AnomalyFact, DayFacts
 from assets.insights.writer import (
     DEFAULT_NEXT_STEP,
     NEXT_STEPS,
+    anomaly_label,
     format_day,
     format_pct,
     format_rub,
     format_value,
-    metric_label,
 )
 from resources.telegram import escape_html as e
 from schedules.alert_rules import plural
@@ -101,12 +101,17 @@ def digest_html(
 def anomaly_alert_html(anomaly: AnomalyFact, day: date) -> str:
     """One anomaly alert for the head of sales."""
     step = NEXT_STEPS.get(anomaly.metric, DEFAULT_NEXT_STEP)
+    owner = (
+        f"Канал: {e(anomaly.manager_name)}"
+        if anomaly.subject_type == "channel"
+        else f"Ответственный: {e(anomaly.manager_name)}"
+    )
     return "\n".join(
         [
-            f"⚠️ <b>Аномалия: {e(metric_label(anomaly.metric))}</b> ({format_day(day)})",
+            f"⚠️ <b>Аномалия: {e(anomaly_label(anomaly))}</b> ({format_day(day)})",
             f"Значение: <b>{e(format_value(anomaly.metric, anomaly.value))}</b>, "
             f"обычно {e(format_value(anomaly.metric, anomaly.usual))}",
-            f"Ответственный: {e(anomaly.manager_name)}",
+            owner,
             f"Что сделать: {e(step)}.",
         ]
     )

@@ -1,4 +1,5 @@
-"""Manager anomalies: an injected zero-activity day and an injected spike are flagged, ordinary days mostly not."""
+"""Anomalies on a small hand-made world: each injected kind is found with its numbers, a normal world
+flags nothing, later rows change nothing, and the asset writes every active subject once (checked)."""
 
 from __future__ import annotations
 
@@ -10,133 +11,251 @@ import pytest
 from dagster import materialize
 
 from assets.anomalies.assets import manager_anomalies
-from assets.anomalies.model import METRICS, score_day
+from assets.anomalies.checks import CHECKS, active_subjects, coverage_problems, explanation_problems
+from assets.anomalies.model import score_day
 from resources.warehouse import Warehouse
 
 AS_OF = date(2025, 10, 15)  # a Wednesday, not a holiday
-SILENT, SPIKY = 3, 5  # manager 3 does nothing that day; manager 5 makes 5× their calls
-MANAGERS = range(1, 13)
+MANAGERS = range(1, 11)
+SILENT, LOSER, SLOW, BIG, BURNT = 3, 4, 5, 6, 7  # the managers with an injected anomaly on AS_OF
+CHANNELS = {"DIRECT": "Яндекс.Директ", "VK": "VK Реклама", "WEB": "Сайт", "SEO": "SEO"}
+PRICEY, SILENT_CHANNEL, OVERSPENT = "DIRECT", "WEB", "VK"
+BURNOUT_DAYS = 12  # working days of the burnout before and including AS_OF
+OVERRUN_DAYS = 6
 
 
-def panel(seed: int = 3, through: date = AS_OF) -> pl.DataFrame:
-    """90 days of weekday activity for 12 managers of different productivity (rows as mart_manager_daily)."""
+def weekdays(through: date, n_days: int = 120) -> list[date]:
+    return [d for d in (through - timedelta(days=k) for k in range(n_days - 1, -1, -1)) if d.weekday() < 5]
+
+
+def managers(seed: int = 3, through: date = AS_OF) -> pl.DataFrame:
+    """120 days of weekday work for 10 managers of different sizes (mart_manager_daily's columns)."""
     rng = np.random.default_rng(seed)
     rows = []
     for m in MANAGERS:
-        pace = rng.uniform(0.5, 2.0)
-        for i in range(90):
-            d = through - timedelta(days=89 - i)
-            if d.weekday() >= 5:
-                continue
-            r = {
-                "day": d,
-                "manager_id": m,
-                "manager_name": f"Менеджер {m}",
-                "department_id": 1 + m % 3,
-                "leads_assigned": rng.poisson(5 * pace),
-                "deals_created": rng.poisson(2 * pace),
-                "won_count": rng.poisson(0.5 * pace),
-                "calls_out": rng.poisson(40 * pace),
-                "calls_in": rng.poisson(10 * pace),
-                "emails": rng.poisson(8 * pace),
-                "meetings": rng.poisson(1 * pace),
-                "tasks_done": rng.poisson(6 * pace),
-            }
-            r["won_rub"] = float(r["won_count"] * rng.lognormal(11, 0.5))
-            r["call_minutes"] = float(r["calls_out"] * 2 + r["calls_in"] * 3)
-            r["activities_total"] = r["calls_out"] + r["calls_in"] + r["emails"] + r["meetings"] + r["tasks_done"]
-            rows.append(r)
-    return pl.DataFrame(rows).select(["day", "manager_id", "manager_name", "department_id", *METRICS])
+        pace = 0.6 + 0.15 * m  # manager 10 works 3x as much as manager 1: big is not anomalous
+        for d in weekdays(through):
+            won = int(rng.poisson(0.6 * pace))
+            calls = int(rng.poisson(30 * pace))
+            rows.append(
+                {
+                    "day": d,
+                    "manager_id": m,
+                    "manager_name": f"Менеджер {m}",
+                    "calls_out": calls,
+                    "activities_total": calls + int(rng.poisson(12 * pace)),
+                    "lost_count": int(rng.poisson(1.0)),
+                    "median_response_minutes": float(rng.lognormal(np.log(25), 0.3)),
+                    "won_count": won,
+                    "won_rub": float(sum(rng.lognormal(np.log(150_000), 0.3) for _ in range(won))),
+                }
+            )
+    return pl.DataFrame(rows)
 
 
-def with_injections(frame: pl.DataFrame) -> pl.DataFrame:
-    """Manager SILENT has no row at all on AS_OF (no activity); SPIKY's outgoing calls ×5."""
+def channels(seed: int = 5, through: date = AS_OF) -> pl.DataFrame:
+    """The channels' days (mart_channel's columns): two billed ad channels, two organic ones."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for code, name in CHANNELS.items():
+        billed = code in ("DIRECT", "VK")
+        for d in weekdays(through):
+            leads = int(rng.poisson(15 if code != "SEO" else 6))
+            rows.append(
+                {
+                    "day": d,
+                    "channel": code,
+                    "channel_name": name,
+                    "spend_rub": float(leads * 900 * rng.uniform(0.85, 1.15) + 3000) if billed else None,
+                    "leads": leads,
+                    "won_count": int(rng.poisson(1.5)),
+                }
+            )
+    return pl.DataFrame(rows)
+
+
+def last_weekdays(n: int) -> list[date]:
+    return weekdays(AS_OF)[-n:]
+
+
+def inject(mgr: pl.DataFrame, chan: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """One anomaly of each kind on AS_OF (the burnout and the overrun over the days before it too)."""
     on_day = pl.col("day") == AS_OF
-    return frame.filter(~(on_day & (pl.col("manager_id") == SILENT))).with_columns(
-        pl.when(on_day & (pl.col("manager_id") == SPIKY))
-        .then(pl.col("calls_out") * 5)
-        .otherwise(pl.col("calls_out"))
-        .alias("calls_out")
+    mid = pl.col("manager_id")
+    silent = on_day & (mid == SILENT)  # the mart is dense: a silent day is a row of zeros
+    mgr = mgr.with_columns(
+        pl.when(silent).then(0).otherwise(pl.col(c)).alias(c) for c in ("calls_out", "activities_total", "lost_count")
+    ).with_columns(
+        pl.when(on_day & (mid == LOSER)).then(15).otherwise(pl.col("lost_count")).alias("lost_count"),
+        pl.when(on_day & (mid == SLOW))
+        .then(420.0)
+        .otherwise(pl.col("median_response_minutes"))
+        .alias("median_response_minutes"),
+        pl.when(on_day & (mid == BIG)).then(1).otherwise(pl.col("won_count")).alias("won_count"),
+        pl.when(on_day & (mid == BIG)).then(4_000_000.0).otherwise(pl.col("won_rub")).alias("won_rub"),
     )
+    burnt = pl.col("day").is_in(last_weekdays(BURNOUT_DAYS)) & (mid == BURNT)
+    mgr = mgr.with_columns(
+        pl.when(burnt).then((pl.col(c) * 0.3).round().cast(pl.Int64)).otherwise(pl.col(c)).alias(c)
+        for c in ("calls_out", "activities_total")
+    )
+    ch = pl.col("channel")
+    overrun = pl.col("day").is_in(last_weekdays(OVERRUN_DAYS)) & (ch == OVERSPENT)
+    chan = chan.with_columns(
+        pl.when(on_day & (ch == PRICEY))
+        .then(pl.col("spend_rub") * 3)
+        .when(overrun)
+        .then(pl.col("spend_rub") * 1.8)
+        .otherwise(pl.col("spend_rub"))
+        .alias("spend_rub"),
+        pl.when(on_day & (ch == SILENT_CHANNEL)).then(0).otherwise(pl.col("leads")).alias("leads"),
+    )
+    return mgr, chan
 
 
 @pytest.fixture(scope="module")
-def injected() -> pl.DataFrame:
-    return with_injections(panel())
+def world() -> tuple[pl.DataFrame, pl.DataFrame]:
+    return inject(managers(), channels())
 
 
-def test_injected_anomalies_are_flagged_with_their_reason(injected: pl.DataFrame) -> None:
-    out = score_day(injected, AS_OF)
-    assert out.height == len(MANAGERS)  # the silent manager is scored too: active lately
-    by_id = {r["manager_id"]: r for r in out.iter_rows(named=True)}
-
-    silent = by_id[SILENT]
-    assert silent["is_anomaly"]
-    assert silent["metric_value"] == 0.0 and silent["usual_value"] > 0
-    assert silent["manager_name"] == f"Менеджер {SILENT}"
-
-    spiky = by_id[SPIKY]
-    assert spiky["is_anomaly"]
-    assert spiky["top_metric"] == "calls_out"
-    calls = injected.filter(pl.col("manager_id") == SPIKY).sort("day")
-    assert spiky["metric_value"] == calls.filter(pl.col("day") == AS_OF)["calls_out"][0]
-    # usual = the manager's median over the window's working days (last 60 calendar days)
-    window = calls.filter(pl.col("day") > AS_OF - timedelta(days=60))["calls_out"]
-    assert spiky["usual_value"] == pytest.approx(float(np.median(window.to_numpy())))
-
-    others = out.filter(~pl.col("manager_id").is_in([SILENT, SPIKY]))
-    assert others["is_anomaly"].sum() <= 1
-    # the two injected days score above every ordinary manager that day
-    assert min(silent["score"], spiky["score"]) > others["score"].max()
+@pytest.fixture(scope="module")
+def scored(world: tuple[pl.DataFrame, pl.DataFrame]) -> dict[str, dict]:
+    out = score_day(world[0], AS_OF, world[1])
+    return {r["subject_id"]: r for r in out.iter_rows(named=True)}
 
 
-def test_ordinary_days_are_rarely_flagged() -> None:
-    clean = panel(seed=11)
-    flagged = scored = 0
-    for k in range(1, 15):
-        day = AS_OF - timedelta(days=k)
-        out = score_day(clean, day)
-        flagged += int(out["is_anomaly"].sum())
-        scored += out.height
-    assert scored == 10 * len(MANAGERS)  # 10 weekdays in the 14 days before AS_OF
-    assert flagged / scored <= 0.06
+def usual(frame: pl.DataFrame, key: str, subject: object, column: str, n: int = 40) -> float:
+    """The subject's median over its last `n` weekdays before AS_OF (computed here, by hand)."""
+    before = frame.filter((pl.col(key) == subject) & (pl.col("day") < AS_OF)).sort("day").tail(n)
+    return float(np.median(before[column].to_numpy()))
 
 
-def test_weekends_are_not_scored(injected: pl.DataFrame) -> None:
-    assert score_day(injected, date(2025, 10, 12)).is_empty()  # a Sunday
-    assert score_day(injected, date(2025, 11, 4)).is_empty()  # Unity Day, a Tuesday
+def test_every_active_subject_is_scored_once(scored: dict[str, dict]) -> None:
+    assert set(scored) == {str(m) for m in MANAGERS} | set(CHANNELS)
+    assert scored[str(SILENT)]["manager_name"] == f"Менеджер {SILENT}"  # silent today, active lately
+    assert scored["WEB"]["subject_type"] == "channel" and scored["WEB"]["manager_id"] is None
 
 
-def test_later_rows_change_nothing_and_scores_repeat(injected: pl.DataFrame) -> None:
-    later = panel(seed=99, through=AS_OF + timedelta(days=30)).filter(pl.col("day") > AS_OF)
-    a = score_day(injected, AS_OF)
-    b = score_day(pl.concat([injected, later.with_columns(pl.col("calls_out") * 100)]), AS_OF)
+def test_a_silent_day_is_found_with_its_usual_activity(world, scored) -> None:
+    row = scored[str(SILENT)]
+    assert row["is_anomaly"] and row["top_metric"] in ("activities_total", "calls_out")
+    assert row["metric_value"] == 0
+    assert row["usual_value"] == usual(world[0], "manager_id", SILENT, row["top_metric"])
+    assert row["deviation_pct"] == pytest.approx(-100.0)
+
+
+def test_a_lost_deal_spike_is_found(world, scored) -> None:
+    row = scored[str(LOSER)]
+    assert row["is_anomaly"] and row["top_metric"] == "lost_count"
+    assert row["metric_value"] == 15 and row["usual_value"] == usual(world[0], "manager_id", LOSER, "lost_count")
+
+
+def test_a_response_time_blow_out_is_found(world, scored) -> None:
+    row = scored[str(SLOW)]
+    assert row["is_anomaly"] and row["top_metric"] == "median_response_minutes"
+    assert row["metric_value"] == 420.0
+    want = usual(world[0], "manager_id", SLOW, "median_response_minutes")
+    assert row["usual_value"] == pytest.approx(want)
+    assert row["deviation_pct"] == pytest.approx(100 * (420 - want) / want)
+
+
+def test_a_huge_average_deal_is_found(world, scored) -> None:
+    row = scored[str(BIG)]
+    assert row["is_anomaly"] and row["top_metric"] == "avg_deal_rub"
+    assert row["metric_value"] == 4_000_000.0
+
+
+def test_a_burnout_is_found_as_a_sustained_drop(world, scored) -> None:
+    row = scored[str(BURNT)]
+    assert row["is_anomaly"] and row["window_days"] == 10
+    assert row["top_metric"] in ("activities_total", "calls_out")
+    recent = world[0].filter(pl.col("manager_id") == BURNT).sort("day").tail(10)[row["top_metric"]]
+    assert row["metric_value"] == pytest.approx(float(recent.mean()))
+
+
+def test_channel_anomalies_are_found(world, scored) -> None:
+    chan = world[1]
+    pricey = scored[PRICEY]
+    assert pricey["is_anomaly"] and pricey["top_metric"] in ("spend_rub", "cpl_rub") and pricey["window_days"] == 1
+    silent = scored[SILENT_CHANNEL]
+    assert silent["is_anomaly"] and silent["top_metric"] == "leads" and silent["metric_value"] == 0
+    assert silent["usual_value"] == usual(chan, "channel", SILENT_CHANNEL, "leads")
+    overrun = scored[OVERSPENT]
+    assert overrun["is_anomaly"] and overrun["top_metric"] == "spend_rub"
+    assert "spend_rub" in (overrun["drivers"] or "")
+
+
+def test_nobody_else_is_flagged(scored) -> None:
+    flagged = {k for k, r in scored.items() if r["is_anomaly"]}
+    assert flagged == {str(m) for m in (SILENT, LOSER, SLOW, BIG, BURNT)} | {PRICEY, SILENT_CHANNEL, OVERSPENT}
+
+
+def test_a_normal_world_has_quiet_days() -> None:
+    mgr, chan = managers(seed=11), channels(seed=12)
+    days = [AS_OF - timedelta(days=k) for k in range(20) if (AS_OF - timedelta(days=k)).weekday() < 5]
+    flagged = pl.concat([score_day(mgr, d, chan) for d in days]).filter(pl.col("is_anomaly"))
+    assert flagged.is_empty(), flagged.select("as_of_day", "subject_id", "top_metric", "metric_value", "usual_value")
+
+
+def test_weekends_and_holidays_are_not_scored(world) -> None:
+    assert score_day(world[0], date(2025, 10, 12), world[1]).is_empty()  # a Sunday
+    assert score_day(world[0], date(2025, 11, 4), world[1]).is_empty()  # Unity Day, a Tuesday
+
+
+def test_later_rows_change_nothing(world) -> None:
+    mgr, chan = world
+    later_m = managers(seed=99, through=AS_OF + timedelta(days=30)).filter(pl.col("day") > AS_OF)
+    later_c = channels(seed=98, through=AS_OF + timedelta(days=30)).filter(pl.col("day") > AS_OF)
+    a = score_day(mgr, AS_OF, chan)
+    b = score_day(
+        pl.concat([mgr, later_m.with_columns(pl.col("calls_out") * 100)], how="vertical_relaxed"),
+        AS_OF,
+        pl.concat([chan, later_c.with_columns(pl.col("leads") * 0)], how="vertical_relaxed"),
+    )
     assert a.equals(b)
 
 
-def test_asset_writes_the_days_scores_once(tmp_path, injected: pl.DataFrame) -> None:
+def test_asset_writes_each_subject_once_and_its_checks_pass(tmp_path, world) -> None:
+    mgr, chan = world
     warehouse = Warehouse(url=f"duckdb:///{tmp_path}/w.duckdb")
-    warehouse.replace_rows("marts", "mart_manager_daily", injected, where={})
+    warehouse.replace_rows("marts", "mart_manager_daily", mgr, where={})
+    warehouse.replace_rows("marts", "mart_channel", chan, where={})
     for _ in range(2):  # rerun replaces
-        result = materialize([manager_anomalies], partition_key=AS_OF.isoformat(), resources={"warehouse": warehouse})
+        result = materialize(
+            [manager_anomalies, *CHECKS], partition_key=AS_OF.isoformat(), resources={"warehouse": warehouse}
+        )
         assert result.success
-    rows = warehouse.query("select * from ml.manager_anomalies order by manager_id")
-    assert rows.height == len(MANAGERS)
-    meta = result.asset_materializations_for_node("manager_anomalies")[0].metadata
-    assert meta["dagster/row_count"].value == len(MANAGERS)
-    assert [c.name for c in meta["dagster/column_schema"].value.columns] == rows.columns
-    assert set(rows.columns) == {
-        "as_of_day",
-        "manager_id",
-        "manager_name",
-        "score",
-        "is_anomaly",
-        "top_metric",
-        "metric_value",
-        "usual_value",
-    }
-    flagged = set(rows.filter(pl.col("is_anomaly"))["manager_id"].to_list())
-    assert {SILENT, SPIKY} <= flagged
+    rows = warehouse.query("select * from ml.manager_anomalies").with_columns(pl.col("as_of_day").cast(pl.Date))
+    assert rows.height == len(MANAGERS) + len(CHANNELS)
+    assert {"metric_value", "usual_value", "top_metric", "manager_name", "deviation_pct", "drivers"} <= set(
+        rows.columns
+    )
+    flagged = set(rows.filter(pl.col("is_anomaly"))["subject_id"].to_list())
+    assert {str(SILENT), str(LOSER), PRICEY, SILENT_CHANNEL} <= flagged
+
+    events = pl.concat(
+        [
+            mgr.filter(pl.col("activities_total") > 0).select(
+                pl.lit("manager").alias("subject_type"), pl.col("manager_id").cast(pl.Utf8).alias("subject_id"), "day"
+            ),
+            chan.filter(pl.col("leads") > 0).select(
+                pl.lit("channel").alias("subject_type"), pl.col("channel").alias("subject_id"), "day"
+            ),
+        ]
+    )
+    active = active_subjects(events, [AS_OF])
+    assert coverage_problems(rows, active) == []
+    assert explanation_problems(rows) == []
+    # the check sees a subject nobody scored, and a flag without its numbers
+    missing = coverage_problems(rows.filter(pl.col("subject_id") != str(SLOW)), active)
+    assert missing == [f"{AS_OF} manager {SLOW}: 0 строк(и), ожидалась одна"]
+    broken = rows.with_columns(
+        pl.when(pl.col("subject_id") == PRICEY).then(None).otherwise(pl.col("usual_value")).alias("usual_value")
+    )
+    assert len(explanation_problems(broken)) == 1
+    # the asset's own checks ran with it and passed
+    checks = result.get_asset_check_evaluations()
+    assert checks and all(c.passed for c in checks)
     # a Sunday partition writes no rows and leaves the Wednesday alone
     assert materialize([manager_anomalies], partition_key="2025-10-12", resources={"warehouse": warehouse}).success
-    assert warehouse.query("select count(*) as n from ml.manager_anomalies")["n"][0] == len(MANAGERS)
+    assert warehouse.query("select count(*) as n from ml.manager_anomalies")["n"][0] == rows.height

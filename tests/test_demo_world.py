@@ -224,10 +224,35 @@ def test_few_sales_on_weekends(world_dir):
 
 def test_injected_anomalies_are_really_in_the_data(world_dir):
     truth = _csv(world_dir, "anomalies_truth.csv")
-    assert list(truth[0]) == ["day", "manager_id", "metric", "description"]
+    assert list(truth[0]) == [
+        "day",
+        "manager_id",
+        "metric",
+        "description",
+        "kind",
+        "subject_type",
+        "subject_id",
+        "event",
+    ]
     managers = _managers(world_dir)
-    assert {int(r["manager_id"]) for r in truth} <= managers
+    assert {int(r["manager_id"]) for r in truth if r["subject_type"] == "manager"} <= managers
     assert {r["metric"] for r in truth} >= {"activities_total", "lost_count", "won_rub"}
+    assert {r["kind"] for r in truth} == {
+        "zero_activity",
+        "burnout",
+        "lost_spike",
+        "big_win",
+        "response_blowout",
+        "cpa_spike",
+        "budget_overrun",
+        "no_leads",
+    }
+    leads_by = Counter((lead["SOURCE_ID"], lead["DATE_CREATE"][:10]) for lead in _entity(world_dir, "leads"))
+    for r in (r for r in truth if r["kind"] == "no_leads"):
+        day = date.fromisoformat(r["day"])
+        assert leads_by[(r["subject_id"], r["day"])] == 0
+        around = [leads_by[(r["subject_id"], (day + timedelta(k)).isoformat())] for k in (-14, -7, 7, 14)]
+        assert sum(around) / len(around) >= 1, "the channel brings leads on an ordinary day"
     acts_by = Counter((int(a["RESPONSIBLE_ID"]), a["CREATED"][:10]) for a in _entity(world_dir, "activities"))
     deals = _entity(world_dir, "deals")
     zero = [r for r in truth if r["description"].startswith("Ноль")]

@@ -193,12 +193,63 @@ def test_todays_anomaly_from_the_ground_truth_reaches_the_head_of_sales(pipeline
     resources = {k: defs.resources[k] for k in ("telegram", "warehouse")}
     with build_sensor_context(instance=pipeline["instance"], resources=resources) as ctx:
         sensor(ctx)
+        cursor = ctx.cursor
     alerts = tg.to("1001")
     names = dict(zip(flagged["m"].to_list(), flagged["manager_name"].to_list()))
     for manager in todays:
         assert any(names[manager] in m.visible_text for m in alerts), f"no alert names manager {manager}"
     assert not tg.rejected
     assert all("e2e-secret-token" not in m.text for m in tg.messages)
+    # exactly one alert, the injected one, with the numbers the world's own files give
+    assert len(todays) == 1 and len(alerts) == 1, [m.visible_text for m in alerts]
+    (manager,) = todays
+    text = alerts[0].visible_text
+    usual = _usual_activity(pipeline["world"], manager)
+    if "всего активностей" in text:
+        assert "Значение: 0, обычно " + _number(usual["activities_total"]) in text, text
+    else:
+        assert "исходящие звонки" in text, text
+        assert "Значение: 0, обычно " + _number(usual["calls_out"]) in text, text
+    # the sensor's next tick (with the cursor the daemon keeps) sends nothing more
+    with build_sensor_context(instance=pipeline["instance"], resources=resources, cursor=cursor) as ctx:
+        sensor(ctx)
+    assert len(tg.to("1001")) == 1
+
+
+def _number(value: float) -> str:
+    """As the alert prints a count: whole numbers plain, halves with one decimal."""
+    return f"{int(value)}" if float(value).is_integer() else f"{value:.1f}"
+
+
+def _usual_activity(world: Path, manager: str) -> dict[str, float]:
+    """The manager's median activities (every activity but an open task) and outgoing calls over the 40
+    working days before TODAY on which they worked within the last two weeks, from activities.json."""
+    import statistics
+
+    import holidays
+
+    acts = json.loads((world / "bitrix24" / "activities.json").read_text(encoding="utf-8"))
+    total: dict[str, int] = defaultdict(int)
+    calls: dict[str, int] = defaultdict(int)
+    for a in acts:
+        if a["RESPONSIBLE_ID"] != manager or (a["TYPE_ID"] == "3" and a["COMPLETED"] != "Y"):
+            continue
+        day = datetime.fromisoformat(a["CREATED"]).astimezone(MSK).date().isoformat()
+        total[day] += 1
+        calls[day] += a["TYPE_ID"] == "2" and a["DIRECTION"] == "2"
+    off = set(holidays.country_holidays("RU", years=[TODAY.year - 1, TODAY.year]))
+    worked = sorted(date.fromisoformat(d) for d, n in total.items() if n)
+    days = []
+    d = TODAY
+    while len(days) < 40:
+        d = date.fromordinal(d.toordinal() - 1)
+        recent = [w for w in worked if d.toordinal() - 14 < w.toordinal() <= d.toordinal()]
+        if d.weekday() < 5 and d not in off and recent:
+            days.append(d.isoformat())
+    return {
+        "activities_total": statistics.median(total[x] for x in days),
+        "calls_out": statistics.median(calls[x] for x in days),
+    }
 
 
 def test_the_built_site_opens_in_chromium_and_shows_the_months_plan(pipeline):

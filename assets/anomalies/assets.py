@@ -1,11 +1,13 @@
-"""Dagster asset: unusual manager-days, one partition per as-of day (ml.manager_anomalies).
+"""Dagster asset: unusual days of managers and channels, one partition per as-of day (ml.manager_anomalies).
 
-Thin: read the manager-day mart for the trailing window, hand it to the pure model, write that
-day's scores. Nothing after the as-of day is read, so a backfill scores history as it would have
-looked then. A backfill is one run (single-run policy) with one read of the mart.
+Thin: read the manager-day and channel marts for the history the model needs, hand them to the
+pure model, write each day's rows (every active manager and channel, flagged or not). Nothing after
+the as-of day is read, so a backfill scores history as it would have looked then. A backfill is one
+run (single-run policy) with one read of each mart. The table keeps its name for its readers (the
+insights, the alert sensor, the report); channel rows sit beside the managers' with subject_type.
 """
 
-from datetime import date, timedelta
+from datetime import date
 
 import polars as pl
 from dagster import (
@@ -16,7 +18,8 @@ from dagster import (
     asset,
 )
 
-from assets.anomalies.model import ACTIVE_LOOKBACK_DAYS, WINDOW_DAYS, score_day
+from assets.anomalies.kpis import history_start
+from assets.anomalies.model import HISTORY_NEEDED, score_days
 from assets.partitions import as_of_days, single_run_backfill
 from assets.table_metadata import as_of_table_metadata
 from resources.warehouse import Warehouse
@@ -24,45 +27,62 @@ from resources.warehouse import Warehouse
 SCHEMA, TABLE = "ml", "manager_anomalies"
 
 
+def read_marts(warehouse: Warehouse, days: list[date]) -> tuple[pl.DataFrame, pl.DataFrame | None]:
+    """mart_manager_daily and mart_channel (None before the channel mart exists) over the model's history."""
+    first_needed = history_start(days[0], HISTORY_NEEDED)
+    daily = warehouse.query(
+        "select * from marts.mart_manager_daily where day between ? and ? order by day, manager_id",
+        [first_needed, days[-1]],
+    )
+    channels = (
+        warehouse.query(
+            "select day, channel, channel_name, spend_rub, leads, won_count from marts.mart_channel "
+            "where day between ? and ?",
+            [first_needed, days[-1]],
+        )
+        if warehouse.table_exists("marts", "mart_channel")
+        else None
+    )
+    return daily, channels
+
+
 @asset(
     key=["manager_anomalies"],
     group_name="ml",
     partitions_def=as_of_days,
     backfill_policy=single_run_backfill,
-    deps=[AssetKey("mart_manager_daily")],
+    deps=[AssetKey("mart_manager_daily"), AssetKey("mart_channel")],
     kinds={"python"},
     description=(
-        "Per-manager anomaly scores for the as-of working day: Isolation Forest (pyod) over each "
-        "manager's deviation from their own trailing 60-day habits; flag, the metric that moved "
-        "most, its value and usual value. Weekends and holidays write no rows. Table ml.manager_anomalies."
+        "Unusual days of each active manager (activities, calls, lost deals, response time, average deal) and "
+        "channel (spend, leads, cost per lead), each KPI against the subject's own earlier working days (robust "
+        "z-score, one-day spikes and sustained drops); a severity threshold, so a quiet day flags nothing. One row "
+        "per subject and working day with the top KPI, its value, usual value, deviation and the other drivers. "
+        "Weekends and holidays write no rows. Table ml.manager_anomalies."
     ),
 )
 def manager_anomalies(context: AssetExecutionContext, warehouse: Warehouse) -> MaterializeResult:
     """Score each as-of day of the run and replace that day's rows."""
     days = sorted(date.fromisoformat(k) for k in context.partition_keys)
-    first_needed = days[0] - timedelta(days=WINDOW_DAYS + ACTIVE_LOOKBACK_DAYS)
-    daily = warehouse.query(
-        "select * from marts.mart_manager_daily where day between ? and ? order by day, manager_id",
-        [first_needed, days[-1]],
-    )
+    daily, channels = read_marts(warehouse, days)
+    scored = score_days(daily, channels, days)
     flagged_lines: list[str] = []
-    scored = flagged = 0
     for day in days:
-        frame = score_day(daily, day)
+        frame = scored.filter(pl.col("as_of_day") == day)
         warehouse.replace_rows(SCHEMA, TABLE, frame, where={"as_of_day": day})
         hits = frame.filter(pl.col("is_anomaly"))
-        scored += frame.height
-        flagged += hits.height
         for row in hits.iter_rows(named=True):
             flagged_lines.append(
                 f"- {day} {row['manager_name']}: {row['top_metric']} {row['metric_value']:g} "
-                f"(usual {row['usual_value']:g}), score {row['score']:.3f}"
+                f"(usual {row['usual_value']:g}), score {row['score']:.1f}"
             )
-        context.log.info(f"{day}: {frame.height} managers scored, {hits.height} flagged")
+        context.log.info(f"{day}: {frame.height} subjects scored, {hits.height} flagged")
+    flags = scored.filter(pl.col("is_anomaly"))
     return MaterializeResult(
         metadata={
-            "managers_scored": MetadataValue.int(scored),
-            "anomalies": MetadataValue.int(flagged),
+            "managers_scored": MetadataValue.int(scored.filter(pl.col("subject_type") == "manager").height),
+            "channels_scored": MetadataValue.int(scored.filter(pl.col("subject_type") == "channel").height),
+            "anomalies": MetadataValue.int(flags.height),
             "flagged": MetadataValue.md("\n".join(flagged_lines[-50:]) or "none"),
             "partitions_in_run": MetadataValue.int(len(days)),
             **as_of_table_metadata(warehouse, SCHEMA, TABLE, days),

@@ -1,47 +1,78 @@
-"""Unusual manager-days: Isolation Forest over each manager's deviation from their own habits.
+"""Unusual days of a manager or a channel: each KPI against the subject's own recent history.
 
-Pure functions, no Dagster, no database. A manager who always makes 80 calls is not an anomaly;
-the same manager making 3 is. So each manager-day's KPI vector is first turned into deviations
-from that manager's own median over the trailing window (log scale for counts and money, so a
-big deal does not drown everything), the deviations are standardised across the panel, and
-pyod's IForest, fitted on the window's working days, scores the as-of day. The flag is the
-fitted model's own threshold (its `contamination` quantile of training scores); the reason given
-is the metric that moved most, with its value and the manager's usual (median) value.
+Pure functions, no Dagster, no database. A manager who always makes 80 calls is not anomalous for
+being big; the same manager making 3 is. So each KPI of each subject is compared with that
+subject's own earlier working days only (no look-ahead): the median of the last `HISTORY_DAYS`
+observed days is the usual value and their interquartile spread (÷ 1.349, the normal's σ) the
+scale, on a log scale for counts and money so that a day of 0 against a usual 12 is as loud as a
+day of 36. The signed distance in those σ is the KPI's severity; a one-day spike or drop is the
+day's value, a sustained drop (the burnout month) the mean of the last `window` working days
+against earlier windows that do not overlap it.
 
-A manager with no row on a working day had no activity that day: the panel is made dense (zeros)
-for every manager who was active recently, which is how "zero activity" becomes visible at all.
-Weekends and Russian public holidays are neither trained on nor scored.
+A KPI flags its subject when its severity passes `Z_THRESHOLD` in the direction that hurts and the
+change is material (`min_change` of the usual value, `min_abs` in its own units): a quiet day has no
+anomaly at all, instead of the top 2 % of every day. This plain robust z-score beat pyod's
+Isolation Forest and ECOD fed the same deviations on the demo world's ground truth
+(benchmarks/anomaly_quality.py, benchmarks/RESULTS.md): a forest scores how isolated a day is among
+all days, which is not how wrong one KPI is for one subject.
 """
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from dataclasses import dataclass
+from datetime import date
 
-import numpy as np
 import polars as pl
 
-METRICS = [
-    "leads_assigned",
-    "deals_created",
-    "won_count",
-    "won_rub",
-    "calls_out",
-    "calls_in",
-    "call_minutes",
-    "emails",
-    "meetings",
-    "tasks_done",
-    "activities_total",
-]
-WINDOW_DAYS = 60  # calendar days of history the model is fitted on (incl. the as-of day)
-MIN_TRAIN_VECTORS = 40  # fewer manager-days than this: too little to call anything unusual
-CONTAMINATION = 0.02  # share of training manager-days the threshold treats as anomalous
-ACTIVE_LOOKBACK_DAYS = 14  # a manager with no activity for this long has left / is on leave
-RANDOM_STATE = 0
+from assets.anomalies.kpis import channel_panel, history_start, is_working_day, manager_panel
 
-SCHEMA = pl.Schema(
+HISTORY_DAYS = 40  # working days of the subject's own history that make its usual value
+MIN_HISTORY = 15  # fewer observed days than this: too little to call anything unusual
+Z_THRESHOLD = 4.0  # severity (robust σ from the usual) from which a KPI flags its subject
+DRIVER_Z = 3.0  # other KPIs this far off are named beside the top one
+IQR_TO_SIGMA = 1.349
+RECENT_DAYS = 3  # a sustained drop flags while the mean of the last days is still down (today alone is noisy)
+TEAM_OFF_SHARE = 0.5  # the team's median activity below this share of its usual: a day off the calendar
+# did not know (a corporate holiday, a transferred day); nobody is flagged for it
+
+
+@dataclass(frozen=True)
+class Kpi:
+    """One KPI as the model reads it: which way hurts, its scale, its window, what counts as material."""
+
+    subject_type: str  # manager | channel
+    column: str  # the panel's column (and the metric name written out)
+    direction: str  # up | down | both
+    log: bool  # compare on log1p (counts, money, minutes)
+    window: int = 1  # working days averaged: 1 = the day itself; more = a sustained change
+    min_change: float = 0.5  # share of the usual value the change must reach
+    min_abs: float = 1.0  # and at least this much in the KPI's own units
+    floor: float = 0.1  # smallest scale (σ on the compared scale), so a never-moving KPI is not infinitely touchy
+    z_min: float | None = None  # its own severity threshold instead of Z_THRESHOLD (a rare, sparse KPI)
+    peers: bool = False  # compare the subject with its peers' median that day: a dip of everyone
+    # (the first January weeks, a corporate day off) is the calendar, not one person's anomaly
+
+
+KPIS: tuple[Kpi, ...] = (
+    Kpi("manager", "activities_total", "down", True, min_change=0.9, min_abs=5, peers=True),
+    Kpi("manager", "activities_total", "down", True, window=10, min_change=0.35, min_abs=3, floor=0.05, peers=True),
+    Kpi("manager", "calls_out", "down", True, min_change=0.9, min_abs=8, peers=True),
+    Kpi("manager", "lost_count", "up", False, min_change=1.5, min_abs=8, floor=1.0),
+    Kpi("manager", "median_response_minutes", "up", True, min_change=2.0, min_abs=120, floor=0.3, peers=True),
+    # a manager's deals vary too widely for a z to mean much: a won deal at least 13 times their usual
+    # average deal is news on its own
+    Kpi("manager", "avg_deal_rub", "up", True, min_change=12.0, min_abs=1, floor=0.3, z_min=0.0),
+    Kpi("channel", "leads", "down", True, min_change=0.9, min_abs=6, peers=True),
+    Kpi("channel", "spend_rub", "up", True, min_change=0.8, min_abs=1),
+    Kpi("channel", "spend_rub", "up", True, window=8, min_change=0.4, min_abs=1, floor=0.05),
+    Kpi("channel", "cpl_rub", "up", True, min_change=1.0, min_abs=1, floor=0.15),
+)
+SUBJECT_TYPES = ("manager", "channel")
+OUT_SCHEMA = pl.Schema(
     {
         "as_of_day": pl.Date,
+        "subject_type": pl.Utf8,
+        "subject_id": pl.Utf8,
         "manager_id": pl.Int64,
         "manager_name": pl.Utf8,
         "score": pl.Float64,
@@ -49,135 +80,171 @@ SCHEMA = pl.Schema(
         "top_metric": pl.Utf8,
         "metric_value": pl.Float64,
         "usual_value": pl.Float64,
+        "deviation_pct": pl.Float64,
+        "window_days": pl.Int64,
+        "drivers": pl.Utf8,
     }
 )
+HISTORY_NEEDED = HISTORY_DAYS + max(k.window for k in KPIS) + MIN_HISTORY  # working days read before a day
 
 
 def empty_result() -> pl.DataFrame:
     """The table's frame with no rows (typed, so the table still gets its columns)."""
-    return pl.DataFrame(schema=SCHEMA)
+    return pl.DataFrame(schema=OUT_SCHEMA)
 
 
-def ru_holidays(years: list[int]) -> set[date]:
-    """Russian public holidays and transferred days off (python-holidays, offline)."""
-    try:
-        import holidays
+def kpi_scores(panel: pl.DataFrame, kpi: Kpi) -> pl.DataFrame:
+    """Every subject-day's severity for one KPI: day, subject_id, value, usual, z, severity, material.
 
-        return set(holidays.country_holidays("RU", years=years).keys())
-    except Exception:  # pragma: no cover
-        return set()
-
-
-def is_working_day(day: date, holidays_set: set[date] | None = None) -> bool:
-    """Monday to Friday and not a Russian public holiday."""
-    hol = holidays_set if holidays_set is not None else ru_holidays([day.year])
-    return day.weekday() < 5 and day not in hol
-
-
-def dense_panel(daily: pl.DataFrame, as_of_day: date, window_days: int = WINDOW_DAYS) -> pl.DataFrame:
-    """Working-day × manager panel over the window ending `as_of_day`, missing manager-days as zeros.
-
-    A manager enters the panel from their first row in the window and stays in it only while active
-    (a row within the last `ACTIVE_LOOKBACK_DAYS` before the day): a zero day for an active manager
-    is data; a zero month for someone who left is not.
-    """
-    start = as_of_day - timedelta(days=window_days - 1)
-    rows = daily.filter((pl.col("day") >= start) & (pl.col("day") <= as_of_day)).with_columns(
-        pl.col("day").cast(pl.Date),
-        pl.col("manager_id").cast(pl.Int64),
-        *[pl.col(m).cast(pl.Float64).fill_null(0.0) for m in METRICS],
+    Rows: the subject's observed days of that KPI (nulls, e.g. no lead so no response time, skip).
+    The history of day t are the values (window means) that end before t's window begins."""
+    w = kpi.window
+    x = pl.col(kpi.column)
+    f = (
+        panel.select("day", "subject_id", kpi.column)
+        .drop_nulls(kpi.column)
+        .sort("subject_id", "day")
+        .with_columns((x.rolling_mean(w, min_samples=w) if w > 1 else x).over("subject_id").alias("value"))
+        .drop_nulls("value")
     )
-    if rows.is_empty():
-        return rows.select(["day", "manager_id", "manager_name", *METRICS]).clear()
-    hol = ru_holidays(sorted({start.year, as_of_day.year}))
-    days = [d for d in pl.date_range(start, as_of_day, "1d", eager=True).to_list() if is_working_day(d, hol)]
-    names = rows.sort("day").group_by("manager_id").agg(pl.col("manager_name").last())
-    seen = rows.select("manager_id", "day").unique()
-    grid = pl.DataFrame({"day": days}, schema={"day": pl.Date}).join(names, how="cross")
-    # keep manager-days where the manager had some row within the lookback before (or on) that day
-    recent = (
-        grid.join(seen.rename({"day": "seen_day"}), on="manager_id", how="inner")
-        .filter(
-            (pl.col("seen_day") <= pl.col("day"))
-            & (pl.col("seen_day") > pl.col("day") - pl.duration(days=ACTIVE_LOOKBACK_DAYS))
+    v = pl.col("value")
+    t = v.clip(0, None).log1p() if kpi.log else v
+    f = f.with_columns((t - t.median().over("day") if kpi.peers else t).alias("t")).with_columns(
+        pl.col("t").shift(w).over("subject_id").alias("t_past"),
+        v.shift(w).over("subject_id").alias("v_past"),
+    )
+    past, past_raw = pl.col("t_past"), pl.col("v_past")
+    f = f.with_columns(
+        past.rolling_median(HISTORY_DAYS, min_samples=MIN_HISTORY).over("subject_id").alias("center"),
+        (
+            past.rolling_quantile(0.75, window_size=HISTORY_DAYS, min_samples=MIN_HISTORY)
+            - past.rolling_quantile(0.25, window_size=HISTORY_DAYS, min_samples=MIN_HISTORY)
         )
-        .select("day", "manager_id")
-        .unique()
+        .over("subject_id")
+        .alias("iqr"),
+        past_raw.rolling_median(HISTORY_DAYS, min_samples=MIN_HISTORY).over("subject_id").alias("usual"),
+    ).drop_nulls("center")
+    if kpi.window > 1:  # a sustained change is still going on today (the window's tail is not news)
+        recent = x.rolling_mean(RECENT_DAYS if kpi.direction == "down" else 1, min_samples=1).over("subject_id")
+        f = f.join(
+            panel.sort("subject_id", "day").select("day", "subject_id", recent.alias("recent")),
+            on=["day", "subject_id"],
+            how="left",
+        )
+    else:
+        f = f.with_columns(v.alias("recent"))
+    scale = pl.max_horizontal(pl.col("iqr") / IQR_TO_SIGMA, pl.lit(kpi.floor))
+    z = (pl.col("t") - pl.col("center")) / scale
+    severity = {"up": z, "down": -z, "both": z.abs()}[kpi.direction]
+    change = (v - pl.col("usual")).abs()
+    recent_change = (pl.col("recent") - pl.col("usual")).abs()
+    hurts = {"up": v > pl.col("usual"), "down": v < pl.col("usual"), "both": pl.lit(True)}[kpi.direction]
+    material = (
+        hurts
+        & (change >= kpi.min_abs)
+        & (change >= kpi.min_change * pl.col("usual").abs())
+        & (recent_change >= kpi.min_change * pl.col("usual").abs())
     )
-    grid = grid.join(recent, on=["day", "manager_id"], how="semi")
-    return (
-        grid.join(rows.select(["day", "manager_id", *METRICS]), on=["day", "manager_id"], how="left")
-        .with_columns([pl.col(m).fill_null(0.0) for m in METRICS])
-        .sort(["day", "manager_id"])
+    return f.select(
+        "day",
+        "subject_id",
+        pl.lit(kpi.column).alias("metric"),
+        pl.lit(kpi.window, dtype=pl.Int64).alias("window_days"),
+        pl.lit(Z_THRESHOLD if kpi.z_min is None else kpi.z_min).alias("z_min"),
+        "value",
+        "usual",
+        z.alias("z"),
+        severity.alias("severity"),
+        material.fill_null(False).alias("material"),
     )
 
 
-def deviations(panel: pl.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-    """Each manager-day as deviations from the manager's own median (log1p scale), and the medians.
-
-    Scale: the manager's own spread, floored at half the panel's spread of that metric, so a
-    metric a manager never touches (spread 0) does not turn one event into infinity.
-    """
-    raw = panel.select(METRICS).to_numpy().astype(float)
-    logged = np.log1p(np.clip(raw, 0.0, None))
-    ids = panel["manager_id"].to_numpy()
-    panel_std = logged.std(axis=0)
-    floor = np.maximum(0.5 * panel_std, 1e-6)
-    z = np.zeros_like(logged)
-    usual = np.zeros_like(raw)
-    for manager in np.unique(ids):
-        mask = ids == manager
-        center = np.median(logged[mask], axis=0)
-        scale = np.maximum(logged[mask].std(axis=0), floor)
-        z[mask] = (logged[mask] - center) / scale
-        usual[mask] = np.median(raw[mask], axis=0)
-    return z, usual
-
-
-def score_day(daily: pl.DataFrame, as_of_day: date, *, window_days: int = WINDOW_DAYS) -> pl.DataFrame:
-    """Score each active manager on `as_of_day` (rows: SCHEMA); empty on non-working days.
-
-    `daily` has the columns of marts.mart_manager_daily; rows after `as_of_day` are ignored.
-    """
-    from pyod.models.iforest import IForest
-    from sklearn.preprocessing import StandardScaler
-
-    if not is_working_day(as_of_day):
+def score_panel(panel: pl.DataFrame, subject_type: str, days: list[date] | None = None) -> pl.DataFrame:
+    """One row per subject and working day of the panel (or of `days`): the most severe KPI, flagged
+    when it passes the threshold and is material; the other KPIs past `DRIVER_Z` as drivers."""
+    kpis = [k for k in KPIS if k.subject_type == subject_type]
+    if panel.is_empty():
         return empty_result()
-    panel = dense_panel(daily, as_of_day, window_days)
-    today = panel["day"] == as_of_day
-    if panel.height < MIN_TRAIN_VECTORS or not today.any():
+    scored = pl.concat([kpi_scores(panel, k) for k in kpis], how="vertical_relaxed")
+    if days is not None:
+        scored = scored.filter(pl.col("day").is_in(days))
+        panel = panel.filter(pl.col("day").is_in(days))
+    scored = scored.with_columns(
+        ((pl.col("severity") >= pl.col("z_min")) & pl.col("material")).alias("flag"),
+        pl.when(pl.col("window_days") > 1)
+        .then(pl.format("{} ({} дн.) {}σ", "metric", "window_days", pl.col("z").round(1)))
+        .otherwise(pl.format("{} {}σ", "metric", pl.col("z").round(1)))
+        .alias("driver"),
+    )
+    # the top KPI: a flagged one first, then the most severe
+    top = (
+        scored.sort(["flag", "severity"], descending=[True, True])
+        .group_by("day", "subject_id", maintain_order=True)
+        .first()
+    )
+    drivers = (
+        scored.filter(pl.col("severity") >= DRIVER_Z)
+        .sort("severity", descending=True)
+        .group_by("day", "subject_id")
+        .agg(pl.col("driver").str.join(", ").alias("drivers"))
+    )
+    names = panel.select("day", "subject_id", "subject_name")
+    out = (
+        names.join(top, on=["day", "subject_id"], how="left")
+        .join(drivers, on=["day", "subject_id"], how="left")
+        .select(
+            pl.col("day").alias("as_of_day"),
+            pl.lit(subject_type).alias("subject_type"),
+            "subject_id",
+            (pl.col("subject_id").cast(pl.Int64, strict=False) if subject_type == "manager" else pl.lit(None))
+            .cast(pl.Int64)
+            .alias("manager_id"),
+            pl.col("subject_name").alias("manager_name"),
+            pl.col("severity").alias("score"),
+            pl.col("flag").fill_null(False).alias("is_anomaly"),
+            pl.col("metric").alias("top_metric"),
+            pl.col("value").alias("metric_value"),
+            pl.col("usual").alias("usual_value"),
+            (100 * (pl.col("value") - pl.col("usual")) / pl.when(pl.col("usual") != 0).then(pl.col("usual"))).alias(
+                "deviation_pct"
+            ),
+            "window_days",
+            "drivers",
+        )
+    )
+    return out.select(list(OUT_SCHEMA)).cast(OUT_SCHEMA)
+
+
+def team_off_days(managers: pl.DataFrame) -> list[date]:
+    """Working days on which the team's median activity fell below `TEAM_OFF_SHARE` of its median over
+    the days before: the company did not work, whatever the calendar said."""
+    if managers.is_empty():
+        return []
+    team = managers.group_by("day").agg(pl.col("activities_total").median().alias("team")).sort("day")
+    usual = pl.col("team").shift(1).rolling_median(HISTORY_DAYS // 2, min_samples=5)
+    off = team.filter(pl.col("team") < TEAM_OFF_SHARE * usual)
+    return off["day"].to_list()
+
+
+def score_days(daily: pl.DataFrame, channel_days: pl.DataFrame | None, days: list[date]) -> pl.DataFrame:
+    """Every active manager and channel scored on each working day of `days` (OUT_SCHEMA rows).
+
+    `daily` has the columns of marts.mart_manager_daily, `channel_days` those of marts.mart_channel;
+    rows after the last of `days` are ignored, and each day only reads the days before it."""
+    days = sorted(d for d in days if is_working_day(d))
+    if not days:
         return empty_result()
-    z, usual = deviations(panel)
-    # plus the largest single deviation: one metric far off (a spike) isolates in few splits
-    features = np.column_stack([z, np.abs(z).max(axis=1)])
-    x = StandardScaler().fit_transform(features)
-    model = IForest(n_estimators=200, contamination=CONTAMINATION, random_state=RANDOM_STATE, n_jobs=1).fit(x)
-    mask = today.to_numpy()
-    scores = model.decision_function(x[mask])
-    flags = scores > model.threshold_
-    top = np.abs(z[mask]).argmax(axis=1)
-    raw_today = panel.filter(today).select(METRICS).to_numpy().astype(float)
-    names = (
-        daily.filter(pl.col("day") <= as_of_day)
-        .sort("day")
-        .group_by(pl.col("manager_id").cast(pl.Int64))
-        .agg(pl.col("manager_name").last())
-    )
-    out = pl.DataFrame(
-        {
-            "as_of_day": [as_of_day] * int(mask.sum()),
-            "manager_id": panel.filter(today)["manager_id"],
-            "score": scores.astype(float),
-            "is_anomaly": flags,
-            "top_metric": [METRICS[i] for i in top],
-            "metric_value": raw_today[np.arange(len(top)), top],
-            "usual_value": usual[mask][np.arange(len(top)), top],
-        },
-    )
-    return (
-        out.join(names, on="manager_id", how="left")
-        .select(list(SCHEMA))
-        .cast(SCHEMA)
-        .sort(["is_anomaly", "score"], descending=[True, True])
-    )
+    start, end = history_start(days[0], HISTORY_NEEDED), days[-1]
+    managers = manager_panel(daily, start, end)
+    frames = [score_panel(managers, "manager", days)]
+    if channel_days is not None and not channel_days.is_empty():
+        frames.append(score_panel(channel_panel(channel_days, start, end), "channel", days))
+    out = pl.concat(frames, how="vertical_relaxed")
+    off = team_off_days(managers)
+    out = out.with_columns((pl.col("is_anomaly") & ~pl.col("as_of_day").is_in(off)).alias("is_anomaly"))
+    return out.sort(["as_of_day", "is_anomaly", "score"], descending=[False, True, True], nulls_last=True)
+
+
+def score_day(daily: pl.DataFrame, as_of_day: date, channel_days: pl.DataFrame | None = None) -> pl.DataFrame:
+    """`score_days` for one day (empty on weekends and holidays)."""
+    return score_days(daily, channel_days, [as_of_day])

@@ -45,14 +45,16 @@ class LaggingManager(BaseModel):
 
 
 class AnomalyFact(BaseModel):
-    """One flagged manager-day from the anomaly model."""
+    """One flagged day of a manager or a channel from the anomaly model."""
 
-    manager_id: str
-    manager_name: str
+    manager_id: str = Field(description="the subject's id: a manager's id, or a channel's code")
+    manager_name: str = Field(description="who owns it: the manager, or the channel's name")
     metric: str
     value: float | None
     usual: float | None
     score: float | None = None
+    subject_type: str = "manager"
+    window_days: int = 1
 
 
 class ForgottenDeal(BaseModel):
@@ -136,12 +138,14 @@ def anomalies_of_day(day: date, anomalies: pl.DataFrame) -> list[AnomalyFact]:
     )
     return [
         AnomalyFact(
-            manager_id=str(row["manager_id"]),
-            manager_name=str(row.get("manager_name") or row["manager_id"]),
+            manager_id=str(row.get("subject_id") or row["manager_id"]),
+            manager_name=str(row.get("manager_name") or row.get("subject_id") or row["manager_id"]),
             metric=str(row.get("top_metric") or ""),
             value=_num(row.get("metric_value")),
             usual=_num(row.get("usual_value")),
             score=_num(row.get("score")),
+            subject_type=str(row.get("subject_type") or "manager"),
+            window_days=int(row.get("window_days") or 1),
         )
         for row in flagged.iter_rows(named=True)
     ]

@@ -30,6 +30,13 @@ METRIC_LABELS: dict[str, str] = {
     "meetings": "встречи",
     "tasks_done": "выполнено задач",
     "activities_total": "всего активностей",
+    "lost_count": "проиграно сделок",
+    "median_response_minutes": "время реакции на новые лиды и сделки, мин",
+    "avg_deal_rub": "средний чек",
+    "spend_rub": "расход на рекламу",
+    "leads": "лидов из канала",
+    "cpl_rub": "стоимость лида",
+    "cpa_rub": "стоимость сделки",
 }
 
 # One next step per metric (docs/KPI.md: an alert names one next step).
@@ -45,6 +52,13 @@ NEXT_STEPS: dict[str, str] = {
     "meetings": "проверьте календарь встреч менеджера на неделю",
     "tasks_done": "проверьте просроченные задачи менеджера",
     "activities_total": "узнайте у менеджера, что мешает работе, и проверьте его загрузку",
+    "lost_count": "разберите с менеджером закрытые сегодня сделки и их причины отказа",
+    "median_response_minutes": "проверьте, кто обрабатывает новые лиды менеджера, и перераспределите их",
+    "avg_deal_rub": "проверьте крупную сделку: сумму, оплату и документы",
+    "spend_rub": "сверьте расход канала с бюджетом месяца и остановите лишние кампании",
+    "leads": "проверьте формы и рекламные кампании канала: лиды перестали поступать",
+    "cpl_rub": "проверьте ставки и кампании канала: лиды подорожали",
+    "cpa_rub": "проверьте ставки и кампании канала: сделки подорожали",
 }
 DEFAULT_NEXT_STEP = "обсудите с менеджером причину отклонения сегодня"
 
@@ -89,12 +103,16 @@ def format_value(metric: str, value: float | None) -> str:
     return f"{value:.1f}"
 
 
+def anomaly_label(a: AnomalyFact) -> str:
+    """The metric's label, with the window when it is a sustained change ('… в среднем за 10 раб. дней')."""
+    label = metric_label(a.metric)
+    return f"{label} в среднем за {a.window_days} раб. дней" if a.window_days > 1 else label
+
+
 def anomaly_sentence(a: AnomalyFact) -> str:
-    """'Иванов И.: исходящие звонки 3 (обычно 35)'."""
-    return (
-        f"{a.manager_name}: {metric_label(a.metric)} {format_value(a.metric, a.value)} "
-        f"(обычно {format_value(a.metric, a.usual)})"
-    )
+    """'Иванов И.: исходящие звонки 3 (обычно 35)'; a channel reads 'канал Яндекс.Директ: …'."""
+    who = f"канал {a.manager_name}" if a.subject_type == "channel" else a.manager_name
+    return f"{who}: {anomaly_label(a)} {format_value(a.metric, a.value)} (обычно {format_value(a.metric, a.usual)})"
 
 
 class FactItem(BaseModel):

@@ -11,6 +11,7 @@ from typing import Any
 
 from demo.world.base import DAY, rng_for
 from demo.world.calendar import Calendar
+from demo.world.channel_events import truth_row
 from demo.world.org import Manager, Org
 from demo.world.sizes import SizeSpec
 
@@ -36,12 +37,15 @@ class Absences:
             self.absent.add((m.uid, i))
             taken_days.add(i)
             self.truth.append(
-                {
-                    "day": cal.day_str[i],
-                    "manager_id": m.uid,
-                    "metric": "activities_total",
-                    "description": "Ноль активностей за рабочий день (звонки, письма, встречи, задачи)",
-                }
+                truth_row(
+                    cal.day_str[i],
+                    "zero_activity",
+                    "activities_total",
+                    "manager",
+                    str(m.uid),
+                    f"zero_activity:{m.uid}:{cal.day_str[i]}",
+                    "Ноль активностей за рабочий день (звонки, письма, встречи, задачи)",
+                )
             )
         # The morning alert needs something real to report: one manager is silent on the world's
         # last working day, so the demo's "today" always carries a known anomaly.
@@ -51,25 +55,33 @@ class Absences:
         self.absent.add((silent.uid, last))
         taken_days.add(last)
         self.truth.append(
-            {
-                "day": cal.day_str[last],
-                "manager_id": silent.uid,
-                "metric": "activities_total",
-                "description": "Ноль активностей в последний рабочий день (утренний алерт)",
-            }
+            truth_row(
+                cal.day_str[last],
+                "zero_activity",
+                "activities_total",
+                "manager",
+                str(silent.uid),
+                f"zero_activity:{silent.uid}:{cal.day_str[last]}",
+                "Ноль активностей в последний рабочий день (утренний алерт)",
+            )
         )
         # days already carrying an anomaly: the deal anomalies pick other days, so each stays readable
         self.anomaly_days = taken_days
-        for i in range(cal.start_i, cal.today_i + 1):
-            if cal.working[i] and cal.month_of[i] == org.burnout_month:
-                self.truth.append(
-                    {
-                        "day": cal.day_str[i],
-                        "manager_id": burn.uid,
-                        "metric": "activities_total",
-                        "description": "Выгорание: активность упала примерно на 70% после трёх сильных месяцев",
-                    }
+        burn_days = [
+            i for i in range(cal.start_i, cal.today_i + 1) if cal.working[i] and cal.month_of[i] == org.burnout_month
+        ]
+        for i in burn_days:
+            self.truth.append(
+                truth_row(
+                    cal.day_str[i],
+                    "burnout",
+                    "activities_total",
+                    "manager",
+                    str(burn.uid),
+                    f"burnout:{burn.uid}:{cal.day_str[burn_days[0]]}",
+                    "Выгорание: активность упала примерно на 70% после трёх сильных месяцев",
                 )
+            )
 
     def off(self, m: Manager, i: int) -> bool:
         """Whether manager m is absent on day index i."""

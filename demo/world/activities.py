@@ -14,6 +14,7 @@ from demo.world.deals import Book
 from demo.world.org import Manager
 from demo.world.sizes import SizeSpec
 
+FIRST_CALL_SLOW_H = (5.0, 9.0)  # hours a blow-out day's new leads wait for their first call
 # (created, kind, direction, duration, completed, deadline, updated, subject, manager uid, owner item)
 Activity = tuple
 
@@ -33,6 +34,7 @@ def generate_activities(seed: int, spec: SizeSpec, book: Book) -> list[Activity]
                 items[heir].append((t, end, owner_type, r))
             else:
                 items[r["mgr"]].append((r["create"], end, owner_type, r))
+    slow = book.events.slow_reply
     for m in org.mgrs:
         rng = rng_for(seed, f"acts-{m.uid}")
         its = sorted(items[m.uid], key=lambda x: (x[0], x[2], x[3]["create"]))
@@ -69,10 +71,37 @@ def generate_activities(seed: int, spec: SizeSpec, book: Book) -> list[Activity]
                         continue
                     # the owner: an open lead or deal of the manager at that moment, else a company
                     pool = leads_open if (leads_open and (not deals_open or rng.random() < 0.3)) else deals_open
-                    cands = [x for x in pool[-40:] if x[0] <= t <= x[1]] if pool else []
+                    cands = [x for x in pool[-40:] if x[0] <= t <= x[1] and not _waiting(x, t, m, slow)] if pool else []
                     owner = rng.choice(cands) if cands else None
                     acts.append(_activity(book, rng, m, kind, t, owner))
+        acts.extend(
+            _first_calls(seed, book, m, [x for x in its if x[3]["mgr"] == m.uid and x[0] == x[3]["create"]], slow)
+        )
     return acts
+
+
+def _waiting(item: tuple, t: int, m: Manager, slow: set[tuple[int, int]]) -> bool:
+    """A lead or deal of a blow-out day that nobody touches before its late first call."""
+    return (m.uid, item[0] // DAY) in slow and t - item[0] < FIRST_CALL_SLOW_H[0] * 3600
+
+
+def _first_calls(seed: int, book: Book, m: Manager, items: list[tuple], slow: set[tuple[int, int]]) -> list[Activity]:
+    """The call a new lead or deal gets first: about twenty minutes after it appears on a working day
+    (the next working day otherwise); hours late on the manager's response blow-out days."""
+    rng = rng_for(seed, f"first-call-{m.uid}")
+    cal = book.cal
+    out = []
+    for item in items:
+        create = item[0]
+        if (m.uid, create // DAY) in slow:
+            delay = int(rng.uniform(*FIRST_CALL_SLOW_H) * 3600)
+        else:
+            delay = int(60 * rng.lognormvariate(3.0, 0.6))
+        t = book.absences.work_moment(rng, m, create + delay)
+        if t < cal.start_sec or t > cal.end_sec or t > item[1] or not m.employed(t // DAY):
+            continue
+        out.append(_activity(book, rng, m, "call_out", t, item))
+    return out
 
 
 def _activity(book: Book, rng: random.Random, m: Manager, kind: str, t: int, owner: tuple | None) -> Activity:

@@ -7,6 +7,7 @@ the ground truth beside the zero-activity days (demo.world.absences).
 from __future__ import annotations
 
 from demo.world.base import DAY, rng_for
+from demo.world.channel_events import truth_row
 from demo.world.deals import Book
 from demo.world.sizes import SizeSpec
 
@@ -51,12 +52,15 @@ def inject_deal_anomalies(seed: int, spec: SizeSpec, book: Book) -> None:
         absences.anomaly_days.add(i)
         done += 1
         absences.truth.append(
-            {
-                "day": cal.day_str[i],
-                "manager_id": m.uid,
-                "metric": "lost_count",
-                "description": f"Всплеск проигранных сделок: {len(victims)} закрыты как «Неактуально» за день",
-            }
+            truth_row(
+                cal.day_str[i],
+                "lost_spike",
+                "lost_count",
+                "manager",
+                str(m.uid),
+                f"lost_spike:{m.uid}:{cal.day_str[i]}",
+                f"Всплеск проигранных сделок: {len(victims)} закрыты как «Неактуально» за день",
+            )
         )
     done = 0
     tries = 0
@@ -78,12 +82,13 @@ def inject_deal_anomalies(seed: int, spec: SizeSpec, book: Book) -> None:
         absences.anomaly_days.add(i)
         done += 1
         absences.truth.append(
-            {
-                "day": cal.day_str[i],
-                "manager_id": m.uid,
-                "metric": "won_rub",
-                "description": f"Крупная сделка на {rub:,.0f} ₽ — в разы выше обычной выручки менеджера за день".replace(
-                    ",", " "
-                ),
-            }
+            truth_row(
+                cal.day_str[i],
+                "big_win",
+                "won_rub",
+                "manager",
+                str(m.uid),
+                f"big_win:{m.uid}:{cal.day_str[i]}",
+                f"Крупная сделка на {rub:,.0f} ₽ — в разы выше обычной выручки менеджера за день".replace(",", " "),
+            )
         )

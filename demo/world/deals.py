@@ -13,6 +13,7 @@ from typing import Any
 from demo.world.absences import Absences
 from demo.world.base import DAY, poisson, rng_for
 from demo.world.calendar import Calendar
+from demo.world.channel_events import ChannelEvents
 from demo.world.fx import RateSeries
 from demo.world.org import Manager, Org
 from demo.world.reference import (
@@ -33,8 +34,8 @@ from demo.world.sizes import SizeSpec
 class Book:
     """The internal leads and deals (dicts keyed by generator fields, not yet Bitrix24 records)."""
 
-    def __init__(self, cal: Calendar, fx: RateSeries, org: Org, absences: Absences) -> None:
-        self.cal, self.fx, self.org, self.absences = cal, fx, org, absences
+    def __init__(self, cal: Calendar, fx: RateSeries, org: Org, absences: Absences, events: ChannelEvents) -> None:
+        self.cal, self.fx, self.org, self.absences, self.events = cal, fx, org, absences, events
         self.leads: list[dict[str, Any]] = []
         self.deals: list[dict[str, Any]] = []
         self.next_company = 1
@@ -153,11 +154,15 @@ class Book:
                     "name": (rng.choice(MALE + FEMALE)),
                     "last_act": None,
                 }
-                self.leads.append(lead)
+                # a channel's silent day: the lead is drawn (the stream stays as it was) but never arrives
+                arrives = (src[0], i) not in self.events.no_leads
+                if arrives:
+                    self.leads.append(lead)
                 if converted and lead["close"] is not None:
                     deal = self.new_deal(rng, m, 0, outcome, src[0], lead, company, False)
                     lead["deal"] = deal
-                    self.deals.append(deal)
+                    if arrives:
+                        self.deals.append(deal)
 
     def add_outbound(self, seed: int, spec: SizeSpec) -> None:
         """Hand-made deals (cold calls, tenders) and repeat sales, per manager in time order."""

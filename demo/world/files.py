@@ -31,7 +31,7 @@ ENTITY_FILES = (
 )
 PLAN_COLUMNS = ("month", "manager_id", "pipeline_id", "amount_rub", "deal_count", "bonus_threshold_pct", "bonus_rub")
 RATE_COLUMNS = ("date", "char_code", "nominal", "value")
-ANOMALY_COLUMNS = ("day", "manager_id", "metric", "description")
+ANOMALY_COLUMNS = ("day", "manager_id", "metric", "description", "kind", "subject_type", "subject_id", "event")
 META_FILE = "world_meta.json"
 
 
@@ -94,8 +94,7 @@ def read_world_fields(world_dir: Path) -> dict[str, Any]:
         for r in read_csv("cbr_rates.csv")
     ]
     anomalies = [
-        {"day": r["day"], "manager_id": int(r["manager_id"]), "metric": r["metric"], "description": r["description"]}
-        for r in read_csv("anomalies_truth.csv")
+        {**r, "manager_id": int(r["manager_id"]) if r["manager_id"] else None} for r in read_csv("anomalies_truth.csv")
     ]
     return dict(
         size=meta["size"],

@@ -14,6 +14,7 @@ from demo.world.activities import generate_activities
 from demo.world.anomalies import inject_deal_anomalies
 from demo.world.base import add_months
 from demo.world.calendar import Calendar
+from demo.world.channel_events import ChannelEvents
 from demo.world.deals import Book
 from demo.world.fx import RateSeries
 from demo.world.model import World
@@ -31,7 +32,9 @@ def generate(size: Size = "M", today: date | None = None, seed: int = 42) -> Wor
     fx = RateSeries(seed, cal)
     org = Org(seed, spec, cal)
     absences = Absences(seed, spec, cal, org)
-    book = Book(cal, fx, org, absences)
+    events = ChannelEvents(seed, spec, cal, org, absences.anomaly_days)
+    absences.truth.extend(events.truth)
+    book = Book(cal, fx, org, absences, events)
     book.add_inbound(seed, spec)
     book.add_outbound(seed, spec)
     inject_deal_anomalies(seed, spec, book)

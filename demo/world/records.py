@@ -35,7 +35,7 @@ def build_world(
     leads_out = lead_records(book)
     deals_out, deal_paths = deal_records(book)
     acts_out = activity_records(cal, acts)
-    anomalies = sorted(book.absences.truth, key=lambda r: (r["day"], r["manager_id"], r["metric"]))
+    anomalies = sorted(book.absences.truth, key=lambda r: (r["day"], r["subject_type"], r["subject_id"], r["metric"]))
     log = crm_log(seed, book, deal_paths, leads_out, acts_out)
     return World(
         size=size,

@@ -21,6 +21,10 @@ class SizeSpec:
     zero_activity_anomalies: int
     lost_spikes: int
     big_wins: int
+    cpa_spikes: int
+    budget_overruns: int
+    no_lead_days: int
+    response_blowouts: int
 
 
 _M_DEPARTMENTS = (
@@ -40,6 +44,10 @@ SIZES: dict[str, SizeSpec] = {
         zero_activity_anomalies=2,
         lost_spikes=1,
         big_wins=1,
+        cpa_spikes=1,
+        budget_overruns=1,
+        no_lead_days=1,
+        response_blowouts=1,
     ),
     "M": SizeSpec(
         months_back=24,
@@ -51,6 +59,10 @@ SIZES: dict[str, SizeSpec] = {
         zero_activity_anomalies=8,
         lost_spikes=3,
         big_wins=3,
+        cpa_spikes=3,
+        budget_overruns=2,
+        no_lead_days=3,
+        response_blowouts=3,
     ),
     "L": SizeSpec(
         months_back=24,
@@ -62,6 +74,10 @@ SIZES: dict[str, SizeSpec] = {
         zero_activity_anomalies=40,
         lost_spikes=15,
         big_wins=15,
+        cpa_spikes=15,
+        budget_overruns=10,
+        no_lead_days=15,
+        response_blowouts=15,
     ),
 }
 

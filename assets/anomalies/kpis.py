@@ -1,0 +1,159 @@
+"""Each subject's day: the KPI values the anomaly model compares with the subject's own history.
+
+Pure polars, no Dagster. Two kinds of subject, one row per subject and working day:
+- a manager (marts.mart_manager_daily): activities, outgoing calls, lost deals, the median minutes to
+  the first response, the average won deal; a manager with no row on a working day had no activity
+  (zeros), while active: someone silent for `ACTIVE_LOOKBACK_DAYS` has left or is on leave;
+- an ad or lead channel (marts.mart_channel summed over its UTM rows): spend, leads, cost per lead and
+  per won deal; a channel with no lead on a working day had zero leads, while active.
+Weekends and Russian public holidays are left out: the model neither learns from nor scores them.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import polars as pl
+
+ACTIVE_LOOKBACK_DAYS = 14  # no activity (or lead) for this long: the subject is not scored
+
+MANAGER_COLUMNS = ["activities_total", "calls_out", "lost_count", "median_response_minutes", "avg_deal_rub"]
+CHANNEL_COLUMNS = ["spend_rub", "leads", "cpl_rub", "cpa_rub"]
+PANEL_SCHEMA = {"day": pl.Date, "subject_id": pl.Utf8, "subject_name": pl.Utf8}
+
+
+def ru_holidays(years: list[int]) -> set[date]:
+    """Russian public holidays and transferred days off (python-holidays, offline)."""
+    try:
+        import holidays
+
+        return set(holidays.country_holidays("RU", years=years).keys())
+    except Exception:  # pragma: no cover
+        return set()
+
+
+def is_working_day(day: date, holidays_set: set[date] | None = None) -> bool:
+    """Monday to Friday and not a Russian public holiday."""
+    hol = holidays_set if holidays_set is not None else ru_holidays([day.year])
+    return day.weekday() < 5 and day not in hol
+
+
+def working_days(start: date, end: date) -> list[date]:
+    """Working days from `start` to `end`, both included."""
+    if end < start:
+        return []
+    hol = ru_holidays(list(range(start.year, end.year + 1)))
+    return [d for d in pl.date_range(start, end, "1d", eager=True).to_list() if is_working_day(d, hol)]
+
+
+def _dense(
+    rows: pl.DataFrame,
+    columns: list[str],
+    fill_zero: list[str],
+    start: date,
+    end: date,
+    seen: pl.DataFrame,
+    grid: pl.DataFrame | None = None,
+) -> pl.DataFrame:
+    """Working day x subject (or the working days of `grid`: day, subject_id) while the subject was
+    active lately (a `seen` day within the lookback); `fill_zero` columns are 0 where the subject had
+    no row (no activity is data), the others stay null."""
+    schema = {**PANEL_SCHEMA, **{c: pl.Float64 for c in columns}}
+    days = working_days(start, end)
+    if rows.is_empty() or not days:
+        return pl.DataFrame(schema=schema)
+    names = rows.sort("day").group_by("subject_id").agg(pl.col("subject_name").last())
+    seen = seen.select("subject_id", "day").unique()
+    every = pl.DataFrame({"day": days}, schema={"day": pl.Date})
+    grid = (
+        every.join(names, how="cross")
+        if grid is None
+        else grid.join(every, on="day", how="semi").join(names, on="subject_id")
+    )
+    recent = (
+        grid.join(seen.rename({"day": "seen_day"}), on="subject_id", how="inner")
+        .filter(
+            (pl.col("seen_day") <= pl.col("day"))
+            & (pl.col("seen_day") > pl.col("day") - pl.duration(days=ACTIVE_LOOKBACK_DAYS))
+        )
+        .select("day", "subject_id")
+        .unique()
+    )
+    grid = grid.join(recent, on=["day", "subject_id"], how="semi")
+    return (
+        grid.join(rows.select(["day", "subject_id", *columns]), on=["day", "subject_id"], how="left")
+        .with_columns([pl.col(c).fill_null(0.0) for c in fill_zero])
+        .select(list(schema))
+        .cast(schema)  # type: ignore[arg-type]
+        .sort(["subject_id", "day"])
+    )
+
+
+def manager_panel(daily: pl.DataFrame, start: date, end: date) -> pl.DataFrame:
+    """Manager KPIs per working day from mart_manager_daily rows (days outside start..end ignored)."""
+    for col in ("lost_count", "median_response_minutes", "won_count", "won_rub", "calls_out", "activities_total"):
+        if col not in daily.columns:
+            daily = daily.with_columns(pl.lit(None, dtype=pl.Float64).alias(col))
+    active = pl.col("activities_total").fill_null(0) + pl.col("lost_count").fill_null(0) > 0
+    rows = (
+        daily.filter((pl.col("day") >= start) & (pl.col("day") <= end))
+        .with_columns(
+            pl.col("day").cast(pl.Date),
+            pl.col("manager_id").cast(pl.Int64).cast(pl.Utf8).alias("subject_id"),
+            pl.col("manager_name").cast(pl.Utf8).alias("subject_name"),
+            (pl.col("won_rub") / pl.when(pl.col("won_count") > 0).then(pl.col("won_count"))).alias("avg_deal_rub"),
+        )
+        .with_columns([pl.col(c).cast(pl.Float64) for c in MANAGER_COLUMNS])
+    )
+    # the mart's rows are the manager's days on staff (dense, zeros included: its span ends at a
+    # leaver's last event); of those, the days within the lookback of some real work are scored
+    grid = rows.select("day", "subject_id").unique()
+    fill = ["activities_total", "calls_out", "lost_count"]
+    return _dense(rows, MANAGER_COLUMNS, fill, start, end, rows.filter(active), grid)
+
+
+def channel_panel(channel_days: pl.DataFrame, start: date, end: date) -> pl.DataFrame:
+    """Channel KPIs per working day from mart_channel rows (summed over UTM tags and campaigns).
+
+    Spend stays null for a channel no ad platform bills (organic, referrals), so its cost metrics do
+    not exist rather than read zero; a channel's leads are 0 on a working day with none."""
+    rows = (
+        channel_days.filter((pl.col("day") >= start) & (pl.col("day") <= end))
+        .with_columns(pl.col("day").cast(pl.Date))
+        .group_by("day", "channel")
+        .agg(
+            pl.col("channel_name").drop_nulls().first().alias("subject_name"),
+            pl.when(pl.col("spend_rub").is_not_null().any()).then(pl.col("spend_rub").sum()).alias("spend_rub"),
+            pl.col("leads").sum().cast(pl.Float64).alias("leads"),
+            pl.col("won_count").sum().cast(pl.Float64).alias("won_count"),
+        )
+        .filter(pl.col("channel") != "(none)")
+        .with_columns(
+            pl.col("channel").cast(pl.Utf8).alias("subject_id"),
+            pl.col("subject_name").fill_null(pl.col("channel")),
+        )
+    )
+    seen = rows.filter((pl.col("leads") > 0) | (pl.col("spend_rub") > 0))
+    billed = rows.filter(pl.col("spend_rub").is_not_null()).select("subject_id").unique()
+    panel = _dense(
+        rows.select(["day", "subject_id", "subject_name", "spend_rub", "leads", "won_count"]),
+        ["spend_rub", "leads", "won_count"],
+        ["leads", "won_count"],
+        start,
+        end,
+        seen,
+    )
+    panel = panel.with_columns(
+        pl.when(pl.col("subject_id").is_in(billed["subject_id"].implode()))
+        .then(pl.col("spend_rub").fill_null(0.0))
+        .alias("spend_rub")
+    ).with_columns(
+        (pl.col("spend_rub") / pl.when(pl.col("leads") > 0).then(pl.col("leads"))).alias("cpl_rub"),
+        (pl.col("spend_rub") / pl.when(pl.col("won_count") > 0).then(pl.col("won_count"))).alias("cpa_rub"),
+    )
+    return panel.select([*PANEL_SCHEMA, *CHANNEL_COLUMNS])
+
+
+def history_start(first_day: date, working_days_needed: int) -> date:
+    """A calendar day early enough that `working_days_needed` working days lie between it and `first_day`."""
+    return first_day - timedelta(days=working_days_needed * 7 // 5 + 30)
