@@ -128,6 +128,60 @@ def load_direct(size: Size, today: str, duckdb_path: Path) -> float:
     return time.perf_counter() - started
 
 
+def load_extras(size: Size, today: str, duckdb_path: Path) -> None:
+    """The rest of the world's sources beside load_direct's: the deals' stage history, the ad
+    cabinets' statistics (the rows the Direct and VK portals serve) and 1C's invoices and payments,
+    under the column names their dlt sources give the raw tables."""
+    from datetime import date
+
+    import duckdb
+
+    from demo import marketing
+    from demo.finance import invoices_and_payments
+    from demo.world import generate
+
+    world = generate(size, date.fromisoformat(today), 42)
+    invoices, payments = invoices_and_payments(world)
+    direct = [
+        {
+            "date": r["Date"],
+            "campaign_id": r["CampaignId"],
+            "campaign_name": r["CampaignName"],
+            "impressions": r["Impressions"],
+            "clicks": r["Clicks"],
+            "cost": r["Cost"],
+            "currency": marketing.DIRECT_CURRENCY,
+            "client_login": marketing.DIRECT_LOGIN,
+        }
+        for r in marketing.direct_stats(world)
+    ]
+    vk = [
+        {
+            "date": r["date"],
+            "campaign_id": r["id"],
+            "campaign_name": r["name"],
+            "shows": r["shows"],
+            "clicks": r["clicks"],
+            "spent": r["spent"],
+            "goals": r["goals"],
+            "currency": marketing.VK_CURRENCY,
+        }
+        for r in marketing.vk_stats(world)
+    ]
+    con = duckdb.connect(str(duckdb_path))
+    try:
+        for qualified, records in (
+            ("raw_bitrix24.stage_history_deals", world.stage_history_deals),
+            ("raw_direct.campaign_stats", direct),
+            ("raw_vk.campaign_stats", vk),
+            ("raw_onec.invoices", invoices),
+            ("raw_onec.payments", payments),
+        ):
+            _write_table(con, qualified, records, "1700000001.000000")
+    finally:
+        con.close()
+
+
 SLOWEST: list[tuple[float, str]] = []
 
 

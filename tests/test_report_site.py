@@ -191,12 +191,11 @@ def s_world_warehouse(tmp: Path) -> Path:
     """The S world's raw tables (written straight, as benchmarks/dbt_build does), the real dbt
     models with the company's own plan thresholds (70 / 95, not the default 80 / 100), and the
     hand-made ML rows of report_world moved to S_TODAY."""
-    from benchmarks.dbt_build import load_direct
-    from tests.support.report_extras import load_report_extras
+    from benchmarks.dbt_build import load_direct, load_extras
 
     path = tmp / "warehouse.duckdb"
     load_direct("S", S_TODAY.isoformat(), path)
-    load_report_extras("S", S_TODAY, path)  # stage history, ad cabinets, 1C: the funnel, channel, finance pages
+    load_extras("S", S_TODAY.isoformat(), path)  # stage history, ad cabinets, 1C: the funnel, channel, finance pages
     dbt_dir = Path(__file__).resolve().parent.parent / "dbt_project"
     done = subprocess.run(
         [

@@ -13,17 +13,16 @@ comparisons are pure functions (`*_problems`) so a test can break each on purpos
 
 import warnings
 from datetime import date, timedelta
-from typing import Any
 
 import polars as pl
-from dagster import AssetCheckExecutionContext, AssetCheckResult, AssetCheckSeverity, PreviewWarning, asset_check
+from dagster import AssetCheckExecutionContext, AssetCheckResult, PreviewWarning, asset_check
 
 from assets.anomalies.kpis import ACTIVE_LOOKBACK_DAYS, is_working_day, ru_holidays
+from assets.check_results import check_result
 from assets.partitions import as_of_days
 from resources.warehouse import Warehouse
 
 SCHEMA, TABLE = "ml", "manager_anomalies"
-MAX_LISTED = 10
 
 # partitioned checks are "preview" in Dagster 1.13 (see assets/forecast/checks.py)
 warnings.filterwarnings("ignore", message=r"Specifying a partitions_def on an AssetCheckSpec", category=PreviewWarning)
@@ -105,18 +104,6 @@ def _events(warehouse: Warehouse, days: list[date]) -> pl.DataFrame:
     return pl.concat(frames, how="vertical_relaxed").with_columns(pl.col("day").cast(pl.Date))
 
 
-def _result(problems: list[str], checked: int, what: str) -> AssetCheckResult:
-    metadata: dict[str, Any] = {"rows_checked": checked, "problems": len(problems)}
-    if not problems:
-        return AssetCheckResult(passed=True, metadata=metadata)
-    listed = "; ".join(problems[:MAX_LISTED]) + (
-        f"; и ещё {len(problems) - MAX_LISTED}" if len(problems) > MAX_LISTED else ""
-    )
-    return AssetCheckResult(
-        passed=False, severity=AssetCheckSeverity.ERROR, description=f"{what}: {listed}", metadata=metadata
-    )
-
-
 @asset_check(
     asset="manager_anomalies",
     partitions_def=as_of_days,
@@ -131,7 +118,7 @@ def anomalies_every_active_subject_scored(
     days = _days(context)
     scored = _scored(warehouse, days)
     problems = coverage_problems(scored, active_subjects(_events(warehouse, days), days))
-    return _result(problems, scored.height, "Не все активные менеджеры и каналы проверены на аномалии")
+    return check_result(problems, scored.height, "Не все активные менеджеры и каналы проверены на аномалии")
 
 
 @asset_check(
@@ -142,7 +129,7 @@ def anomalies_every_active_subject_scored(
 def anomalies_flags_explained(context: AssetCheckExecutionContext, warehouse: Warehouse) -> AssetCheckResult:
     days = _days(context)
     scored = _scored(warehouse, days)
-    return _result(explanation_problems(scored), scored.height, "Аномалия без показателя")
+    return check_result(explanation_problems(scored), scored.height, "Аномалия без показателя")
 
 
 CHECKS = [anomalies_every_active_subject_scored, anomalies_flags_explained]

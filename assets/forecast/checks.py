@@ -18,11 +18,11 @@ The comparisons are pure functions (`*_problems`) so a test can break each on pu
 
 import warnings
 from datetime import date
-from typing import Any
 
 import polars as pl
-from dagster import AssetCheckExecutionContext, AssetCheckResult, AssetCheckSeverity, PreviewWarning, asset_check
+from dagster import AssetCheckExecutionContext, AssetCheckResult, PreviewWarning, asset_check
 
+from assets.check_results import check_result
 from assets.forecast.model import month_bounds
 from assets.partitions import as_of_days
 from resources.warehouse import Warehouse
@@ -45,7 +45,6 @@ MONEY = [
     "leads_needed",
 ]
 TOLERANCE_RUB = 0.5  # the table rounds to kopecks; half a rouble is rounding, more is a different figure
-MAX_LISTED = 10  # problems named in the evaluation; the rest counted
 
 # Partitioned checks (a backfill checks each of its days) are "preview" in Dagster 1.13; we rely on them
 # knowingly, as assets/partitions.py does on backfill_policy, so the warning is silenced here, narrowly.
@@ -162,18 +161,6 @@ def _rows(warehouse: Warehouse, days: list[date]) -> pl.DataFrame:
     return warehouse.query(f"select * from {SCHEMA}.{TABLE} where as_of_day between ? and ?", [days[0], days[-1]])
 
 
-def _result(problems: list[str], checked: int, what: str) -> AssetCheckResult:
-    metadata: dict[str, Any] = {"rows_checked": checked, "problems": len(problems)}
-    if not problems:
-        return AssetCheckResult(passed=True, metadata=metadata)
-    listed = "; ".join(problems[:MAX_LISTED]) + (
-        f"; и ещё {len(problems) - MAX_LISTED}" if len(problems) > MAX_LISTED else ""
-    )
-    return AssetCheckResult(
-        passed=False, severity=AssetCheckSeverity.ERROR, description=f"{what}: {listed}", metadata=metadata
-    )
-
-
 @asset_check(
     asset="forecast_month_end",
     partitions_def=as_of_days,
@@ -181,7 +168,7 @@ def _result(problems: list[str], checked: int, what: str) -> AssetCheckResult:
 )
 def forecast_interval_holds_point(context: AssetCheckExecutionContext, warehouse: Warehouse) -> AssetCheckResult:
     rows = _rows(warehouse, _days(context))
-    return _result(interval_problems(rows), rows.height, "Интервал прогноза не содержит прогноз")
+    return check_result(interval_problems(rows), rows.height, "Интервал прогноза не содержит прогноз")
 
 
 @asset_check(
@@ -191,7 +178,7 @@ def forecast_interval_holds_point(context: AssetCheckExecutionContext, warehouse
 )
 def forecast_not_negative(context: AssetCheckExecutionContext, warehouse: Warehouse) -> AssetCheckResult:
     rows = _rows(warehouse, _days(context))
-    return _result(negative_problems(rows), rows.height, "Отрицательные суммы в прогнозе")
+    return check_result(negative_problems(rows), rows.height, "Отрицательные суммы в прогнозе")
 
 
 @asset_check(
@@ -220,7 +207,7 @@ def forecast_every_scope_present(context: AssetCheckExecutionContext, warehouse:
             [month_bounds(days[0])[0], month_bounds(days[-1])[0]],
         ).with_columns(pl.col("month").cast(pl.Date))
         problems += scope_table_problems(scoped, plan_lines, days)
-    return _result(problems, rows.height, "Прогноз неполон")
+    return check_result(problems, rows.height, "Прогноз неполон")
 
 
 @asset_check(
@@ -245,7 +232,9 @@ def forecast_no_data_after_as_of_day(context: AssetCheckExecutionContext, wareho
             [days[0], days[-1]],
         )
         deals = warehouse.query("select deal_id, created_day, closed_day from marts.mart_deals")
-    return _result(leakage_problems(rows, revenue, listed, deals), rows.height, "Прогноз видел данные после своего дня")
+    return check_result(
+        leakage_problems(rows, revenue, listed, deals), rows.height, "Прогноз видел данные после своего дня"
+    )
 
 
 CHECKS = [
