@@ -11,6 +11,7 @@ import json
 import os
 import shutil
 import sys
+import tempfile
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -32,6 +33,7 @@ from resources.warehouse import Warehouse
 
 DBT_PROJECT_DIR = Path(__file__).resolve().parent.parent / "dbt_project"
 GROUP = "warehouse"
+PARTIAL_PARSE = "partial_parse.msgpack"
 # The dbt installed beside this Python (the venv's bin/ is often not on PATH: `.venv/bin/dagster dev`).
 DBT_EXECUTABLE = (
     str(Path(sys.executable).parent / "dbt")
@@ -131,22 +133,51 @@ def manifest_database(project: DbtProject) -> str | None:
     return next((n["database"] for n in nodes.values() if n.get("resource_type") == "model"), None)
 
 
+def manifest_project(warehouse_env: Mapping[str, str] | None = None) -> DbtProject:
+    """The project whose manifest is (to be) parsed for this warehouse's database.
+
+    The shared `target/manifest.json` belongs to the first database it was parsed for (`make setup`:
+    the default warehouse); another database gets its own `target/by-database/<name>/`. Why: re-parsing
+    the shared manifest for whichever warehouse loaded the definitions last made two processes (two
+    Dagster code locations, two test workers) take turns rewriting it under each other, and the loser's
+    row counts resolved against the other database's relations.
+    """
+    env = dict(warehouse_env or {})
+    database = warehouse_database(env) if env else None
+    if database is None or manifest_database(dbt_project) in (None, database):
+        return dbt_project
+    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in database) or "_"
+    return DbtProject(project_dir=DBT_PROJECT_DIR, target_path=Path("target") / "by-database" / safe)
+
+
 def ensure_manifest(project: DbtProject = dbt_project, warehouse_env: Mapping[str, str] | None = None) -> Path:
     """Make sure the manifest exists and is current: re-parse under `dagster dev`, or when missing or stale.
 
     This is `DbtProject.prepare_if_dev()` plus the fresh-clone case, run with the venv's dbt
     (dagster-dbt's own preparer looks for `dbt` on PATH). `dbt parse` reads no warehouse, but it
     records the warehouse's database name in every relation, and the row counts and column schemas
-    are read through those relations: so it parses for the configured warehouse (`warehouse_env`),
-    and a manifest parsed for another one counts as stale.
+    are read through those relations: so it parses for the configured warehouse (`warehouse_env`);
+    pick the project with `manifest_project`. The parse writes into a private folder and the manifest
+    is then moved into place in one step, so a process reading it never sees half a file.
     """
     env = dict(warehouse_env or {})
     mismatched = bool(env) and manifest_database(project) != warehouse_database(env)
     if using_dagster_dev() or manifest_is_stale(project) or mismatched:
-        with patched_environ(env):
-            DbtCliResource(
-                project_dir=project, profiles_dir=str(project.profiles_dir), dbt_executable=DBT_EXECUTABLE
-            ).cli(["parse", "--quiet"], target_path=project.target_path).wait()
+        final = Path(project.project_dir) / project.target_path
+        final.mkdir(parents=True, exist_ok=True)
+        scratch = Path(tempfile.mkdtemp(prefix=".parse-", dir=Path(project.project_dir) / "target"))
+        try:
+            if (final / PARTIAL_PARSE).exists():  # dbt re-reads only the files changed since
+                shutil.copy2(final / PARTIAL_PARSE, scratch / PARTIAL_PARSE)
+            with patched_environ(env):
+                DbtCliResource(
+                    project_dir=project, profiles_dir=str(project.profiles_dir), dbt_executable=DBT_EXECUTABLE
+                ).cli(["parse", "--quiet"], target_path=scratch).wait()
+            os.replace(scratch / "manifest.json", project.manifest_path)
+            with contextlib.suppress(FileNotFoundError):
+                os.replace(scratch / PARTIAL_PARSE, final / PARTIAL_PARSE)
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
     return project.manifest_path
 
 
@@ -171,8 +202,12 @@ def release_adapter(adapter: BaseAdapter | None) -> None:
 def build_dbt_assets(project: DbtProject = dbt_project) -> AssetsDefinition:
     """The dbt project as one multi-asset (every model an asset, every test a check)."""
 
+    env = Warehouse(url=load_settings().warehouse).dbt_env()
+    if project is dbt_project:
+        project = manifest_project(env)
+
     @dbt_assets(
-        manifest=ensure_manifest(project, Warehouse(url=load_settings().warehouse).dbt_env()),
+        manifest=ensure_manifest(project, env),
         project=project,
         name="warehouse_dbt",
         dagster_dbt_translator=translator(),

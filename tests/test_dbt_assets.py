@@ -11,7 +11,14 @@ import pytest
 from dagster import AssetKey, materialize
 
 from assets.report import report_site
-from assets.transform import build_defs, dbt_cli_resource, ensure_manifest
+from assets.transform import (
+    build_defs,
+    dbt_cli_resource,
+    dbt_project,
+    ensure_manifest,
+    manifest_database,
+    manifest_project,
+)
 from resources.warehouse import Warehouse
 from tests.test_dbt_models import EXPECTED_PLAN_FACT, assert_marts_match_the_hand_made_world, load_raw_world
 
@@ -158,3 +165,20 @@ def test_each_report_page_is_a_dbt_exposure_of_the_marts_it_reads(dbt_assets_def
     # in Dagster every page is the one report_site asset, which depends on the marts they read
     deps = {d.asset_key for d in report_site.specs_by_key[AssetKey("report_site")].deps}
     assert {k for k in deps if k.path[-1].startswith("mart_")} == {AssetKey(m) for m in read_by_site}
+
+
+def test_a_warehouse_with_another_database_gets_its_own_manifest(tmp_path: Path) -> None:
+    """Definitions loaded for another warehouse never rewrite the shared manifest (two code locations,
+    or two test workers, took turns rewriting it, and the loser's row counts went missing)."""
+    shared = ensure_manifest()
+    shared_database = manifest_database(dbt_project)
+    stamp = shared.stat().st_mtime_ns
+    env = Warehouse(url=f"duckdb:///{tmp_path}/acme_sales.duckdb").dbt_env()
+    own = manifest_project(env)
+    path = ensure_manifest(own, env)
+    assert path != shared and path.exists()
+    nodes = json.loads(path.read_text())["nodes"].values()
+    assert {n["database"] for n in nodes if n["resource_type"] == "model"} == {"acme_sales"}
+    assert shared.stat().st_mtime_ns == stamp and manifest_database(dbt_project) == shared_database
+    # the default warehouse's database keeps the shared manifest
+    assert manifest_project(Warehouse(url=f"duckdb:///{tmp_path}/{shared_database}.duckdb").dbt_env()) is dbt_project
