@@ -243,3 +243,46 @@ CHECKS = [
     forecast_every_scope_present,
     forecast_no_data_after_as_of_day,
 ]
+
+
+# --- the week's forecast (ml.forecast_week) ---------------------------------------------------------
+WEEK_TABLE = "forecast_week"
+
+
+def week_problems(rows: pl.DataFrame) -> list[str]:
+    """Week rows whose 80 % interval does not hold the point, whose low end is below the week to date, or
+    whose week does not hold its as-of day (a forecast of another week)."""
+    problems = []
+    for r in rows.iter_rows(named=True):
+        where = f"{r['as_of_day']} {r['scope_type']} {r['scope_id']}"
+        low, point, high = r["forecast_low_rub"], r["forecast_rub"], r["forecast_high_rub"]
+        if low is None or high is None or low > point + TOLERANCE_RUB or high < point - TOLERANCE_RUB:
+            problems.append(f"{where}: прогноз недели {point} вне интервала [{low}; {high}]")
+        elif low < r["actual_wtd_rub"] - TOLERANCE_RUB:
+            problems.append(f"{where}: нижняя граница {low} меньше факта с начала недели {r['actual_wtd_rub']}")
+        if not r["week_start"] <= r["as_of_day"] <= r["week_end"]:
+            problems.append(f"{where}: неделя {r['week_start']}–{r['week_end']} не содержит день прогноза")
+    return problems
+
+
+@asset_check(
+    asset="forecast_week",
+    partitions_def=as_of_days,
+    description=(
+        "The week's 80 % interval holds the point forecast and starts no lower than the week to date, and each row's "
+        "week holds its as-of day, on every row of the run's days."
+    ),
+)
+def forecast_week_interval_holds_point(context: AssetCheckExecutionContext, warehouse: Warehouse) -> AssetCheckResult:
+    days = _days(context)
+    rows = (
+        warehouse.query(
+            f"select * from {SCHEMA}.{WEEK_TABLE} where as_of_day between ? and ?", [days[0], days[-1]]
+        ).with_columns(pl.col("as_of_day", "week_start", "week_end").cast(pl.Date))
+        if warehouse.table_exists(SCHEMA, WEEK_TABLE)
+        else pl.DataFrame()
+    )
+    return check_result(week_problems(rows), rows.height, "Интервал прогноза недели не содержит прогноз")
+
+
+WEEK_CHECKS = [forecast_week_interval_holds_point]

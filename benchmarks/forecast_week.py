@@ -1,0 +1,127 @@
+"""The week's forecast (assets/forecast/week.py) against the weekly ruler, on the M world.
+
+Builds the M world (seed 42, 24 months through --today) with the marts the forecast reads, then
+walks forward over every day from MAX_WEEKS weeks before the scored year, forecasting each day's
+ISO week for the company, each department, manager and pipeline exactly as the asset does (nothing
+after the as-of day; the interval learned from the forecasts of the weeks that ended before).
+Scored: every complete week of the 12 months before --today, as of each Monday … Saturday (Sunday
+knows its week), against the realised week. Printed per as-of weekday and kind of scope: scope-weeks,
+MAPE of the model and of the ruler (week to date ÷ working days elapsed × working days in the week;
+scope-weeks with no revenue are left out of MAPE), the model's bias, its 80 % interval's coverage and
+mean width (share of the actual), and the Brier score of P(week plan) beside always saying the base rate.
+
+    .venv/bin/python -m benchmarks.forecast_week [--today 2026-12-01] [--cache /tmp/week_bench]
+        [--profile-weeks 4] [--kinds company,department]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from datetime import date, timedelta
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+
+from assets.forecast import week
+from benchmarks.forecast_scopes import SELECT
+from benchmarks.forecast_worlds import build_m
+
+WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat")
+
+
+def read_inputs(path: Path) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Revenue per day and scope, and the month plans per scope, as the asset reads them."""
+    from assets.forecast.week_asset import week_inputs
+    from resources.warehouse import Warehouse
+
+    warehouse = Warehouse(url=f"duckdb:///{path}")
+    daily, plans, _ = week_inputs(warehouse, date(2000, 1, 1), date(2100, 1, 1))
+    return daily, plans
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--today", default="2026-12-01")
+    parser.add_argument("--cache", default="/tmp/week_bench", type=Path)
+    parser.add_argument("--profile-weeks", type=int, default=week.PROFILE_WEEKS)
+    parser.add_argument("--kinds", default="company,department,pipeline,manager")
+    args = parser.parse_args()
+    week.PROFILE_WEEKS = args.profile_weeks
+    args.cache.mkdir(parents=True, exist_ok=True)
+    today = date.fromisoformat(args.today)
+    started = time.perf_counter()
+    daily, plans = read_inputs(build_m(args.cache, today, SELECT))
+    kinds = args.kinds.split(",")
+    daily = daily.filter(pl.col("scope_type").is_in(kinds))
+    plans = plans.filter(pl.col("scope_type").is_in(kinds))
+    first_scored = week.week_bounds(date(today.year - 1, today.month, today.day))[0]
+    if first_scored < date(today.year - 1, today.month, today.day):
+        first_scored += timedelta(weeks=1)
+    last_scored = week.week_bounds(today)[0] - timedelta(weeks=1)  # the last complete week's Monday
+    day = first_scored - timedelta(weeks=week.MAX_WEEKS)
+    past: list[pl.DataFrame] = []
+    scored: list[pl.DataFrame] = []
+    while day <= last_scored + timedelta(days=5):
+        rows = week.forecast_week(daily, day, plans, pl.concat(past) if past else None)
+        past.append(rows.select(list(week.PAST_COLUMNS)))
+        if day >= first_scored:
+            scored.append(rows)
+        day += timedelta(days=1)
+        if day.weekday() == 6:  # Sunday knows its week: nothing to forecast, nothing to learn
+            day += timedelta(days=1)
+    elapsed = time.perf_counter() - started
+    forecasts = pl.concat(scored)
+    actuals = (
+        daily.with_columns(pl.col("day").cast(pl.Date).dt.truncate("1w").alias("week_start"))
+        .group_by(["scope_type", "scope_id", "week_start"])
+        .agg(pl.col("revenue_rub").sum().alias("actual_rub"))
+    )
+    joined = forecasts.join(actuals, on=["scope_type", "scope_id", "week_start"], how="left").with_columns(
+        pl.col("actual_rub").fill_null(0.0), pl.col("as_of_day").dt.weekday().alias("weekday")
+    )
+    print(
+        f"M world, weeks {first_scored} … {last_scored + timedelta(days=6)} "
+        f"({(last_scored - first_scored).days // 7 + 1} weeks), profile of {week.PROFILE_WEEKS} like days; "
+        f"{elapsed:.0f} s in all"
+    )
+    print(
+        "| scope | as of | scope-weeks | model MAPE % | ruler MAPE % | model bias % | 80 % covers (width) "
+        "| Brier P(plan) (base rate) |"
+    )
+    print("|---|---|---:|---:|---:|---:|---:|---:|")
+    for kind in kinds:
+        for number, name in enumerate(WEEKDAYS, 1):
+            part = joined.filter((pl.col("scope_type") == kind) & (pl.col("weekday") == number))
+            if part.is_empty():
+                continue
+            print(f"| {kind} | {name} | " + " | ".join(_scores(part)) + " |")
+    return 0
+
+
+def _scores(part: pl.DataFrame) -> list[str]:
+    positive = part.filter(pl.col("actual_rub") > 0)
+    actual = positive["actual_rub"].to_numpy()
+    model = positive["forecast_rub"].to_numpy()
+    ruler = positive["ruler_rub"].to_numpy()
+    low, high = positive["forecast_low_rub"].to_numpy(), positive["forecast_high_rub"].to_numpy()
+    planned = part.filter(pl.col("prob_reach_plan").is_not_null() & pl.col("plan_rub").is_not_null())
+    brier = "—"
+    if planned.height:
+        hit = (planned["actual_rub"] >= planned["plan_rub"]).cast(pl.Float64).to_numpy()
+        p = planned["prob_reach_plan"].to_numpy()
+        base = float(hit.mean())
+        brier = f"{np.mean((p - hit) ** 2):.3f} ({np.mean((base - hit) ** 2):.3f})"
+    return [
+        str(len(actual)),
+        f"**{np.mean(np.abs(model - actual) / actual) * 100:.1f}**",
+        f"{np.mean(np.abs(ruler - actual) / actual) * 100:.1f}",
+        f"{np.mean((model - actual) / actual) * 100:+.1f}",
+        f"{np.mean((low <= actual) & (actual <= high)):.2f} ({np.median((high - low) / actual) * 100:.0f} %)",
+        brier,
+    ]
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
