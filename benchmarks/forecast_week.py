@@ -10,8 +10,11 @@ MAPE of the model and of the ruler (week to date ÷ working days elapsed × work
 scope-weeks with no revenue are left out of MAPE), the model's bias, its 80 % interval's coverage and
 mean width (share of the actual), and the Brier score of P(week plan) beside always saying the base rate.
 
+--dagster N: instead, materialize the asset (with its check) through Dagster on the same world: one
+as-of day (the day before --today), then one single-run backfill of the N months before it, both timed.
+
     .venv/bin/python -m benchmarks.forecast_week [--today 2026-12-01] [--cache /tmp/week_bench]
-        [--profile-weeks 4] [--kinds company,department]
+        [--profile-weeks 8] [--kinds company,department] [--dagster 12]
 """
 
 from __future__ import annotations
@@ -47,12 +50,17 @@ def main() -> int:
     parser.add_argument("--cache", default="/tmp/week_bench", type=Path)
     parser.add_argument("--profile-weeks", type=int, default=week.PROFILE_WEEKS)
     parser.add_argument("--kinds", default="company,department,pipeline,manager")
+    parser.add_argument("--dagster", type=int, default=0, help="instead: the asset through Dagster, N months' backfill")
     args = parser.parse_args()
     week.PROFILE_WEEKS = args.profile_weeks
     args.cache.mkdir(parents=True, exist_ok=True)
     today = date.fromisoformat(args.today)
     started = time.perf_counter()
-    daily, plans = read_inputs(build_m(args.cache, today, SELECT))
+    path = build_m(args.cache, today, SELECT)
+    if args.dagster:
+        _through_dagster(path, today, args.dagster)
+        return 0
+    daily, plans = read_inputs(path)
     kinds = args.kinds.split(",")
     daily = daily.filter(pl.col("scope_type").is_in(kinds))
     plans = plans.filter(pl.col("scope_type").is_in(kinds))
@@ -98,6 +106,51 @@ def main() -> int:
                 continue
             print(f"| {kind} | {name} | " + " | ".join(_scores(part)) + " |")
     return 0
+
+
+def _through_dagster(path: Path, today: date, months: int) -> None:
+    """The asset and its check as the daily job and a backfill run them, timed."""
+    from dagster import materialize
+
+    from assets.forecast.checks import WEEK_CHECKS
+    from assets.forecast.week_asset import forecast_week
+    from resources.warehouse import Warehouse
+
+    warehouse = Warehouse(url=f"duckdb:///{path}")
+    last = today - timedelta(days=1)
+    index = last.year * 12 + last.month - months  # the first of the `months` months through last's
+    first = date(index // 12, index % 12 + 1, 1)
+    started = time.perf_counter()
+    one = materialize([forecast_week, *WEEK_CHECKS], partition_key=last.isoformat(), resources={"warehouse": warehouse})
+    rows = warehouse.query("select * from ml.forecast_week where as_of_day = ?", [last])
+    print(
+        f"one as-of day ({last}): {time.perf_counter() - started:.1f} s, {rows.height} rows, "
+        f"checks {'pass' if all(e.passed for e in one.get_asset_check_evaluations()) else 'FAIL'}"
+    )
+    tags = {
+        "dagster/asset_partition_range_start": first.isoformat(),
+        "dagster/asset_partition_range_end": last.isoformat(),
+    }
+    started = time.perf_counter()
+    run = materialize([forecast_week, *WEEK_CHECKS], tags=tags, resources={"warehouse": warehouse})
+    written = warehouse.query(
+        "select count(*) as n, count(distinct as_of_day) as days from ml.forecast_week where as_of_day between ? and ?",
+        [first, last],
+    ).row(0)
+    print(
+        f"backfill {first} … {last} in one run: {time.perf_counter() - started:.0f} s, {written[0]} rows over "
+        f"{written[1]} days, run {'succeeded' if run.success else 'FAILED'}, checks "
+        f"{'pass' if all(e.passed for e in run.get_asset_check_evaluations()) else 'FAIL'}"
+    )
+    after = warehouse.query(
+        "select scope_type, scope_name, plan_rub, actual_wtd_rub, forecast_rub, forecast_low_rub,"
+        " forecast_high_rub, round(prob_reach_plan * 100) as prob_plan_pct, ruler_rub from ml.forecast_week"
+        " where as_of_day = ?"
+        " and scope_type in ('company', 'department') order by scope_type, scope_id",
+        [last],
+    )
+    with pl.Config(tbl_cols=-1, tbl_width_chars=200, float_precision=0, fmt_str_lengths=30):
+        print(after)
 
 
 def _scores(part: pl.DataFrame) -> list[str]:
