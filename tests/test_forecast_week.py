@@ -16,7 +16,7 @@ import pytest
 from dagster import materialize
 
 from assets.forecast import week
-from assets.forecast.checks import WEEK_CHECKS, week_problems
+from assets.forecast.checks import WEEK_CHECKS, week_leakage_problems, week_problems
 from assets.forecast.week_asset import forecast_week as week_asset
 from resources.warehouse import Warehouse
 from tests.test_forecast import AS_OF, _marts, warehouse  # noqa: F401  (the duckdb / PostgreSQL fixture)
@@ -160,6 +160,16 @@ def test_the_check_names_an_interval_that_misses_its_point() -> None:
     assert len(week_problems(bad)) == 1 and "вне интервала" in week_problems(bad)[0]
     below = good.with_columns(pl.lit(100.0).alias("forecast_low_rub"))
     assert "меньше факта" in week_problems(below)[0]
+
+
+def test_the_check_names_a_week_to_date_that_counted_a_later_day() -> None:
+    good = week.forecast_week(STEADY, AS_OF)
+    assert week_leakage_problems(good, STEADY) == []
+    # had the forecast counted Thursday the 16th, its week to date would be 400, the mart's through Wednesday 300
+    leaked = good.with_columns(pl.lit(400.0).alias("actual_wtd_rub"))
+    assert week_leakage_problems(leaked, STEADY) == [
+        "2025-10-15: выручка с начала недели 400.0, а в витрине по этот день 300.00"
+    ]
 
 
 def _values(frame: pl.DataFrame) -> dict[date, float]:
