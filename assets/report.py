@@ -392,6 +392,8 @@ REPORT_TABLES: dict[str, tuple[str, str, bool, dict[str, pl.DataType]]] = {
             "ruler_rub": pl.Float64(),
             "working_days_elapsed": pl.Int64(),
             "working_days_in_week": pl.Int64(),
+            "open_deals": pl.Int64(),
+            "open_deals_expected_rub": pl.Float64(),
         },
     ),
     "forecast_deals": (

@@ -34,14 +34,15 @@ from benchmarks.forecast_worlds import build_m
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat")
 
 
-def read_inputs(path: Path) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Revenue per day and scope, and the month plans per scope, as the asset reads them."""
-    from assets.forecast.week_asset import week_inputs
+def read_inputs(path: Path) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame | None, pl.DataFrame | None]:
+    """Revenue per day and scope, the month plans per scope, the deals and their stages, as the asset reads them."""
+    from assets.forecast.week_asset import week_deals, week_inputs
     from resources.warehouse import Warehouse
 
     warehouse = Warehouse(url=f"duckdb:///{path}")
     daily, plans, _ = week_inputs(warehouse, date(2000, 1, 1), date(2100, 1, 1))
-    return daily, plans
+    deals, stages = week_deals(warehouse, date(2100, 1, 1))
+    return daily, plans, deals, stages
 
 
 def main() -> int:
@@ -50,6 +51,7 @@ def main() -> int:
     parser.add_argument("--cache", default="/tmp/week_bench", type=Path)
     parser.add_argument("--profile-weeks", type=int, default=week.PROFILE_WEEKS)
     parser.add_argument("--kinds", default="company,department,pipeline,manager")
+    parser.add_argument("--no-pipeline", action="store_true", help="what if: without the open deals' part")
     parser.add_argument("--dagster", type=int, default=0, help="instead: the asset through Dagster, N months' backfill")
     args = parser.parse_args()
     week.PROFILE_WEEKS = args.profile_weeks
@@ -60,7 +62,9 @@ def main() -> int:
     if args.dagster:
         _through_dagster(path, today, args.dagster)
         return 0
-    daily, plans = read_inputs(path)
+    daily, plans, deals, stages = read_inputs(path)
+    if args.no_pipeline:
+        deals = stages = None
     kinds = args.kinds.split(",")
     daily = daily.filter(pl.col("scope_type").is_in(kinds))
     plans = plans.filter(pl.col("scope_type").is_in(kinds))
@@ -72,7 +76,7 @@ def main() -> int:
     past: list[pl.DataFrame] = []
     scored: list[pl.DataFrame] = []
     while day <= last_scored + timedelta(days=5):
-        rows = week.forecast_week(daily, day, plans, pl.concat(past) if past else None)
+        rows = week.forecast_week(daily, day, plans, pl.concat(past) if past else None, deals=deals, stages=stages)
         past.append(rows.select(list(week.PAST_COLUMNS)))
         if day >= first_scored:
             scored.append(rows)
@@ -91,7 +95,8 @@ def main() -> int:
     )
     print(
         f"M world, weeks {first_scored} … {last_scored + timedelta(days=6)} "
-        f"({(last_scored - first_scored).days // 7 + 1} weeks), profile of {week.PROFILE_WEEKS} like days; "
+        f"({(last_scored - first_scored).days // 7 + 1} weeks), profile of {week.PROFILE_WEEKS} like days, "
+        f"{'no open deals' if deals is None else 'with the open deals'}; "
         f"{elapsed:.0f} s in all"
     )
     print(

@@ -87,6 +87,51 @@ def test_data_after_the_as_of_day_changes_nothing() -> None:
     assert week.forecast_week(poisoned, AS_OF, plans).equals(week.forecast_week(cut, AS_OF, plans))
 
 
+def test_the_open_deals_expected_by_sunday_join_the_week() -> None:
+    """In each of the 26 earlier weeks a 100 ₽ deal of manager 11 was created on Monday, open on
+    Wednesday and won on Friday: a deal open on a Wednesday (no stage history: age since creation, 0-7
+    days) is won by Sunday every time, P = 1; none of those weeks' revenue after Wednesday came from a
+    deal created after it, so the new deals' share is 0. On Wednesday 15 October manager 11's deal 999
+    (500 ₽, created on Monday) is open: the company's week is 300 to date + 500; manager 11 (60 a
+    weekday) 180 + 500, manager 21 (40) only its 120. Deal 1000, created on Thursday and won on Friday for
+    a billion, is after the as-of day and changes nothing."""
+    daily = pl.concat(
+        [
+            STEADY,
+            weekdays(date(2025, 6, 2), date(2025, 11, 30), per_day=60.0).with_columns(
+                pl.lit("manager").alias("scope_type"), pl.lit(11).alias("scope_id")
+            ),
+            weekdays(date(2025, 6, 2), date(2025, 11, 30), per_day=40.0).with_columns(
+                pl.lit("manager").alias("scope_type"), pl.lit(21).alias("scope_id")
+            ),
+        ]
+    )
+    mondays = [MONDAY - timedelta(weeks=k) for k in range(1, 27)]
+    deals = pl.DataFrame(
+        {
+            "deal_id": [*range(1, 27), 999, 1000],
+            "pipeline_id": [1] * 28,
+            "created_day": [*mondays, MONDAY, AS_OF + timedelta(days=1)],
+            "closed_day": [*(m + timedelta(days=4) for m in mondays), None, AS_OF + timedelta(days=2)],
+            "is_won": [True] * 26 + [False, True],
+            "amount_rub": [100.0] * 26 + [500.0, 1e9],
+            "manager_id": [11] * 28,
+            "department_id": [1] * 28,
+        }
+    )
+    rows = {
+        (r["scope_type"], r["scope_id"]): r for r in week.forecast_week(daily, AS_OF, deals=deals).iter_rows(named=True)
+    }
+    company, m11, m21 = rows[("company", 0)], rows[("manager", 11)], rows[("manager", 21)]
+    assert (company["open_deals"], company["open_deals_expected_rub"], company["new_deals_share"]) == (1, 500.0, 0.0)
+    assert company["forecast_rub"] == 800.0 and company["method"] == week.METHOD_PIPELINE
+    assert (m11["actual_wtd_rub"], m11["forecast_rub"]) == (180.0, 680.0)
+    assert (m21["open_deals"], m21["forecast_rub"]) == (0, 120.0)
+    # the rest of the deals' history, had it leaked, would not be there: cut at the day, the same answer
+    cut = deals.filter(pl.col("created_day") <= AS_OF)
+    assert week.forecast_week(daily, AS_OF, deals=cut).equals(week.forecast_week(daily, AS_OF, deals=deals))
+
+
 def _past(errors: dict[date, float], as_of_weekday: int = 2, forecast_of: float = 500.0) -> pl.DataFrame:
     """Earlier rows of ml.forecast_week: the forecast of each week (keyed by its Monday) made on
     `as_of_weekday`, set so that the week's actual (500) is `forecast × (1 + error)`."""

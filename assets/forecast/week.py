@@ -6,11 +6,14 @@ week here is the ISO week (Monday to Sunday) of the as-of day, in the company's 
 are already local). Its forecast is the week to date plus the expected revenue of the week's remaining
 days, each remaining day at the scope's own recent level for that kind of day: the mean of the last
 `PROFILE_WEEKS` days of the same weekday that were working days (a working day), the same weekday (a
-weekend), or any non-working days (a public holiday falling on a weekday). Why not the month model's
-parts: Prophet and CatBoost are fitted once a day for the month's remaining days (a fit per scope and
-horizon would multiply the morning's cost), and the pipeline part learns P(won by month end) from the
-same day of earlier months, not P(won within the next k days); a week has at most six days left, and
-the same-weekday level already holds the deals an ordinary week closes.
+weekend), or any non-working days (a public holiday falling on a weekday). Where the CRM has deals, the
+month model's pipeline part is reused for the shorter horizon (pipeline.estimate_at): each deal open at
+the end of the as-of day × its probability of being won by Sunday, learned from the same weekday of the
+`PIPELINE_WEEKS` earlier weeks (open then, won by that week's Sunday), plus the share of those weeks'
+remaining revenue that came from deals not yet open (the new deals' share) × the same-weekday level.
+A scope's open deals are its own (the deal's manager, department, pipeline); the new deals' share is the
+company's. Prophet and CatBoost are not refitted for the week: they are fitted once a day for the month's
+remaining days, and a fit per scope and horizon would multiply the morning's cost.
 
 The 80 % interval and P(week plan) are learned like the month scopes' (scope_intervals.py, reused):
 each scope's relative errors actual / forecast − 1 of its forecasts made on the same weekday of the
@@ -38,9 +41,11 @@ import polars as pl
 from assets.forecast import scope_intervals
 from assets.forecast.leads import gap_rub
 from assets.forecast.model import INTERVAL, _ru_holidays, month_bounds
+from assets.forecast.pipeline import STAGES_SCHEMA, PipelineEstimate, estimate_at
 
 PROFILE_WEEKS = 8  # same-weekday days a remaining day's expected revenue is the mean of
 MAX_WEEKS = 26  # the most recent weeks' errors teach the interval: a team changes
+PIPELINE_WEEKS = 26  # earlier weeks whose same weekday teaches P(won by Sunday)
 SEEN_DAYS = 90  # a scope with no row in these days and no plan is gone (a manager who left)
 SEARCH_DAYS = 120  # how far back a remaining day's like days are looked for
 DRAWS = 1000  # simulated weeks of the fallback interval
@@ -48,6 +53,11 @@ COMPANY_ID = 0
 LEARNED = "learned: the scope's own past weekly errors on this weekday, their shape pooled by kind"
 DRAWN = "each remaining day drawn from its same-weekday days (too few past weeks to learn from)"
 METHOD = f"week to date + each remaining day at the mean of its last {PROFILE_WEEKS} like days"
+METHOD_PIPELINE = (
+    "week to date + open deals × P(won by Sunday) + the new deals' share of each remaining day at the mean of "
+    f"its last {PROFILE_WEEKS} like days"
+)
+SCOPE_KEYS = {"department": "department_id", "manager": "manager_id", "pipeline": "pipeline_id"}
 KIND_ORDER = {"company": 0, "department": 1, "pipeline": 2, "manager": 3}
 
 COLUMNS: dict[str, Any] = {
@@ -61,6 +71,9 @@ COLUMNS: dict[str, Any] = {
     "plan_rub": pl.Float64,
     "actual_wtd_rub": pl.Float64,
     "remaining_rub": pl.Float64,
+    "open_deals": pl.Int64,
+    "open_deals_expected_rub": pl.Float64,
+    "new_deals_share": pl.Float64,
     "forecast_rub": pl.Float64,
     "forecast_low_rub": pl.Float64,
     "forecast_high_rub": pl.Float64,
@@ -171,16 +184,62 @@ def _point(values: dict[date, float], as_of_day: date, holidays: set[date]) -> t
     return wtd, remaining, picks
 
 
-def _drawn(wtd: float, picks: list[list[float]], plan: float | None, seed: int) -> tuple[float, float, float | None]:
-    """The fallback interval and P(plan): each remaining day drawn from its like days."""
+def _drawn(
+    known: float, picks: list[list[float]], share: float, plan: float | None, seed: int
+) -> tuple[float, float, float | None]:
+    """The fallback interval and P(plan): `known` (week to date + open deals expected) + `share` of each
+    remaining day drawn from its like days."""
     rng = np.random.default_rng(seed)
-    totals = np.full(DRAWS, wtd)
+    totals = np.full(DRAWS, known)
     for p in picks:
         if p:
-            totals = totals + rng.choice(np.asarray(p, dtype=float), size=DRAWS)
+            totals = totals + share * rng.choice(np.asarray(p, dtype=float), size=DRAWS)
     low, high = np.quantile(totals, [(1 - INTERVAL) / 2, (1 + INTERVAL) / 2])
     prob = None if plan is None else float(np.mean(totals >= plan))
     return float(low), float(high), prob
+
+
+# --- the open pipeline, for the week ----------------------------------------------------------------
+def week_pairs(as_of_day: date, weeks: int = PIPELINE_WEEKS) -> list[tuple[date, date]]:
+    """(the same weekday, that week's Sunday) of each of the `weeks` earlier weeks, latest first."""
+    sunday = week_bounds(as_of_day)[1]
+    return [(as_of_day - timedelta(weeks=k), sunday - timedelta(weeks=k)) for k in range(1, weeks + 1)]
+
+
+def open_pipeline(
+    deals: pl.DataFrame, stages: pl.DataFrame | None, as_of_day: date
+) -> tuple[PipelineEstimate, pl.DataFrame]:
+    """The open deals' P(won by Sunday) as of `as_of_day`, and the open deals with their owners and
+    expected revenue (deal_id, pipeline_id, manager_id, department_id, expected_rub).
+
+    `deals`: deal_id, pipeline_id, created_day, closed_day, is_won, amount_rub (and manager_id,
+    department_id where known); only what is known on the as-of day is used (pipeline.py)."""
+    estimate = estimate_at(
+        deals,
+        stages if stages is not None else pl.DataFrame(schema=STAGES_SCHEMA),
+        as_of_day,
+        week_pairs(as_of_day),
+    )
+    owners = [c for c in ("manager_id", "department_id") if c in deals.columns]
+    scored = estimate.deals.with_columns((pl.col("amount_rub") * pl.col("probability")).alias("expected_rub"))
+    if owners:
+        scored = scored.join(
+            deals.select(pl.col("deal_id").cast(pl.Int64), *[pl.col(c).cast(pl.Int64) for c in owners]),
+            on="deal_id",
+            how="left",
+        )
+    return estimate, scored
+
+
+def _scope_pipeline(scored: pl.DataFrame, kind: str, scope_id: int) -> tuple[int, float]:
+    """A scope's open deals and their expected revenue by Sunday (the company: all of them)."""
+    if kind == "company":
+        mine = scored
+    elif SCOPE_KEYS.get(kind) in scored.columns:
+        mine = scored.filter(pl.col(SCOPE_KEYS[kind]) == scope_id)
+    else:
+        return 0, 0.0
+    return mine.height, float(mine["expected_rub"].sum()) if mine.height else 0.0
 
 
 # --- the errors of earlier weeks --------------------------------------------------------------------
@@ -261,6 +320,9 @@ def forecast_week(
     past: pl.DataFrame | None = None,
     names: pl.DataFrame | None = None,
     seed: int = 0,
+    *,
+    deals: pl.DataFrame | None = None,
+    stages: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
     """One row per scope (COLUMNS) for `as_of_day`'s week.
 
@@ -269,7 +331,8 @@ def forecast_week(
     scope_type, scope_id, plan_rub. `past`: earlier rows of ml.forecast_week (as_of_day, week_start,
     scope_type, scope_id, forecast_rub): the interval is learned from those of ended weeks. `names`:
     scope_type, scope_id, scope_name, department_id. A scope is forecast when it has a row in the last
-    SEEN_DAYS or a plan for a month of the week; the company always.
+    SEEN_DAYS, a plan for a month of the week or an open deal expected by Sunday; the company always. `deals` (see `open_pipeline`) and
+    their open-stage entries `stages` (deal_id, stage_id, entered_day) add the open pipeline's part.
     """
     monday, sunday = week_bounds(as_of_day)
     first = monday - timedelta(weeks=MAX_WEEKS + 1)
@@ -290,10 +353,20 @@ def forecast_week(
     learned = scope_intervals.learn(errors)
     labels = _labels(names)
     elapsed, in_week = working_days(monday, as_of_day, holidays), working_days(monday, sunday, holidays)
+    pipeline = None
+    if deals is not None and as_of_day < sunday:
+        pipeline = open_pipeline(deals, stages, as_of_day)
+        likely = pipeline[1].filter(pl.col("expected_rub") > 0)
+        for kind, key in SCOPE_KEYS.items():  # a scope with no sale yet but deals expected by Sunday
+            if key in likely.columns:
+                scopes |= {(kind, int(i)) for i in likely[key].drop_nulls().unique().to_list()}
+    share = pipeline[0].new_share if pipeline is not None else 1.0
     rows: list[dict[str, Any]] = []
     for kind, scope_id in sorted(scopes, key=lambda k: (KIND_ORDER.get(k[0], 9), k[1])):
         values = series.get((kind, scope_id), {})
-        wtd, remaining, picks = _point(values, as_of_day, holidays)
+        wtd, level, picks = _point(values, as_of_day, holidays)
+        n_open, expected = _scope_pipeline(pipeline[1], kind, scope_id) if pipeline is not None else (0, 0.0)
+        remaining = expected + share * level
         forecast = wtd + remaining
         plan = week_plan(monday, plans.get((kind, scope_id), {}), holidays)
         errs = learned.get(kind)
@@ -303,7 +376,7 @@ def forecast_week(
             prob = scope_intervals.probability(forecast, wtd, plan, scale, errs.standardised, shift)
             interval_method, weeks = LEARNED, errs.months.get(scope_id, 0)
         else:
-            low, high, prob = _drawn(wtd, picks, plan, seed)
+            low, high, prob = _drawn(wtd + expected, picks, share, plan, seed)
             interval_method, weeks = DRAWN, 0
         name, department = labels.get((kind, scope_id), (None, None))
         gap = gap_rub(plan, forecast)
@@ -319,6 +392,9 @@ def forecast_week(
                 "plan_rub": None if plan is None else round(plan, 2),
                 "actual_wtd_rub": round(wtd, 2),
                 "remaining_rub": round(remaining, 2),
+                "open_deals": n_open if pipeline is not None else None,
+                "open_deals_expected_rub": round(expected, 2) if pipeline is not None else None,
+                "new_deals_share": round(share, 4) if pipeline is not None else None,
                 "forecast_rub": round(forecast, 2),
                 "forecast_low_rub": round(min(low, forecast), 2),
                 "forecast_high_rub": round(max(high, forecast), 2),
@@ -327,7 +403,7 @@ def forecast_week(
                 "ruler_rub": round(week_ruler(wtd, as_of_day, holidays), 2),
                 "working_days_elapsed": elapsed,
                 "working_days_in_week": in_week,
-                "method": METHOD,
+                "method": METHOD_PIPELINE if pipeline is not None else METHOD,
                 "interval_method": interval_method,
                 "interval_weeks": weeks,
             }

@@ -1,7 +1,7 @@
 """Dagster asset: the current week's forecast, one partition per as-of day (ml.forecast_week).
 
 Thin like forecast_month_end: read each scope's won revenue per day (company, departments, managers,
-pipelines) and the month plans, call the pure model (week.py), write one row per scope and day. The
+pipelines), the month plans and the deals with their stage entries, call the pure model (week.py), write one row per scope and day. The
 interval is learned from the table's own rows of weeks that have ended, so a backfill is a backtest
 and learns as it goes (single-run policy: one read of the marts for a range of days).
 """
@@ -118,6 +118,30 @@ def week_inputs(warehouse: Warehouse, first: date, through: date) -> tuple[pl.Da
     )
 
 
+def week_deals(warehouse: Warehouse, through: date) -> tuple[pl.DataFrame | None, pl.DataFrame | None]:
+    """The deals created by `through` with their owners, and their open-stage entries by then (the
+    open pipeline's part); (None, None) without the deals mart, no stages without stage history."""
+    if not _has_columns(warehouse, "marts", "mart_deals", {"deal_id", "pipeline_id", "created_day", "closed_day"}):
+        return None, None
+    owners = _has_columns(warehouse, "marts", "mart_deals", {"manager_id", "department_id"})
+    deals = warehouse.query(
+        "select deal_id, pipeline_id, created_day, closed_day, is_won, cast(amount_rub as double precision) as amount_rub"
+        + (", manager_id, department_id" if owners else "")
+        + " from marts.mart_deals where created_day <= ?",
+        [through],
+    )
+    stages = (
+        warehouse.query(
+            "select deal_id, stage_id, entered_day from intermediate.stage_history"
+            " where stage_semantic = 'open' and entered_day <= ?",
+            [through],
+        )
+        if warehouse.table_exists("intermediate", "stage_history")
+        else None
+    )
+    return deals, stages
+
+
 def _past(warehouse: Warehouse, first: date, before: date) -> pl.DataFrame:
     """The table's rows of the weeks from `first`'s to the one before `before`'s: what the interval learns from."""
     if not warehouse.table_exists(SCHEMA, TABLE):
@@ -143,11 +167,13 @@ def _fmt(value: float | None) -> str:
         AssetKey("mart_plan_fact"),
         AssetKey("mart_manager_daily"),
         AssetKey("mart_deals"),
+        AssetKey("stage_history"),
     ],
     kinds={"python"},
     description=(
         "The current ISO week's revenue forecast as of the partition's day, for the company and each department, "
-        "manager and pipeline: week to date + each remaining day at its recent same-weekday level; 80 % interval "
+        "manager and pipeline: week to date + the open deals × P(won by Sunday) + the new deals' share of each "
+        "remaining day at its recent same-weekday level; 80 % interval "
         "learned from earlier weeks' errors, the week's plan (the month's plan per working day × the week's "
         "working days), P(week plan), beside the weekly ruler. No data after the as-of day. Table ml.forecast_week."
     ),
@@ -158,10 +184,11 @@ def forecast_week(context: AssetExecutionContext, warehouse: Warehouse) -> Mater
     first = week.week_bounds(days[0])[0] - timedelta(weeks=week.MAX_WEEKS + 1)
     daily, plans, names = week_inputs(warehouse, first, days[-1])
     past = _past(warehouse, first, days[0])
+    deals, stages = week_deals(warehouse, days[-1])
     written: list[pl.DataFrame] = []
     for day in days:
         learned_from = pl.concat([past, *[w.select(list(week.PAST_COLUMNS)) for w in written]])
-        rows = week.forecast_week(daily, day, plans, learned_from, names)
+        rows = week.forecast_week(daily, day, plans, learned_from, names, deals=deals, stages=stages)
         warehouse.replace_rows(SCHEMA, TABLE, rows, where={"as_of_day": day})
         written.append(rows)
         company = rows.row(0, named=True)
