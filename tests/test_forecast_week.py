@@ -224,7 +224,8 @@ def _values(frame: pl.DataFrame) -> dict[date, float]:
 # --- the Dagster asset on a hand-made warehouse ----------------------------------------------------
 def test_asset_writes_the_company_and_each_department_and_manager(warehouse: Warehouse) -> None:  # noqa: F811
     """_marts: departments 1 (70 a weekday) and 2 (30) since July, October plans 1 500 and 1 000 (2 500
-    for the company: 2 500 ÷ 23 × 5 = 543.48 for the week). Managers 11 and 21 sell their department's."""
+    for the company: 2 500 ÷ 23 × 5 = 543.48 for the week). Managers 11 and 21 sell their department's.
+    The deals mart holds one open deal and no history, so the open deals add nothing yet."""
     _marts(warehouse)
     managers = pl.concat(
         [
@@ -239,6 +240,22 @@ def test_asset_writes_the_company_and_each_department_and_manager(warehouse: War
         ]
     )
     warehouse.replace_rows("marts", "mart_manager_daily", managers, where={})
+    # one deal open since Monday; no earlier week had a deal open, so nothing teaches it a chance yet
+    deal = pl.DataFrame(
+        {
+            "deal_id": [1],
+            "pipeline_id": [1],
+            "pipeline_name": ["Опт"],
+            "created_day": [MONDAY],
+            "closed_day": [None],
+            "is_won": [False],
+            "amount_rub": [500.0],
+            "manager_id": [11],
+            "department_id": [1],
+        },
+        schema_overrides={"closed_day": pl.Date},
+    )
+    warehouse.replace_rows("marts", "mart_deals", deal, where={})
     for _ in range(2):  # the second run must replace, not duplicate
         result = materialize(
             [week_asset, *WEEK_CHECKS], partition_key=AS_OF.isoformat(), resources={"warehouse": warehouse}
@@ -253,6 +270,8 @@ def test_asset_writes_the_company_and_each_department_and_manager(warehouse: War
     assert company["plan_rub"] == pytest.approx(2500.0 / 23 * 5, abs=0.01)
     assert company["gap_rub"] == pytest.approx(2500.0 / 23 * 5 - 500.0, abs=0.01)
     assert company["prob_reach_plan"] == 0.0
+    assert (company["open_deals"], company["open_deals_expected_rub"], company["new_deals_share"]) == (1, 0.0, 1.0)
+    assert company["method"] == week.METHOD_PIPELINE
     d1 = got[("department", 1)]
     assert (d1["scope_name"], d1["forecast_rub"]) == ("Опт", 350.0)
     assert d1["plan_rub"] == pytest.approx(1500.0 / 23 * 5, abs=0.01)

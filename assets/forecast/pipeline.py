@@ -10,6 +10,9 @@ few deals borrows from its parent (pipeline, stage), then (pipeline), then the w
 Beside it, the share of the remaining days' revenue that came, in those same earlier months, from
 deals not yet created on day d: the time-series part supplies that share of its forecast.
 
+The same learning serves a shorter horizon (`estimate_at` with other (anchor, end) pairs): the week's
+forecast (week.py) asks for P(won by Sunday), taught by the same weekday of earlier weeks.
+
 Only what is known on the as-of day is used: deals created by then, their stage entries by then,
 and labels of months that ended by then. A CRM without stage history (an export) gives every deal
 the stage "?" and its age since creation.
