@@ -371,6 +371,31 @@ REPORT_TABLES: dict[str, tuple[str, str, bool, dict[str, pl.DataType]]] = {
             "open_deals": pl.Int64(),
         },
     ),
+    "forecast_week": (
+        "ml",
+        "forecast_week",
+        False,
+        {
+            "as_of_day": pl.Date(),
+            "week_start": pl.Date(),
+            "week_end": pl.Date(),
+            "scope_type": pl.Utf8(),
+            "scope_id": pl.Int64(),
+            "scope_name": pl.Utf8(),
+            "plan_rub": pl.Float64(),
+            "actual_wtd_rub": pl.Float64(),
+            "forecast_rub": pl.Float64(),
+            "forecast_low_rub": pl.Float64(),
+            "forecast_high_rub": pl.Float64(),
+            "prob_reach_plan": pl.Float64(),
+            "gap_rub": pl.Float64(),
+            "ruler_rub": pl.Float64(),
+            "working_days_elapsed": pl.Int64(),
+            "working_days_in_week": pl.Int64(),
+            "open_deals": pl.Int64(),
+            "open_deals_expected_rub": pl.Float64(),
+        },
+    ),
     "forecast_deals": (
         "ml",
         "forecast_deals",
@@ -479,6 +504,7 @@ REPORT_MARTS = [table for schema, table, required, _ in REPORT_TABLES.values() i
 UPSTREAM_KEYS = [
     *(AssetKey(table) for table in REPORT_MARTS),
     AssetKey("forecast_month_end"),
+    AssetKey("forecast_week"),
     AssetKey("manager_anomalies"),
     AssetKey("insights"),
 ]
@@ -510,7 +536,7 @@ def conform(frame: pl.DataFrame, columns: dict[str, pl.DataType], name: str, tz:
 
 
 # Per-day ML tables the site shows for its latest day only (a year of forecast_deals is 200,000 rows).
-LATEST_DAY_ONLY = {"forecast_scopes", "forecast_deals", "forecast_accuracy"}
+LATEST_DAY_ONLY = {"forecast_scopes", "forecast_week", "forecast_deals", "forecast_accuracy"}
 
 
 def read_report_tables(warehouse: Warehouse) -> dict[str, pl.DataFrame]:

@@ -122,6 +122,7 @@ def test_report_asset_is_wired_to_its_inputs_and_rebuilds_itself() -> None:
         AssetKey("mart_reconciliation"),
         AssetKey("mart_open_invoices"),
         AssetKey("forecast_month_end"),
+        AssetKey("forecast_week"),
         AssetKey("manager_anomalies"),
         AssetKey("insights"),
     }
@@ -263,6 +264,23 @@ def write_forecast_page_tables(con: duckdb.DuckDBPyConnection) -> None:
         "insert into ml.forecast_scopes values (?, ?, 'department', 7, 'Отдел прогноза', 5000000, 1000000, "
         "4321987, 4000000, 4600000, 0.31, 678013, 12.4, 9)",
         [S_TODAY, S_MONTH],
+    )
+    con.execute(
+        "create table ml.forecast_week (as_of_day date, week_start date, week_end date, scope_type text, "
+        "scope_id bigint, scope_name text, plan_rub double, actual_wtd_rub double, forecast_rub double, "
+        "forecast_low_rub double, forecast_high_rub double, prob_reach_plan double, gap_rub double, ruler_rub double, "
+        "working_days_elapsed bigint, working_days_in_week bigint, open_deals bigint, open_deals_expected_rub double)"
+    )
+    week = [date(2026, 11, 30), date(2026, 12, 6)]
+    con.execute(
+        "insert into ml.forecast_week values (?, ?, ?, 'company', 0, null, 2000000, 700000, 1876543, 1600000, "
+        "2100000, 0.42, 123457, 1166667, 3, 5, 12, 345678)",
+        [S_TODAY, *week],
+    )
+    con.execute(
+        "insert into ml.forecast_week values (?, ?, ?, 'department', 7, 'Отдел недели', 900000, 300000, 876543, "
+        "800000, 950000, 0.4, 23457, 500000, 3, 5, 4, 111111)",
+        [S_TODAY, *week],
     )
     con.execute(
         "create table ml.forecast_accuracy (as_of_day date, horizon_day bigint, method text, months bigint, "
@@ -552,7 +570,7 @@ def test_report_is_requested_when_a_new_ml_partition_lands() -> None:
 
 
 def test_forecast_page_lists_the_deals_expected_to_close_and_the_backtest(built_site: dict) -> None:
-    """Today's rows of ml.forecast_deals / forecast_scopes / forecast_accuracy, with the deals' titles
+    """Today's rows of ml.forecast_deals / forecast_scopes / forecast_week / forecast_accuracy, with the deals' titles
     from mart_deals; the figures are worked out here from the rows written above."""
     con, text = built_site["wh"], norm(built_site["pages"]["prognoz"].text)
     deals = con.execute(
@@ -567,6 +585,11 @@ def test_forecast_page_lists_the_deals_expected_to_close_and_the_backtest(built_
     assert "Отдел прогноза" in text and rub(4_321_987) in text and rub(678_013) in text
     assert "Модель (итог)" in text and "3,2 %" in text and "6,6 %" in text
     assert "Prophet" not in text  # the page compares the model with the pipeline and the ruler only
+    # the current week (ml.forecast_week): its dates, the company's interval and open deals, each department
+    assert "30.11–06.12.2026" in text and rub(1_600_000) in text and rub(2_100_000) in text
+    assert rub(345_678) in text
+    assert "Отдел недели" in text and rub(876_543) in text and rub(23_457) in text
+    assert "Прогноза на текущую неделю ещё нет" not in text
 
 
 def test_a_refresh_with_nothing_new_keeps_the_site_and_a_failed_build_keeps_it_published(

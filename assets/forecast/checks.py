@@ -10,6 +10,9 @@ Four checks, each on the as-of days the run wrote (one day, or a backfill's rang
   (not beyond), the history is no longer than the mart's days up to it, and every deal listed in
   ml.forecast_deals was created by that day and still open at its end.
 
+Two more on ml.forecast_week: its interval holds the point (from the week to date up), and the
+company's week to date is the revenue mart's from Monday through the as-of day.
+
 They are partitioned like the asset, so a daily run checks its day and a backfill its range. A
 failure is an ERROR evaluation; the check-failure sensor (schedules/sensors.py) sends it to the
 on-call chat like a failed dbt test. Non-blocking: the insights still run, on-call decides.
@@ -17,7 +20,7 @@ The comparisons are pure functions (`*_problems`) so a test can break each on pu
 """
 
 import warnings
-from datetime import date
+from datetime import date, timedelta
 
 import polars as pl
 from dagster import AssetCheckExecutionContext, AssetCheckResult, PreviewWarning, asset_check
@@ -243,3 +246,83 @@ CHECKS = [
     forecast_every_scope_present,
     forecast_no_data_after_as_of_day,
 ]
+
+
+# --- the week's forecast (ml.forecast_week) ---------------------------------------------------------
+WEEK_TABLE = "forecast_week"
+
+
+def week_problems(rows: pl.DataFrame) -> list[str]:
+    """Week rows whose 80 % interval does not hold the point, whose low end is below the week to date, or
+    whose week does not hold its as-of day (a forecast of another week)."""
+    problems = []
+    for r in rows.iter_rows(named=True):
+        where = f"{r['as_of_day']} {r['scope_type']} {r['scope_id']}"
+        low, point, high = r["forecast_low_rub"], r["forecast_rub"], r["forecast_high_rub"]
+        if low is None or high is None or low > point + TOLERANCE_RUB or high < point - TOLERANCE_RUB:
+            problems.append(f"{where}: прогноз недели {point} вне интервала [{low}; {high}]")
+        elif low < r["actual_wtd_rub"] - TOLERANCE_RUB:
+            problems.append(f"{where}: нижняя граница {low} меньше факта с начала недели {r['actual_wtd_rub']}")
+        if not r["week_start"] <= r["as_of_day"] <= r["week_end"]:
+            problems.append(f"{where}: неделя {r['week_start']}–{r['week_end']} не содержит день прогноза")
+    return problems
+
+
+@asset_check(
+    asset="forecast_week",
+    partitions_def=as_of_days,
+    description=(
+        "The week's 80 % interval holds the point forecast and starts no lower than the week to date, and each row's "
+        "week holds its as-of day, on every row of the run's days."
+    ),
+)
+def forecast_week_interval_holds_point(context: AssetCheckExecutionContext, warehouse: Warehouse) -> AssetCheckResult:
+    rows = _week_rows(warehouse, _days(context))
+    return check_result(week_problems(rows), rows.height, "Интервал прогноза недели не содержит прогноз")
+
+
+def week_leakage_problems(rows: pl.DataFrame, revenue: pl.DataFrame) -> list[str]:
+    """Company week rows whose week to date is not the revenue mart's from Monday through the as-of day
+    (a day after it counted, or one of the week's days missed). `revenue`: day, revenue_rub."""
+    by_day = revenue.select(pl.col("day").cast(pl.Date), pl.col("revenue_rub").cast(pl.Float64))
+    problems = []
+    for r in rows.filter(pl.col("scope_type") == "company").iter_rows(named=True):
+        wtd = float(by_day.filter(pl.col("day").is_between(r["week_start"], r["as_of_day"]))["revenue_rub"].sum())
+        if abs(float(r["actual_wtd_rub"]) - wtd) > TOLERANCE_RUB:
+            problems.append(
+                f"{r['as_of_day']}: выручка с начала недели {r['actual_wtd_rub']}, а в витрине по этот день {wtd:.2f}"
+            )
+    return problems
+
+
+def _week_rows(warehouse: Warehouse, days: list[date]) -> pl.DataFrame:
+    if not warehouse.table_exists(SCHEMA, WEEK_TABLE):
+        return pl.DataFrame(schema={"as_of_day": pl.Date, "scope_type": pl.Utf8})
+    return warehouse.query(
+        f"select * from {SCHEMA}.{WEEK_TABLE} where as_of_day between ? and ?", [days[0], days[-1]]
+    ).with_columns(pl.col("as_of_day", "week_start", "week_end").cast(pl.Date))
+
+
+@asset_check(
+    asset="forecast_week",
+    partitions_def=as_of_days,
+    description=(
+        "No week forecast saw data after its as-of day: the company's week to date = the revenue mart from "
+        "Monday through that day."
+    ),
+)
+def forecast_week_no_data_after_as_of_day(
+    context: AssetCheckExecutionContext, warehouse: Warehouse
+) -> AssetCheckResult:
+    days = _days(context)
+    rows = _week_rows(warehouse, days)
+    revenue = warehouse.query(
+        "select day, sum(won_rub) as revenue_rub from marts.mart_revenue_daily where day between ? and ? group by day",
+        [days[0] - timedelta(days=6), days[-1]],
+    )
+    return check_result(
+        week_leakage_problems(rows, revenue), rows.height, "Прогноз недели видел данные после своего дня"
+    )
+
+
+WEEK_CHECKS = [forecast_week_interval_holds_point, forecast_week_no_data_after_as_of_day]

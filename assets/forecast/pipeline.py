@@ -10,6 +10,9 @@ few deals borrows from its parent (pipeline, stage), then (pipeline), then the w
 Beside it, the share of the remaining days' revenue that came, in those same earlier months, from
 deals not yet created on day d: the time-series part supplies that share of its forecast.
 
+The same learning serves a shorter horizon (`estimate_at` with other (anchor, end) pairs): the week's
+forecast (week.py) asks for P(won by Sunday), taught by the same weekday of earlier weeks.
+
 Only what is known on the as-of day is used: deals created by then, their stage entries by then,
 and labels of months that ended by then. A CRM without stage history (an export) gives every deal
 the stage "?" and its age since creation.
@@ -110,6 +113,16 @@ def _with_cells(frame: pl.DataFrame) -> pl.DataFrame:
     return frame.with_columns(age_bucket(pl.col("age_days")).alias("age_bucket"))
 
 
+def month_pairs(as_of_day: date, months: int = HISTORY_MONTHS) -> list[tuple[date, date]]:
+    """(the same day, that month's end) of each of the `months` earlier months, latest first."""
+    pairs = []
+    month = _previous_month(as_of_day.replace(day=1))
+    for _ in range(months):
+        pairs.append((same_day(month, as_of_day.day), month_end(month)))
+        month = _previous_month(month)
+    return pairs
+
+
 def learn_probabilities(
     deals: pl.DataFrame, stages: pl.DataFrame, as_of_day: date, months: int = HISTORY_MONTHS
 ) -> tuple[pl.DataFrame, int]:
@@ -117,14 +130,17 @@ def learn_probabilities(
 
     Returns (examples: pipeline_id, stage_id, age_bucket, won), the number of months used.
     """
+    return examples_at(deals, stages, [(a, e) for a, e in month_pairs(as_of_day, months) if e <= as_of_day])
+
+
+def examples_at(deals: pl.DataFrame, stages: pl.DataFrame, pairs: list[tuple[date, date]]) -> tuple[pl.DataFrame, int]:
+    """For each (anchor, end): the deals open at the end of the anchor day, won (1) if won by `end`.
+
+    Returns (examples: pipeline_id, stage_id, age_bucket, won), the number of anchors with open deals.
+    """
     frames: list[pl.DataFrame] = []
-    month = _previous_month(as_of_day.replace(day=1))
     used = 0
-    for _ in range(months):
-        anchor = same_day(month, as_of_day.day)
-        end = month_end(month)
-        if end > as_of_day:  # pragma: no cover - earlier months always ended
-            break
+    for anchor, end in pairs:
         open_then = open_deals_at(deals, stages, anchor)
         if not open_then.is_empty():
             used += 1
@@ -136,7 +152,6 @@ def learn_probabilities(
                     (pl.col("is_won").fill_null(False) & (pl.col("closed_day") <= end)).cast(pl.Float64).alias("won"),
                 )
             )
-        month = _previous_month(month)
     if not frames:
         return pl.DataFrame(
             schema={"pipeline_id": pl.Int64, "stage_id": pl.Utf8, "age_bucket": pl.Int32, "won": pl.Float64}
@@ -171,12 +186,15 @@ def new_deal_share(deals: pl.DataFrame, as_of_day: date, months: int = HISTORY_M
 
     1.0 when there is no such history (a shop: every order is created and won the same day).
     """
+    return new_share_at(deals, month_pairs(as_of_day, months))
+
+
+def new_share_at(deals: pl.DataFrame, pairs: list[tuple[date, date]]) -> float:
+    """Of the revenue won after each anchor up to its end, the share from deals created after the anchor
+    (1.0 without such revenue)."""
     total = new = 0.0
-    month = _previous_month(as_of_day.replace(day=1))
     won = deals.filter(pl.col("is_won").fill_null(False) & pl.col("closed_day").is_not_null())
-    for _ in range(months):
-        anchor = same_day(month, as_of_day.day)
-        end = month_end(month)
+    for anchor, end in pairs:
         later = won.filter((pl.col("closed_day") > anchor) & (pl.col("closed_day") <= end))
         total += float(later["amount_rub"].fill_null(0.0).sum())
         new += float(
@@ -184,15 +202,24 @@ def new_deal_share(deals: pl.DataFrame, as_of_day: date, months: int = HISTORY_M
             .fill_null(0.0)
             .sum()
         )
-        month = _previous_month(month)
     return new / total if total > 0 else 1.0
 
 
 def estimate(deals: pl.DataFrame, stages: pl.DataFrame, as_of_day: date) -> PipelineEstimate:
     """The open pipeline's expected revenue by month end, and the new-deal share, as of `as_of_day`."""
+    return estimate_at(deals, stages, as_of_day, [(a, e) for a, e in month_pairs(as_of_day) if e <= as_of_day])
+
+
+def estimate_at(
+    deals: pl.DataFrame, stages: pl.DataFrame, as_of_day: date, pairs: list[tuple[date, date]]
+) -> PipelineEstimate:
+    """The open pipeline's expected revenue and the new-deal share as of `as_of_day`, for a horizon taught
+    by `pairs` (anchor, end): earlier days in the same place of their period as the as-of day, each with
+    the end of its period (month end for the month; Sunday for the week: week.py). Every end must be
+    on or before the as-of day."""
     deals = deals.select([pl.col(c).cast(t) for c, t in DEALS_SCHEMA.items()])
     stages = stages.select([pl.col(c).cast(t) for c, t in STAGES_SCHEMA.items()])
-    examples, used = learn_probabilities(deals, stages, as_of_day)
+    examples, used = examples_at(deals, stages, pairs)
     now = _with_cells(open_deals_at(deals, stages, as_of_day))
     p = probabilities(examples, now)
     scored = now.with_columns(p).select("deal_id", "pipeline_id", "stage_id", "age_days", "amount_rub", "probability")
@@ -200,7 +227,7 @@ def estimate(deals: pl.DataFrame, stages: pl.DataFrame, as_of_day: date) -> Pipe
         expected_rub=float((scored["amount_rub"] * scored["probability"]).sum()),
         open_deals=scored.height,
         open_rub=float(scored["amount_rub"].sum()),
-        new_share=new_deal_share(deals, as_of_day),
+        new_share=new_share_at(deals, pairs),
         months_learned=used,
         deals=scored,
     )
