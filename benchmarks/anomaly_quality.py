@@ -46,6 +46,7 @@ KIND_OF_METRIC = {
     ("spend_rub", 8): "budget_overrun",
     ("spend_rub", 1): "cpa_spike",
     ("cpl_rub", 1): "cpa_spike",
+    ("cpl_rub", 8): "budget_overrun",
 }
 KINDS = [
     "zero_activity",

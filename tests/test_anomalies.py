@@ -249,8 +249,9 @@ def test_channel_anomalies_are_found(world, scored) -> None:
     assert silent["is_anomaly"] and silent["top_metric"] == "leads" and silent["metric_value"] == 0
     assert silent["usual_value"] == usual(chan, "channel", SILENT_CHANNEL, "leads")
     overrun = scored[OVERSPENT]
-    assert overrun["is_anomaly"] and overrun["top_metric"] == "spend_rub"
-    assert "spend_rub" in (overrun["drivers"] or "")
+    # spend and the cost per lead both run 1.8x for days: either may lead, the spend is named
+    assert overrun["is_anomaly"] and overrun["top_metric"] in ("spend_rub", "cpl_rub")
+    assert overrun["window_days"] == 8 and "spend_rub (8 дн.)" in (overrun["drivers"] or "")
 
 
 def test_nobody_else_is_flagged(scored) -> None:
@@ -351,3 +352,28 @@ def test_every_flaggable_metric_reads_in_russian_and_a_stage_names_its_pair(scor
         "Менеджер 8: конверсия этапа «Подготовка КП» → «Счёт на предоплату» (Новые продажи), % сделок "
         f"{row['metric_value']:.1f} (обычно {row['usual_value']:.1f})"
     )
+
+
+def test_a_response_time_of_one_new_lead_is_not_a_blow_out(world) -> None:
+    def with_items(on_as_of: int) -> pl.DataFrame:
+        items = pl.when((pl.col("day") == AS_OF) & (pl.col("manager_id") == SLOW)).then(on_as_of).otherwise(3)
+        return world[0].with_columns(items.alias("leads_assigned"), pl.lit(0).alias("deals_created"))
+
+    def slow(mgr: pl.DataFrame) -> dict:
+        return score_day(mgr, AS_OF, world[1]).filter(pl.col("subject_id") == str(SLOW)).row(0, named=True)
+
+    busy = slow(with_items(3))
+    assert busy["is_anomaly"] and busy["top_metric"] == "median_response_minutes"
+    one = slow(with_items(1))  # the median of one late reply
+    assert not one["is_anomaly"] and "median_response_minutes" not in (one["drivers"] or "")
+
+
+def test_a_sustained_rise_in_cost_per_lead_is_found() -> None:
+    mgr, chan = managers(), channels()
+    # VK's last 8 weekdays: the same money for half the leads (the budget burns without results)
+    late = pl.col("day").is_in(last_weekdays(8)) & (pl.col("channel") == "VK")
+    chan = chan.with_columns(pl.when(late).then(pl.col("leads") // 2).otherwise(pl.col("leads")).alias("leads"))
+    row = score_day(mgr, AS_OF, chan).filter(pl.col("subject_id") == "VK").row(0, named=True)
+    assert row["is_anomaly"] and row["top_metric"] == "cpl_rub" and row["window_days"] == 8
+    recent = chan.filter(pl.col("channel") == "VK").sort("day").tail(8)
+    assert row["metric_value"] == pytest.approx(float((recent["spend_rub"] / recent["leads"]).mean()))

@@ -27,9 +27,7 @@ from resources.warehouse import Warehouse
 SCHEMA, TABLE = "ml", "manager_anomalies"
 
 
-def read_marts(
-    warehouse: Warehouse, days: list[date]
-) -> tuple[pl.DataFrame, pl.DataFrame | None, pl.DataFrame | None]:
+def read_marts(warehouse: Warehouse, days: list[date]) -> tuple[pl.DataFrame, pl.DataFrame | None, pl.DataFrame | None]:
     """mart_manager_daily, mart_channel and mart_stage_exits (None before that mart exists) over the
     model's history (stage exits from `STAGE_RECENT_DAYS` earlier: the first day's window of deals)."""
     first_needed = history_start(days[0], HISTORY_NEEDED)

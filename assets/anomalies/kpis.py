@@ -2,7 +2,8 @@
 
 Pure polars, no Dagster. Two kinds of subject, one row per subject and working day:
 - a manager (marts.mart_manager_daily): activities, outgoing calls, lost deals, the median minutes to
-  the first response, the average won deal; a manager with no row on a working day had no activity
+  the first response (on a day with at least `RESPONSE_MIN_ITEMS` new leads and deals: the median of
+  one is one late reply, not how the manager answers), the average won deal; a manager with no row on a working day had no activity
   (zeros), while active: someone silent for `ACTIVE_LOOKBACK_DAYS` has left or is on leave;
 - an ad or lead channel (marts.mart_channel summed over its UTM rows): spend, leads, cost per lead and
   per won deal; a channel with no lead on a working day had zero leads, while active;
@@ -20,6 +21,7 @@ from datetime import date, timedelta
 import polars as pl
 
 ACTIVE_LOOKBACK_DAYS = 14  # no activity (or lead) for this long: the subject is not scored
+RESPONSE_MIN_ITEMS = 2  # new leads + deals a day needs for its median response time to count
 
 MANAGER_COLUMNS = ["activities_total", "calls_out", "lost_count", "median_response_minutes", "avg_deal_rub"]
 CHANNEL_COLUMNS = ["spend_rub", "leads", "cpl_rub", "cpa_rub"]
@@ -115,6 +117,7 @@ def manager_panel(daily: pl.DataFrame, start: date, end: date) -> pl.DataFrame:
             pl.col("manager_name").cast(pl.Utf8).alias("subject_name"),
             (pl.col("won_rub") / pl.when(pl.col("won_count") > 0).then(pl.col("won_count"))).alias("avg_deal_rub"),
         )
+        .with_columns(_response_of_enough_items(daily))
         .with_columns([pl.col(c).cast(pl.Float64) for c in MANAGER_COLUMNS])
     )
     # the mart's rows are the manager's days on staff (dense, zeros included: its span ends at a
@@ -122,6 +125,16 @@ def manager_panel(daily: pl.DataFrame, start: date, end: date) -> pl.DataFrame:
     grid = rows.select("day", "subject_id").unique()
     fill = ["activities_total", "calls_out", "lost_count"]
     return _dense(rows, MANAGER_COLUMNS, fill, start, end, rows.filter(active), grid)
+
+
+def _response_of_enough_items(daily: pl.DataFrame) -> pl.Expr:
+    """The day's median response time, null on a day with fewer than `RESPONSE_MIN_ITEMS` new leads
+    and deals (kept as is when the mart does not count them)."""
+    response = pl.col("median_response_minutes")
+    if not {"leads_assigned", "deals_created"} <= set(daily.columns):
+        return response
+    items = pl.col("leads_assigned").fill_null(0) + pl.col("deals_created").fill_null(0)
+    return pl.when(items >= RESPONSE_MIN_ITEMS).then(response).alias("median_response_minutes")
 
 
 def channel_panel(channel_days: pl.DataFrame, start: date, end: date) -> pl.DataFrame:
@@ -205,7 +218,9 @@ def stage_panel(exits: pl.DataFrame, managers: pl.DataFrame) -> pl.DataFrame:
         .join(rows.select("manager_id", "subject_id").unique(), on="manager_id")
         .sort("day")
     )
-    values = rows.select("subject_id", pl.col("day").alias("value_day"), "window_from", "stage_label", "stage_conversion")
+    values = rows.select(
+        "subject_id", pl.col("day").alias("value_day"), "window_from", "stage_label", "stage_conversion"
+    )
     return (
         grid.join_asof(
             values.sort("value_day"), left_on="day", right_on="value_day", by="subject_id", check_sortedness=False

@@ -5,12 +5,12 @@ being big; the same manager making 3 is. So each KPI of each subject is compared
 subject's own earlier working days only (no look-ahead): the median of the last `HISTORY_DAYS`
 observed days is the usual value and their interquartile spread (÷ 1.349, the normal's σ) the
 scale, on a log scale for counts and money so that a day of 0 against a usual 12 is as loud as a
-day of 36. A manager's stage conversion is one more subject per stage the manager's deals leave (the
-share of the last deals that moved on, assets.anomalies.kpis.stage_panel), scored the same way and
-written under the manager with the stage pair in `metric_detail`. The signed distance in those σ is
-the KPI's severity; a one-day spike or drop is the
-day's value, a sustained drop (the burnout month) the mean of the last `window` working days
-against earlier windows that do not overlap it.
+day of 36. The signed distance in those σ is the KPI's severity; a one-day spike or drop is the
+day's value, a sustained change (the burnout month, a budget overrun) the mean of the last `window`
+working days against earlier windows that do not overlap it. A manager's stage conversion is one more subject
+per stage the manager's deals leave (the share of the last deals that moved on,
+assets.anomalies.kpis.stage_panel), scored the same way and written under the manager with the
+stage pair in `metric_detail`.
 
 A KPI flags its subject when its severity passes `Z_THRESHOLD` in the direction that hurts and the
 change is material (`min_change` of the usual value, `min_abs` in its own units): a quiet day has no
@@ -92,6 +92,7 @@ KPIS: tuple[Kpi, ...] = (
     Kpi("channel", "spend_rub", "up", True, min_change=0.8, min_abs=1),
     Kpi("channel", "spend_rub", "up", True, window=8, min_change=0.4, min_abs=1, floor=0.05),
     Kpi("channel", "cpl_rub", "up", True, min_change=1.0, min_abs=1, floor=0.15),
+    Kpi("channel", "cpl_rub", "up", True, window=8, min_change=0.5, min_abs=1, floor=0.05),
 )
 SUBJECT_TYPES = ("manager", "channel")
 OUT_SCHEMA = pl.Schema(
