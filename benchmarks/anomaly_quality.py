@@ -13,8 +13,9 @@ flags are compared with anomalies_truth.csv:
 - false-alert days per week: working days with at least one wrong flag, per 5 working days.
 
 Detectors compared on the same KPI deviations: the product's robust z-score (assets/anomalies/model),
-pyod's Isolation Forest and ECOD (the managers' and channels' day KPIs, without stage conversions) fitted each day on the trailing 60 working days of the subject type's
-deviation vectors (their own contamination threshold, 1 %), and, with --legacy PATH, the model
+pyod's Isolation Forest and ECOD (the managers' and channels' day KPIs, without stage conversions)
+fitted each day on the trailing 60 working days of the subject type's deviation vectors (their own
+contamination threshold, 1 %), and, with --legacy PATH, the model
 this replaced (a copy of its model.py: IForest over manager-day habits, fixed 2 % quantile).
 
     .venv/bin/python -m benchmarks.anomaly_quality [--size M] [--today 2026-11-23] [--detectors robust_z,iforest,ecod]

@@ -1,10 +1,11 @@
 """Each subject's day: the KPI values the anomaly model compares with the subject's own history.
 
-Pure polars, no Dagster. Two kinds of subject, one row per subject and working day:
+Pure polars, no Dagster. Three kinds of subject, one row per subject and working day:
 - a manager (marts.mart_manager_daily): activities, outgoing calls, lost deals, the median minutes to
   the first response (on a day with at least `RESPONSE_MIN_ITEMS` new leads and deals: the median of
-  one is one late reply, not how the manager answers), the average won deal; a manager with no row on a working day had no activity
-  (zeros), while active: someone silent for `ACTIVE_LOOKBACK_DAYS` has left or is on leave;
+  one is one late reply, not how the manager answers), the average won deal; a manager with no row
+  on a working day had no activity (zeros), while active: someone silent for `ACTIVE_LOOKBACK_DAYS`
+  has left or is on leave;
 - an ad or lead channel (marts.mart_channel summed over its UTM rows): spend, leads, cost per lead and
   per won deal; a channel with no lead on a working day had zero leads, while active;
 - a manager's stage of a pipeline (marts.mart_stage_exits): the share of the manager's last

@@ -7,8 +7,8 @@ observed days is the usual value and their interquartile spread (÷ 1.349, the n
 scale, on a log scale for counts and money so that a day of 0 against a usual 12 is as loud as a
 day of 36. The signed distance in those σ is the KPI's severity; a one-day spike or drop is the
 day's value, a sustained change (the burnout month, a budget overrun) the mean of the last `window`
-working days against earlier windows that do not overlap it. A manager's stage conversion is one more subject
-per stage the manager's deals leave (the share of the last deals that moved on,
+working days against earlier windows that do not overlap it. A manager's stage conversion is one
+more subject per stage the manager's deals leave (the share of the last deals that moved on,
 assets.anomalies.kpis.stage_panel), scored the same way and written under the manager with the
 stage pair in `metric_detail`.
 
@@ -76,7 +76,7 @@ KPIS: tuple[Kpi, ...] = (
     # a manager's deals vary too widely for a z to mean much: a won deal at least 13 times their usual
     # average deal is news on its own
     Kpi("manager", "avg_deal_rub", "up", True, min_change=12.0, min_abs=1, floor=0.3, z_min=0.0),
-    # a share of 12 deals moves by 8 points with one deal: a collapse is half the usual and 30 points
+    # one deal moves a share of 15 by 7 points: a collapse is at least half the usual and 30 points
     Kpi(
         "manager",
         "stage_conversion",
