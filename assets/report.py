@@ -442,6 +442,7 @@ REPORT_TABLES: dict[str, tuple[str, str, bool, dict[str, pl.DataType]]] = {
             "deviation_pct": pl.Float64(),
             "window_days": pl.Int64(),
             "drivers": pl.Utf8(),
+            "metric_detail": pl.Utf8(),
         },
     ),
     "insights": (

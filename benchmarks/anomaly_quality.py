@@ -13,8 +13,9 @@ flags are compared with anomalies_truth.csv:
 - false-alert days per week: working days with at least one wrong flag, per 5 working days.
 
 Detectors compared on the same KPI deviations: the product's robust z-score (assets/anomalies/model),
-pyod's Isolation Forest and ECOD fitted each day on the trailing 60 working days of the subject type's
-deviation vectors (their own contamination threshold, 1 %), and, with --legacy PATH, the model
+pyod's Isolation Forest and ECOD (the managers' and channels' day KPIs, without stage conversions)
+fitted each day on the trailing 60 working days of the subject type's deviation vectors (their own
+contamination threshold, 1 %), and, with --legacy PATH, the model
 this replaced (a copy of its model.py: IForest over manager-day habits, fixed 2 % quantile).
 
     .venv/bin/python -m benchmarks.anomaly_quality [--size M] [--today 2026-11-23] [--detectors robust_z,iforest,ecod]
@@ -41,16 +42,19 @@ KIND_OF_METRIC = {
     ("lost_count", 1): "lost_spike",
     ("median_response_minutes", 1): "response_blowout",
     ("avg_deal_rub", 1): "big_win",
+    ("stage_conversion", 1): "stage_conversion_drop",
     ("leads", 1): "no_leads",
     ("spend_rub", 8): "budget_overrun",
     ("spend_rub", 1): "cpa_spike",
     ("cpl_rub", 1): "cpa_spike",
+    ("cpl_rub", 8): "budget_overrun",
 }
 KINDS = [
     "zero_activity",
     "burnout",
     "lost_spike",
     "big_win",
+    "stage_conversion_drop",
     "response_blowout",
     "no_leads",
     "cpa_spike",
@@ -58,20 +62,23 @@ KINDS = [
 ]
 
 
-def load(path: Path) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """The marts the asset reads (mart_manager_daily, mart_channel), through the product's Warehouse."""
+def load(path: Path) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    """The marts the asset reads (mart_manager_daily, mart_channel, mart_stage_exits), through the
+    product's Warehouse."""
     from resources.warehouse import Warehouse
 
     warehouse = Warehouse(url=f"duckdb:///{path}")
-    return warehouse.query("select * from marts.mart_manager_daily"), warehouse.query(
-        "select * from marts.mart_channel"
+    return (
+        warehouse.query("select * from marts.mart_manager_daily"),
+        warehouse.query("select * from marts.mart_channel"),
+        warehouse.query("select * from marts.mart_stage_exits"),
     )
 
 
-def robust_z(daily: pl.DataFrame, channels: pl.DataFrame, days: list[date]) -> pl.DataFrame:
+def robust_z(daily: pl.DataFrame, channels: pl.DataFrame, exits: pl.DataFrame, days: list[date]) -> pl.DataFrame:
     from assets.anomalies.model import score_days
 
-    return score_days(daily, channels, days)
+    return score_days(daily, channels, days, exits)
 
 
 def pyod_detector(name: str, daily: pl.DataFrame, channels: pl.DataFrame, days: list[date]) -> pl.DataFrame:
@@ -90,7 +97,7 @@ def pyod_detector(name: str, daily: pl.DataFrame, channels: pl.DataFrame, days: 
         ("manager", manager_panel(daily, start, days[-1])),
         ("channel", channel_panel(channels, start, days[-1])),
     ):
-        kpis = [k for k in KPIS if k.subject_type == subject_type]
+        kpis = [k for k in KPIS if k.subject_type == subject_type and k.panel == "daily"]
         long = pl.concat([kpi_scores(panel, k) for k in kpis], how="vertical_relaxed").with_columns(
             pl.format("{}_{}", "metric", "window_days").alias("feature")
         )
@@ -260,7 +267,7 @@ def main() -> int:
     path = build(CACHE, args.size, today)
     world = generate(args.size, today, 42)
     print(f"world {args.size} through {today}: warehouse {path.name} ({time.perf_counter() - started:.0f} s)")
-    daily, channels = load(path)
+    daily, channels, exits = load(path)
     from assets.anomalies.kpis import working_days
 
     days = working_days(date.fromordinal(world.start.toordinal() + WARMUP_DAYS), today)
@@ -268,7 +275,7 @@ def main() -> int:
     runs: list[tuple[str, Any]] = []
     for name in args.detectors.split(","):
         if name == "robust_z":
-            runs.append((name, lambda: robust_z(daily, channels, days)))
+            runs.append((name, lambda: robust_z(daily, channels, exits, days)))
         elif name in ("iforest", "ecod"):
             runs.append((name, lambda name=name: pyod_detector(name, daily, channels, days)))
     if args.legacy:

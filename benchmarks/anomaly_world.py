@@ -13,7 +13,7 @@ from pathlib import Path
 
 from benchmarks.dbt_build import load_direct, load_extras, run_dbt
 
-DBT_SELECT = ["+mart_manager_daily", "+mart_channel"]
+DBT_SELECT = ["+mart_manager_daily", "+mart_channel", "+mart_stage_exits"]
 
 
 def build(cache: Path, size: str, today: date) -> Path:

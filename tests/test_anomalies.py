@@ -12,12 +12,15 @@ from dagster import materialize
 
 from assets.anomalies.assets import manager_anomalies
 from assets.anomalies.checks import CHECKS, active_subjects, coverage_problems, explanation_problems
+from assets.anomalies.kpis import manager_panel, stage_panel
 from assets.anomalies.model import score_day
 from resources.warehouse import Warehouse
 
 AS_OF = date(2025, 10, 15)  # a Wednesday, not a holiday
 MANAGERS = range(1, 11)
 SILENT, LOSER, SLOW, BIG, BURNT = 3, 4, 5, 6, 7  # the managers with an injected anomaly on AS_OF
+STALLED, STEADY = 8, 9  # proposals stopped converting for two weeks / the same volume, converting as ever
+STALL_DAYS = 10
 CHANNELS = {"DIRECT": "Яндекс.Директ", "VK": "VK Реклама", "WEB": "Сайт", "SEO": "SEO"}
 PRICEY, SILENT_CHANNEL, OVERSPENT = "DIRECT", "WEB", "VK"
 BURNOUT_DAYS = 12  # working days of the burnout before and including AS_OF
@@ -74,6 +77,40 @@ def channels(seed: int = 5, through: date = AS_OF) -> pl.DataFrame:
     return pl.DataFrame(rows)
 
 
+def stage_exits(seed: int = 7, through: date = AS_OF, stall: bool = True) -> pl.DataFrame:
+    """Deals leaving two stages of pipeline 0 (mart_stage_exits' columns): about 2 a weekday per
+    manager and stage, 85-90 % moving on; with `stall`, STALLED's deals leaving the proposal stage in
+    the last STALL_DAYS weekdays are all lost but one in five."""
+    rng = np.random.default_rng(seed)
+    stalled = set(weekdays(through)[-STALL_DAYS:]) if stall else set()
+    stages = (("NEW", "Новая", "Подготовка КП", 0.9), ("PREPARATION", "Подготовка КП", "Счёт на предоплату", 0.85))
+    rows, deal = [], 0
+    for m in MANAGERS:
+        for d in weekdays(through):
+            for stage_id, name, next_name, p in stages:
+                for _ in range(int(rng.poisson(2.0))):
+                    deal += 1
+                    moved = bool(rng.random() < p)
+                    if m == STALLED and stage_id == "PREPARATION" and d in stalled:
+                        moved = deal % 5 == 0
+                    rows.append(
+                        {
+                            "deal_id": deal,
+                            "entry_number": 2,
+                            "manager_id": m,
+                            "pipeline_id": 0,
+                            "pipeline_name": "Новые продажи",
+                            "stage_id": stage_id,
+                            "stage_name": name,
+                            "stage_sort": 20 if stage_id == "NEW" else 30,
+                            "next_stage_name": next_name,
+                            "exited_day": d,
+                            "advanced": moved,
+                        }
+                    )
+    return pl.DataFrame(rows)
+
+
 def last_weekdays(n: int) -> list[date]:
     return weekdays(AS_OF)[-n:]
 
@@ -119,8 +156,13 @@ def world() -> tuple[pl.DataFrame, pl.DataFrame]:
 
 
 @pytest.fixture(scope="module")
-def scored(world: tuple[pl.DataFrame, pl.DataFrame]) -> dict[str, dict]:
-    out = score_day(world[0], AS_OF, world[1])
+def exits() -> pl.DataFrame:
+    return stage_exits()
+
+
+@pytest.fixture(scope="module")
+def scored(world: tuple[pl.DataFrame, pl.DataFrame], exits: pl.DataFrame) -> dict[str, dict]:
+    out = score_day(world[0], AS_OF, world[1], exits)
     return {r["subject_id"]: r for r in out.iter_rows(named=True)}
 
 
@@ -173,6 +215,32 @@ def test_a_burnout_is_found_as_a_sustained_drop(world, scored) -> None:
     assert row["metric_value"] == pytest.approx(float(recent.mean()))
 
 
+def test_a_stage_conversion_collapse_is_found_with_its_stage_pair(exits, scored) -> None:
+    row = scored[str(STALLED)]
+    assert row["is_anomaly"] and row["top_metric"] == "stage_conversion"
+    assert row["metric_detail"] == "«Подготовка КП» → «Счёт на предоплату» (Новые продажи)"
+    # the share of the manager's last 15 deals that left the proposal stage and moved on, by hand
+    mine = exits.filter((pl.col("manager_id") == STALLED) & (pl.col("stage_id") == "PREPARATION"))
+    last = mine.sort("exited_day", "deal_id").tail(15)["advanced"].to_list()
+    assert row["metric_value"] == pytest.approx(100 * sum(last) / 15)
+    assert row["metric_value"] < 40 and row["usual_value"] >= 70
+    assert "stage_conversion «Подготовка КП»" in row["drivers"]
+    # the same volume converting as usual is no news
+    assert not scored[str(STEADY)]["is_anomaly"]
+
+
+def test_a_stage_without_enough_recent_deals_has_no_conversion(world, exits) -> None:
+    panel = manager_panel(world[0], AS_OF - timedelta(days=100), AS_OF)
+    prep = exits.filter((pl.col("manager_id") == STEADY) & (pl.col("stage_id") == "PREPARATION"))
+    today = pl.col("day") == AS_OF
+    assert stage_panel(prep, panel).filter(today).height == 1
+    # one exit in eight: the last 15 reach back about 80 days, older than a conversion worth watching
+    sparse = prep.sort("exited_day", "deal_id").gather_every(8)
+    window = sparse.filter(pl.col("exited_day") <= AS_OF).tail(15)
+    assert (AS_OF - window["exited_day"].min()).days > 45
+    assert stage_panel(sparse, panel).filter(today).is_empty()
+
+
 def test_channel_anomalies_are_found(world, scored) -> None:
     chan = world[1]
     pricey = scored[PRICEY]
@@ -181,19 +249,24 @@ def test_channel_anomalies_are_found(world, scored) -> None:
     assert silent["is_anomaly"] and silent["top_metric"] == "leads" and silent["metric_value"] == 0
     assert silent["usual_value"] == usual(chan, "channel", SILENT_CHANNEL, "leads")
     overrun = scored[OVERSPENT]
-    assert overrun["is_anomaly"] and overrun["top_metric"] == "spend_rub"
-    assert "spend_rub" in (overrun["drivers"] or "")
+    # spend and the cost per lead both run 1.8x for days: either may lead, the spend is named
+    assert overrun["is_anomaly"] and overrun["top_metric"] in ("spend_rub", "cpl_rub")
+    assert overrun["window_days"] == 8 and "spend_rub (8 дн.)" in (overrun["drivers"] or "")
 
 
 def test_nobody_else_is_flagged(scored) -> None:
     flagged = {k for k, r in scored.items() if r["is_anomaly"]}
-    assert flagged == {str(m) for m in (SILENT, LOSER, SLOW, BIG, BURNT)} | {PRICEY, SILENT_CHANNEL, OVERSPENT}
+    assert flagged == {str(m) for m in (SILENT, LOSER, SLOW, BIG, BURNT, STALLED)} | {
+        PRICEY,
+        SILENT_CHANNEL,
+        OVERSPENT,
+    }
 
 
 def test_a_normal_world_has_quiet_days() -> None:
-    mgr, chan = managers(seed=11), channels(seed=12)
+    mgr, chan, ex = managers(seed=11), channels(seed=12), stage_exits(seed=13, stall=False)
     days = [AS_OF - timedelta(days=k) for k in range(20) if (AS_OF - timedelta(days=k)).weekday() < 5]
-    flagged = pl.concat([score_day(mgr, d, chan) for d in days]).filter(pl.col("is_anomaly"))
+    flagged = pl.concat([score_day(mgr, d, chan, ex) for d in days]).filter(pl.col("is_anomaly"))
     assert flagged.is_empty(), flagged.select("as_of_day", "subject_id", "top_metric", "metric_value", "usual_value")
 
 
@@ -202,24 +275,27 @@ def test_weekends_and_holidays_are_not_scored(world) -> None:
     assert score_day(world[0], date(2025, 11, 4), world[1]).is_empty()  # Unity Day, a Tuesday
 
 
-def test_later_rows_change_nothing(world) -> None:
+def test_later_rows_change_nothing(world, exits) -> None:
     mgr, chan = world
     later_m = managers(seed=99, through=AS_OF + timedelta(days=30)).filter(pl.col("day") > AS_OF)
     later_c = channels(seed=98, through=AS_OF + timedelta(days=30)).filter(pl.col("day") > AS_OF)
-    a = score_day(mgr, AS_OF, chan)
+    later_x = stage_exits(seed=97, through=AS_OF + timedelta(days=30)).filter(pl.col("exited_day") > AS_OF)
+    a = score_day(mgr, AS_OF, chan, exits)
     b = score_day(
         pl.concat([mgr, later_m.with_columns(pl.col("calls_out") * 100)], how="vertical_relaxed"),
         AS_OF,
         pl.concat([chan, later_c.with_columns(pl.col("leads") * 0)], how="vertical_relaxed"),
+        pl.concat([exits, later_x.with_columns(pl.lit(False).alias("advanced"))], how="vertical_relaxed"),
     )
     assert a.equals(b)
 
 
-def test_asset_writes_each_subject_once_and_its_checks_pass(tmp_path, world) -> None:
+def test_asset_writes_each_subject_once_and_its_checks_pass(tmp_path, world, exits) -> None:
     mgr, chan = world
     warehouse = Warehouse(url=f"duckdb:///{tmp_path}/w.duckdb")
     warehouse.replace_rows("marts", "mart_manager_daily", mgr, where={})
     warehouse.replace_rows("marts", "mart_channel", chan, where={})
+    warehouse.replace_rows("marts", "mart_stage_exits", exits, where={})
     for _ in range(2):  # rerun replaces
         result = materialize(
             [manager_anomalies, *CHECKS], partition_key=AS_OF.isoformat(), resources={"warehouse": warehouse}
@@ -231,7 +307,9 @@ def test_asset_writes_each_subject_once_and_its_checks_pass(tmp_path, world) -> 
         rows.columns
     )
     flagged = set(rows.filter(pl.col("is_anomaly"))["subject_id"].to_list())
-    assert {str(SILENT), str(LOSER), PRICEY, SILENT_CHANNEL} <= flagged
+    assert {str(SILENT), str(LOSER), str(STALLED), PRICEY, SILENT_CHANNEL} <= flagged
+    stalled = rows.filter(pl.col("subject_id") == str(STALLED)).row(0, named=True)
+    assert stalled["top_metric"] == "stage_conversion" and "«Подготовка КП»" in stalled["metric_detail"]
 
     events = pl.concat(
         [
@@ -259,3 +337,43 @@ def test_asset_writes_each_subject_once_and_its_checks_pass(tmp_path, world) -> 
     # a Sunday partition writes no rows and leaves the Wednesday alone
     assert materialize([manager_anomalies], partition_key="2025-10-12", resources={"warehouse": warehouse}).success
     assert warehouse.query("select count(*) as n from ml.manager_anomalies")["n"][0] == rows.height
+
+
+def test_every_flaggable_metric_reads_in_russian_and_a_stage_names_its_pair(scored) -> None:
+    from assets.anomalies.model import KPIS
+    from assets.insights.facts import anomalies_of_day
+    from assets.insights.writer import METRIC_LABELS, NEXT_STEPS, anomaly_sentence
+
+    assert {k.column for k in KPIS} <= set(METRIC_LABELS) & set(NEXT_STEPS)
+    rows = pl.DataFrame([scored[str(STALLED)]])
+    (fact,) = anomalies_of_day(AS_OF, rows)
+    row = scored[str(STALLED)]
+    assert anomaly_sentence(fact) == (
+        "Менеджер 8: конверсия этапа «Подготовка КП» → «Счёт на предоплату» (Новые продажи), % сделок "
+        f"{row['metric_value']:.1f} (обычно {row['usual_value']:.1f})"
+    )
+
+
+def test_a_response_time_of_one_new_lead_is_not_a_blow_out(world) -> None:
+    def with_items(on_as_of: int) -> pl.DataFrame:
+        items = pl.when((pl.col("day") == AS_OF) & (pl.col("manager_id") == SLOW)).then(on_as_of).otherwise(3)
+        return world[0].with_columns(items.alias("leads_assigned"), pl.lit(0).alias("deals_created"))
+
+    def slow(mgr: pl.DataFrame) -> dict:
+        return score_day(mgr, AS_OF, world[1]).filter(pl.col("subject_id") == str(SLOW)).row(0, named=True)
+
+    busy = slow(with_items(3))
+    assert busy["is_anomaly"] and busy["top_metric"] == "median_response_minutes"
+    one = slow(with_items(1))  # the median of one late reply
+    assert not one["is_anomaly"] and "median_response_minutes" not in (one["drivers"] or "")
+
+
+def test_a_sustained_rise_in_cost_per_lead_is_found() -> None:
+    mgr, chan = managers(), channels()
+    # VK's last 8 weekdays: the same money for half the leads (the budget burns without results)
+    late = pl.col("day").is_in(last_weekdays(8)) & (pl.col("channel") == "VK")
+    chan = chan.with_columns(pl.when(late).then(pl.col("leads") // 2).otherwise(pl.col("leads")).alias("leads"))
+    row = score_day(mgr, AS_OF, chan).filter(pl.col("subject_id") == "VK").row(0, named=True)
+    assert row["is_anomaly"] and row["top_metric"] == "cpl_rub" and row["window_days"] == 8
+    recent = chan.filter(pl.col("channel") == "VK").sort("day").tail(8)
+    assert row["metric_value"] == pytest.approx(float((recent["spend_rub"] / recent["leads"]).mean()))

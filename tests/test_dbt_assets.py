@@ -40,6 +40,7 @@ MARTS = (
     "mart_funnel_stages",
     "mart_channel_monthly",
     "mart_open_invoices",
+    "mart_stage_exits",
 )
 CORE = (
     "department",

@@ -937,6 +937,14 @@ def assert_kpi_marts_match_the_hand_made_world(warehouse: Warehouse) -> None:
         3,
     ]  # lost: no stage after Заявка
     assert funnel[(jan1, "C1:NEW")]["median_days_in_stage"] == pytest.approx(12 + 2 / 24)
+    # each exit from a stage on the day it happened: moved on (a later, not-lost stage) or not
+    exits = {(r["deal_id"], r["stage_id"]): r for r in _rows(warehouse, "select * from marts.mart_stage_exits")}
+    assert {k: (v["exited_day"], v["advanced"], v["stage_name"], v["next_stage_name"]) for k, v in exits.items()} == {
+        (4, "C1:NEW"): (date(2025, 2, 4), True, "Заявка", "Подготовка"),
+        (4, "C1:PREPARE"): (date(2025, 2, 14), True, "Подготовка", "Выигран"),  # the last open stage: won next
+        (5, "C1:NEW"): (date(2025, 1, 20), False, "Заявка", "Подготовка"),  # lost straight from Заявка
+    }
+    assert exits[(4, "C1:NEW")]["manager_id"] == 2 and exits[(4, "C1:NEW")]["pipeline_id"] == 1
 
     # --- channels: revenue goes to the lead's channel and UTM
     ch = {

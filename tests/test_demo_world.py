@@ -246,6 +246,7 @@ def test_injected_anomalies_are_really_in_the_data(world_dir):
         "cpa_spike",
         "budget_overrun",
         "no_leads",
+        "stage_conversion_drop",
     }
     leads_by = Counter((lead["SOURCE_ID"], lead["DATE_CREATE"][:10]) for lead in _entity(world_dir, "leads"))
     for r in (r for r in truth if r["kind"] == "no_leads"):
@@ -336,6 +337,30 @@ def test_activities_belong_to_live_deals_and_leads_and_cover_every_kind(world_di
         a for a in acts if a["TYPE_ID"] == "3" and a["COMPLETED"] == "N" and datetime.fromisoformat(a["DEADLINE"]) < END
     ]
     assert overdue, "some tasks are overdue"
+
+
+def test_a_stage_conversion_collapse_is_really_in_the_stage_history(world_dir):
+    truth = [r for r in _csv(world_dir, "anomalies_truth.csv") if r["kind"] == "stage_conversion_drop"]
+    assert truth and len({r["event"] for r in truth}) == 1 and len(truth) == 15  # three working weeks
+    mgr, days = truth[0]["subject_id"], {r["day"] for r in truth}
+    assert truth[0]["metric"] == "stage_conversion:PREPARATION->PREPAYMENT_INVOICE"
+    owner = {d["ID"]: d["ASSIGNED_BY_ID"] for d in _entity(world_dir, "deals")}
+    paths: dict[int, list[dict]] = {}
+    for h in _entity(world_dir, "stage_history_deals"):
+        if owner.get(str(h["OWNER_ID"])) == mgr and h["CATEGORY_ID"] == 0:
+            paths.setdefault(h["OWNER_ID"], []).append(h)
+    during, before = Counter(), Counter()  # deals leaving the proposal stage: (moved on?) -> count
+    for rows in paths.values():
+        rows.sort(key=lambda h: (h["CREATED_TIME"], h["ID"]))
+        for cur, nxt in zip(rows, rows[1:]):
+            if cur["STAGE_ID"] == "PREPARATION":
+                day = nxt["CREATED_TIME"][:10]
+                if day in days:
+                    during[nxt["STAGE_SEMANTIC_ID"] != "F"] += 1
+                elif day < min(days):
+                    before[nxt["STAGE_SEMANTIC_ID"] != "F"] += 1
+    assert sum(during.values()) >= 5
+    assert during[True] / sum(during.values()) < 0.4 < 0.7 < before[True] / sum(before.values())
 
 
 def test_stage_history_calls_tasks_and_companies_tell_the_deals_story_and_end_by_today(world_dir):

@@ -1,11 +1,17 @@
 """Each subject's day: the KPI values the anomaly model compares with the subject's own history.
 
-Pure polars, no Dagster. Two kinds of subject, one row per subject and working day:
+Pure polars, no Dagster. Three kinds of subject, one row per subject and working day:
 - a manager (marts.mart_manager_daily): activities, outgoing calls, lost deals, the median minutes to
-  the first response, the average won deal; a manager with no row on a working day had no activity
-  (zeros), while active: someone silent for `ACTIVE_LOOKBACK_DAYS` has left or is on leave;
+  the first response (on a day with at least `RESPONSE_MIN_ITEMS` new leads and deals: the median of
+  one is one late reply, not how the manager answers), the average won deal; a manager with no row
+  on a working day had no activity (zeros), while active: someone silent for `ACTIVE_LOOKBACK_DAYS`
+  has left or is on leave;
 - an ad or lead channel (marts.mart_channel summed over its UTM rows): spend, leads, cost per lead and
-  per won deal; a channel with no lead on a working day had zero leads, while active.
+  per won deal; a channel with no lead on a working day had zero leads, while active;
+- a manager's stage of a pipeline (marts.mart_stage_exits): the share of the manager's last
+  `STAGE_EXITS_WINDOW` deals that left the stage and moved on. A ratio of small counts is noise over
+  a day, so it is taken over a window of deals, and only while those deals left within
+  `STAGE_RECENT_DAYS` (a stage the manager hardly uses has no conversion to watch).
 Weekends and Russian public holidays are left out: the model neither learns from nor scores them.
 """
 
@@ -16,10 +22,19 @@ from datetime import date, timedelta
 import polars as pl
 
 ACTIVE_LOOKBACK_DAYS = 14  # no activity (or lead) for this long: the subject is not scored
+RESPONSE_MIN_ITEMS = 2  # new leads + deals a day needs for its median response time to count
 
 MANAGER_COLUMNS = ["activities_total", "calls_out", "lost_count", "median_response_minutes", "avg_deal_rub"]
 CHANNEL_COLUMNS = ["spend_rub", "leads", "cpl_rub", "cpa_rub"]
 PANEL_SCHEMA = {"day": pl.Date, "subject_id": pl.Utf8, "subject_name": pl.Utf8}
+STAGE_EXITS_WINDOW = 15  # a manager's last deals that left a stage: the conversion's denominator
+STAGE_RECENT_DAYS = 45  # and they all left within this many calendar days
+STAGE_SCHEMA = {
+    **PANEL_SCHEMA,
+    "manager_id": pl.Utf8,
+    "stage_label": pl.Utf8,
+    "stage_conversion": pl.Float64,
+}
 
 
 def ru_holidays(years: list[int]) -> set[date]:
@@ -103,6 +118,7 @@ def manager_panel(daily: pl.DataFrame, start: date, end: date) -> pl.DataFrame:
             pl.col("manager_name").cast(pl.Utf8).alias("subject_name"),
             (pl.col("won_rub") / pl.when(pl.col("won_count") > 0).then(pl.col("won_count"))).alias("avg_deal_rub"),
         )
+        .with_columns(_response_of_enough_items(daily))
         .with_columns([pl.col(c).cast(pl.Float64) for c in MANAGER_COLUMNS])
     )
     # the mart's rows are the manager's days on staff (dense, zeros included: its span ends at a
@@ -110,6 +126,16 @@ def manager_panel(daily: pl.DataFrame, start: date, end: date) -> pl.DataFrame:
     grid = rows.select("day", "subject_id").unique()
     fill = ["activities_total", "calls_out", "lost_count"]
     return _dense(rows, MANAGER_COLUMNS, fill, start, end, rows.filter(active), grid)
+
+
+def _response_of_enough_items(daily: pl.DataFrame) -> pl.Expr:
+    """The day's median response time, null on a day with fewer than `RESPONSE_MIN_ITEMS` new leads
+    and deals (kept as is when the mart does not count them)."""
+    response = pl.col("median_response_minutes")
+    if not {"leads_assigned", "deals_created"} <= set(daily.columns):
+        return response
+    items = pl.col("leads_assigned").fill_null(0) + pl.col("deals_created").fill_null(0)
+    return pl.when(items >= RESPONSE_MIN_ITEMS).then(response).alias("median_response_minutes")
 
 
 def channel_panel(channel_days: pl.DataFrame, start: date, end: date) -> pl.DataFrame:
@@ -152,6 +178,59 @@ def channel_panel(channel_days: pl.DataFrame, start: date, end: date) -> pl.Data
         (pl.col("spend_rub") / pl.when(pl.col("won_count") > 0).then(pl.col("won_count"))).alias("cpa_rub"),
     )
     return panel.select([*PANEL_SCHEMA, *CHANNEL_COLUMNS])
+
+
+def stage_panel(exits: pl.DataFrame, managers: pl.DataFrame) -> pl.DataFrame:
+    """Per manager-day of `managers` (a manager panel) and stage the manager's deals leave: the share
+    (%) of the last `STAGE_EXITS_WINDOW` exits up to that day that moved on; the subject is
+    "<manager>:<pipeline>:<stage>" so each stage has its own history, `stage_label` names the pair.
+
+    `exits` has the columns of marts.mart_stage_exits; a stage with fewer exits, or whose last
+    window of exits reaches back further than `STAGE_RECENT_DAYS`, has no value that day."""
+    n = STAGE_EXITS_WINDOW
+    if exits.is_empty() or managers.is_empty():
+        return pl.DataFrame(schema=STAGE_SCHEMA)
+    key = pl.format("{}:{}:{}", "manager_id", "pipeline_id", "stage_id")
+    rows = (
+        exits.filter(pl.col("manager_id").is_not_null() & pl.col("exited_day").is_not_null())
+        .with_columns(
+            pl.col("exited_day").cast(pl.Date).alias("day"),
+            pl.col("manager_id").cast(pl.Int64).cast(pl.Utf8),
+            pl.col("advanced").cast(pl.Float64),
+        )
+        .filter(pl.col("day") <= managers["day"].max())
+        .with_columns(key.alias("subject_id"))
+        .sort("subject_id", "day", "deal_id")
+        .with_columns(
+            (100 * pl.col("advanced").rolling_mean(n, min_samples=n)).over("subject_id").alias("stage_conversion"),
+            pl.col("day").shift(n - 1).over("subject_id").alias("window_from"),
+        )
+        .group_by("subject_id", "day", maintain_order=True)
+        .last()  # the day's value: after its last exit
+        .drop_nulls("stage_conversion")
+        .with_columns(
+            pl.format("«{}» → «{}» ({})", "stage_name", "next_stage_name", "pipeline_name").alias("stage_label")
+        )
+    )
+    if rows.is_empty():
+        return pl.DataFrame(schema=STAGE_SCHEMA)
+    grid = (
+        managers.select("day", pl.col("subject_id").alias("manager_id"), "subject_name")
+        .join(rows.select("manager_id", "subject_id").unique(), on="manager_id")
+        .sort("day")
+    )
+    values = rows.select(
+        "subject_id", pl.col("day").alias("value_day"), "window_from", "stage_label", "stage_conversion"
+    )
+    return (
+        grid.join_asof(
+            values.sort("value_day"), left_on="day", right_on="value_day", by="subject_id", check_sortedness=False
+        )
+        .filter(pl.col("window_from") > pl.col("day") - pl.duration(days=STAGE_RECENT_DAYS))
+        .select(list(STAGE_SCHEMA))
+        .cast(STAGE_SCHEMA)  # type: ignore[arg-type]
+        .sort("subject_id", "day")
+    )
 
 
 def history_start(first_day: date, working_days_needed: int) -> date:

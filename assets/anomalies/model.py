@@ -6,8 +6,11 @@ subject's own earlier working days only (no look-ahead): the median of the last 
 observed days is the usual value and their interquartile spread (÷ 1.349, the normal's σ) the
 scale, on a log scale for counts and money so that a day of 0 against a usual 12 is as loud as a
 day of 36. The signed distance in those σ is the KPI's severity; a one-day spike or drop is the
-day's value, a sustained drop (the burnout month) the mean of the last `window` working days
-against earlier windows that do not overlap it.
+day's value, a sustained change (the burnout month, a budget overrun) the mean of the last `window`
+working days against earlier windows that do not overlap it. A manager's stage conversion is one
+more subject per stage the manager's deals leave (the share of the last deals that moved on,
+assets.anomalies.kpis.stage_panel), scored the same way and written under the manager with the
+stage pair in `metric_detail`.
 
 A KPI flags its subject when its severity passes `Z_THRESHOLD` in the direction that hurts and the
 change is material (`min_change` of the usual value, `min_abs` in its own units): a quiet day has no
@@ -24,7 +27,14 @@ from datetime import date
 
 import polars as pl
 
-from assets.anomalies.kpis import channel_panel, history_start, is_working_day, manager_panel
+from assets.anomalies.kpis import (
+    STAGE_EXITS_WINDOW,
+    channel_panel,
+    history_start,
+    is_working_day,
+    manager_panel,
+    stage_panel,
+)
 
 HISTORY_DAYS = 40  # working days of the subject's own history that make its usual value
 MIN_HISTORY = 15  # fewer observed days than this: too little to call anything unusual
@@ -51,6 +61,10 @@ class Kpi:
     z_min: float | None = None  # its own severity threshold instead of Z_THRESHOLD (a rare, sparse KPI)
     peers: bool = False  # compare the subject with its peers' median that day: a dip of everyone
     # (the first January weeks, a corporate day off) is the calendar, not one person's anomaly
+    panel: str = "daily"  # daily: the subject's day panel; stage: the manager's stage conversions
+    share_of: int | None = None  # a share (%) of this many deals: its scale is at least the binomial
+    # standard error at the usual share, add-one smoothed so a usual 100 % still has one (n deals
+    # cannot pin a share down more closely than that)
 
 
 KPIS: tuple[Kpi, ...] = (
@@ -62,10 +76,23 @@ KPIS: tuple[Kpi, ...] = (
     # a manager's deals vary too widely for a z to mean much: a won deal at least 13 times their usual
     # average deal is news on its own
     Kpi("manager", "avg_deal_rub", "up", True, min_change=12.0, min_abs=1, floor=0.3, z_min=0.0),
+    # one deal moves a share of 15 by 7 points: a collapse is at least half the usual and 30 points
+    Kpi(
+        "manager",
+        "stage_conversion",
+        "down",
+        False,
+        min_change=0.5,
+        min_abs=30,
+        floor=5,
+        panel="stage",
+        share_of=STAGE_EXITS_WINDOW,
+    ),
     Kpi("channel", "leads", "down", True, min_change=0.9, min_abs=6, peers=True),
     Kpi("channel", "spend_rub", "up", True, min_change=0.8, min_abs=1),
     Kpi("channel", "spend_rub", "up", True, window=8, min_change=0.4, min_abs=1, floor=0.05),
     Kpi("channel", "cpl_rub", "up", True, min_change=1.0, min_abs=1, floor=0.15),
+    Kpi("channel", "cpl_rub", "up", True, window=8, min_change=0.5, min_abs=1, floor=0.05),
 )
 SUBJECT_TYPES = ("manager", "channel")
 OUT_SCHEMA = pl.Schema(
@@ -83,6 +110,7 @@ OUT_SCHEMA = pl.Schema(
         "deviation_pct": pl.Float64,
         "window_days": pl.Int64,
         "drivers": pl.Utf8,
+        "metric_detail": pl.Utf8,  # what the metric is about, when the name alone does not say (the stage pair)
     }
 )
 HISTORY_NEEDED = HISTORY_DAYS + max(k.window for k in KPIS) + MIN_HISTORY  # working days read before a day
@@ -100,8 +128,9 @@ def kpi_scores(panel: pl.DataFrame, kpi: Kpi) -> pl.DataFrame:
     The history of day t are the values (window means) that end before t's window begins."""
     w = kpi.window
     x = pl.col(kpi.column)
+    carried = [c for c in ("manager_id", "stage_label") if c in panel.columns]  # a stage's manager and name
     f = (
-        panel.select("day", "subject_id", kpi.column)
+        panel.select("day", "subject_id", kpi.column, *carried)
         .drop_nulls(kpi.column)
         .sort("subject_id", "day")
         .with_columns((x.rolling_mean(w, min_samples=w) if w > 1 else x).over("subject_id").alias("value"))
@@ -134,6 +163,9 @@ def kpi_scores(panel: pl.DataFrame, kpi: Kpi) -> pl.DataFrame:
     else:
         f = f.with_columns(v.alias("recent"))
     scale = pl.max_horizontal(pl.col("iqr") / IQR_TO_SIGMA, pl.lit(kpi.floor))
+    if kpi.share_of:
+        share = ((pl.col("usual") / 100).clip(0, 1) * kpi.share_of + 1) / (kpi.share_of + 2)
+        scale = pl.max_horizontal(scale, 100 * (share * (1 - share) / kpi.share_of).sqrt())
     z = (pl.col("t") - pl.col("center")) / scale
     severity = {"up": z, "down": -z, "both": z.abs()}[kpi.direction]
     change = (v - pl.col("usual")).abs()
@@ -147,8 +179,9 @@ def kpi_scores(panel: pl.DataFrame, kpi: Kpi) -> pl.DataFrame:
     )
     return f.select(
         "day",
-        "subject_id",
+        pl.col("manager_id" if "manager_id" in carried else "subject_id").alias("subject_id"),
         pl.lit(kpi.column).alias("metric"),
+        (pl.col("stage_label") if "stage_label" in carried else pl.lit(None, dtype=pl.Utf8)).alias("detail"),
         pl.lit(kpi.window, dtype=pl.Int64).alias("window_days"),
         pl.lit(Z_THRESHOLD if kpi.z_min is None else kpi.z_min).alias("z_min"),
         "value",
@@ -159,13 +192,18 @@ def kpi_scores(panel: pl.DataFrame, kpi: Kpi) -> pl.DataFrame:
     )
 
 
-def score_panel(panel: pl.DataFrame, subject_type: str, days: list[date] | None = None) -> pl.DataFrame:
+def score_panel(
+    panel: pl.DataFrame, subject_type: str, days: list[date] | None = None, stages: pl.DataFrame | None = None
+) -> pl.DataFrame:
     """One row per subject and working day of the panel (or of `days`): the most severe KPI, flagged
-    when it passes the threshold and is material; the other KPIs past `DRIVER_Z` as drivers."""
-    kpis = [k for k in KPIS if k.subject_type == subject_type]
+    when it passes the threshold and is material; the other KPIs past `DRIVER_Z` as drivers.
+    `stages` (a manager's stage conversions, kpis.stage_panel) are scored beside the day's KPIs."""
     if panel.is_empty():
         return empty_result()
-    scored = pl.concat([kpi_scores(panel, k) for k in kpis], how="vertical_relaxed")
+    frames = [kpi_scores(panel, k) for k in KPIS if k.subject_type == subject_type and k.panel == "daily"]
+    if stages is not None and not stages.is_empty():
+        frames += [kpi_scores(stages, k) for k in KPIS if k.subject_type == subject_type and k.panel == "stage"]
+    scored = pl.concat(frames, how="vertical_relaxed")
     if days is not None:
         scored = scored.filter(pl.col("day").is_in(days))
         panel = panel.filter(pl.col("day").is_in(days))
@@ -173,6 +211,8 @@ def score_panel(panel: pl.DataFrame, subject_type: str, days: list[date] | None 
         ((pl.col("severity") >= pl.col("z_min")) & pl.col("material")).alias("flag"),
         pl.when(pl.col("window_days") > 1)
         .then(pl.format("{} ({} дн.) {}σ", "metric", "window_days", pl.col("z").round(1)))
+        .when(pl.col("detail").is_not_null())
+        .then(pl.format("{} {} {}σ", "metric", "detail", pl.col("z").round(1)))
         .otherwise(pl.format("{} {}σ", "metric", pl.col("z").round(1)))
         .alias("driver"),
     )
@@ -210,6 +250,7 @@ def score_panel(panel: pl.DataFrame, subject_type: str, days: list[date] | None 
             ),
             "window_days",
             "drivers",
+            pl.col("detail").alias("metric_detail"),
         )
     )
     return out.select(list(OUT_SCHEMA)).cast(OUT_SCHEMA)
@@ -226,17 +267,26 @@ def team_off_days(managers: pl.DataFrame) -> list[date]:
     return off["day"].to_list()
 
 
-def score_days(daily: pl.DataFrame, channel_days: pl.DataFrame | None, days: list[date]) -> pl.DataFrame:
+def score_days(
+    daily: pl.DataFrame,
+    channel_days: pl.DataFrame | None,
+    days: list[date],
+    stage_exits: pl.DataFrame | None = None,
+) -> pl.DataFrame:
     """Every active manager and channel scored on each working day of `days` (OUT_SCHEMA rows).
 
-    `daily` has the columns of marts.mart_manager_daily, `channel_days` those of marts.mart_channel;
-    rows after the last of `days` are ignored, and each day only reads the days before it."""
+    `daily` has the columns of marts.mart_manager_daily, `channel_days` those of marts.mart_channel,
+    `stage_exits` those of marts.mart_stage_exits (None: no stage conversions); rows after the last
+    of `days` are ignored, and each day only reads the days before it."""
     days = sorted(d for d in days if is_working_day(d))
     if not days:
         return empty_result()
     start, end = history_start(days[0], HISTORY_NEEDED), days[-1]
     managers = manager_panel(daily, start, end)
-    frames = [score_panel(managers, "manager", days)]
+    stages = None
+    if stage_exits is not None and not stage_exits.is_empty():
+        stages = stage_panel(stage_exits.filter(pl.col("exited_day") <= end), managers)
+    frames = [score_panel(managers, "manager", days, stages)]
     if channel_days is not None and not channel_days.is_empty():
         frames.append(score_panel(channel_panel(channel_days, start, end), "channel", days))
     out = pl.concat(frames, how="vertical_relaxed")
@@ -245,6 +295,11 @@ def score_days(daily: pl.DataFrame, channel_days: pl.DataFrame | None, days: lis
     return out.sort(["as_of_day", "is_anomaly", "score"], descending=[False, True, True], nulls_last=True)
 
 
-def score_day(daily: pl.DataFrame, as_of_day: date, channel_days: pl.DataFrame | None = None) -> pl.DataFrame:
+def score_day(
+    daily: pl.DataFrame,
+    as_of_day: date,
+    channel_days: pl.DataFrame | None = None,
+    stage_exits: pl.DataFrame | None = None,
+) -> pl.DataFrame:
     """`score_days` for one day (empty on weekends and holidays)."""
-    return score_days(daily, channel_days, [as_of_day])
+    return score_days(daily, channel_days, [as_of_day], stage_exits)

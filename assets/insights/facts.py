@@ -55,6 +55,7 @@ class AnomalyFact(BaseModel):
     score: float | None = None
     subject_type: str = "manager"
     window_days: int = 1
+    detail: str | None = Field(default=None, description="what the metric is about: a stage conversion's stage pair")
 
 
 class ForgottenDeal(BaseModel):
@@ -146,6 +147,7 @@ def anomalies_of_day(day: date, anomalies: pl.DataFrame) -> list[AnomalyFact]:
             score=_num(row.get("score")),
             subject_type=str(row.get("subject_type") or "manager"),
             window_days=int(row.get("window_days") or 1),
+            detail=row.get("metric_detail") or None,
         )
         for row in flagged.iter_rows(named=True)
     ]

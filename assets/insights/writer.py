@@ -33,6 +33,7 @@ METRIC_LABELS: dict[str, str] = {
     "lost_count": "проиграно сделок",
     "median_response_minutes": "время реакции на новые лиды и сделки, мин",
     "avg_deal_rub": "средний чек",
+    "stage_conversion": "конверсия этапа, % сделок",
     "spend_rub": "расход на рекламу",
     "leads": "лидов из канала",
     "cpl_rub": "стоимость лида",
@@ -55,6 +56,7 @@ NEXT_STEPS: dict[str, str] = {
     "lost_count": "разберите с менеджером закрытые сегодня сделки и их причины отказа",
     "median_response_minutes": "проверьте, кто обрабатывает новые лиды менеджера, и перераспределите их",
     "avg_deal_rub": "проверьте крупную сделку: сумму, оплату и документы",
+    "stage_conversion": "разберите с менеджером последние сделки, проигранные на этом этапе, и его предложения",
     "spend_rub": "сверьте расход канала с бюджетом месяца и остановите лишние кампании",
     "leads": "проверьте формы и рекламные кампании канала: лиды перестали поступать",
     "cpl_rub": "проверьте ставки и кампании канала: лиды подорожали",
@@ -104,8 +106,13 @@ def format_value(metric: str, value: float | None) -> str:
 
 
 def anomaly_label(a: AnomalyFact) -> str:
-    """The metric's label, with the window when it is a sustained change ('… в среднем за 10 раб. дней')."""
+    """The metric's label, with the window when it is a sustained change ('… в среднем за 10 раб. дней')
+    and what it is about ('конверсия этапа «Подготовка КП» → «Счёт на предоплату» (Новые продажи), …')."""
     label = metric_label(a.metric)
+    if a.detail and a.metric == "stage_conversion":
+        label = f"конверсия этапа {a.detail}, % сделок"
+    elif a.detail:
+        label = f"{label} ({a.detail})"
     return f"{label} в среднем за {a.window_days} раб. дней" if a.window_days > 1 else label
 
 

@@ -1,7 +1,8 @@
-"""Deal anomalies injected into the finished book: a day of mass losses, and unusually big wins.
+"""Deal anomalies injected into the finished book: a day of mass losses, unusually big wins, and
+one manager's proposals that stop converting for three weeks.
 
-Each lands on a day no other anomaly took, for a healthy manager at work that day, and is written to
-the ground truth beside the zero-activity days (demo.world.absences).
+Each lands on a day (or weeks) no other anomaly of that manager took, for a healthy manager at work,
+and is written to the ground truth beside the zero-activity days (demo.world.absences).
 """
 
 from __future__ import annotations
@@ -92,3 +93,59 @@ def inject_deal_anomalies(seed: int, spec: SizeSpec, book: Book) -> None:
                 f"Крупная сделка на {rub:,.0f} ₽ — в разы выше обычной выручки менеджера за день".replace(",", " "),
             )
         )
+
+
+CONVERSION_DROP_WORK_DAYS = 15  # three working weeks of collapse
+CONVERSION_DROP_WIN_KEPT = 0.2  # share of the deals that were going to be won that still are
+STALL_STAGE = ("PREPARATION", "PREPAYMENT_INVOICE")  # pipeline 0: proposal -> prepayment invoice
+
+
+def inject_conversion_drops(seed: int, spec: SizeSpec, book: Book) -> None:
+    """One manager's proposals stop working for three weeks: the pipeline-0 deals that reach a
+    decision in that time mostly die right after the proposal (lost at "Подготовка КП"), where
+    they usually go on to the invoice. A real story: a new price list, a template with a wrong
+    offer, a manager who stopped following up on proposals."""
+    cal, org, absences = book.cal, book.org, book.absences
+    rng = rng_for(seed, "conversion-drop")
+    lead_in = min(150, (cal.today_i - cal.start_i) // 2)  # the manager's usual conversion comes first
+    starts = [i for i in cal.work_days if cal.start_i + lead_in <= i <= cal.today_i - 30]
+    candidates = [m for m in org.mgrs if m.kind == "new" and not m.burnout]
+    taken = {(int(t["subject_id"]), t["day"]) for t in absences.truth if t["subject_type"] == "manager"}
+    done = tries = 0
+    while done < spec.conversion_drops and tries < _TRIES and starts and candidates:
+        tries += 1
+        m = rng.choice(candidates)
+        k = cal.work_days.index(rng.choice(starts))
+        span = cal.work_days[k : k + CONVERSION_DROP_WORK_DAYS]
+        if len(span) < CONVERSION_DROP_WORK_DAYS or not m.employed(span[0] - 60) or not m.employed(span[-1] + 20):
+            continue
+        if any((m.uid, cal.day_str[j]) in taken for j in range(span[0] - 10, span[-1] + 20)):
+            continue  # another of this manager's anomalies nearby would blur both
+        first, last = span[0] * DAY, (span[-1] + 1) * DAY
+        deciding = [
+            d for d in book.deals if d["mgr"] == m.uid and d["pipe"] == 0 and d["close"] and first <= d["close"] < last
+        ]
+        # a win that later brought a repeat sale stays won (the repeat sale needs its earlier win)
+        returning = {d["company"] for d in book.deals if d["repeat"]}
+        for d in deciding:
+            if d["won"] and d["company"] not in returning and rng.random() >= CONVERSION_DROP_WIN_KEPT:
+                d.update(won=False, lost_reason=rng.choice(("Дорого", "Выбрали конкурента")), edit=None)
+            if not d["won"]:
+                d["stall"] = STALL_STAGE[0]  # the stage history ends there (demo.world.history)
+        candidates.remove(m)
+        done += 1
+        event = f"stage_conversion_drop:{m.uid}:{cal.day_str[span[0]]}"
+        for j in span:
+            taken.add((m.uid, cal.day_str[j]))
+            absences.truth.append(
+                truth_row(
+                    cal.day_str[j],
+                    "stage_conversion_drop",
+                    f"stage_conversion:{STALL_STAGE[0]}->{STALL_STAGE[1]}",
+                    "manager",
+                    str(m.uid),
+                    event,
+                    "Обвал конверсии «Подготовка КП» → «Счёт на предоплату»: сделки после КП почти все "
+                    f"проиграны {CONVERSION_DROP_WORK_DAYS} рабочих дней подряд",
+                )
+            )

@@ -16,7 +16,7 @@ from datetime import date, datetime, timedelta, timezone
 TIMEZONE = "Europe/Moscow"
 MSK = timezone(timedelta(hours=3))
 TZ_SUFFIX = "+03:00"
-GENERATOR_VERSION = 4
+GENERATOR_VERSION = 5
 DAY = 86400
 WARMUP_DAYS = 60  # deals created before the start and still open at it are kept (a real funnel is never empty)
 

@@ -11,7 +11,7 @@ from datetime import date
 
 from demo.world.absences import Absences
 from demo.world.activities import generate_activities
-from demo.world.anomalies import inject_deal_anomalies
+from demo.world.anomalies import inject_conversion_drops, inject_deal_anomalies
 from demo.world.base import add_months
 from demo.world.calendar import Calendar
 from demo.world.channel_events import ChannelEvents
@@ -38,6 +38,7 @@ def generate(size: Size = "M", today: date | None = None, seed: int = 42) -> Wor
     book.add_inbound(seed, spec)
     book.add_outbound(seed, spec)
     inject_deal_anomalies(seed, spec, book)
+    inject_conversion_drops(seed, spec, book)
     book.drop_warmup()
     book.hand_over_leavers(seed)
     acts = generate_activities(seed, spec, book)

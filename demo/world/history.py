@@ -40,8 +40,11 @@ def deal_history(seed: int, cal: Calendar, deal_paths: list[tuple]) -> list[dict
         opens = open_stages(pid)
         create = r["create"]
         if closed:
-            # won deals walk every open stage; lost ones give up somewhere along the way
+            # won deals walk every open stage; lost ones give up somewhere along the way (or where an
+            # injected conversion collapse stalls them: demo.world.anomalies)
             reach = len(opens) if r["won"] else 1 + rng.randrange(len(opens))
+            if not r["won"] and r.get("stall") in opens:
+                reach = opens.index(r["stall"]) + 1
             path = opens[:reach]
             final = (stage, "S" if r["won"] else "F")
         else:

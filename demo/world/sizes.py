@@ -25,6 +25,7 @@ class SizeSpec:
     budget_overruns: int
     no_lead_days: int
     response_blowouts: int
+    conversion_drops: int
 
 
 _M_DEPARTMENTS = (
@@ -48,6 +49,7 @@ SIZES: dict[str, SizeSpec] = {
         budget_overruns=1,
         no_lead_days=1,
         response_blowouts=1,
+        conversion_drops=1,
     ),
     "M": SizeSpec(
         months_back=24,
@@ -63,6 +65,7 @@ SIZES: dict[str, SizeSpec] = {
         budget_overruns=2,
         no_lead_days=3,
         response_blowouts=3,
+        conversion_drops=1,
     ),
     "L": SizeSpec(
         months_back=24,
@@ -78,6 +81,7 @@ SIZES: dict[str, SizeSpec] = {
         budget_overruns=10,
         no_lead_days=15,
         response_blowouts=15,
+        conversion_drops=5,
     ),
 }
 
