@@ -260,6 +260,8 @@ REPORT_TABLES: dict[str, tuple[str, str, bool, dict[str, pl.DataType]]] = {
             "month": pl.Date(),
             "pipeline_id": pl.Utf8(),
             "pipeline_name": pl.Utf8(),
+            "manager_name": pl.Utf8(),
+            "department_name": pl.Utf8(),
             "lost_reason": pl.Utf8(),
             "lost_count": pl.Int64(),
             "lost_rub": pl.Float64(),
