@@ -29,6 +29,7 @@ from dagster import (
     asset,
 )
 
+from assets.metric_labels import METRIC_LABELS, metric_title
 from resources.evidence import EvidenceCLI, EvidenceError
 from resources.settings import load_settings
 from resources.warehouse import Warehouse
@@ -530,7 +531,19 @@ def read_report_tables(warehouse: Warehouse) -> dict[str, pl.DataFrame]:
             frame = frame.filter(pl.col("as_of_day") == pl.col("as_of_day").max())
         frames[name] = frame
     frames["source_status"] = source_freshness(frames["source_status"], tz)
+    frames["anomalies"] = with_metric_titles(frames["anomalies"])
     return frames
+
+
+def with_metric_titles(anomalies: pl.DataFrame) -> pl.DataFrame:
+    """Add `metric_label`, the Russian name of `top_metric`: the pages print it instead of keeping
+    their own copies of the list (a metric added to the model later reads `Другой показатель`)."""
+    titles = {metric: metric_title(metric) for metric in METRIC_LABELS}
+    return anomalies.with_columns(
+        pl.col("top_metric")
+        .replace_strict(titles, default=metric_title(None), return_dtype=pl.Utf8)
+        .alias("metric_label")
+    )
 
 
 def write_report_db(frames: dict[str, pl.DataFrame], path: Path) -> dict[str, int]:
