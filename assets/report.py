@@ -29,6 +29,7 @@ from dagster import (
     asset,
 )
 
+from assets.metric_labels import METRIC_LABELS, metric_title
 from resources.evidence import EvidenceCLI, EvidenceError
 from resources.settings import load_settings
 from resources.warehouse import Warehouse
@@ -260,6 +261,8 @@ REPORT_TABLES: dict[str, tuple[str, str, bool, dict[str, pl.DataType]]] = {
             "month": pl.Date(),
             "pipeline_id": pl.Utf8(),
             "pipeline_name": pl.Utf8(),
+            "manager_name": pl.Utf8(),
+            "department_name": pl.Utf8(),
             "lost_reason": pl.Utf8(),
             "lost_count": pl.Int64(),
             "lost_rub": pl.Float64(),
@@ -555,7 +558,25 @@ def read_report_tables(warehouse: Warehouse) -> dict[str, pl.DataFrame]:
             frame = frame.filter(pl.col("as_of_day") == pl.col("as_of_day").max())
         frames[name] = frame
     frames["source_status"] = source_freshness(frames["source_status"], tz)
+    frames["anomalies"] = with_metric_titles(frames["anomalies"])
     return frames
+
+
+def with_metric_titles(anomalies: pl.DataFrame) -> pl.DataFrame:
+    """Add `metric_label`, the Russian name of `top_metric`: the pages print it instead of keeping
+    their own copies of the list (a metric added to the model later reads `Другой показатель`).
+    A stage conversion names its stages: `Конверсия этапа «КП» → «Счёт» (Новые продажи), %`."""
+    titles = {metric: metric_title(metric) for metric in METRIC_LABELS}
+    title = pl.col("top_metric").replace_strict(titles, default=metric_title(None), return_dtype=pl.Utf8)
+    detail = pl.col("metric_detail") if "metric_detail" in anomalies.columns else pl.lit(None, dtype=pl.Utf8)
+    return anomalies.with_columns(
+        pl.when((pl.col("top_metric") == "stage_conversion") & detail.is_not_null())
+        .then(pl.concat_str(pl.lit("Конверсия этапа "), detail, pl.lit(", %")))
+        .when(detail.is_not_null())
+        .then(pl.concat_str(title, pl.lit(" ("), detail, pl.lit(")")))
+        .otherwise(title)
+        .alias("metric_label")
+    )
 
 
 def write_report_db(frames: dict[str, pl.DataFrame], path: Path) -> dict[str, int]:

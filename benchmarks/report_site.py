@@ -78,7 +78,9 @@ def main() -> int:
         html_pages = sorted(p.parent.relative_to(site) for p in site.rglob("index.html"))
         manager_pages = sum(1 for p in html_pages if p.parts[:1] == ("menedzher",) and len(p.parts) > 1)
     per_page = {
-        str(page.relative_to(ROOT / "reports_evidence" / "pages").with_suffix("")): sum(per_table.get(t, 0) for t in set(re.findall(r"\brop\.(\w+)", page.read_text())))
+        str(page.relative_to(ROOT / "reports_evidence" / "pages").with_suffix("")): sum(
+            per_table.get(t, 0) for t in set(re.findall(r"\brop\.(\w+)", page.read_text()))
+        )
         for page in sorted((ROOT / "reports_evidence" / "pages").rglob("*.md"))
     }
 

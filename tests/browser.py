@@ -61,6 +61,8 @@ class PageVisit:
     console_errors: list[str] = field(default_factory=list)
     html: str = ""
     after: str = ""  # the page's text after `act` ran (a filter clicked), else ""
+    chrome: str = ""  # text shown only on demand: the first table hovered, the page's menu open
+    probed: Any = None  # what the `probe` script returned
 
     @property
     def foreign_requests(self) -> list[str]:
@@ -83,11 +85,16 @@ def visit(
     act: Callable[[Any], None] | None = None,
     viewport: tuple[int, int] = (1280, 900),
     color_scheme: str = "light",
+    open_chrome: bool = False,
+    probe: str | None = None,
 ) -> PageVisit:
     """Open `url` in headless Chromium, wait until the page settles (and shows `wait_for_text`).
 
     `act(page)` (a Playwright page) runs after the screenshot, e.g. to click a filter; the text
     after it is `PageVisit.after`. `viewport` and `color_scheme` give a phone or a dark screen.
+    `open_chrome` also reads the words a reader sees only on demand (a table's buttons appear on
+    hover, the page menu on a click) into `PageVisit.chrome`; `probe` is a JavaScript function run
+    in the settled page, its result in `PageVisit.probed`.
     """
     from playwright.sync_api import sync_playwright
 
@@ -115,11 +122,38 @@ def visit(
             if screenshot:
                 page.screenshot(path=str(screenshot), full_page=True)
             text, html = page.inner_text("body"), page.content()
+            probed = page.evaluate(probe) if probe else None
+            chrome = _chrome_text(page) if open_chrome else ""
             after = ""
             if act:
                 act(page)
                 page.wait_for_load_state("networkidle", timeout=timeout_ms)
                 after = page.inner_text("body")
-            return PageVisit(text=text, requests=requests, console_errors=errors, html=html, after=after)
+            return PageVisit(
+                text=text,
+                requests=requests,
+                console_errors=errors,
+                html=html,
+                after=after,
+                chrome=chrome,
+                probed=probed,
+            )
         finally:
             context.close()
+
+
+def _chrome_text(page: Any) -> str:
+    """The page's text with the pointer on its first table (download and full-screen buttons show),
+    then with the page menu (the three dots) open; the menu is closed again."""
+    parts = []
+    tables = page.locator(".table-container >> visible=true")
+    if tables.count():
+        tables.first.hover()
+        page.wait_for_timeout(500)  # the buttons fade in
+        parts.append(page.inner_text("body"))
+    page.locator("header [data-menu-trigger]").first.click()
+    page.wait_for_timeout(300)
+    parts.append(page.inner_text("body"))
+    page.keyboard.press("Escape")
+    page.mouse.move(0, 0)
+    return "\n".join(parts)

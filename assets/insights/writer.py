@@ -13,32 +13,10 @@ from datetime import date
 from pydantic import BaseModel
 
 from assets.insights.facts import AnomalyFact, DayFacts
+from assets.metric_labels import METRIC_LABELS
 
 MIN_RECOMMENDATIONS = 3
 MAX_RECOMMENDATIONS = 5
-
-# Labels for the anomaly model's metric names (columns of marts.mart_manager_daily).
-METRIC_LABELS: dict[str, str] = {
-    "leads_assigned": "назначено лидов",
-    "deals_created": "создано сделок",
-    "won_count": "выиграно сделок",
-    "won_rub": "выручка",
-    "calls_out": "исходящие звонки",
-    "calls_in": "входящие звонки",
-    "call_minutes": "минуты разговоров",
-    "emails": "письма",
-    "meetings": "встречи",
-    "tasks_done": "выполнено задач",
-    "activities_total": "всего активностей",
-    "lost_count": "проиграно сделок",
-    "median_response_minutes": "время реакции на новые лиды и сделки, мин",
-    "avg_deal_rub": "средний чек",
-    "stage_conversion": "конверсия этапа, % сделок",
-    "spend_rub": "расход на рекламу",
-    "leads": "лидов из канала",
-    "cpl_rub": "стоимость лида",
-    "cpa_rub": "стоимость сделки",
-}
 
 # One next step per metric (docs/KPI.md: an alert names one next step).
 NEXT_STEPS: dict[str, str] = {

@@ -1,5 +1,6 @@
--- Lost deals by reason (docs/KPI.md "Lost reasons"): month of the close x pipeline x reason, with the
--- count, the rubles and the reason's share of the month's lost deals in that pipeline.
+-- Lost deals by reason (docs/KPI.md "Lost reasons"): month of the close x pipeline x manager x reason,
+-- with the count, the rubles and the row's share of the month's lost deals in that pipeline (summed
+-- over managers: the reason's share). The manager and department let the funnel page filter them.
 
 with
 
@@ -15,18 +16,31 @@ pipelines as (
 
 ),
 
+managers as (
+
+    select * from {{ ref('manager') }}
+
+),
+
+departments as (
+
+    select * from {{ ref('department') }}
+
+),
+
 lost as (
 
     select
         {{ month_start('closed_day') }} as month,
         pipeline_id,
+        manager_id,
         coalesce(lost_reason, 'Не указана') as lost_reason,
         count(*) as lost_count,
         sum(coalesce(amount_rub, 0)) as lost_rub
 
     from deals
     where is_lost
-    group by 1, 2, 3
+    group by 1, 2, 3, 4
 
 ),
 
@@ -36,6 +50,10 @@ final as (
         lost.month,
         lost.pipeline_id,
         pipelines.pipeline_name,
+        lost.manager_id,
+        managers.manager_name,
+        managers.department_id,
+        departments.department_name,
         lost.lost_reason,
         cast(lost.lost_count as bigint) as lost_count,
         cast(lost.lost_rub as double precision) as lost_rub,
@@ -47,6 +65,12 @@ final as (
 
     left join pipelines
         on lost.pipeline_id = pipelines.pipeline_id
+
+    left join managers
+        on lost.manager_id = managers.manager_id
+
+    left join departments
+        on managers.department_id = departments.department_id
 
 )
 
