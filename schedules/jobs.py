@@ -89,10 +89,9 @@ def day_insights(warehouse: Warehouse, day: date) -> tuple[list[tuple[str, str]]
 
 
 def digest_recommendations(items: list[tuple[str, str]]) -> list[str]:
-    """The digest's top recommendations: in rank order, those about what its lines do not already show first."""
-    fresh = [text for topic, text in items if topic not in SHOWN_IN_DIGEST]
-    shown = [text for topic, text in items if topic in SHOWN_IN_DIGEST]
-    return (fresh + shown)[:DIGEST_INSIGHTS]
+    """The digest's top recommendations in rank order, leaving out what its own lines already say (a day
+    with fewer than three other insights gets fewer lines, not the plan or the forecast said twice)."""
+    return [text for topic, text in items if topic not in SHOWN_IN_DIGEST][:DIGEST_INSIGHTS]
 
 
 @op(description="Reads the day's facts and insights from the warehouse and sends the digest to the head of sales.")

@@ -30,7 +30,8 @@ MAX_DETAIL_CHARS = 1500
 
 
 DIGEST_INSIGHTS = 3
-DIGEST_INSIGHT_CHARS = 150  # one recommendation in the digest; the site shows it whole
+DIGEST_INSIGHT_CHARS = 180  # one recommendation in the digest; the site shows it whole
+ACTION_SHARE = 2 / 3  # the closing sentence kept whole while it takes at most this share of the line
 
 
 def signed_rub(amount: float) -> str:
@@ -40,11 +41,26 @@ def signed_rub(amount: float) -> str:
     return ("+" if amount > 0 else "−") + format_rub(abs(amount))
 
 
-def shorten(text: str, limit: int = DIGEST_INSIGHT_CHARS) -> str:
+def _cut(text: str, limit: int) -> str:
     """`text`, cut at a word before `limit` characters with '…' when longer."""
     if len(text) <= limit:
         return text
     return text[: limit - 1].rsplit(" ", 1)[0].rstrip(" ,;:—–-") + "…"
+
+
+def shorten(text: str, limit: int = DIGEST_INSIGHT_CHARS) -> str:
+    """`text` within `limit` characters, its closing sentence kept whole.
+
+    Why: a recommendation ends with what to do ("…попросите менеджера связаться с клиентом сегодня."),
+    and a plain cut at the limit dropped exactly that; the start is cut instead ("…" where it was).
+    """
+    text = text.strip()
+    if len(text) <= limit:
+        return text
+    head, _, action = text.rpartition(". ")
+    if head and len(action) + 1 <= limit * ACTION_SHARE:
+        return f"{_cut(head + '.', limit - len(action) - 1)} {action}"
+    return _cut(text, limit)
 
 
 def digest_html(

@@ -14,7 +14,8 @@ from resources.llm import LLMClient
 from resources.telegram import TelegramNotifier
 from resources.warehouse import Warehouse
 from schedules.drivers import compact_rub, forecast_drivers
-from schedules.jobs import build_digest_job, morning_digest_job
+from schedules.jobs import build_digest_job, digest_recommendations, morning_digest_job
+from schedules.messages import DIGEST_INSIGHT_CHARS, shorten
 from schedules.picture import month_revenue, picture_data, render_png
 from tests.fakes import small_day
 from tests.fakes.fake_telegram import FakeTelegram
@@ -80,6 +81,9 @@ def test_the_digest_says_what_changed_and_what_to_chase(tmp_path, monkeypatch):
     top = [line for line in lines if line[:2] in {"1.", "2.", "3.", "4."}]
     assert [line[:2] for line in top] == ["1.", "2.", "3."]
     assert top[0].startswith("1. Забыто 2 сделки на 570 000 ₽. Начните с крупнейшей: сделка № 501 (450 000 ₽")
+    # each ends with its action, whole (a cut at the length limit used to drop it)
+    assert top[0].endswith("— попросите менеджера связаться с клиентом сегодня.")
+    assert top[1].endswith(" Сегодня разберите воронку каждого один на один.")
     assert top[1].startswith("2. Отстают от темпа: Петров Пётр — 8 % плана")
     assert top[2].startswith("3. Необычные показатели: Петров Пётр: исходящие звонки 3 (обычно 35)")
     assert lines[-1] == "Открыть отчёт" and f'<a href="{SITE}">Открыть отчёт</a>' in msg.text
@@ -102,6 +106,25 @@ def test_a_company_without_the_chase_lists_or_the_site_gets_the_rest(tmp_path, m
     (msg,) = tg.to(HEAD)
     assert "Забытых" not in msg.visible_text and "пропущенных" not in msg.visible_text
     assert "<a " not in msg.text and "2 600 000 ₽" in msg.visible_text
+
+
+def test_a_day_with_few_insights_never_repeats_the_plan_or_the_forecast():
+    """The digest's own lines already say plan, actual and forecast: two other insights give two lines."""
+    items = [("plan", "На 10.03 выполнено 28 % плана"), ("lagging", "L"), ("forecast", "Прогноз"), ("forgotten", "G")]
+    assert digest_recommendations(items) == ["L", "G"]
+    assert digest_recommendations([("plan", "P"), ("forecast", "F")]) == []
+
+
+def test_a_long_recommendation_keeps_its_action_and_loses_the_middle():
+    action = "Сегодня разберите воронку каждого один на один."
+    names = "; ".join(f"Менеджер {i} — {i} % плана при ожидаемых 77 %" for i in range(10))
+    short = shorten(f"Отстают от темпа: {names}. {action}")
+    assert len(short) <= DIGEST_INSIGHT_CHARS
+    assert short.startswith("Отстают от темпа: Менеджер 0 — 0 % плана") and short.endswith(f"… {action}")
+    # without a closing sentence (or with one too long to keep) the text is cut at a word
+    plain = shorten("слово " * 60)
+    assert len(plain) <= DIGEST_INSIGHT_CHARS and plain.endswith("слово…")
+    assert shorten("Коротко. Сделайте это.") == "Коротко. Сделайте это."
 
 
 def test_the_digest_job_retries_a_telegram_outage_and_sends_once(tmp_path, monkeypatch):
