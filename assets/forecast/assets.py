@@ -213,7 +213,8 @@ def _company_plans(warehouse: Warehouse, first: date, last: date) -> dict[date, 
     }
 
 
-def _fmt(value: float | None) -> str:
+def format_amount(value: float | None) -> str:
+    """12345678.9 -> '12 345 679' (the run's log and metadata lines), None -> '—'."""
     return "—" if value is None else f"{value:,.0f}".replace(",", " ")
 
 
@@ -289,9 +290,9 @@ def forecast_month_end(context: AssetExecutionContext, warehouse: Warehouse) -> 
                 f"{day}: {scoped.height} department, manager and pipeline forecasts in {time.perf_counter() - started:.2f} s"
             )
         context.log.info(
-            f"{day}: forecast {_fmt(result.forecast_rub)} [{_fmt(result.forecast_low_rub)}; "
-            f"{_fmt(result.forecast_high_rub)}], plan {_fmt(result.plan_rub)}, gap {_fmt(result.gap_rub)}, "
-            f"leads needed {_fmt(result.leads_needed)}, ruler {_fmt(result.ruler_rub)}, model {result.model}"
+            f"{day}: forecast {format_amount(result.forecast_rub)} [{format_amount(result.forecast_low_rub)}; "
+            f"{format_amount(result.forecast_high_rub)}], plan {format_amount(result.plan_rub)}, gap {format_amount(result.gap_rub)}, "
+            f"leads needed {format_amount(result.leads_needed)}, ruler {format_amount(result.ruler_rub)}, model {result.model}"
         )
         results.append(result)
     table_meta = as_of_table_metadata(warehouse, SCHEMA, TABLE, days)
@@ -305,9 +306,9 @@ def forecast_month_end(context: AssetExecutionContext, warehouse: Warehouse) -> 
             "|---|---|---|---|---|---|---|---|---|---|",
         ]
         + [
-            f"| {r.as_of_day} | {_fmt(r.forecast_rub)} | {_fmt(r.forecast_low_rub)} | {_fmt(r.forecast_high_rub)} "
-            f"| {_fmt(r.plan_rub)} | {'—' if r.prob_reach_plan is None else f'{r.prob_reach_plan:.0%}'} "
-            f"| {_fmt(r.gap_rub)} | {_fmt(r.leads_needed)} | {_fmt(r.ruler_rub)} | {r.model} |"
+            f"| {r.as_of_day} | {format_amount(r.forecast_rub)} | {format_amount(r.forecast_low_rub)} | {format_amount(r.forecast_high_rub)} "
+            f"| {format_amount(r.plan_rub)} | {'—' if r.prob_reach_plan is None else f'{r.prob_reach_plan:.0%}'} "
+            f"| {format_amount(r.gap_rub)} | {format_amount(r.leads_needed)} | {format_amount(r.ruler_rub)} | {r.model} |"
             for r in results
         ]
     )

@@ -13,6 +13,7 @@ import polars as pl
 from dagster import AssetExecutionContext, AssetKey, MaterializeResult, MetadataValue, asset
 
 from assets.forecast import week
+from assets.forecast.assets import format_amount
 from assets.forecast.model import month_bounds
 from assets.partitions import as_of_days, single_run_backfill
 from assets.table_metadata import as_of_table_metadata
@@ -153,10 +154,6 @@ def _past(warehouse: Warehouse, first: date, before: date) -> pl.DataFrame:
     return _typed(frame, week.PAST_COLUMNS)
 
 
-def _fmt(value: float | None) -> str:
-    return "—" if value is None else f"{value:,.0f}".replace(",", " ")
-
-
 @asset(
     key=["forecast_week"],
     group_name="ml",
@@ -193,9 +190,9 @@ def forecast_week(context: AssetExecutionContext, warehouse: Warehouse) -> Mater
         written.append(rows)
         company = rows.row(0, named=True)
         context.log.info(
-            f"{day}: week {company['week_start']}: forecast {_fmt(company['forecast_rub'])} "
-            f"[{_fmt(company['forecast_low_rub'])}; {_fmt(company['forecast_high_rub'])}], to date "
-            f"{_fmt(company['actual_wtd_rub'])}, plan {_fmt(company['plan_rub'])}, ruler {_fmt(company['ruler_rub'])}; "
+            f"{day}: week {company['week_start']}: forecast {format_amount(company['forecast_rub'])} "
+            f"[{format_amount(company['forecast_low_rub'])}; {format_amount(company['forecast_high_rub'])}], to date "
+            f"{format_amount(company['actual_wtd_rub'])}, plan {format_amount(company['plan_rub'])}, ruler {format_amount(company['ruler_rub'])}; "
             f"{rows.height - 1} department, manager and pipeline rows"
         )
     last = written[-1].row(0, named=True)
