@@ -640,6 +640,17 @@ def report_day(frames: dict[str, pl.DataFrame]) -> date | None:
     return cast(date, revenue["day"].max()) if revenue.height else None
 
 
+def manager_routes(frames: dict[str, pl.DataFrame]) -> list[str]:
+    """A page per manager (`menedzher/<name>`): the people the list on pages/menedzher/index.md links
+    to, from the same two tables (a plan line or a day of activity)."""
+    names: set[str] = set()
+    for table in ("mart_plan_fact", "mart_manager_daily"):
+        frame = frames.get(table)
+        if frame is not None and "manager_name" in frame.columns:
+            names.update(name for name in frame["manager_name"].drop_nulls().to_list() if str(name).strip())
+    return [f"menedzher/{name}" for name in sorted(names)]
+
+
 # Eager, but not blocked by missing upstream data: the ML inputs are daily-partitioned and old
 # days are rarely all materialized, while this unpartitioned asset should follow any new one.
 REPORT_AUTOMATION = (
@@ -685,7 +696,7 @@ def report_site(context: AssetExecutionContext, warehouse: Warehouse, evidence: 
         try:
             sources_s = evidence.sources()
             started = time.monotonic()
-            index = evidence.build(fingerprint=fingerprint)
+            index = evidence.build(fingerprint=fingerprint, routes=manager_routes(frames))
         except EvidenceError as exc:
             kept = evidence.site_dir / "index.html"
             # not chained: the on-call message quotes the innermost error, which must say the site stayed

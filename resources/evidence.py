@@ -9,6 +9,12 @@ The build runs in a working copy of the project beside the data it shows (`work_
 sources and config copied from the repository's project, its node_modules linked), so two data
 folders (the demo, a company, a dataset, a test) build their sites side by side instead of queuing
 on one `.evidence/`, and the repository's folder holds no company's data.
+
+The site is Evidence's single-page app (`VITE_EVIDENCE_SPA`, the root `svelte.config.js`): the pages
+query their Parquet files in the browser, so the compiled app depends on the pages and packages only,
+never on the figures. It is compiled once per project digest into a cache shared by every working
+copy (`app_cache_dir`), and each refresh publishes that app with its own `data/` in seconds, where a
+prerendered build spent one to five minutes of CPU every 15-minute refresh recompiling the same code.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import hashlib
+import json
 import os
 import shutil
 import signal
@@ -116,7 +123,8 @@ def _tail(text: str, lines: int = 40) -> str:
 
 
 # What a working copy takes from the project: everything a build reads, nothing it writes.
-_NOT_COPIED = {"node_modules", ".evidence", "build", ".evidence-cli.lock"}
+_NOT_COPIED = {"node_modules", ".evidence", "build", ".evidence-cli.lock", ".app-cache"}
+_APPS_KEPT = 3  # compiled apps kept in the cache: the current one and a few to go back to
 
 
 class EvidenceCLI(ConfigurableResource):
@@ -134,6 +142,9 @@ class EvidenceCLI(ConfigurableResource):
         default=None, description="Build in this working copy of the project; default: in the project folder."
     )
     build_dir: str | None = Field(default=None, description="Publish the built site here; default <work_dir>/build.")
+    app_cache_dir: str | None = Field(
+        default=None, description="Compiled report apps, one per project digest; default <project_dir>/.app-cache."
+    )
     install_timeout_s: int = 900
     sources_timeout_s: int = 300
     build_timeout_s: int = 900
@@ -156,6 +167,15 @@ class EvidenceCLI(ConfigurableResource):
     @property
     def site_dir(self) -> Path:
         return Path(self.build_dir).resolve() if self.build_dir else self.workspace / "build"
+
+    @property
+    def app_cache(self) -> Path:
+        return Path(self.app_cache_dir).resolve() if self.app_cache_dir else self.project / ".app-cache"
+
+    @property
+    def data_dir(self) -> Path:
+        """Where `evidence sources` leaves the Parquet files and their manifest."""
+        return self.workspace / ".evidence" / "template" / "static" / "data"
 
     @property
     def fingerprint_file(self) -> Path:
@@ -238,7 +258,14 @@ class EvidenceCLI(ConfigurableResource):
                 shutil.rmtree(link)
             link.symlink_to(self.project / "node_modules", target_is_directory=True)
 
-    def _run(self, args: Sequence[str], timeout_s: int, what: str, cwd: Path | None = None) -> float:
+    def _run(
+        self,
+        args: Sequence[str],
+        timeout_s: int,
+        what: str,
+        cwd: Path | None = None,
+        extra_env: Mapping[str, str] | None = None,
+    ) -> float:
         """Run one command in the working copy (or `cwd`); return its wall time in seconds."""
         cwd = cwd or self.workspace
         started = time.monotonic()
@@ -248,7 +275,7 @@ class EvidenceCLI(ConfigurableResource):
             proc = subprocess.Popen(
                 list(args),
                 cwd=cwd,
-                env=scrubbed_env(),
+                env={**scrubbed_env(), **(extra_env or {})},
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
@@ -280,15 +307,17 @@ class EvidenceCLI(ConfigurableResource):
             digest.update(patch.read_bytes())
         return digest.hexdigest()
 
-    def _node(self, args: Sequence[str], timeout_s: int, what: str) -> float:
+    def _node(
+        self, args: Sequence[str], timeout_s: int, what: str, extra_env: Mapping[str, str] | None = None
+    ) -> float:
         """An Evidence command in the working copy, with the project's node_modules held shared.
 
         In place (no working copy) the caller already holds the project's exclusive lock.
         """
         if self.workspace == self.project:
-            return self._run(args, timeout_s, what)
+            return self._run(args, timeout_s, what, extra_env=extra_env)
         with _shared_lock(self.project):
-            return self._run(args, timeout_s, what)
+            return self._run(args, timeout_s, what, extra_env=extra_env)
 
     def _cli(self, *args: str) -> list[str]:
         cli = self.project / "node_modules" / "@evidence-dev" / "evidence" / "cli.js"
@@ -321,39 +350,123 @@ class EvidenceCLI(ConfigurableResource):
             shutil.rmtree(self.workspace / ".evidence" / "template" / "static" / "data", ignore_errors=True)
             return self._node(self._cli("sources"), self.sources_timeout_s, "evidence sources")
 
-    def build(self, fingerprint: str | None = None) -> Path:
-        """`evidence build`; publish to `site_dir`; return the site's index.html.
+    def build(self, fingerprint: str | None = None, routes: Sequence[str] = ()) -> Path:
+        """Publish the compiled app (compiling it first when the pages or packages changed) with the
+        data of the last `sources` to `site_dir`; return the site's index.html.
 
-        `fingerprint` is recorded beside the published site once it is in place (and removed before
-        a build starts), so a build that fails half-way never leaves a site that claims to be current.
+        `routes`: pages of a parameterised route that exist only through the data (one per manager,
+        `menedzher/<name>`); each gets a folder with the app's page, as the pages from files do, so any
+        static file server opens a link (the app routes in the browser). `fingerprint` is recorded
+        beside the published site once it is in place (and removed before a build starts), so a build
+        that fails half-way never leaves a site that claims to be current.
         """
         with self.locked():
             self.fingerprint_file.unlink(missing_ok=True)
-            index = self._build_locked()
+            self._prepare_workspace()
+            app = self.compiled_app()
+            index = self._publish(app, routes)
             if fingerprint:
                 self.fingerprint_file.write_text(fingerprint + "\n")
             return index
 
-    def _build_locked(self) -> Path:
-        self._prepare_workspace()
+    def compiled_app(self) -> Path:
+        """The app for the current pages and packages: from the cache, or `evidence build` now.
+
+        One compile per project digest across processes: a second builder of the same digest waits
+        for the first (flock) and then reuses its app instead of compiling the same code again.
+        """
+        key = self.project_digest()[:24]
+        app = self.app_cache / key
+        if not (app / "index.html").exists():
+            self.app_cache.mkdir(parents=True, exist_ok=True)
+            with open(self.app_cache / f"{key}.lock", "a+") as handle:
+                fcntl.flock(handle, fcntl.LOCK_EX)
+                try:
+                    if not (app / "index.html").exists():
+                        self._compile_into(app)
+                finally:
+                    fcntl.flock(handle, fcntl.LOCK_UN)
+        os.utime(app)  # most recently used: the last to be evicted
+        self._evict_apps(keep=app)
+        return app
+
+    def _compile_into(self, app: Path) -> None:
         built = self.workspace / "build"
-        target = self.site_dir
-        if target != built:
-            # `evidence build` adds to build/ and never removes: every earlier build's Parquet files
-            # would be published again (the M site grew by ~40 MB a build). The published copy is
-            # elsewhere, so a failed build still leaves it in place.
-            shutil.rmtree(built, ignore_errors=True)
-        self._node(self._cli("build"), self.build_timeout_s, "evidence build")
+        # `evidence build` adds to build/ and never removes: start from nothing
+        shutil.rmtree(built, ignore_errors=True)
+        self._node(self._cli("build"), self.build_timeout_s, "evidence build", extra_env={"VITE_EVIDENCE_SPA": "true"})
         if not (built / "index.html").exists():
             raise EvidenceError(f"evidence build finished but {built / 'index.html'} is missing")
-        if target != built:
-            staging = target.with_name(target.name + ".tmp")
-            shutil.rmtree(staging, ignore_errors=True)
-            shutil.copytree(built, staging)
-            old = target.with_name(target.name + ".old")
+        staging = app.with_name(f"{app.name}.tmp-{os.getpid()}")
+        shutil.rmtree(staging, ignore_errors=True)
+        # the app without this build's data: each publish brings its own
+        shutil.copytree(built, staging, ignore=lambda folder, _names: ["data"] if Path(folder) == built else [])
+        staging.rename(app)
+        shutil.rmtree(built, ignore_errors=True)
+
+    def _evict_apps(self, keep: Path) -> None:
+        apps = [p for p in self.app_cache.iterdir() if p.is_dir() and ".tmp-" not in p.name and p != keep]
+        apps.sort(key=lambda p: p.stat().st_mtime, reverse=True)
+        for old in apps[_APPS_KEPT - 1 :]:
             shutil.rmtree(old, ignore_errors=True)
-            if target.exists():
-                target.rename(old)
-            staging.rename(target)
-            shutil.rmtree(old, ignore_errors=True)
+            (self.app_cache / f"{old.name}.lock").unlink(missing_ok=True)
+
+    def _publish(self, app: Path, routes: Sequence[str]) -> Path:
+        """Copy app + data + route folders into a staging folder, then swap it in for the site.
+
+        The published copy stays until the new one is complete, so a failure leaves it in place.
+        """
+        target = self.site_dir
+        staging = target.with_name(target.name + ".tmp")
+        shutil.rmtree(staging, ignore_errors=True)
+        shutil.copytree(app, staging)
+        if self.data_dir.is_dir():
+            shutil.copytree(self.data_dir, staging / "data")
+            _hash_data_files(staging / "data")
+        shell = (staging / "index.html").read_bytes()
+        for route in [*_page_routes(app), *routes]:
+            folder = staging / route.strip("/")
+            if folder.resolve().is_relative_to(staging.resolve()) and folder != staging:
+                folder.mkdir(parents=True, exist_ok=True)
+                (folder / "index.html").write_bytes(shell)
+        old = target.with_name(target.name + ".old")
+        shutil.rmtree(old, ignore_errors=True)
+        if target.exists():
+            target.rename(old)
+        staging.rename(target)
+        shutil.rmtree(old, ignore_errors=True)
         return target / "index.html"
+
+
+def _page_routes(app: Path) -> list[str]:
+    """The app's pages from files, as Evidence lists them (`api/<route>/evidencemeta.json`);
+    parameterised ones (`[manager]`) have no folder of their own."""
+    api = app / "api"
+    routes = []
+    for meta in api.rglob("evidencemeta.json"):
+        route = meta.parent.relative_to(api).as_posix()
+        if route != "." and "[" not in route:
+            routes.append(route)
+    return sorted(routes)
+
+
+def _hash_data_files(data: Path) -> None:
+    """Move each Parquet file the manifest names into a folder named by its content's md5 and
+    rewrite the manifest, as `evidence build` does: a browser never shows yesterday's figures
+    from its cache under an unchanged address."""
+    manifest_file = data / "manifest.json"
+    if not manifest_file.exists():
+        return
+    manifest = json.loads(manifest_file.read_text(encoding="utf-8"))
+    for files in (manifest.get("renderedFiles") or {}).values():
+        for i, url in enumerate(files):
+            parts = url.split("/")[-3:]  # <source>/<table>/<file>.parquet
+            path = data.joinpath(*parts)
+            if not path.is_file():
+                continue
+            digest = hashlib.md5(path.read_bytes(), usedforsecurity=False).hexdigest()
+            moved = path.parent / digest / path.name
+            moved.parent.mkdir(exist_ok=True)
+            path.rename(moved)
+            files[i] = url[: len(url) - len("/".join(parts))] + "/".join([*parts[:2], digest, parts[2]])
+    manifest_file.write_text(json.dumps(manifest), encoding="utf-8")

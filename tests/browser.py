@@ -30,6 +30,16 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1", "[::1]"}
+# The report is a single-page app: its figures appear once DuckDB-Wasm has run the page's queries,
+# which needs no network; a page is read when no loading placeholder is left and its text held still.
+_SETTLED = """() => {
+    if (document.querySelector('[role=status].animate-pulse')) return false;
+    const text = document.body ? document.body.innerText : '';
+    if (text.includes('Загрузка…') || text.includes('Loading')) return false;
+    const now = Date.now();
+    if (window.__ropText !== text) { window.__ropText = text; window.__ropSince = now; return false; }
+    return now - window.__ropSince >= 400;
+}"""
 
 
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):
@@ -119,6 +129,7 @@ def visit(
             if wait_for_text:
                 page.get_by_text(wait_for_text, exact=False).first.wait_for(timeout=timeout_ms)
             page.wait_for_load_state("networkidle", timeout=timeout_ms)
+            _settle(page, timeout_ms)
             if screenshot:
                 page.screenshot(path=str(screenshot), full_page=True)
             text, html = page.inner_text("body"), page.content()
@@ -128,6 +139,7 @@ def visit(
             if act:
                 act(page)
                 page.wait_for_load_state("networkidle", timeout=timeout_ms)
+                _settle(page, timeout_ms)
                 after = page.inner_text("body")
             return PageVisit(
                 text=text,
@@ -140,6 +152,10 @@ def visit(
             )
         finally:
             context.close()
+
+
+def _settle(page: Any, timeout_ms: int) -> None:
+    page.wait_for_function(_SETTLED, timeout=timeout_ms, polling=100)
 
 
 def _chrome_text(page: Any) -> str:

@@ -6,6 +6,8 @@ the same site; a changed figure or page must never be skipped. Cheap: no Node, n
 
 from __future__ import annotations
 
+import hashlib
+import json
 import shutil
 import time
 from datetime import date, datetime
@@ -130,3 +132,79 @@ def test_a_timed_out_command_stops_its_children_too(tmp_path: Path) -> None:
     assert time.monotonic() - started < 10
     time.sleep(3.5)
     assert not marker.exists()
+
+
+# --- publishing: the compiled app once per project digest, each refresh with its own data ----------------
+
+
+def cached_app(
+    cli: EvidenceCLI, pages: tuple[str, ...] = ("", "plan-fakt", "menedzher", "menedzher/[manager]")
+) -> Path:
+    """An app in the cache under the project's digest, shaped as `evidence build` leaves it."""
+    app = cli.app_cache / cli.project_digest()[:24]
+    (app / "_app").mkdir(parents=True)
+    (app / "_app" / "start.js").write_text("app code")
+    (app / "index.html").write_text("<html>app shell</html>")
+    for route in pages:
+        meta = app / "api" / route / "evidencemeta.json"
+        meta.parent.mkdir(parents=True, exist_ok=True)
+        meta.write_text('{"queries": []}')
+    return app
+
+
+def sources_output(cli: EvidenceCLI, figures: dict[str, bytes]) -> None:
+    """What `evidence sources` leaves: a Parquet file per table and the manifest naming them."""
+    shutil.rmtree(cli.data_dir, ignore_errors=True)
+    for table, content in figures.items():
+        (cli.data_dir / "rop" / table).mkdir(parents=True)
+        (cli.data_dir / "rop" / table / f"{table}.parquet").write_bytes(content)
+    manifest = {"renderedFiles": {"rop": [f"static/data/rop/{t}/{t}.parquet" for t in figures]}}
+    (cli.data_dir / "manifest.json").write_text(json.dumps(manifest))
+
+
+def test_a_refresh_publishes_the_cached_app_with_its_own_data_and_a_folder_per_page(tmp_path: Path) -> None:
+    """No Node here: with the app in the cache nothing is compiled (there is no Evidence to run)."""
+    cli = project(tmp_path)
+    cached_app(cli)
+    sources_output(cli, {"mart_plan_fact": b"november figures", "mart_deals": b"deals"})
+    index = cli.build(fingerprint="fp-1", routes=["menedzher/Иванова", "menedzher/Петров"])
+
+    site = cli.site_dir
+    assert index == site / "index.html" and cli.published_fingerprint() == "fp-1"
+    for page in ("plan-fakt", "menedzher", "menedzher/Иванова", "menedzher/Петров"):
+        assert (site / page / "index.html").read_text() == "<html>app shell</html>", page
+    assert not (site / "menedzher" / "[manager]").exists()  # a route pattern is not a page
+    files = json.loads((site / "data" / "manifest.json").read_text())["renderedFiles"]["rop"]
+    plan = site / "data" / "rop" / "mart_plan_fact" / hashlib.md5(b"november figures").hexdigest()
+    assert f"static/data/rop/mart_plan_fact/{plan.name}/mart_plan_fact.parquet" in files
+    assert (plan / "mart_plan_fact.parquet").read_bytes() == b"november figures"
+
+    # the next refresh: new figures under a new address, nothing of the old data left
+    sources_output(cli, {"mart_plan_fact": b"december figures"})
+    cli.build(fingerprint="fp-2", routes=["menedzher/Иванова"])
+    published = sorted(p.relative_to(site / "data").as_posix() for p in (site / "data").rglob("*.parquet"))
+    fresh = hashlib.md5(b"december figures").hexdigest()
+    assert published == [f"rop/mart_plan_fact/{fresh}/mart_plan_fact.parquet"]
+    assert not (site / "menedzher" / "Петров").exists()  # a manager gone from the data has no page left
+    assert cli.published_fingerprint() == "fp-2"
+
+
+def test_a_changed_page_needs_a_new_app_and_old_apps_are_evicted(tmp_path: Path) -> None:
+    cli = project(tmp_path)
+    cached_app(cli)
+    sources_output(cli, {"mart_plan_fact": b"figures"})
+    cli.build()
+    kept = []
+    for n in range(4):  # four more versions of the pages, each with its app
+        (cli.project / "pages" / "index.md").write_text(f"# Директор {n}\n")
+        kept.append(cached_app(cli))
+        cli.build()
+    apps = sorted(p.name for p in cli.app_cache.iterdir() if p.is_dir())
+    assert apps == sorted(p.name for p in kept[-3:])  # the newest three stay
+    (cli.project / "pages" / "index.md").write_text("# Директор, новая\n")
+    # no app for these pages, and no Evidence in this fake project to compile one: the build fails
+    # saying so, and the published site stays
+    with pytest.raises(EvidenceError):
+        cli.build(fingerprint="new")
+    assert (cli.site_dir / "index.html").read_text() == "<html>app shell</html>"
+    assert cli.published_fingerprint() is None

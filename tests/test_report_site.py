@@ -680,7 +680,12 @@ def test_a_refresh_with_nothing_new_keeps_the_site_and_a_failed_build_keeps_it_p
     assert index.stat().st_mtime_ns == published
 
     evidence.fingerprint_file.unlink()  # as if a figure had changed since
-    failing = EvidenceCLI(work_dir=str(built_site["work_dir"]), build_dir=str(site), build_timeout_s=1)
+    failing = EvidenceCLI(  # an empty app cache: the app is compiled again, and that times out
+        work_dir=str(built_site["work_dir"]),
+        build_dir=str(site),
+        app_cache_dir=str(tmp_path / "no-app-yet"),
+        build_timeout_s=1,
+    )
     result = materialize(
         [report_site],
         resources={"warehouse": Warehouse(url=wh_url), "evidence": failing},
