@@ -86,11 +86,11 @@ def _window_shares(
 
 def pipeline_stage_panel(exits: pl.DataFrame, pipelines: pl.DataFrame, n: int = PIPELINE_EXITS_WINDOW) -> pl.DataFrame:
     """Per pipeline-day of `pipelines` (a `pipeline_panel`) and stage its deals leave: the share of the
-    pipeline's last `PIPELINE_EXITS_WINDOW` exits that moved on, and that share without the manager
+    pipeline's last `n` exits (`PIPELINE_EXITS_WINDOW`) that moved on, and that share without the manager
     who drags it most; the subject is "<pipeline>:<stage>" so each stage has its own history.
 
     A stage with fewer exits, or whose last window reaches back further than `STAGE_RECENT_DAYS`,
-    has no value that day (as for a manager's stage). `n` other than the model's is for benchmarks."""
+    has no value that day (as for a manager's stage). Another `n` is for benchmarks comparing windows."""
     if exits.is_empty() or pipelines.is_empty():
         return pl.DataFrame(schema=PIPELINE_STAGE_SCHEMA)
     rows = (
