@@ -1,4 +1,4 @@
-"""Russian names of the metrics the anomaly model writes (ml.manager_anomalies.top_metric).
+"""Russian names of the metrics the anomaly model writes (ml.manager_anomalies.top_metric) and of its subjects.
 
 Why a module of its own: the insights' text and the report's pages both name these metrics, and
 the asset stages may not import each other (pyproject's import contracts), so the one list lives
@@ -39,3 +39,14 @@ def metric_title(metric: str | None) -> str:
     """The metric's label as a table cell reads it: `Исходящие звонки`, or `Другой показатель`."""
     label = METRIC_LABELS.get(metric or "", UNKNOWN_METRIC)
     return label[:1].upper() + label[1:]
+
+
+# Who or what an anomaly is about, around the subject's name: a manager's name stands alone.
+SUBJECT_WRAPS: dict[str, tuple[str, str]] = {"channel": ("канал ", ""), "pipeline": ("воронка «", "»")}
+
+
+def subject_title(subject_type: str | None, name: str) -> str:
+    """Who or what an anomaly is about, mid-sentence: the manager's name, `канал Яндекс.Директ`,
+    `воронка «Новые продажи»` (a pipeline's stage conversion is not any one manager's)."""
+    before, after = SUBJECT_WRAPS.get(subject_type or "", ("", ""))
+    return f"{before}{name}{after}"

@@ -13,7 +13,7 @@ import os
 import time
 from datetime import date
 from pathlib import Path
-from typing import cast
+from typing import Any, cast
 
 import polars as pl
 from dagster import (
@@ -29,7 +29,7 @@ from dagster import (
     asset,
 )
 
-from assets.metric_labels import METRIC_LABELS, metric_title
+from assets.metric_labels import METRIC_LABELS, SUBJECT_WRAPS, metric_title
 from resources.evidence import EvidenceCLI, EvidenceError
 from resources.settings import load_settings
 from resources.warehouse import Warehouse
@@ -558,7 +558,7 @@ def read_report_tables(warehouse: Warehouse) -> dict[str, pl.DataFrame]:
             frame = frame.filter(pl.col("as_of_day") == pl.col("as_of_day").max())
         frames[name] = frame
     frames["source_status"] = source_freshness(frames["source_status"], tz)
-    frames["anomalies"] = with_metric_titles(frames["anomalies"])
+    frames["anomalies"] = with_subject_titles(with_metric_titles(frames["anomalies"]))
     return frames
 
 
@@ -577,6 +577,22 @@ def with_metric_titles(anomalies: pl.DataFrame) -> pl.DataFrame:
         .otherwise(title)
         .alias("metric_label")
     )
+
+
+def with_subject_titles(anomalies: pl.DataFrame) -> pl.DataFrame:
+    """Add `subject_label`, who or what the anomaly is about as the page prints it: the manager's
+    name, `Канал Яндекс.Директ`, `Воронка «Новые продажи»` (a table written before the channels and
+    pipelines has no subject_type: every row is a manager's)."""
+    name = pl.col("manager_name")
+    if "subject_type" not in anomalies.columns:
+        return anomalies.with_columns(name.alias("subject_label"))
+    label: Any = pl.when(pl.lit(False)).then(name)
+    for subject_type, (before, after) in SUBJECT_WRAPS.items():
+        title = before[:1].upper() + before[1:]
+        label = label.when(pl.col("subject_type") == subject_type).then(
+            pl.concat_str(pl.lit(title), name, pl.lit(after))
+        )
+    return anomalies.with_columns(label.otherwise(name).alias("subject_label"))
 
 
 def write_report_db(frames: dict[str, pl.DataFrame], path: Path) -> dict[str, int]:

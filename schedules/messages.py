@@ -14,13 +14,12 @@ from urllib.parse import quote
 
 from assets.insights.facts import AnomalyFact, DayFacts
 from assets.insights.writer import (
-    DEFAULT_NEXT_STEP,
-    NEXT_STEPS,
     anomaly_label,
     format_day,
     format_pct,
     format_rub,
     format_value,
+    next_step,
 )
 from resources.telegram import escape_html as e
 from schedules.alert_rules import plural
@@ -115,13 +114,12 @@ def digest_html(
 
 
 def anomaly_alert_html(anomaly: AnomalyFact, day: date) -> str:
-    """One anomaly alert for the head of sales."""
-    step = NEXT_STEPS.get(anomaly.metric, DEFAULT_NEXT_STEP)
-    owner = (
-        f"Канал: {e(anomaly.manager_name)}"
-        if anomaly.subject_type == "channel"
-        else f"Ответственный: {e(anomaly.manager_name)}"
-    )
+    """One anomaly alert for the head of sales (a pipeline's too: the CRM names no head of a pipeline)."""
+    owner = {
+        "channel": f"Канал: {e(anomaly.manager_name)}",
+        "pipeline": f"Воронка: {e(anomaly.manager_name)} (всех менеджеров, не одного)",
+    }.get(anomaly.subject_type, f"Ответственный: {e(anomaly.manager_name)}")
+    step = next_step(anomaly)
     return "\n".join(
         [
             f"⚠️ <b>Аномалия: {e(anomaly_label(anomaly))}</b> ({format_day(day)})",

@@ -34,7 +34,7 @@ from dagster import (
     sensor,
 )
 
-from assets.insights.facts import anomalies_of_day
+from assets.insights.facts import AnomalyFact, anomalies_of_day
 from assets.insights.writer import format_rub
 from resources.amocrm import AmoCRMAccount
 from resources.bitrix24 import Bitrix24Portal
@@ -68,11 +68,11 @@ from schedules.messages import (
 ANOMALIES_KEY = AssetKey("manager_anomalies")
 ALERT_FACTS_KEY = AssetKey("mart_alert_facts")
 FRESHNESS_CHECK = "freshness_check"  # the name Dagster gives its freshness checks (ingest: raw_* main tables)
-# The same manager and metric are not alerted again within this many hours (docs/KPI.md cool-down).
+# The same subject and metric are not alerted again within this many hours (docs/KPI.md cool-down).
 ANOMALY_COOLDOWN_HOURS = 12
 # Partitions older than this (backfills, backtests) are history, not news: no alert.
 ANOMALY_MAX_AGE_DAYS = 2
-# How long the cursor remembers which (partition, manager, metric) it already sent.
+# How long the cursor remembers which (partition, subject, metric) it already sent.
 SENT_MEMORY_DAYS = 7
 BATCH = 50
 # Sending in one tick stops after this long (a sensor evaluation times out at 60 s); a longer
@@ -159,6 +159,13 @@ def _with_take_buttons(warehouse: Warehouse, message: AlertMessage, day: date) -
     return f"{body}\nКрупнейшие: {listed}\n{step}", take_deals_markup([d.deal_id for d in largest])
 
 
+def anomaly_alert_key(anomaly: AnomalyFact) -> str:
+    """What one cool-down covers: the subject (its kind too: pipeline 1 is not manager 1), the metric
+    and what it is about, so two stages of one manager, or a pipeline and a manager of it, each get
+    their own alert."""
+    return f"{anomaly.subject_type}|{anomaly.manager_id}|{anomaly.metric}|{anomaly.detail or ''}"
+
+
 def build_sensors(
     tz: str,
     default_status: DefaultSensorStatus = DefaultSensorStatus.RUNNING,
@@ -171,15 +178,18 @@ def build_sensors(
         name="anomaly_alerts_to_head_of_sales",
         minimum_interval_seconds=60,
         default_status=default_status,
-        description="When manager_anomalies materializes, one Telegram alert per flagged manager to the head of sales.",
+        description=(
+            "When manager_anomalies materializes, one Telegram alert per flagged manager, channel and pipeline "
+            "to the head of sales."
+        ),
     )
     def anomaly_alerts(
         context: SensorEvaluationContext, telegram: TelegramNotifier, warehouse: Warehouse
     ) -> SkipReason:
         state = _load(context.cursor)
         last_id: int | None = state.get("last_id")
-        sent: dict[str, float] = state.get("sent", {})  # "<day>|<manager>|<metric>" -> epoch seconds
-        cooldown: dict[str, float] = state.get("cooldown", {})  # "<manager>|<metric>" -> epoch seconds
+        sent: dict[str, float] = state.get("sent", {})  # "<day>|<anomaly_alert_key>" -> epoch seconds
+        cooldown: dict[str, float] = state.get("cooldown", {})  # anomaly_alert_key -> epoch seconds
         now = time.time()
         today = load_settings().today  # DEMO_TODAY in the demo world, else today in COMPANY_TIMEZONE
         records = context.instance.fetch_materializations(
@@ -193,8 +203,8 @@ def build_sensors(
                     day = date.fromisoformat(partition)
                     rows = warehouse.query("select * from ml.manager_anomalies where as_of_day = ?", [day])
                     for anomaly in anomalies_of_day(day, rows):
-                        key = f"{day}|{anomaly.manager_id}|{anomaly.metric}"
-                        pair = f"{anomaly.manager_id}|{anomaly.metric}"
+                        pair = anomaly_alert_key(anomaly)
+                        key = f"{day}|{pair}"
                         if key in sent or now - cooldown.get(pair, 0) < ANOMALY_COOLDOWN_HOURS * 3600:
                             continue
                         telegram.send_html(

@@ -1,8 +1,11 @@
 """Anomalies on a small hand-made world: each injected kind is found with its numbers, a normal world
-flags nothing, later rows change nothing, and the asset writes every active subject once (checked)."""
+flags nothing, later rows change nothing, and the asset writes every active subject once (checked).
+A pipeline's stage conversion: a fall spread over its managers is found with the share worked out
+by hand, while one manager's collapse alone flags that manager and not the pipeline."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import date, timedelta
 
 import numpy as np
@@ -15,6 +18,8 @@ from assets.anomalies.checks import CHECKS, active_subjects, coverage_problems, 
 from assets.anomalies.kpis import manager_panel, stage_panel
 from assets.anomalies.model import score_day
 from resources.warehouse import Warehouse
+from tests.fakes.pipeline_world import LONE, PIPELINE, pipeline_exits, pipeline_share
+from tests.support.pg import temporary_database
 
 AS_OF = date(2025, 10, 15)  # a Wednesday, not a holiday
 MANAGERS = range(1, 11)
@@ -161,9 +166,14 @@ def exits() -> pl.DataFrame:
 
 
 @pytest.fixture(scope="module")
-def scored(world: tuple[pl.DataFrame, pl.DataFrame], exits: pl.DataFrame) -> dict[str, dict]:
-    out = score_day(world[0], AS_OF, world[1], exits)
-    return {r["subject_id"]: r for r in out.iter_rows(named=True)}
+def scored_rows(world: tuple[pl.DataFrame, pl.DataFrame], exits: pl.DataFrame) -> pl.DataFrame:
+    return score_day(world[0], AS_OF, world[1], exits)
+
+
+@pytest.fixture(scope="module")
+def scored(scored_rows: pl.DataFrame) -> dict[str, dict]:
+    """The managers' and channels' rows by subject id (a pipeline's id may be a manager's too)."""
+    return {r["subject_id"]: r for r in scored_rows.filter(pl.col("subject_type") != "pipeline").iter_rows(named=True)}
 
 
 def usual(frame: pl.DataFrame, key: str, subject: object, column: str, n: int = 40) -> float:
@@ -172,8 +182,10 @@ def usual(frame: pl.DataFrame, key: str, subject: object, column: str, n: int = 
     return float(np.median(before[column].to_numpy()))
 
 
-def test_every_active_subject_is_scored_once(scored: dict[str, dict]) -> None:
+def test_every_active_subject_is_scored_once(scored: dict[str, dict], scored_rows: pl.DataFrame) -> None:
     assert set(scored) == {str(m) for m in MANAGERS} | set(CHANNELS)
+    (pipeline,) = scored_rows.filter(pl.col("subject_type") == "pipeline").iter_rows(named=True)
+    assert (pipeline["subject_id"], pipeline["manager_name"], pipeline["manager_id"]) == ("0", "Новые продажи", None)
     assert scored[str(SILENT)]["manager_name"] == f"Менеджер {SILENT}"  # silent today, active lately
     assert scored["WEB"]["subject_type"] == "channel" and scored["WEB"]["manager_id"] is None
 
@@ -254,7 +266,9 @@ def test_channel_anomalies_are_found(world, scored) -> None:
     assert overrun["window_days"] == 8 and "spend_rub (8 дн.)" in (overrun["drivers"] or "")
 
 
-def test_nobody_else_is_flagged(scored) -> None:
+def test_nobody_else_is_flagged(scored, scored_rows) -> None:
+    # STALLED's proposals alone do not make pipeline 0's: the manager is flagged, the pipeline is not
+    assert scored_rows.filter((pl.col("subject_type") == "pipeline") & pl.col("is_anomaly")).is_empty()
     flagged = {k for k, r in scored.items() if r["is_anomaly"]}
     assert flagged == {str(m) for m in (SILENT, LOSER, SLOW, BIG, BURNT, STALLED)} | {
         PRICEY,
@@ -290,9 +304,18 @@ def test_later_rows_change_nothing(world, exits) -> None:
     assert a.equals(b)
 
 
-def test_asset_writes_each_subject_once_and_its_checks_pass(tmp_path, world, exits) -> None:
+@pytest.fixture(params=["duckdb", "postgres"])
+def warehouse(request, tmp_path) -> Iterator[Warehouse]:
+    """The same table and checks on both warehouses a company may run (pipeline rows included)."""
+    if request.param == "duckdb":
+        yield Warehouse(url=f"duckdb:///{tmp_path}/w.duckdb")
+    else:
+        with temporary_database() as url:
+            yield Warehouse(url=url)
+
+
+def test_asset_writes_each_subject_once_and_its_checks_pass(warehouse: Warehouse, world, exits) -> None:
     mgr, chan = world
-    warehouse = Warehouse(url=f"duckdb:///{tmp_path}/w.duckdb")
     warehouse.replace_rows("marts", "mart_manager_daily", mgr, where={})
     warehouse.replace_rows("marts", "mart_channel", chan, where={})
     warehouse.replace_rows("marts", "mart_stage_exits", exits, where={})
@@ -302,7 +325,7 @@ def test_asset_writes_each_subject_once_and_its_checks_pass(tmp_path, world, exi
         )
         assert result.success
     rows = warehouse.query("select * from ml.manager_anomalies").with_columns(pl.col("as_of_day").cast(pl.Date))
-    assert rows.height == len(MANAGERS) + len(CHANNELS)
+    assert rows.height == len(MANAGERS) + len(CHANNELS) + 1  # and pipeline 0
     assert {"metric_value", "usual_value", "top_metric", "manager_name", "deviation_pct", "drivers"} <= set(
         rows.columns
     )
@@ -319,6 +342,11 @@ def test_asset_writes_each_subject_once_and_its_checks_pass(tmp_path, world, exi
             chan.filter(pl.col("leads") > 0).select(
                 pl.lit("channel").alias("subject_type"), pl.col("channel").alias("subject_id"), "day"
             ),
+            exits.select(
+                pl.lit("pipeline").alias("subject_type"),
+                pl.col("pipeline_id").cast(pl.Utf8).alias("subject_id"),
+                pl.col("exited_day").alias("day"),
+            ),
         ]
     )
     active = active_subjects(events, [AS_OF])
@@ -327,6 +355,8 @@ def test_asset_writes_each_subject_once_and_its_checks_pass(tmp_path, world, exi
     # the check sees a subject nobody scored, and a flag without its numbers
     missing = coverage_problems(rows.filter(pl.col("subject_id") != str(SLOW)), active)
     assert missing == [f"{AS_OF} manager {SLOW}: 0 строк(и), ожидалась одна"]
+    unwatched = coverage_problems(rows.filter(pl.col("subject_type") != "pipeline"), active)
+    assert unwatched == [f"{AS_OF} pipeline 0: 0 строк(и), ожидалась одна"]
     broken = rows.with_columns(
         pl.when(pl.col("subject_id") == PRICEY).then(None).otherwise(pl.col("usual_value")).alias("usual_value")
     )
@@ -377,3 +407,97 @@ def test_a_sustained_rise_in_cost_per_lead_is_found() -> None:
     assert row["is_anomaly"] and row["top_metric"] == "cpl_rub" and row["window_days"] == 8
     recent = chan.filter(pl.col("channel") == "VK").sort("day").tail(8)
     assert row["metric_value"] == pytest.approx(float((recent["spend_rub"] / recent["leads"]).mean()))
+
+
+# --- a pipeline as the subject -------------------------------------------------------------------
+FALL_DAYS = 4  # the last weekdays up to AS_OF of the fall
+
+
+def repeat_exits(seed: int, fall: str | None = None) -> pl.DataFrame:
+    return pipeline_exits(weekdays(AS_OF), seed, fall, FALL_DAYS)
+
+
+def score_repeat(exits: pl.DataFrame, day: date = AS_OF) -> tuple[dict, pl.DataFrame]:
+    """Pipeline 1's row on `day`, and the managers' rows."""
+    out = score_day(managers(), day, channels(), exits)
+    pipeline = out.filter((pl.col("subject_type") == "pipeline") & (pl.col("subject_id") == str(PIPELINE)))
+    return pipeline.row(0, named=True), out.filter(pl.col("subject_type") == "manager")
+
+
+def test_a_pipeline_wide_fall_no_manager_crosses_is_found_with_its_share_by_hand() -> None:
+    exits = repeat_exits(30, fall="spread")
+    row, mgrs = score_repeat(exits)
+    # no manager's own stage conversion (their last 15 deals) falls far enough to flag
+    assert mgrs.filter(pl.col("is_anomaly")).is_empty(), mgrs.filter(pl.col("is_anomaly"))
+    assert row["is_anomaly"] and row["top_metric"] == "stage_conversion"
+    assert (row["manager_name"], row["manager_id"]) == ("Повторные продажи", None)  # no head of a pipeline
+    assert row["metric_detail"] == "«Согласование условий» → «Счёт выставлен»"
+    assert row["metric_value"] == pytest.approx(pipeline_share(exits, AS_OF))
+    # the usual: the median of the same share on each of the 40 weekdays before
+    usual = float(np.median([pipeline_share(exits, d) for d in weekdays(AS_OF)[-41:-1]]))
+    assert row["usual_value"] == pytest.approx(usual)
+    assert row["metric_value"] <= 60 and row["usual_value"] >= 80
+    assert row["deviation_pct"] == pytest.approx(100 * (row["metric_value"] - usual) / usual)
+    # the same share without the manager whose removal raises it most, by hand, is named beside it
+    window = exits.filter(pl.col("exited_day") <= AS_OF).sort("exited_day", "deal_id").tail(40)
+    spread = max(without(exits, m) for m in set(window["manager_id"]))
+    assert spread <= 60
+    assert f"(без одного менеджера {round(spread, 1)} %)" in row["drivers"]
+
+
+def without(exits: pl.DataFrame, manager: int, through: date = AS_OF, n: int = 40) -> float:
+    """The share (%) of the pipeline's last `n` exits up to `through` that moved on, `manager`'s left out."""
+    window = exits.filter(pl.col("exited_day") <= through).sort("exited_day", "deal_id").tail(n)
+    return 100 * float(window.filter(pl.col("manager_id") != manager)["advanced"].mean())
+
+
+def test_a_steady_pipeline_is_not_flagged() -> None:
+    exits = repeat_exits(22)
+    days = weekdays(AS_OF)[-20:]
+    out = pl.concat([score_day(managers(), d, channels(), exits) for d in days])
+    pipelines = out.filter(pl.col("subject_type") == "pipeline")
+    assert pipelines.height == len(days) and pipelines["metric_value"].null_count() == 0
+    assert out.filter(pl.col("is_anomaly")).is_empty()
+
+
+def test_one_managers_collapse_alone_flags_the_manager_not_the_pipeline() -> None:
+    exits = repeat_exits(23, fall="lone")
+    row, mgrs = score_repeat(exits)
+    # the pipeline's share falls as far as in the spread fall: without the gate it would be flagged
+    assert row["metric_value"] == pytest.approx(pipeline_share(exits, AS_OF))
+    assert row["metric_value"] <= row["usual_value"] - 25
+    assert not row["is_anomaly"]
+    # without LONE the same window's share is about as usual: LONE's own alert covers it
+    assert without(exits, LONE) >= row["usual_value"] - 10
+    lone = mgrs.filter(pl.col("subject_id") == str(LONE)).row(0, named=True)
+    assert lone["is_anomaly"] and lone["top_metric"] == "stage_conversion" and lone["metric_value"] == 0
+
+
+def test_a_pipeline_day_reads_nothing_after_it() -> None:
+    exits = repeat_exits(30, fall="spread")
+    before = weekdays(AS_OF)[-FALL_DAYS - 1]  # the last day before the fall
+    row, _ = score_repeat(exits, before)
+    cut, _ = score_repeat(exits.filter(pl.col("exited_day") <= before), before)
+    assert row == cut and not row["is_anomaly"]
+    assert row["metric_value"] == pytest.approx(pipeline_share(exits, before))
+
+
+def test_a_pipeline_anomaly_reads_in_russian_with_its_own_next_step() -> None:
+    from assets.insights.facts import DayFacts, anomalies_of_day
+    from assets.insights.writer import fact_items
+
+    exits = repeat_exits(30, fall="spread")
+    out = score_day(managers(), AS_OF, channels(), exits)
+    (fact,) = anomalies_of_day(AS_OF, out)
+    assert fact.subject_type == "pipeline"
+    facts = DayFacts(
+        as_of_day=AS_OF, month=AS_OF.replace(day=1), days_elapsed=15, days_in_month=31, plan_rub=0,
+        actual_mtd_rub=0, anomalies=[fact],
+    )  # fmt: skip
+    (item,) = [i for i in fact_items(facts) if i.key == "anomalies"]
+    value, usual = f"{fact.value:g}", f"{fact.usual:g}"  # 50.0 reads "50"
+    assert item.template.startswith(
+        "Необычные показатели: воронка «Повторные продажи»: конверсия этапа «Согласование условий» → "
+        f"«Счёт выставлен», % сделок {value} (обычно {usual}). Первым делом — воронка «Повторные продажи»: "
+        "выясните, что изменилось на этом этапе для всей воронки"
+    )

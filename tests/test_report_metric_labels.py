@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from assets.report import with_metric_titles
+from assets.report import with_metric_titles, with_subject_titles
 
 
 def test_each_anomaly_reads_its_metric_in_russian_and_a_stage_conversion_names_its_stages() -> None:
@@ -27,3 +27,18 @@ def test_an_anomaly_table_without_the_detail_column_still_gets_labels() -> None:
     """A warehouse written before the stage conversions (no metric_detail yet) still shows its anomalies."""
     labels = with_metric_titles(pl.DataFrame({"top_metric": ["lost_count"]}))["metric_label"].to_list()
     assert labels == ["Проиграно сделок"]
+
+
+def test_each_anomaly_says_who_or_what_it_is_about() -> None:
+    """The page's first column: a manager by name, a channel and a pipeline named as such (a pipeline's
+    fall is nobody's alone); a table written before channels and pipelines has only managers."""
+    anomalies = pl.DataFrame(
+        {
+            "subject_type": ["manager", "channel", "pipeline"],
+            "manager_name": ["Иванов Иван", "Яндекс.Директ", "Повторные продажи"],
+        }
+    )
+    labels = with_subject_titles(anomalies)["subject_label"].to_list()
+    assert labels == ["Иванов Иван", "Канал Яндекс.Директ", "Воронка «Повторные продажи»"]
+    older = with_subject_titles(pl.DataFrame({"manager_name": ["Петров Пётр"]}))
+    assert older["subject_label"].to_list() == ["Петров Пётр"]

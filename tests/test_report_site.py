@@ -278,6 +278,13 @@ def s_world_warehouse(tmp: Path) -> Path:
     try:
         world.write_ml_tables(con, S_TODAY)
         con.executemany("insert into ml.manager_anomalies values (?,?,?,?,?,?,?,?)", NEWER_ANOMALIES)
+        for column in ("subject_type", "subject_id", "metric_detail"):  # the table as the model writes it now
+            con.execute(f"alter table ml.manager_anomalies add column {column} text")
+        con.executemany(
+            "insert into ml.manager_anomalies (as_of_day, manager_name, score, is_anomaly, top_metric, metric_value, "
+            "usual_value, subject_type, subject_id, metric_detail) values (?,?,?,?,?,?,?,?,?,?)",
+            SUBJECT_ANOMALIES,
+        )
         write_forecast_page_tables(con)
     finally:
         con.close()
@@ -291,6 +298,16 @@ NEWER_ANOMALIES = [
     (S_TODAY, 31, "Новикова Ева", 0.84, True, "median_response_minutes", 250.0, 40.0),
     (S_TODAY, 32, "Орлов Глеб", 0.71, True, UNLABELLED_METRIC, 12.0, 30.0),
 ]
+
+
+# Today's anomalies of the subjects that are not managers: a pipeline's stage conversion (nobody's
+# alone) and a channel's leads; the page names them as such, and counts neither as a manager.
+PIPELINE_STAGE = "«Подготовка КП» → «Счёт на предоплату»"
+SUBJECT_ANOMALIES = [
+    (S_TODAY, "Новые продажи", 0.65, True, "stage_conversion", 50.0, 85.0, "pipeline", "0", PIPELINE_STAGE),
+    (S_TODAY, "Яндекс.Директ", 0.6, True, "leads", 0.0, 12.0, "channel", "yandex", None),
+]
+SUBJECT_LABELS = {"pipeline": "Воронка «{}»", "channel": "Канал {}"}
 
 
 # The forecast page's hand-made ML rows: two open deals of the S world expected to close, one
@@ -750,20 +767,25 @@ ACTS: dict[str, Callable[[Any], None]] = {
 def test_anomalies_page_shows_todays_anomalies_with_usual_values_and_the_ranked_insights(built_site: dict) -> None:
     con, text = built_site["wh"], norm(built_site["pages"]["anomalii"].text)
     rows = con.execute(
-        "select manager_name, metric_value, usual_value from ml.manager_anomalies "
+        "select manager_name, metric_value, usual_value, subject_type from ml.manager_anomalies "
         "where is_anomaly and as_of_day = (select max(as_of_day) from ml.manager_anomalies)"
     ).fetchall()
     assert rows
-    for manager, value, usual in rows:
-        row = next(line for line in text.splitlines() if line.startswith(f"{manager}\t"))
+    for name, value, usual, subject_type in rows:
+        who = SUBJECT_LABELS.get(subject_type, "{}").format(name)
+        row = next(line for line in text.splitlines() if line.startswith(f"{who}\t"))
         change = round((value - usual) / usual * 100)
         assert f"\t{value:.1f}\t{usual:.1f}\t{change} %".replace(".", ",") in row, row
+    pipeline = next(line for line in text.splitlines() if line.startswith("Воронка «Новые продажи»\t"))
+    assert f"Конверсия этапа {PIPELINE_STAGE}, %" in pipeline, pipeline
+    managers = len({name for name, *_, subject_type in rows if subject_type in (None, "manager")})
     today, earlier = text.split("Аномалии сегодня")[1].split("Аномалии за предыдущие 14 дней")
     (yesterday,) = one(
         con, "select manager_name from ml.manager_anomalies where is_anomaly and as_of_day = ?", S_TODAY - timedelta(1)
     )
     assert yesterday not in today and yesterday in earlier
     assert f"Аномалий сегодня\n\n{len(rows)}" in today
+    assert f"Менеджеров с аномалиями\n\n{managers}" in today
     insights = con.execute(
         "select text from ml.insights where as_of_day = (select max(as_of_day) from ml.insights) order by rank"
     ).fetchall()

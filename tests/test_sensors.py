@@ -7,6 +7,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import polars as pl
 import pytest
 from dagster import (
     AssetCheckResult,
@@ -174,6 +175,53 @@ def test_anomaly_alert_is_sent_once_per_partition(tg, resources, pinned_today):
     assert "Аномалия: исходящие звонки" in first and "Значение: 3, обычно 35" in first
     assert "Ответственный: Петров Пётр" in first and "Что сделать:" in first
     assert "выручка" in second and "обычно 48 500 ₽" in second and "Сидорова Анна" in second
+
+
+def stage_row(day: date, subject_type: str, subject_id: str, name: str, detail: str, value: float) -> dict:
+    return {
+        "as_of_day": day,
+        "subject_type": subject_type,
+        "subject_id": subject_id,
+        "manager_id": int(subject_id) if subject_type == "manager" else None,
+        "manager_name": name,
+        "score": 5.0,
+        "is_anomaly": True,
+        "top_metric": "stage_conversion",
+        "metric_value": value,
+        "usual_value": 85.0,
+        "window_days": 1,
+        "metric_detail": detail,
+    }
+
+
+def test_a_pipeline_and_each_stage_get_their_own_alert_and_cool_down(tg, resources, pinned_today):
+    """Pipeline 1 and manager 1 share an id and a metric; one manager's two stages share the metric:
+    none of them silences another. The same pipeline stage the next day is in its cool-down."""
+    yesterday, today = pinned_today - timedelta(days=1), pinned_today
+    kp, invoice = "«КП» → «Счёт»", "«Счёт» → «Оплата»"
+    rows = pl.DataFrame(
+        [
+            stage_row(yesterday, "pipeline", "1", "Повторные продажи", kp, 50.0),
+            stage_row(yesterday, "manager", "1", "Иванов Иван", kp, 20.0),
+            stage_row(today, "manager", "1", "Иванов Иван", invoice, 10.0),
+            stage_row(today, "pipeline", "1", "Повторные продажи", kp, 45.0),
+        ]
+    )
+    resources["warehouse"].replace_rows("ml", "manager_anomalies", rows, where={})
+    sensor = sensors()["anomaly_alerts_to_head_of_sales"]
+    with instance_for_test() as instance:
+        context = build_sensor_context(instance=instance, resources=resources)
+        for day in (yesterday, today):
+            instance.report_runless_asset_event(AssetMaterialization("manager_anomalies", partition=day.isoformat()))
+            sensor(context)
+    texts = [m.visible_text for m in tg.to(HEAD)]
+    assert len(texts) == 3, texts
+    pipeline, manager, second_stage = texts
+    assert "Аномалия: конверсия этапа «КП» → «Счёт», % сделок" in pipeline
+    assert "Значение: 50, обычно 85" in pipeline and "Воронка: Повторные продажи" in pipeline
+    assert "для всей воронки" in pipeline  # its own next step, not the manager's
+    assert "Ответственный: Иванов Иван" in manager and "Значение: 20" in manager
+    assert "«Счёт» → «Оплата»" in second_stage and "Значение: 10" in second_stage
 
 
 def test_backfilled_old_partitions_do_not_alert(tg, resources, pinned_today):

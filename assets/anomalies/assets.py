@@ -1,10 +1,12 @@
-"""Dagster asset: unusual days of managers and channels, one partition per as-of day (ml.manager_anomalies).
+"""Dagster asset: unusual days of managers, channels and pipelines, one partition per as-of day (ml.manager_anomalies).
 
 Thin: read the manager-day, channel and stage-exit marts for the history the model needs, hand them to the
 pure model, write each day's rows (every active manager and channel, flagged or not). Nothing after
 the as-of day is read, so a backfill scores history as it would have looked then. A backfill is one
 run (single-run policy) with one read of each mart. The table keeps its name for its readers (the
-insights, the alert sensor, the report); channel rows sit beside the managers' with subject_type.
+insights, the alert sensor, the report); channel and pipeline rows sit beside the managers' with
+subject_type (their manager_id is null: no manager owns a channel, and the CRM names no head of a
+pipeline, so the head of sales gets them).
 """
 
 from datetime import date, timedelta
@@ -66,7 +68,8 @@ def read_marts(warehouse: Warehouse, days: list[date]) -> tuple[pl.DataFrame, pl
     description=(
         "Unusual days of each active manager (activities, calls, lost deals, response time, average deal, the "
         "conversion of each stage over the manager's last deals that left it) and "
-        "channel (spend, leads, cost per lead), each KPI against the subject's own earlier working days (robust "
+        "channel (spend, leads, cost per lead) and pipeline (the conversion of each stage over the pipeline's last "
+        "40 deals that left it, flagged only when the fall holds without its worst manager), each KPI against the subject's own earlier working days (robust "
         "z-score, one-day spikes and sustained drops); a severity threshold, so a quiet day flags nothing. One row "
         "per subject and working day with the top KPI, its value, usual value, deviation and the other drivers. "
         "Weekends and holidays write no rows. Table ml.manager_anomalies."
@@ -94,6 +97,7 @@ def manager_anomalies(context: AssetExecutionContext, warehouse: Warehouse) -> M
         metadata={
             "managers_scored": MetadataValue.int(scored.filter(pl.col("subject_type") == "manager").height),
             "channels_scored": MetadataValue.int(scored.filter(pl.col("subject_type") == "channel").height),
+            "pipelines_scored": MetadataValue.int(scored.filter(pl.col("subject_type") == "pipeline").height),
             "anomalies": MetadataValue.int(flags.height),
             "flagged": MetadataValue.md("\n".join(flagged_lines[-50:]) or "none"),
             "partitions_in_run": MetadataValue.int(len(days)),

@@ -1,8 +1,8 @@
 """Asset checks on ml.manager_anomalies: a quiet day must mean "looked and found nothing".
 
-- every active subject scored: each manager with some activity and each channel with a lead or
-  spend in the `ACTIVE_LOOKBACK_DAYS` up to a working as-of day has a row that day (exactly one);
-  a manager missing from the table is a manager nobody watches;
+- every active subject scored: each manager with some activity, each channel with a lead or spend
+  and each pipeline a deal left a stage of in the `ACTIVE_LOOKBACK_DAYS` up to a working as-of day
+  has a row that day (exactly one); a manager missing from the table is a manager nobody watches;
 - every flag explained: a flagged row names its metric, value and usual value (what the alert and
   the report quote).
 
@@ -101,6 +101,15 @@ def _events(warehouse: Warehouse, days: list[date]) -> pl.DataFrame:
                 [start, days[-1]],
             )
         )
+    if warehouse.table_exists("marts", "mart_stage_exits"):
+        frames.append(
+            warehouse.query(
+                "select distinct 'pipeline' as subject_type, cast(pipeline_id as varchar) as subject_id, "
+                "exited_day as day from marts.mart_stage_exits "
+                "where exited_day between ? and ? and pipeline_id is not null",
+                [start, days[-1]],
+            )
+        )
     return pl.concat(frames, how="vertical_relaxed").with_columns(pl.col("day").cast(pl.Date))
 
 
@@ -108,8 +117,9 @@ def _events(warehouse: Warehouse, days: list[date]) -> pl.DataFrame:
     asset="manager_anomalies",
     partitions_def=as_of_days,
     description=(
-        "Every active manager (activity in the last 14 days) and channel (a lead or spend in the last 14 days) has "
-        "exactly one scored row on each working as-of day of the run."
+        "Every active manager (activity in the last 14 days), channel (a lead or spend in the last 14 days) and "
+        "pipeline (a deal left one of its stages in the last 14 days) has exactly one scored row on each working "
+        "as-of day of the run."
     ),
 )
 def anomalies_every_active_subject_scored(
@@ -118,7 +128,7 @@ def anomalies_every_active_subject_scored(
     days = _days(context)
     scored = _scored(warehouse, days)
     problems = coverage_problems(scored, active_subjects(_events(warehouse, days), days))
-    return check_result(problems, scored.height, "Не все активные менеджеры и каналы проверены на аномалии")
+    return check_result(problems, scored.height, "Не все активные менеджеры, каналы и воронки проверены на аномалии")
 
 
 @asset_check(

@@ -12,7 +12,9 @@ Pure polars, no Dagster. Three kinds of subject, one row per subject and working
   `STAGE_EXITS_WINDOW` deals that left the stage and moved on. A ratio of small counts is noise over
   a day, so it is taken over a window of deals, and only while those deals left within
   `STAGE_RECENT_DAYS` (a stage the manager hardly uses has no conversion to watch).
-Weekends and Russian public holidays are left out: the model neither learns from nor scores them.
+A pipeline's stage conversions (the fourth kind, all its managers together) are in
+assets.anomalies.pipelines. Weekends and Russian public holidays are left out: the model neither
+learns from nor scores them.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ STAGE_EXITS_WINDOW = 15  # a manager's last deals that left a stage: the convers
 STAGE_RECENT_DAYS = 45  # and they all left within this many calendar days
 STAGE_SCHEMA = {
     **PANEL_SCHEMA,
-    "manager_id": pl.Utf8,
+    "parent_id": pl.Utf8,  # the subject the stage belongs to: its manager (or pipeline)
     "stage_label": pl.Utf8,
     "stage_conversion": pl.Float64,
 }
@@ -61,7 +63,7 @@ def working_days(start: date, end: date) -> list[date]:
     return [d for d in pl.date_range(start, end, "1d", eager=True).to_list() if is_working_day(d, hol)]
 
 
-def _dense(
+def dense_panel(
     rows: pl.DataFrame,
     columns: list[str],
     fill_zero: list[str],
@@ -125,7 +127,7 @@ def manager_panel(daily: pl.DataFrame, start: date, end: date) -> pl.DataFrame:
     # leaver's last event); of those, the days within the lookback of some real work are scored
     grid = rows.select("day", "subject_id").unique()
     fill = ["activities_total", "calls_out", "lost_count"]
-    return _dense(rows, MANAGER_COLUMNS, fill, start, end, rows.filter(active), grid)
+    return dense_panel(rows, MANAGER_COLUMNS, fill, start, end, rows.filter(active), grid)
 
 
 def _response_of_enough_items(daily: pl.DataFrame) -> pl.Expr:
@@ -161,7 +163,7 @@ def channel_panel(channel_days: pl.DataFrame, start: date, end: date) -> pl.Data
     )
     seen = rows.filter((pl.col("leads") > 0) | (pl.col("spend_rub") > 0))
     billed = rows.filter(pl.col("spend_rub").is_not_null()).select("subject_id").unique()
-    panel = _dense(
+    panel = dense_panel(
         rows.select(["day", "subject_id", "subject_name", "spend_rub", "leads", "won_count"]),
         ["spend_rub", "leads", "won_count"],
         ["leads", "won_count"],
@@ -217,6 +219,7 @@ def stage_panel(exits: pl.DataFrame, managers: pl.DataFrame) -> pl.DataFrame:
     grid = (
         managers.select("day", pl.col("subject_id").alias("manager_id"), "subject_name")
         .join(rows.select("manager_id", "subject_id").unique(), on="manager_id")
+        .rename({"manager_id": "parent_id"})
         .sort("day")
     )
     values = rows.select(

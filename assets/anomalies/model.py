@@ -1,4 +1,4 @@
-"""Unusual days of a manager or a channel: each KPI against the subject's own recent history.
+"""Unusual days of a manager, a channel or a pipeline: each KPI against the subject's own recent history.
 
 Pure functions, no Dagster, no database. A manager who always makes 80 calls is not anomalous for
 being big; the same manager making 3 is. So each KPI of each subject is compared with that
@@ -10,7 +10,9 @@ day's value, a sustained change (the burnout month, a budget overrun) the mean o
 working days against earlier windows that do not overlap it. A manager's stage conversion is one
 more subject per stage the manager's deals leave (the share of the last deals that moved on,
 assets.anomalies.kpis.stage_panel), scored the same way and written under the manager with the
-stage pair in `metric_detail`.
+stage pair in `metric_detail`. A pipeline is a subject of its own with its stages' conversions over
+its last 40 deals (assets.anomalies.pipelines), flagged only when the fall holds without the one
+manager who drags it most: a fall of the whole pipeline, not one person's.
 
 A KPI flags its subject when its severity passes `Z_THRESHOLD` in the direction that hurts and the
 change is material (`min_change` of the usual value, `min_abs` in its own units): a quiet day has no
@@ -35,6 +37,7 @@ from assets.anomalies.kpis import (
     manager_panel,
     stage_panel,
 )
+from assets.anomalies.pipelines import PIPELINE_EXITS_WINDOW, pipeline_panel, pipeline_stage_panel
 
 HISTORY_DAYS = 40  # working days of the subject's own history that make its usual value
 MIN_HISTORY = 15  # fewer observed days than this: too little to call anything unusual
@@ -50,7 +53,7 @@ TEAM_OFF_SHARE = 0.5  # the team's median activity below this share of its usual
 class Kpi:
     """One KPI as the model reads it: which way hurts, its scale, its window, what counts as material."""
 
-    subject_type: str  # manager | channel
+    subject_type: str  # manager | channel | pipeline
     column: str  # the panel's column (and the metric name written out)
     direction: str  # up | down | both
     log: bool  # compare on log1p (counts, money, minutes)
@@ -65,6 +68,10 @@ class Kpi:
     share_of: int | None = None  # a share (%) of this many deals: its scale is at least the binomial
     # standard error at the usual share, add-one smoothed so a usual 100 % still has one (n deals
     # cannot pin a share down more closely than that)
+    gate: str | None = None  # a second column of the panel that must be material and `gate_z` off the
+    # same usual value for the KPI to flag (the pipeline's share without its worst manager)
+    gate_z: float = 3.0  # below the KPI's own threshold: measured against the full value's usual, the
+    # share without the worst manager sits a little above it even on a normal day
 
 
 KPIS: tuple[Kpi, ...] = (
@@ -88,13 +95,28 @@ KPIS: tuple[Kpi, ...] = (
         panel="stage",
         share_of=STAGE_EXITS_WINDOW,
     ),
+    # a pipeline's share of its last 40 deals leaving a stage: a fall of a quarter and 15 points, and
+    # still material and 3σ off without the one manager who drags it most (that manager's own KPI
+    # covers a collapse of one person)
+    Kpi(
+        "pipeline",
+        "stage_conversion",
+        "down",
+        False,
+        min_change=0.25,
+        min_abs=15,
+        floor=3,
+        panel="stage",
+        share_of=PIPELINE_EXITS_WINDOW,
+        gate="stage_conversion_spread",
+    ),
     Kpi("channel", "leads", "down", True, min_change=0.9, min_abs=6, peers=True),
     Kpi("channel", "spend_rub", "up", True, min_change=0.8, min_abs=1),
     Kpi("channel", "spend_rub", "up", True, window=8, min_change=0.4, min_abs=1, floor=0.05),
     Kpi("channel", "cpl_rub", "up", True, min_change=1.0, min_abs=1, floor=0.15),
     Kpi("channel", "cpl_rub", "up", True, window=8, min_change=0.5, min_abs=1, floor=0.05),
 )
-SUBJECT_TYPES = ("manager", "channel")
+SUBJECT_TYPES = ("manager", "channel", "pipeline")
 OUT_SCHEMA = pl.Schema(
     {
         "as_of_day": pl.Date,
@@ -113,6 +135,22 @@ OUT_SCHEMA = pl.Schema(
         "metric_detail": pl.Utf8,  # what the metric is about, when the name alone does not say (the stage pair)
     }
 )
+SCORES_SCHEMA = pl.Schema(
+    {
+        "day": pl.Date,
+        "subject_id": pl.Utf8,
+        "metric": pl.Utf8,
+        "detail": pl.Utf8,
+        "window_days": pl.Int64,
+        "z_min": pl.Float64,
+        "value": pl.Float64,
+        "usual": pl.Float64,
+        "z": pl.Float64,
+        "severity": pl.Float64,
+        "material": pl.Boolean,
+        "gate_value": pl.Float64,
+    }
+)  # kpi_scores' rows
 HISTORY_NEEDED = HISTORY_DAYS + max(k.window for k in KPIS) + MIN_HISTORY  # working days read before a day
 
 
@@ -128,9 +166,10 @@ def kpi_scores(panel: pl.DataFrame, kpi: Kpi) -> pl.DataFrame:
     The history of day t are the values (window means) that end before t's window begins."""
     w = kpi.window
     x = pl.col(kpi.column)
-    carried = [c for c in ("manager_id", "stage_label") if c in panel.columns]  # a stage's manager and name
+    carried = [c for c in ("parent_id", "stage_label") if c in panel.columns]  # a stage's owner and name
+    gate = [kpi.gate] if kpi.gate else []
     f = (
-        panel.select("day", "subject_id", kpi.column, *carried)
+        panel.select("day", "subject_id", kpi.column, *gate, *carried)
         .drop_nulls(kpi.column)
         .sort("subject_id", "day")
         .with_columns((x.rolling_mean(w, min_samples=w) if w > 1 else x).over("subject_id").alias("value"))
@@ -167,19 +206,16 @@ def kpi_scores(panel: pl.DataFrame, kpi: Kpi) -> pl.DataFrame:
         share = ((pl.col("usual") / 100).clip(0, 1) * kpi.share_of + 1) / (kpi.share_of + 2)
         scale = pl.max_horizontal(scale, 100 * (share * (1 - share) / kpi.share_of).sqrt())
     z = (pl.col("t") - pl.col("center")) / scale
-    severity = {"up": z, "down": -z, "both": z.abs()}[kpi.direction]
-    change = (v - pl.col("usual")).abs()
-    recent_change = (pl.col("recent") - pl.col("usual")).abs()
-    hurts = {"up": v > pl.col("usual"), "down": v < pl.col("usual"), "both": pl.lit(True)}[kpi.direction]
-    material = (
-        hurts
-        & (change >= kpi.min_abs)
-        & (change >= kpi.min_change * pl.col("usual").abs())
-        & (recent_change >= kpi.min_change * pl.col("usual").abs())
-    )
+    severity = _severity(z, kpi.direction)
+    material = _material(v, kpi) & (_change(pl.col("recent")) >= kpi.min_change * pl.col("usual").abs())
+    if kpi.gate:  # still material and clearly off without what the gate leaves out, or no flag
+        g = pl.col(kpi.gate)
+        t_gate = g.clip(0, None).log1p() if kpi.log else g
+        gate_severity = _severity((t_gate - pl.col("center")) / scale, kpi.direction)
+        material = material & _material(g, kpi) & (gate_severity >= kpi.gate_z)
     return f.select(
         "day",
-        pl.col("manager_id" if "manager_id" in carried else "subject_id").alias("subject_id"),
+        pl.col("parent_id" if "parent_id" in carried else "subject_id").alias("subject_id"),
         pl.lit(kpi.column).alias("metric"),
         (pl.col("stage_label") if "stage_label" in carried else pl.lit(None, dtype=pl.Utf8)).alias("detail"),
         pl.lit(kpi.window, dtype=pl.Int64).alias("window_days"),
@@ -189,20 +225,42 @@ def kpi_scores(panel: pl.DataFrame, kpi: Kpi) -> pl.DataFrame:
         z.alias("z"),
         severity.alias("severity"),
         material.fill_null(False).alias("material"),
+        (pl.col(kpi.gate) if kpi.gate else pl.lit(None, dtype=pl.Float64)).alias("gate_value"),
     )
 
 
+def _severity(z: pl.Expr, direction: str) -> pl.Expr:
+    return {"up": z, "down": -z, "both": z.abs()}[direction]
+
+
+def _change(v: pl.Expr) -> pl.Expr:
+    return (v - pl.col("usual")).abs()
+
+
+def _material(v: pl.Expr, kpi: Kpi) -> pl.Expr:
+    """The change of `v` from the usual value goes the way that hurts and is big enough to matter."""
+    hurts = {"up": v > pl.col("usual"), "down": v < pl.col("usual"), "both": pl.lit(True)}[kpi.direction]
+    return hurts & (_change(v) >= kpi.min_abs) & (_change(v) >= kpi.min_change * pl.col("usual").abs())
+
+
 def score_panel(
-    panel: pl.DataFrame, subject_type: str, days: list[date] | None = None, stages: pl.DataFrame | None = None
+    panel: pl.DataFrame,
+    subject_type: str,
+    days: list[date] | None = None,
+    stages: pl.DataFrame | None = None,
+    kpis: tuple[Kpi, ...] = KPIS,
 ) -> pl.DataFrame:
     """One row per subject and working day of the panel (or of `days`): the most severe KPI, flagged
     when it passes the threshold and is material; the other KPIs past `DRIVER_Z` as drivers.
-    `stages` (a manager's stage conversions, kpis.stage_panel) are scored beside the day's KPIs."""
+    `stages` (a manager's or pipeline's stage conversions) are scored beside the day's KPIs; `kpis`
+    other than the model's are for benchmarks comparing variants."""
     if panel.is_empty():
         return empty_result()
-    frames = [kpi_scores(panel, k) for k in KPIS if k.subject_type == subject_type and k.panel == "daily"]
+    frames = [kpi_scores(panel, k) for k in kpis if k.subject_type == subject_type and k.panel == "daily"]
     if stages is not None and not stages.is_empty():
-        frames += [kpi_scores(stages, k) for k in KPIS if k.subject_type == subject_type and k.panel == "stage"]
+        frames += [kpi_scores(stages, k) for k in kpis if k.subject_type == subject_type and k.panel == "stage"]
+    if not frames:  # a pipeline with no stage busy enough for a conversion: scored, nothing to say
+        frames = [pl.DataFrame(schema=SCORES_SCHEMA)]
     scored = pl.concat(frames, how="vertical_relaxed")
     if days is not None:
         scored = scored.filter(pl.col("day").is_in(days))
@@ -211,6 +269,16 @@ def score_panel(
         ((pl.col("severity") >= pl.col("z_min")) & pl.col("material")).alias("flag"),
         pl.when(pl.col("window_days") > 1)
         .then(pl.format("{} ({} дн.) {}σ", "metric", "window_days", pl.col("z").round(1)))
+        .when(pl.col("gate_value").is_not_null())
+        .then(
+            pl.format(
+                "{} {} {}σ (без одного менеджера {} %)",
+                "metric",
+                "detail",
+                pl.col("z").round(1),
+                pl.col("gate_value").round(1),
+            )
+        )
         .when(pl.col("detail").is_not_null())
         .then(pl.format("{} {} {}σ", "metric", "detail", pl.col("z").round(1)))
         .otherwise(pl.format("{} {}σ", "metric", pl.col("z").round(1)))
@@ -273,7 +341,7 @@ def score_days(
     days: list[date],
     stage_exits: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
-    """Every active manager and channel scored on each working day of `days` (OUT_SCHEMA rows).
+    """Every active manager, channel and pipeline scored on each working day of `days` (OUT_SCHEMA rows).
 
     `daily` has the columns of marts.mart_manager_daily, `channel_days` those of marts.mart_channel,
     `stage_exits` those of marts.mart_stage_exits (None: no stage conversions); rows after the last
@@ -289,6 +357,9 @@ def score_days(
     frames = [score_panel(managers, "manager", days, stages)]
     if channel_days is not None and not channel_days.is_empty():
         frames.append(score_panel(channel_panel(channel_days, start, end), "channel", days))
+    if stage_exits is not None and not stage_exits.is_empty():
+        pipelines = pipeline_panel(stage_exits, start, end)
+        frames.append(score_panel(pipelines, "pipeline", days, pipeline_stage_panel(stage_exits, pipelines)))
     out = pl.concat(frames, how="vertical_relaxed")
     off = team_off_days(managers)
     out = out.with_columns((pl.col("is_anomaly") & ~pl.col("as_of_day").is_in(off)).alias("is_anomaly"))

@@ -13,7 +13,7 @@ from datetime import date
 from pydantic import BaseModel
 
 from assets.insights.facts import AnomalyFact, DayFacts
-from assets.metric_labels import METRIC_LABELS
+from assets.metric_labels import METRIC_LABELS, subject_title
 
 MIN_RECOMMENDATIONS = 3
 MAX_RECOMMENDATIONS = 5
@@ -41,6 +41,21 @@ NEXT_STEPS: dict[str, str] = {
     "cpa_rub": "проверьте ставки и кампании канала: сделки подорожали",
 }
 DEFAULT_NEXT_STEP = "обсудите с менеджером причину отклонения сегодня"
+# A pipeline's fall is not one manager's: its step looks for what changed for everyone.
+PIPELINE_NEXT_STEPS: dict[str, str] = {
+    "stage_conversion": (
+        "выясните, что изменилось на этом этапе для всей воронки (цены, шаблон КП, выставление счетов, "
+        "интеграции), и разберите последние проигранные на нём сделки"
+    ),
+}
+
+
+def next_step(a: AnomalyFact) -> str:
+    """The one next step for this anomaly: by its metric, a pipeline's by the pipeline's own list."""
+    if a.subject_type == "pipeline":
+        return PIPELINE_NEXT_STEPS.get(a.metric, "выясните, что изменилось в воронке для всех менеджеров")
+    return NEXT_STEPS.get(a.metric, DEFAULT_NEXT_STEP)
+
 
 SYSTEM_PROMPT = (
     "Ты — аналитик отдела продаж. Руководитель отдела продаж (РОП) читает твой текст утром в Telegram. "
@@ -95,8 +110,9 @@ def anomaly_label(a: AnomalyFact) -> str:
 
 
 def anomaly_sentence(a: AnomalyFact) -> str:
-    """'Иванов И.: исходящие звонки 3 (обычно 35)'; a channel reads 'канал Яндекс.Директ: …'."""
-    who = f"канал {a.manager_name}" if a.subject_type == "channel" else a.manager_name
+    """'Иванов И.: исходящие звонки 3 (обычно 35)'; a channel reads 'канал Яндекс.Директ: …', a
+    pipeline 'воронка «Новые продажи»: конверсия этапа «КП» → «Счёт», % сделок 50 (обычно 85)'."""
+    who = subject_title(a.subject_type, a.manager_name)
     return f"{who}: {anomaly_label(a)} {format_value(a.metric, a.value)} (обычно {format_value(a.metric, a.usual)})"
 
 
@@ -213,13 +229,13 @@ def fact_items(facts: DayFacts) -> list[FactItem]:
     if facts.anomalies:
         parts = "; ".join(anomaly_sentence(a) for a in facts.anomalies)
         first = facts.anomalies[0]
-        step = NEXT_STEPS.get(first.metric, DEFAULT_NEXT_STEP)
+        step, who = next_step(first), subject_title(first.subject_type, first.manager_name)
         items.append(
             FactItem(
                 key="anomalies",
                 lines=[f"Необычный показатель: {anomaly_sentence(a)}." for a in facts.anomalies]
-                + [f"Первый шаг для {first.manager_name}: {step}."],
-                template=f"Необычные показатели: {parts}. Первым делом — {first.manager_name}: {step}.",
+                + [f"Первый шаг — {who}: {step}."],
+                template=f"Необычные показатели: {parts}. Первым делом — {who}: {step}.",
                 money_rub=sum(
                     max((a.usual or 0.0) - (a.value or 0.0), 0.0) for a in facts.anomalies if a.metric.endswith("_rub")
                 ),
