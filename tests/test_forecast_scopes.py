@@ -151,39 +151,6 @@ def test_each_pipeline_by_hand() -> None:
     assert sum(r["forecast_rub"] for (k, _), r in rows.items() if k == "pipeline") == pytest.approx(1700.0)
 
 
-def test_the_rest_goes_to_the_scopes_that_win_deals_created_after_day_d() -> None:
-    """The won deals say who makes the revenue still to come from deals not yet created: in the 180
-    days to 15 October (from 19 April), deals created after the 15th of their month and won in it are
-    manager 12's (20 → 25 August, 300 ₽; pipeline 1) and manager 21's (16 → 30 September, 100 ₽;
-    pipeline 2): shares 0.75 and 0.25 of the 800 ₽ rest. Manager 11's wins are not of that kind: created
-    1 September and won on the 20th (before day 15), created and won in March (outside the window), won
-    on 25 October (after the as-of day).
-    manager 11: 300 + 300 + 0 = 600; 12: 0 + 0 + 0.75 × 800 = 600; 21: 200 + 100 + 0.25 × 800 = 500;
-    department 1 (11, 12): 300 + 300 + 600 = 1 200, department 2: 500; each kind adds up to 1 700."""
-    won = pl.DataFrame(
-        [
-            (101, 12, 1, 1, date(2025, 8, 20), date(2025, 8, 25), 300.0),
-            (102, 21, 2, 2, date(2025, 9, 16), date(2025, 9, 30), 100.0),
-            (103, 11, 1, 1, date(2025, 9, 1), date(2025, 9, 20), 1000.0),
-            (104, 11, 1, 1, date(2025, 3, 20), date(2025, 3, 25), 9999.0),
-            (105, 11, 1, 1, date(2025, 10, 20), date(2025, 10, 25), 5000.0),
-        ],
-        schema=["deal_id", "manager_id", "department_id", "pipeline_id", "created_day", "closed_day", "amount_rub"],
-        orient="row",
-    )
-    rows = _by_scope(allocate(_company(), DEALS, _manager_days(), PLANS, won_deals=won))
-    assert rows[("manager", 11)]["forecast_rub"] == 600.0 and rows[("manager", 11)]["new_revenue_share"] == 0.0
-    assert rows[("manager", 12)]["forecast_rub"] == 600.0 and rows[("manager", 12)]["new_revenue_share"] == 0.75
-    assert rows[("manager", 21)]["forecast_rub"] == 500.0
-    assert (rows[("department", 1)]["forecast_rub"], rows[("department", 2)]["forecast_rub"]) == (1200.0, 500.0)
-    assert rows[("manager", 12)]["won_share_90d"] == 0.2  # the 90-day share of all won revenue, kept beside
-    for kind in ("manager", "department"):
-        assert sum(r["forecast_rub"] for (k, _), r in rows.items() if k == kind) == pytest.approx(1700.0)
-    # no deal of that kind in the window: the 90-day won share, and the method says so
-    none = _by_scope(allocate(_company(), DEALS, _manager_days(), PLANS, won_deals=won.filter(pl.col("deal_id") > 102)))
-    assert none[("manager", 11)]["forecast_rub"] == 1080.0 and "90-day won share" in none[("manager", 11)]["method"]
-
-
 def test_a_pipeline_above_what_the_company_expects_is_scaled_down() -> None:
     """The weights put only 300 ₽ still to come, under the 400 the open deals are expected to bring:
     each deal's part × 300 / 400, nothing for deals not yet created."""

@@ -264,11 +264,6 @@ def forecast_month_end(context: AssetExecutionContext, warehouse: Warehouse) -> 
     pipeline_days = _pipeline_days(warehouse, days[0] - timedelta(days=WINDOW_DAYS), days[-1])
     past_scopes = _past_scopes(warehouse, days[0])
     scope_actuals = _scope_actuals(warehouse, date(days[0].year - 1, days[0].month, 1), days[-1])
-    won_deals = (
-        deals.filter(pl.col("is_won")).join(owners, on="deal_id", how="left")
-        if deals is not None and owners is not None
-        else None
-    )
     run_scopes: list[pl.DataFrame] = []  # this run's earlier days: a backfill learns as it goes
     results: list[MonthEndForecast] = []
     for day in days:
@@ -293,7 +288,6 @@ def forecast_month_end(context: AssetExecutionContext, warehouse: Warehouse) -> 
                 manager_days,
                 plan_lines.filter(pl.col("month") == month_bounds(day)[0]),
                 pipeline_days,
-                won_deals,
             )
             earlier = pl.concat([past_scopes, *[f for f in run_scopes if f["month"][0] < month_bounds(day)[0]]])
             errors = relative_errors(earlier, scope_actuals, day)

@@ -12,9 +12,10 @@ months instead of 80 %. So each scope's interval comes from the backfill, like t
 - scale: the scope's mean absolute error, drawn towards the mean of its kind while few months back
   it ((own sum + `SHRINK_MONTHS` × kind's mean) / (own months + `SHRINK_MONTHS`)); a scope never seen
   gets its kind's mean;
-- shift: the scope's own bias, its mean error drawn towards none (sum / (months + `BIAS_MONTHS`)). A
-  share-based allocation can miss a scope the same way month after month (a growing department); the
-  point forecast keeps adding up to the company's, the interval and P(plan) move with the scope's history;
+- shift: the scope's own bias, its mean error drawn towards none (sum / (months + `BIAS_MONTHS`)). The
+  allocation splits the company's remainder by the 90-day won share, so a growing department is
+  under-forecast month after month; the point forecast keeps adding up to the company's, the
+  interval and P(plan) move with the scope's history;
 - shape: each past error, less its scope's shift, over its scope's scale (both learned without that
   month, so out of sample), pooled over every scope of the kind; the interval is forecast × (1 + shift
   + scale × the pooled quantiles at the split-conformal levels (the 90th percentile read at

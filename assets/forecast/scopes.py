@@ -6,12 +6,7 @@ instead the company's forecast is split, and the split is documented:
 - month to date: exact (the scope's own won revenue from the 1st through the as-of day);
 - the open pipeline: exact (the scope's own open deals × their probabilities, ml.forecast_deals);
 - the rest of the company's remaining revenue (deals not yet created, and whatever the weights add
-  beyond the pipeline) split by each scope's share of the revenue that came, in the last
-  `NEW_WINDOW_DAYS`, from deals created after the as-of day's day of their month and won by its end
-  (what "the rest" is made of: a long-cycle scope, the corporate sales, wins from deals open long
-  before and makes little of it, and the share of all its won revenue over-forecast it month after
-  month while the quick scopes were under-forecast); without such revenue in the window (or without
-  the won deals given), by the share of all won revenue of the last 90 days. When the
+  beyond the pipeline) split by each scope's share of the won revenue of the last 90 days. When the
   weighted remainder is below the pipeline's expected revenue, the pipeline parts are scaled down
   instead, so the scopes of a kind always add up to the company's forecast (revenue of deals without
   a manager aside);
@@ -27,7 +22,7 @@ Inputs are cut at the as-of day like the company's (the caller passes frames up 
 """
 
 import math
-from datetime import date, timedelta
+from datetime import timedelta
 from statistics import NormalDist
 from typing import Any
 
@@ -56,16 +51,13 @@ SCOPE_COLUMNS = {
     "open_deals_expected_rub": pl.Float64,
     "new_revenue_rub": pl.Float64,
     "won_share_90d": pl.Float64,
-    "new_revenue_share": pl.Float64,
     "gap_rub": pl.Float64,
     "avg_won_deal_rub": pl.Float64,
     "lead_to_won_rate": pl.Float64,
     "leads_needed": pl.Float64,
     "method": pl.Utf8,
 }
-METHOD = "allocated: pipeline exact, the rest by the share of revenue from deals won in the month they were created"
-METHOD_WON = "allocated: pipeline exact, the rest by 90-day won share"
-NEW_WINDOW_DAYS = 180  # deals created and won within a month after day d are a thin slice: half a year of them
+METHOD = "allocated: pipeline exact, the rest by 90-day won share"
 
 
 def _prob(forecast: float, low: float, high: float, plan: float | None) -> float | None:
@@ -84,7 +76,6 @@ def allocate(
     manager_days: pl.DataFrame,
     plans: pl.DataFrame,
     pipeline_days: pl.DataFrame | None = None,
-    won_deals: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
     """One row per department, manager and (given `pipeline_days`) pipeline (SCOPE_COLUMNS) for
     `company`'s as-of day.
@@ -93,9 +84,8 @@ def allocate(
     be empty); `manager_days`: day, manager_id, manager_name, department_id, department_name, won_rub,
     won_count, leads_assigned (mart_manager_daily, any days: cut here); `plans`: the month's plan lines
     (manager_id, department_id, pipeline_id, plan_rub); `pipeline_days`: day, pipeline_id, pipeline_name,
-    won_rub, won_count; `won_deals`: won deals with manager_id, department_id, pipeline_id, created_day,
-    closed_day, amount_rub (any days: cut here), whose quick wins split the rest. Leads are not assigned
-    to pipelines, so a pipeline's leads needed use the company's lead-to-won rate (its own average won deal).
+    won_rub, won_count. Leads are not assigned to pipelines, so a pipeline's leads needed use the
+    company's lead-to-won rate (its own average won deal).
     """
     day = company.as_of_day
     month_start = month_bounds(day)[0]
@@ -111,7 +101,6 @@ def allocate(
     sources = [("department", "department_id", manager_days), ("manager", "manager_id", manager_days)]
     if pipeline_days is not None:
         sources.append(("pipeline", "pipeline_id", pipeline_days))
-    quick_wins = new_deal_wins(won_deals, day) if won_deals is not None else None
     rows: list[dict[str, Any]] = []
     for scope_type, key, source in sources:
         days = source.with_columns(pl.col("day").cast(pl.Date)).filter(pl.col("day") <= day)
@@ -122,7 +111,6 @@ def allocate(
         won = _sums(window, key, "won_rub")
         won_count = _sums(window, key, "won_count")
         leads = _sums(window, key, "leads_assigned") if "leads_assigned" in days.columns else None
-        new_share = _shares(quick_wins, key)
         pipeline = _sums(expected_deals, key, "expected_rub")
         open_deals = _counts(expected_deals, key)
         plan = _sums(plans, key, "plan_rub")
@@ -131,8 +119,7 @@ def allocate(
         ids = set(names) | set(pipeline) | (set(plan) if scope_type != "pipeline" else set())
         for scope_id in sorted(ids):
             share = won.get(scope_id, 0.0) / won_total if won_total > 0 else 0.0
-            split = new_share.get(scope_id, 0.0) if new_share else share
-            new = max(rest, 0.0) * split
+            new = max(rest, 0.0) * share
             scope_remaining = pipeline.get(scope_id, 0.0) * pipeline_scale + new
             scope_mtd = mtd.get(scope_id, 0.0)
             forecast = scope_mtd + scope_remaining
@@ -165,37 +152,14 @@ def allocate(
                     "open_deals_expected_rub": round(pipeline.get(scope_id, 0.0), 2),
                     "new_revenue_rub": round(new, 2),
                     "won_share_90d": round(share, 6),
-                    "new_revenue_share": round(split, 6),
                     "gap_rub": None if gap is None else round(gap, 2),
                     "avg_won_deal_rub": None if avg is None else round(avg, 2),
                     "lead_to_won_rate": None if rate is None else round(rate, 6),
                     "leads_needed": None if needed is None else round(needed, 1),
-                    "method": METHOD if new_share else METHOD_WON,
+                    "method": METHOD,
                 }
             )
     return pl.DataFrame(rows, schema=SCOPE_COLUMNS, orient="row")
-
-
-def new_deal_wins(won_deals: pl.DataFrame, day: date) -> pl.DataFrame:
-    """The won deals of the `NEW_WINDOW_DAYS` to `day` that were created after `day`'s day of month in the
-    month they were won: the kind of revenue the rest of this month is, as seen on the same day of earlier
-    months (nothing after `day`: a deal closed later is not read)."""
-    first = day - timedelta(days=NEW_WINDOW_DAYS - 1)
-    closed, created = pl.col("closed_day").cast(pl.Date), pl.col("created_day").cast(pl.Date)
-    return won_deals.filter(
-        closed.is_between(first, day)
-        & (created.dt.truncate("1mo") == closed.dt.truncate("1mo"))
-        & (created.dt.day() > day.day)
-    )
-
-
-def _shares(frame: pl.DataFrame | None, key: str) -> dict[int, float]:
-    """Each scope's share of `frame`'s amount_rub (empty when there is none to share)."""
-    if frame is None:
-        return {}
-    sums = _sums(frame, key, "amount_rub")
-    total = sum(sums.values())
-    return {k: v / total for k, v in sums.items()} if total > 0 else {}
 
 
 def _needed(gap: float | None, avg: float | None, rate: float | None) -> float | None:
