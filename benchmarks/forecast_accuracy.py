@@ -8,9 +8,11 @@ as-of day), and compared with the realised month:
 - Superstore: Tableau's public orders loaded through the CRM-export source, every month with a year
   of history (2015-01 … 2017-12).
 
-Columns: MAPE of the model, of the model before issue 11 (Prophet + CatBoost 50/50, Prophet's
-interval), of each part alone (Prophet, CatBoost, the pipeline model: open deals × probability + the
-new deals' share of the time series) and of the ruler (month to date / days elapsed × days in month);
+Columns: MAPE of the model, of the same model learned and weighed without the orders part (what it was
+before that part, walked forward in the same run), of the model before issue 11 (Prophet + CatBoost
+50/50, Prophet's interval), of each part alone (Prophet, CatBoost, last year, the pipeline model: open
+deals × probability + the new deals' share of the time series; orders: expected orders still to come ×
+the year's mean order) and of the ruler (month to date / days elapsed × days in month);
 the model's bias (mean signed error, + = over), its 80 % interval's coverage and mean width (share of
 the actual), the same for "before".
 
@@ -43,6 +45,7 @@ from assets.forecast.model import (
     dense_history,
     fit_parts,
     last_year_remaining,
+    orders_remaining,
     ruler,
     to_frame,
 )
@@ -59,6 +62,7 @@ class Scored:
     day: int
     actual: float
     forecast: MonthEndForecast  # the model (weights and interval learned)
+    without_orders: MonthEndForecast  # the same, learned and weighed without the orders part
     before: MonthEndForecast  # Prophet + CatBoost 50/50 (the model before issue 11)
 
 
@@ -96,6 +100,7 @@ def evaluate(world: WorldData, first_scored: date, last_scored: date, cache: Pat
     actuals = calibration.month_actuals(world.revenue, date(last_scored.year + 1, 1, 1))
     has_deals = world.deals.filter(pl.col("created_day") < pl.col("closed_day")).height > 0
     rows: list[MonthEndForecast] = []
+    rows_without: list[MonthEndForecast] = []  # the model without the orders part, walked forward beside
     scored: list[Scored] = []
     for month in months:
         for d in DAYS:
@@ -109,15 +114,22 @@ def evaluate(world: WorldData, first_scored: date, last_scored: date, cache: Pat
                     **parts.__dict__,
                     "pipeline": pipeline_estimate(world.deals, world.stages, day) if has_deals else None,
                     "last_year_rub": last_year_remaining(history, day),
+                    "orders_rub": orders_remaining(world.deals, day),
                 }
             )
             past = to_frame(rows)
             cal = calibration.learn(past, actuals, day, available=list(parts.components()))
             forecast = combine(parts, None, cal)
-            before = combine(Parts(**{**parts.__dict__, "pipeline": None, "last_year_rub": None}), None, None)
+            no_orders = Parts(**{**parts.__dict__, "orders_rub": None})
+            cal = calibration.learn(to_frame(rows_without), actuals, day, available=list(no_orders.components()))
+            without_orders = combine(no_orders, None, cal)
+            rows_without.append(without_orders)
+            before = combine(
+                Parts(**{**parts.__dict__, "pipeline": None, "last_year_rub": None, "orders_rub": None}), None, None
+            )
             rows.append(forecast)
             if first_scored <= month <= last_scored and month in actuals:
-                scored.append(Scored(month, d, actuals[month], forecast, before))
+                scored.append(Scored(month, d, actuals[month], forecast, without_orders, before))
     return scored
 
 
@@ -141,9 +153,11 @@ def table(name: str, scored: list[Scored]) -> list[str]:
         b_high = np.array([x.before.forecast_high_rub for x in s])
         bias = np.mean((model - actual) / actual) * 100
         lines.append(
-            f"| {name} | {d} | {len(s)} | **{mape(list(model))}** | {mape([x.before.forecast_rub for x in s])} "
+            f"| {name} | {d} | {len(s)} | **{mape(list(model))}** | {mape([x.without_orders.forecast_rub for x in s])} "
+            f"| {mape([x.before.forecast_rub for x in s])} "
             f"| {mape([x.forecast.prophet_rub for x in s])} | {mape([x.forecast.catboost_rub for x in s])} "
             f"| {mape([x.forecast.last_year_rub for x in s])} | {mape([x.forecast.pipeline_rub for x in s])} "
+            f"| {mape([x.forecast.orders_rub for x in s])} "
             f"| {mape([ruler(x.forecast.actual_mtd_rub, x.forecast.as_of_day) for x in s])} | {bias:+.1f} "
             f"| {np.mean((low <= actual) & (actual <= high)):.2f} ({np.mean((high - low) / actual) * 100:.0f} %) "
             f"| {np.mean((b_low <= actual) & (actual <= b_high)):.2f} ({np.mean((b_high - b_low) / actual) * 100:.0f} %) |"
@@ -152,10 +166,10 @@ def table(name: str, scored: list[Scored]) -> list[str]:
 
 
 HEADER = [
-    "| world | as-of day | months | model MAPE % | before (50/50) | Prophet alone | CatBoost alone | last year alone "
-    "| pipeline alone "
+    "| world | as-of day | months | model MAPE % | without orders | before (50/50) | Prophet alone | CatBoost alone | last year alone "
+    "| pipeline alone | orders alone "
     "| ruler | model bias % | model 80 % covers (width) | before covers (width) |",
-    "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
 ]
 
 

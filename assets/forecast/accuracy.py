@@ -26,6 +26,7 @@ METHODS = {  # method -> the forecast column it is scored on
     "catboost": "catboost_rub",
     "last_year": "last_year_rub",
     "pipeline": "pipeline_rub",
+    "orders": "orders_rub",
     "ruler": "ruler_rub",
 }
 SCHEMA = {

@@ -40,7 +40,16 @@ SCHEMA, TABLE = "ml", "forecast_month_end"
 DEALS_TABLE = "forecast_deals"  # the forecast down to deals: each open deal's probability, per as-of day
 SCOPES_TABLE = "forecast_scopes"  # per department, manager and pipeline, allocated from the company's (scopes.py)
 # the columns of earlier forecasts that the weights and the interval are learned from
-LEARNED_FROM = ["as_of_day", "month", "actual_mtd_rub", "prophet_rub", "catboost_rub", "last_year_rub", "pipeline_rub"]
+LEARNED_FROM = [
+    "as_of_day",
+    "month",
+    "actual_mtd_rub",
+    "prophet_rub",
+    "catboost_rub",
+    "last_year_rub",
+    "pipeline_rub",
+    "orders_rub",
+]
 
 
 def _company_revenue(warehouse: Warehouse, through: date) -> pl.DataFrame:

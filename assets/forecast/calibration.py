@@ -26,7 +26,7 @@ MAX_MONTHS = 12  # the most recent months only: a company changes
 DAY_WINDOW = 2  # forecasts made within ± this many days of the month are "the same day"
 SUM_STIFFNESS = 100.0  # weights sum to one: each part is a whole estimate, the weights choose between them
 SHRINK_MONTHS = 6.0  # learned weights are trusted months / (months + this); the rest is equal weights
-PARTS = ("prophet", "catboost", "last_year", "pipeline")  # column `<part>_rub`: the part's month end alone
+PARTS = ("prophet", "catboost", "last_year", "pipeline", "orders")  # column `<part>_rub`: the part's month end alone
 
 
 @dataclass(frozen=True)

@@ -43,6 +43,7 @@ MONEY = [
     "catboost_rub",
     "last_year_rub",
     "pipeline_rub",
+    "orders_rub",
     "open_deals_expected_rub",
     "gap_rub",
     "leads_needed",

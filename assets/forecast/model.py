@@ -33,6 +33,7 @@ import polars as pl
 
 from assets.forecast import calibration
 from assets.forecast.calibration import Calibration
+from assets.forecast.orders import estimate as orders_estimate
 from assets.forecast.pipeline import STAGES_SCHEMA, PipelineEstimate
 from assets.forecast.pipeline import estimate as pipeline_estimate
 
@@ -62,6 +63,7 @@ COLUMNS = [
     "catboost_rub",
     "last_year_rub",
     "pipeline_rub",
+    "orders_rub",
     "open_deals_expected_rub",
     "open_deals",
     "new_deals_share",
@@ -93,6 +95,7 @@ class MonthEndForecast:
     catboost_rub: float | None = None
     last_year_rub: float | None = None
     pipeline_rub: float | None = None
+    orders_rub: float | None = None  # added with the orders part (orders.py)
     open_deals_expected_rub: float | None = None
     open_deals: int | None = None
     new_deals_share: float | None = None
@@ -125,6 +128,7 @@ def to_frame(rows: list[MonthEndForecast]) -> pl.DataFrame:
         "catboost_rub": pl.Float64,
         "last_year_rub": pl.Float64,
         "pipeline_rub": pl.Float64,
+        "orders_rub": pl.Float64,
         "open_deals_expected_rub": pl.Float64,
         "open_deals": pl.Int64,
         "new_deals_share": pl.Float64,
@@ -382,6 +386,14 @@ def last_year_remaining(history: pl.DataFrame, as_of_day: date) -> float | None:
     return max(ly_total * growth * share, 0.0)
 
 
+def orders_remaining(deals: pl.DataFrame | None, as_of_day: date) -> float | None:
+    """The orders part's remaining revenue (orders.py), None without deals or with too few won ones."""
+    if deals is None:
+        return None
+    found = orders_estimate(deals, as_of_day, _ru_holidays(range(as_of_day.year - 4, as_of_day.year + 1)))
+    return None if found is None else found.remaining_rub
+
+
 # --- the forecast -----------------------------------------------------------------------------
 def _prob(totals: np.ndarray, plan_rub: float | None) -> float | None:
     if plan_rub is None or plan_rub <= 0:
@@ -402,6 +414,7 @@ class Parts:
     catboost_rub: float  # CatBoost's remaining total
     pipeline: PipelineEstimate | None  # the open deals (None: no deals given)
     last_year_rub: float | None = None  # the same month last year × growth (None: no such month yet)
+    orders_rub: float | None = None  # expected orders still to come × mean order (None: no won deals to read)
 
     @property
     def time_series_rub(self) -> float:
@@ -423,6 +436,8 @@ class Parts:
             parts["last_year"] = self.last_year_rub
         if self.pipeline_rub is not None:
             parts["pipeline"] = self.pipeline_rub
+        if self.orders_rub is not None:
+            parts["orders"] = self.orders_rub
         return parts
 
 
@@ -462,6 +477,7 @@ def fit_parts(
         catboost_rub=catboost_mean,
         pipeline=estimate,
         last_year_rub=last_year_remaining(history, as_of_day),
+        orders_rub=orders_remaining(deals, as_of_day),
     )
 
 
@@ -497,6 +513,7 @@ def _row(
         catboost_rub=month_end_of(parts.catboost_rub) if parts else None,
         last_year_rub=month_end_of(parts.last_year_rub) if parts else None,
         pipeline_rub=month_end_of(parts.pipeline_rub) if parts else None,
+        orders_rub=month_end_of(parts.orders_rub) if parts else None,
         open_deals_expected_rub=(
             round(parts.pipeline.expected_rub, 2) if parts is not None and parts.pipeline is not None else None
         ),
