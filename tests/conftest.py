@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import re
+import threading
+from collections.abc import Iterator
+
+import pytest
 
 from tests.support.datasets import ABSENT
 
@@ -32,3 +36,35 @@ def pytest_collection_modifyitems(session, config, items) -> None:
     for index, item in enumerate(items):
         first_seen.setdefault(item.module.__name__, index)
     items.sort(key=lambda item: (item.get_closest_marker("slow") is None, first_seen[item.module.__name__]))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def report_app_compiled_early(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[None]:
+    """Compile the report's app in the background from the session's start when slow (whole-graph) tests
+    will run: the app does not depend on any data (resources/evidence.py), and the whole-graph modules
+    reach their report at about the same time, all but one of them waiting for the one compile.
+    Every worker starts it; one compiles (the cache's lock), the others' threads wait and find it done.
+    A failure here is ignored: the first real build then compiles and reports it in its own test."""
+    if not any(item.get_closest_marker("slow") for item in request.session.items):
+        yield
+        return
+    from resources.evidence import EvidenceCLI, EvidenceError
+
+    cli = EvidenceCLI(work_dir=str(tmp_path_factory.mktemp("report-app") / "evidence"))
+
+    def compile_app() -> None:
+        if cli.install_needed():  # `make test` installs first; a half-installed tree is not ours to fix
+            return
+        try:
+            with cli.locked():
+                cli._prepare_workspace()
+                cli.compiled_app()
+        except (EvidenceError, OSError):
+            pass
+
+    thread = threading.Thread(target=compile_app, name="report-app-compile", daemon=True)
+    thread.start()
+    yield
+    thread.join(timeout=cli.build_timeout_s)  # never leave a compile running after the session
