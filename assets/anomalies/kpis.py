@@ -20,6 +20,7 @@ learns from nor scores them.
 from __future__ import annotations
 
 from datetime import date, timedelta
+from typing import Any
 
 import polars as pl
 
@@ -216,22 +217,38 @@ def stage_panel(exits: pl.DataFrame, managers: pl.DataFrame) -> pl.DataFrame:
     )
     if rows.is_empty():
         return pl.DataFrame(schema=STAGE_SCHEMA)
-    grid = (
-        managers.select("day", pl.col("subject_id").alias("manager_id"), "subject_name")
-        .join(rows.select("manager_id", "subject_id").unique(), on="manager_id")
-        .rename({"manager_id": "parent_id"})
-        .sort("day")
-    )
     values = rows.select(
-        "subject_id", pl.col("day").alias("value_day"), "window_from", "stage_label", "stage_conversion"
+        "subject_id",
+        pl.col("manager_id").alias("parent_id"),
+        pl.col("day").alias("value_day"),
+        "window_from",
+        "stage_label",
+        "stage_conversion",
+    )
+    return stage_values_by_day(managers, values, STAGE_SCHEMA)
+
+
+def stage_values_by_day(owners: pl.DataFrame, values: pl.DataFrame, schema: dict[str, Any]) -> pl.DataFrame:
+    """Each working day of `owners` (a panel: day, subject_id, subject_name) × each stage of that owner
+    in `values` (subject_id, parent_id = the owner, value_day, window_from, …): the stage's latest value
+    on or before the day (it changes only on a day a deal leaves the stage), kept while its window of
+    exits reaches back less than `STAGE_RECENT_DAYS`. Shared by managers' and pipelines' stages."""
+    grid = (
+        owners.select("day", pl.col("subject_id").alias("parent_id"), "subject_name")
+        .join(values.select("parent_id", "subject_id").unique(), on="parent_id")
+        .sort("day")
     )
     return (
         grid.join_asof(
-            values.sort("value_day"), left_on="day", right_on="value_day", by="subject_id", check_sortedness=False
+            values.drop("parent_id").sort("value_day"),
+            left_on="day",
+            right_on="value_day",
+            by="subject_id",
+            check_sortedness=False,
         )
         .filter(pl.col("window_from") > pl.col("day") - pl.duration(days=STAGE_RECENT_DAYS))
-        .select(list(STAGE_SCHEMA))
-        .cast(STAGE_SCHEMA)  # type: ignore[arg-type]
+        .select(list(schema))
+        .cast(schema)  # type: ignore[arg-type]
         .sort("subject_id", "day")
     )
 

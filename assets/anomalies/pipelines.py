@@ -22,7 +22,7 @@ from typing import cast
 import numpy as np
 import polars as pl
 
-from assets.anomalies.kpis import PANEL_SCHEMA, STAGE_RECENT_DAYS, dense_panel
+from assets.anomalies.kpis import PANEL_SCHEMA, STAGE_RECENT_DAYS, dense_panel, stage_values_by_day
 
 PIPELINE_EXITS_WINDOW = 40  # the pipeline's last deals that left a stage: the conversion's denominator
 NO_MANAGER = "—"  # exits of deals without a manager count as one more "manager" for the spread
@@ -123,18 +123,4 @@ def pipeline_stage_panel(exits: pl.DataFrame, pipelines: pl.DataFrame, n: int = 
         )
     if not frames:
         return pl.DataFrame(schema=PIPELINE_STAGE_SCHEMA)
-    values = pl.concat(frames).sort("value_day")
-    grid = (
-        pipelines.select("day", pl.col("subject_id").alias("parent_id"), "subject_name")
-        .join(values.select("parent_id", "subject_id").unique(), on="parent_id")
-        .sort("day")
-    )
-    return (
-        grid.join_asof(
-            values.drop("parent_id"), left_on="day", right_on="value_day", by="subject_id", check_sortedness=False
-        )
-        .filter(pl.col("window_from") > pl.col("day") - pl.duration(days=STAGE_RECENT_DAYS))
-        .select(list(PIPELINE_STAGE_SCHEMA))
-        .cast(PIPELINE_STAGE_SCHEMA)  # type: ignore[arg-type]
-        .sort("subject_id", "day")
-    )
+    return stage_values_by_day(pipelines, pl.concat(frames), PIPELINE_STAGE_SCHEMA)
