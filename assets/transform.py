@@ -7,17 +7,28 @@ other way) `build_defs()` parses once then. Nothing here runs at import time.
 """
 
 import contextlib
+import importlib.metadata
 import json
 import os
 import shutil
 import sys
 import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
-from dagster import AssetExecutionContext, AssetKey, AssetsDefinition, Definitions
+from dagster import (
+    AssetExecutionContext,
+    AssetKey,
+    AssetMaterialization,
+    AssetsDefinition,
+    Definitions,
+    MetadataValue,
+    Output,
+    get_dagster_logger,
+)
 from dagster_dbt import (
     DagsterDbtTranslator,
     DagsterDbtTranslatorSettings,
@@ -27,6 +38,7 @@ from dagster_dbt import (
 )
 from dagster_dbt.dbt_project import using_dagster_dev
 from dbt.adapters.base import BaseAdapter
+from packaging import version
 
 from resources.settings import load_settings
 from resources.warehouse import Warehouse
@@ -69,9 +81,27 @@ def translator() -> WarehouseTranslator:
     )
 
 
+class VenvDbtCliResource(DbtCliResource):
+    """dagster-dbt's resource, told the version of the dbt-core installed beside this Python.
+
+    Why: dagster-dbt asks the executable (`dbt --version`: a process that imports dbt, about 3 s of CPU)
+    once per resource, that is once per run and per manifest parse, every 15 minutes. When the executable
+    is this environment's own `dbt`, its version is the installed dbt-core package's; any other
+    executable is still asked.
+    """
+
+    @cached_property
+    def _cli_version(self) -> version.Version:
+        if Path(self.dbt_executable).parent == Path(sys.executable).parent:
+            return version.parse(importlib.metadata.version("dbt-core"))
+        return super()._cli_version
+
+
 def dbt_cli_resource() -> DbtCliResource:
     """The `dbt` resource for definitions.py (profiles.yml lives inside the project)."""
-    return DbtCliResource(project_dir=dbt_project, profiles_dir=str(DBT_PROJECT_DIR), dbt_executable=DBT_EXECUTABLE)
+    return VenvDbtCliResource(
+        project_dir=str(DBT_PROJECT_DIR), profiles_dir=str(DBT_PROJECT_DIR), dbt_executable=DBT_EXECUTABLE
+    )
 
 
 def dbt_vars() -> dict[str, str]:
@@ -170,8 +200,10 @@ def ensure_manifest(project: DbtProject = dbt_project, warehouse_env: Mapping[st
             if (final / PARTIAL_PARSE).exists():  # dbt re-reads only the files changed since
                 shutil.copy2(final / PARTIAL_PARSE, scratch / PARTIAL_PARSE)
             with patched_environ(env):
-                DbtCliResource(
-                    project_dir=project, profiles_dir=str(project.profiles_dir), dbt_executable=DBT_EXECUTABLE
+                VenvDbtCliResource(
+                    project_dir=str(project.project_dir),
+                    profiles_dir=str(project.profiles_dir),
+                    dbt_executable=DBT_EXECUTABLE,
                 ).cli(["parse", "--quiet"], target_path=scratch).wait()
             os.replace(scratch / "manifest.json", project.manifest_path)
             with contextlib.suppress(FileNotFoundError):
@@ -199,6 +231,49 @@ def release_adapter(adapter: BaseAdapter | None) -> None:
         DuckDBConnectionManager.close_all_connections()
 
 
+def with_row_counts(events: Iterable[Any], manifest: Mapping[str, Any], warehouse: Warehouse) -> Iterator[Any]:
+    """The dbt events, each built table's with its row count (`dagster/row_count`); views get none.
+
+    What dagster-dbt's `fetch_row_counts()` does, without its wait: that one hands the events to a
+    thread pool and polls the pool's empty queue in a loop that never sleeps (`dagster._core.utils.imap`),
+    so a whole core spins for as long as dbt builds: every 15 minutes, on a two-core box where dbt
+    itself needs that core. Here the events are gathered until the dbt process has exited (on DuckDB no
+    other process may open the file while dbt writes it: dagster-dbt waits too), then every table is
+    counted in one query through the warehouse resource. A failed count costs the counts, never the run.
+    """
+    built: list[Any] = []
+    failure: Exception | None = None
+    try:
+        built.extend(events)
+    except Exception as exc:  # a failed model: what was built is still reported, then the failure
+        failure = exc
+    nodes = manifest.get("nodes", {})
+    tables: dict[int, str] = {}
+    for i, event in enumerate(built):
+        if isinstance(event, (Output, AssetMaterialization)) and "unique_id" in event.metadata:
+            node = nodes.get(event.metadata["unique_id"].value, {})
+            if node.get("relation_name") and node.get("config", {}).get("materialized") != "view":
+                tables[i] = node["relation_name"]
+    counts: dict[int, int] = {}
+    if tables:
+        sql = " union all ".join(f"select {i} as i, count(*) as n from {name}" for i, name in tables.items())
+        try:
+            counts = {int(i): int(n) for i, n in warehouse.query(sql).rows()}
+        except Exception as exc:  # a table gone since (a failed model yields no event): no counts this run
+            get_dagster_logger().warning(f"row counts skipped: {exc}")
+    storage = manifest.get("metadata", {}).get("adapter_type")
+    for i, event in enumerate(built):
+        if i in counts:
+            counted: dict[str, Any] = {"dagster/row_count": MetadataValue.int(counts[i])}
+            if storage:
+                counted["dagster/storage_kind"] = MetadataValue.text(storage)
+            yield event.with_metadata({**event.metadata, **counted})
+        else:
+            yield event
+    if failure is not None:
+        raise failure
+
+
 def build_dbt_assets(project: DbtProject = dbt_project) -> AssetsDefinition:
     """The dbt project as one multi-asset (every model an asset, every test a check)."""
 
@@ -215,10 +290,9 @@ def build_dbt_assets(project: DbtProject = dbt_project) -> AssetsDefinition:
     def warehouse_dbt(context: AssetExecutionContext, dbt: DbtCliResource, warehouse: Warehouse):
         """`dbt build` of the selected models against the configured warehouse.
 
-        Each table's row count goes to Dagster (`dagster/row_count`), read through the dbt adapter
-        in this process after the build (views get none: counting would run their query); about 4 s
-        on the demo world M. The column schema (`dagster/column_schema`) is the one the models' yml
-        documents, on the asset definitions. Fetching it from the warehouse on every run
+        Each table's row count goes to Dagster (`dagster/row_count`), counted after the build
+        (`with_row_counts`; views get none: counting would run their query). The column schema
+        (`dagster/column_schema`) is the one the models' yml documents, on the asset definitions. Fetching it from the warehouse on every run
         (`.fetch_column_metadata()`) doubled this asset's time on M (79 s -> 170 s), on a refresh
         that runs every 15 minutes, so it is left out.
         """
@@ -226,9 +300,9 @@ def build_dbt_assets(project: DbtProject = dbt_project) -> AssetsDefinition:
         env = warehouse.dbt_env()
         with patched_environ(env):
             invocation = dbt.cli(args, context=context)
-            events = invocation.stream()
+            events: Iterable[Any] = invocation.stream()
             if manifest_database(project) == warehouse_database(env):
-                events = events.fetch_row_counts()
+                events = with_row_counts(events, invocation.manifest, warehouse)
             else:  # a warehouse other than the one the definitions loaded for: its relations would not resolve
                 context.log.warning(
                     "row counts skipped: the dbt manifest was parsed for database "

@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import csv
 import hashlib
-import os
-import subprocess
 import uuid
 from collections.abc import Callable
 from datetime import date, datetime, timedelta, timezone
@@ -31,11 +29,10 @@ from resources.warehouse import Warehouse
 from tests import test_dbt_models as bitrix_world
 from tests.support import datasets as ds
 from tests.support.datasets import datasets_dir, require_datasets
+from tests.support.dbt import dbt, dbt_ok
 from tests.support.pg import temporary_database
 
 ROOT = Path(__file__).resolve().parent.parent
-DBT_DIR = ROOT / "dbt_project"
-DBT = ROOT / ".venv" / "bin" / "dbt"
 # the public datasets: the DATASETS_DIR setting (default ../shared/datasets/ beside the project)
 MAVEN = datasets_dir() / ds.MAVEN
 MSK = timezone(timedelta(hours=3))
@@ -333,30 +330,7 @@ def create_tables(warehouse: Warehouse, tables: dict[str, dict[str, str]], rows:
 
 def dbt_build(warehouse: Warehouse, tmp_path: Path, crm: str | None = None) -> None:
     """`dbt build` the whole project (optionally with var crm), as a person or CI would; must pass."""
-    env = {
-        **os.environ,
-        **warehouse.dbt_env(),
-        "COMPANY_TIMEZONE": "Europe/Moscow",
-        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
-    }
-    env.pop("COMPANY_CRM", None)
-    cmd = [
-        str(DBT),
-        "build",
-        "--project-dir",
-        str(DBT_DIR),
-        "--profiles-dir",
-        str(DBT_DIR),
-        "--target-path",
-        str(tmp_path / "dbt_target"),
-        "--log-path",
-        str(tmp_path / "dbt_logs"),
-    ]
-    if crm:
-        cmd += ["--vars", f"{{crm: {crm}}}"]
-    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=900)
-    assert proc.returncode == 0, proc.stdout[-6000:] + proc.stderr[-2000:]
-    assert "ERROR=0" in proc.stdout and "WARN=0" in proc.stdout, proc.stdout[-3000:]
+    dbt_ok(warehouse, tmp_path, "build", dbt_vars=f"{{crm: {crm}}}" if crm else None)
 
 
 def rows(warehouse: Warehouse, sql: str) -> list[dict[str, Any]]:
@@ -478,7 +452,7 @@ def test_amocrm_world_on_duckdb_and_postgresql(tmp_path: Path) -> None:
     create_tables(duck, {**AMO_TABLES, **SIDE_TABLES}, {**AMO_ROWS, **_with_plan_rows(AMO_SIDE_ROWS)})
     dbt_build(duck, tmp_path / "duck")
     on_duckdb = assert_amo_world(duck)
-    with temporary_database(prefix=f"rop_amo_{uuid.uuid4().hex[:4]}") as url:
+    with temporary_database(prefix="rop_amo") as url:
         pg = Warehouse(url=url)
         create_tables(pg, {**AMO_TABLES, **SIDE_TABLES}, {**AMO_ROWS, **_with_plan_rows(AMO_SIDE_ROWS)})
         dbt_build(pg, tmp_path / "pg")
@@ -499,28 +473,19 @@ def test_auto_prefers_bitrix24_and_nothing_doubles(tmp_path: Path) -> None:
     assert "amocrm" not in sources
     # the same warehouse told to read amoCRM: the CRM entities come from amoCRM alone (a run, not a
     # build: Bitrix24's plan sheet names Bitrix24 managers, so plan's relationship test is moot here)
-    env_run = [
-        str(DBT),
+    proc = dbt(
+        wh,
+        tmp_path / "amocrm",
         "run",
         "--full-refresh",
-        "--project-dir",
-        str(DBT_DIR),
-        "--profiles-dir",
-        str(DBT_DIR),
-        "--target-path",
-        str(tmp_path / "t2"),
-        "--log-path",
-        str(tmp_path / "l2"),
-        "--vars",
-        "{crm: amocrm}",
         "--select",
         "intermediate.deal",
         "intermediate.stage",
         "intermediate.pipeline",
         "intermediate.manager",
-    ]
-    env = {**os.environ, **wh.dbt_env(), "COMPANY_TIMEZONE": "Europe/Moscow", "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
-    proc = subprocess.run(env_run, env=env, capture_output=True, text=True, timeout=600)
+        dbt_vars="{crm: amocrm}",
+        timeout=600,
+    )
     assert proc.returncode == 0, proc.stdout[-4000:]
     assert rows(wh, "select distinct crm_source from intermediate.deal") == [{"crm_source": "amocrm"}]
     assert rows(wh, "select count(*) as n, sum(amount_rub) as rub from intermediate.deal where is_won") == [
@@ -735,7 +700,7 @@ def test_tiny_export_world_on_duckdb_and_postgresql(tmp_path: Path) -> None:
     # the export's one call of canonical type 'call' is a call record (A-4 is typed 'other')
     assert got["calls"] == [(f"export:{surrogate('A-1')}", "out", 1.5)]
     assert got["daily"][ivan] == (1, 0)
-    with temporary_database(prefix=f"rop_exp_{uuid.uuid4().hex[:4]}") as url:
+    with temporary_database(prefix="rop_exp") as url:
         assert _build_export_world(Warehouse(url=url), tmp_path / "pg") == got
 
 

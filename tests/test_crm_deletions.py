@@ -9,50 +9,22 @@ intermediate.deal (through the staging models) no longer counts it.
 
 from __future__ import annotations
 
-import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 from assets.ingest.amocrm.source import amocrm_source
 from assets.ingest.bitrix24.source import bitrix24_source
 from demo.amocrm_portal import DEFAULT_TOKEN, AmoCRMPortal
 from resources.warehouse import Warehouse
+from tests.support.dbt import dbt
 from tests.support.worlds import both_warehouses, dlt_pipeline, s_world  # noqa: F401 - fixtures
 
 ROOT = Path(__file__).resolve().parent.parent
-DBT_DIR = ROOT / "dbt_project"
-DBT = Path(sys.executable).parent / "dbt"
 
 
 def _deals(wh: Warehouse, tmp_path: Path, crm: str) -> set[int]:
     """dbt run of intermediate.deal and .manager and what they need, for one CRM; the canonical deal ids."""
-    env = {**os.environ, **wh.dbt_env(), "COMPANY_TIMEZONE": "Europe/Moscow", "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
-    env.pop("COMPANY_CRM", None)
-    proc = subprocess.run(
-        [
-            str(DBT),
-            "run",
-            "--select",
-            "+deal",
-            "+manager",
-            "--project-dir",
-            str(DBT_DIR),
-            "--profiles-dir",
-            str(DBT_DIR),
-            "--target-path",
-            str(tmp_path / "dbt_target"),
-            "--log-path",
-            str(tmp_path / "dbt_logs"),
-            "--vars",
-            f"{{crm: {crm}}}",
-        ],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
+    proc = dbt(wh, tmp_path, "run", "--select", "+deal", "+manager", dbt_vars=f"{{crm: {crm}}}")
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
     return {int(i) for (i,) in wh.query("select deal_id from intermediate.deal").rows()}
 

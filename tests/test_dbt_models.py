@@ -7,10 +7,7 @@ from that world, and the same build must give the same figures on DuckDB and on 
 
 from __future__ import annotations
 
-import json
-import os
 import subprocess
-import uuid
 from collections.abc import Callable, Iterator
 from datetime import date
 from pathlib import Path
@@ -19,11 +16,10 @@ from typing import Any
 import pytest
 
 from resources.warehouse import Warehouse
+from tests.support.dbt import dbt
 from tests.support.pg import temporary_database
 
 ROOT = Path(__file__).resolve().parent.parent
-DBT_DIR = ROOT / "dbt_project"
-DBT = ROOT / ".venv" / "bin" / "dbt"
 
 # --- the hand-made raw world ---------------------------------------------------------------
 # Departments 10 and 20 under the company (1); Anna (1) and Vera (3, inactive) sell in 10,
@@ -597,27 +593,7 @@ def run_dbt_build(
     warehouse: Warehouse, tmp_path: Path, timezone: str = "Europe/Moscow", dbt_vars: dict[str, Any] | None = None
 ) -> subprocess.CompletedProcess:
     """`dbt build` the whole project against the warehouse, as a person or CI would (vars as a company sets them)."""
-    env = {**os.environ, **warehouse.dbt_env(), "COMPANY_TIMEZONE": timezone, "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
-    extra = ["--vars", json.dumps(dbt_vars)] if dbt_vars else []
-    return subprocess.run(
-        [
-            str(DBT),
-            "build",
-            "--project-dir",
-            str(DBT_DIR),
-            "--profiles-dir",
-            str(DBT_DIR),
-            "--target-path",
-            str(tmp_path / "dbt_target"),
-            "--log-path",
-            str(tmp_path / "dbt_logs"),
-            *extra,
-        ],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    return dbt(warehouse, tmp_path, "build", dbt_vars=dbt_vars, timezone=timezone, timeout=300)
 
 
 def plan_fact(warehouse: Warehouse) -> dict[tuple[date, int, int], tuple]:
@@ -1078,7 +1054,7 @@ def warehouse(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Wareho
     if request.param == "duckdb":
         yield Warehouse(url=f"duckdb:///{tmp_path}/warehouse.duckdb")
     else:
-        with temporary_database(prefix=f"rop_dbt_{uuid.uuid4().hex[:4]}") as url:
+        with temporary_database(prefix="rop_dbt") as url:
             yield Warehouse(url=url)
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import math
 import subprocess
-import uuid
 from collections.abc import Iterator
 from datetime import date
 from decimal import Decimal
@@ -21,8 +20,9 @@ import dagster as dg
 import pytest
 
 from resources.warehouse import Warehouse
+from tests.support.dbt import dbt
 from tests.support.pg import temporary_database
-from tests.test_dbt_models import DBT, DBT_DIR, load_raw_world, run_dbt_build
+from tests.test_dbt_models import load_raw_world, run_dbt_build
 
 pytestmark = pytest.mark.slow  # whole graph, browser or PostgreSQL end to end: not in `make test-fast`
 
@@ -112,7 +112,7 @@ def assert_same_marts(left: Warehouse, right: Warehouse) -> None:
 @pytest.fixture(scope="module")
 def s_world_warehouses(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Warehouse, Warehouse]]:
     tmp = tmp_path_factory.mktemp("s_world")
-    with temporary_database(prefix=f"rop_s_{uuid.uuid4().hex[:4]}") as pg_url, pytest.MonkeyPatch.context() as mp:
+    with temporary_database(prefix="rop_s") as pg_url, pytest.MonkeyPatch.context() as mp:
         duck = Warehouse(url=f"duckdb:///{tmp / 'warehouse.duckdb'}")
         pg = Warehouse(url=pg_url)
         _ingest_s_world(mp, tmp / "data_duckdb", f"duckdb:///{tmp / 'warehouse.duckdb'}")
@@ -148,32 +148,7 @@ def test_duckdb_and_postgres_give_identical_marts_on_the_s_world(s_world_warehou
 
 
 def _dbt(warehouse: Warehouse, tmp: Path, *args: str) -> subprocess.CompletedProcess:
-    import os
-
-    env = {
-        **os.environ,
-        **warehouse.dbt_env(),
-        "COMPANY_TIMEZONE": "Europe/Moscow",
-        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
-    }
-    return subprocess.run(
-        [
-            str(DBT),
-            *args,
-            "--project-dir",
-            str(DBT_DIR),
-            "--profiles-dir",
-            str(DBT_DIR),
-            "--target-path",
-            str(tmp / "dbt_target"),
-            "--log-path",
-            str(tmp / "dbt_logs"),
-        ],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    return dbt(warehouse, tmp, *args, timeout=300)
 
 
 def _snapshot(warehouse: Warehouse) -> dict[str, tuple[list[str], list[tuple]]]:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import csv
 import json
 import logging
-import os
 import subprocess
 from datetime import date, timedelta
 from decimal import Decimal
@@ -32,6 +31,7 @@ from demo.ads_portal import AdsPortal
 from demo.extras import ensure_extras
 from demo.world import load_world
 from resources.warehouse import Warehouse
+from tests.support.dbt import dbt
 
 S_TODAY = date(2025, 6, 15)
 SEED = 7
@@ -550,29 +550,7 @@ STAGING = [
 
 
 def _dbt_build(wh: Warehouse, tmp_path: Path) -> subprocess.CompletedProcess[str]:
-
-    root = Path(__file__).resolve().parent.parent
-    env = {**os.environ, **wh.dbt_env(), "COMPANY_TIMEZONE": "Europe/Moscow"}
-    return subprocess.run(
-        [
-            str(root / ".venv" / "bin" / "dbt"),
-            "build",
-            "--select",
-            *STAGING,
-            "--project-dir",
-            str(root / "dbt_project"),
-            "--profiles-dir",
-            str(root / "dbt_project"),
-            "--target-path",
-            str(tmp_path / "dbt_target"),
-            "--log-path",
-            str(tmp_path / "dbt_logs"),
-        ],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    return dbt(wh, tmp_path, "build", "--select", *STAGING, timeout=600)
 
 
 def test_staging_models_build_and_test_over_loaded_and_over_absent_raw_tables(tmp_path, s_world, portal):

@@ -5,12 +5,8 @@ One Evidence build for the whole module (it takes about a minute); everything el
 
 from __future__ import annotations
 
-import json
-import os
 import re
 import shutil
-import subprocess
-import sys
 import time
 from collections.abc import Callable
 from datetime import date, timedelta
@@ -27,6 +23,7 @@ from resources.evidence import EvidenceCLI, EvidenceError, scrubbed_env
 from resources.warehouse import Warehouse
 from tests import report_world as world
 from tests.browser import serve_dir, visit
+from tests.support.dbt import dbt
 
 pytestmark = pytest.mark.slow  # whole graph, browser or PostgreSQL end to end: not in `make test-fast`
 
@@ -246,32 +243,11 @@ def s_world_warehouse(tmp: Path) -> Path:
     path = tmp / "warehouse.duckdb"
     load_direct("S", S_TODAY.isoformat(), path)
     load_extras("S", S_TODAY.isoformat(), path)  # stage history, ad cabinets, 1C: the funnel, channel, finance pages
-    dbt_dir = Path(__file__).resolve().parent.parent / "dbt_project"
-    done = subprocess.run(
-        [
-            str(Path(sys.executable).parent / "dbt"),
-            "run",
-            "--vars",
-            json.dumps({"plan_red_below_pct": world.RED_BELOW_PCT, "plan_green_from_pct": world.GREEN_FROM_PCT}),
-            "--project-dir",
-            str(dbt_dir),
-            "--profiles-dir",
-            str(dbt_dir),
-            "--target-path",
-            str(tmp / "dbt_target"),
-            "--log-path",
-            str(tmp / "dbt_target" / "logs"),
-        ],
-        env={
-            **os.environ,
-            "DBT_TARGET": "duckdb",
-            "DUCKDB_PATH": str(path),
-            "COMPANY_TIMEZONE": "Europe/Moscow",
-            "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
-        },
-        capture_output=True,
-        text=True,
-        check=False,
+    done = dbt(
+        Warehouse(url=f"duckdb:///{path}"),
+        tmp,
+        "run",
+        dbt_vars={"plan_red_below_pct": world.RED_BELOW_PCT, "plan_green_from_pct": world.GREEN_FROM_PCT},
     )
     assert done.returncode == 0, done.stdout[-3000:]
     con = duckdb.connect(str(path))

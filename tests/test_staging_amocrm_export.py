@@ -5,8 +5,6 @@ and PostgreSQL."""
 from __future__ import annotations
 
 import csv
-import os
-import subprocess
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -22,10 +20,10 @@ from resources.crm_export import SHIPPED_MAPPINGS
 from resources.warehouse import Warehouse
 from tests.support import datasets as ds
 from tests.support.datasets import datasets_dir, require_datasets
+from tests.support.dbt import dbt
 from tests.support.pg import temporary_database
 
 ROOT = Path(__file__).resolve().parent.parent
-DBT = ROOT / ".venv" / "bin" / "dbt"
 # the public datasets: the DATASETS_DIR setting (default ../shared/datasets/ beside the project)
 MAVEN = datasets_dir() / ds.MAVEN
 pytestmark = pytest.mark.datasets  # every test here loads Maven CRM
@@ -33,26 +31,7 @@ SELECT = ["path:models/staging/amocrm", "path:models/staging/export"]
 
 
 def _dbt_build(wh: Warehouse, tmp_path: Path) -> None:
-    env = {**os.environ, **wh.dbt_env(), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
-    proc = subprocess.run(
-        [
-            str(DBT),
-            "build",
-            "--profiles-dir",
-            ".",
-            "--project-dir",
-            ".",
-            "--target-path",
-            str(tmp_path / "target"),
-            "--select",
-            *SELECT,
-        ],
-        cwd=ROOT / "dbt_project",
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    proc = dbt(wh, tmp_path, "build", "--select", *SELECT, timezone=None, timeout=600)
     assert proc.returncode == 0, proc.stdout[-4000:]
 
 

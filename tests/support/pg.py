@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import uuid
 from collections.abc import Iterator
 
@@ -11,18 +12,31 @@ import psycopg2
 PG_ADMIN = {"host": "127.0.0.1", "port": 5432, "user": "postgres", "dbname": "postgres"}
 
 
+_open: set[str] = set()  # this process's databases not yet dropped
+
+
 @contextlib.contextmanager
 def temporary_database(prefix: str = "rop_test") -> Iterator[str]:
-    """Create a fresh database, yield its URL, drop it afterwards (also when the test fails)."""
-    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    """Create a fresh database, yield its URL, drop it afterwards (also when the test fails).
+
+    Named by prefix, this process and the first free slot, so that the same kind of test in the same
+    worker gets the same name each time: dbt then reuses its saved parse (tests/support/dbt.py), which
+    depends on the database's name. No other process (another worker, another test session) uses the
+    name; a leftover of a crashed earlier process with the same pid is dropped first.
+    """
+    slot = next(i for i in range(1000) if f"{prefix}_{os.getpid()}_{i}" not in _open)
+    name = f"{prefix}_{os.getpid()}_{slot}"
+    _open.add(name)
     admin = psycopg2.connect(**PG_ADMIN)
     admin.autocommit = True
     try:
+        admin.cursor().execute(f'drop database if exists "{name}" with (force)')
         admin.cursor().execute(f'create database "{name}"')
         yield f"postgresql://postgres@127.0.0.1:5432/{name}"
     finally:
         admin.cursor().execute(f'drop database if exists "{name}" with (force)')
         admin.close()
+        _open.discard(name)
 
 
 def _quote_ident(name: str) -> str:

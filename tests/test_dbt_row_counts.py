@@ -1,0 +1,89 @@
+"""The dbt asset's row counts: each built table counted once dbt is done, views not, a failed model's
+error still raised after what was built is reported, and no core kept busy while dbt runs."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from dagster import AssetMaterialization, Output
+
+from assets.transform import with_row_counts
+from resources.warehouse import Warehouse
+
+MANIFEST = {
+    "metadata": {"adapter_type": "duckdb"},
+    "nodes": {
+        "model.p.won": {"relation_name": '"w"."marts"."won"', "config": {"materialized": "table"}},
+        "model.p.empty": {"relation_name": '"w"."marts"."empty"', "config": {"materialized": "incremental"}},
+        "model.p.recent": {"relation_name": '"w"."marts"."recent"', "config": {"materialized": "view"}},
+    },
+}
+
+
+@pytest.fixture
+def warehouse(tmp_path: Path) -> Warehouse:
+    wh = Warehouse(url=f"duckdb:///{tmp_path}/w.duckdb")
+    with wh.connect() as con:
+        con.execute("create schema marts")
+        con.execute("create table marts.won as select * from range(3) t(i)")
+        con.execute("create table marts.empty (i int)")
+        con.execute("create view marts.recent as select * from marts.won where i > 0")
+    return wh
+
+
+def _events() -> list[Any]:
+    return [
+        Output(None, output_name="won", metadata={"unique_id": "model.p.won"}),
+        AssetMaterialization(asset_key="empty", metadata={"unique_id": "model.p.empty"}),
+        Output(None, output_name="recent", metadata={"unique_id": "model.p.recent"}),
+    ]
+
+
+def _counts(events: list[Any]) -> dict[str, int | None]:
+    out = {}
+    for e in events:
+        name = e.output_name if isinstance(e, Output) else e.asset_key.path[-1]
+        out[name] = e.metadata["dagster/row_count"].value if "dagster/row_count" in e.metadata else None
+    return out
+
+
+def test_tables_are_counted_and_views_are_not(warehouse: Warehouse) -> None:
+    got = list(with_row_counts(iter(_events()), MANIFEST, warehouse))
+    assert _counts(got) == {"won": 3, "empty": 0, "recent": None}
+    assert got[0].metadata["dagster/storage_kind"].value == "duckdb"
+
+
+def test_a_failed_model_raises_after_what_was_built_is_reported(warehouse: Warehouse) -> None:
+    def failing() -> Iterator[Any]:
+        yield from _events()[:2]
+        raise RuntimeError("model.p.lost failed")
+
+    got: list[Any] = []
+    with pytest.raises(RuntimeError, match="model.p.lost failed"):
+        for event in with_row_counts(failing(), MANIFEST, warehouse):
+            got.append(event)
+    assert _counts(got) == {"won": 3, "empty": 0}
+
+
+def test_a_table_that_cannot_be_counted_costs_the_counts_not_the_events(warehouse: Warehouse) -> None:
+    with warehouse.connect() as con:
+        con.execute("drop table marts.empty")
+    got = list(with_row_counts(iter(_events()), MANIFEST, warehouse))
+    assert _counts(got) == {"won": None, "empty": None, "recent": None}
+
+
+def test_waiting_for_dbt_keeps_no_core_busy(warehouse: Warehouse) -> None:
+    """dagster-dbt's fetch_row_counts polled without sleeping: a second of dbt cost a second of CPU."""
+
+    def slow_dbt() -> Iterator[Any]:
+        time.sleep(1.0)
+        yield from _events()
+
+    cpu = time.process_time()
+    got = list(with_row_counts(slow_dbt(), MANIFEST, warehouse))
+    assert len(got) == 3
+    assert time.process_time() - cpu < 0.5
