@@ -31,7 +31,7 @@ $(STAMP): pyproject.toml
 
 node: $(NODE_STAMP)
 $(NODE_STAMP): reports_evidence/package-lock.json $(wildcard reports_evidence/patches/*.patch)
-	cd reports_evidence && node scripts/check-lock.cjs && npm ci --no-audit --no-fund --loglevel=error
+	cd reports_evidence && node scripts/check-lock.cjs && npm ci --no-audit --no-fund --prefer-offline --loglevel=error
 	rm -f reports_evidence/node_modules/.installed-* && touch $@
 
 # Chromium (browser test) and a running PostgreSQL (production-mode tests); Debian packages.
@@ -106,11 +106,16 @@ validate: setup
 
 # The checks that keep the code in shape: lint + format, the layer contract (pyproject's importlinter),
 # types. Part of `make test`; on its own while working.
+# mypy's cache lives beside pip's and npm's (not in the clone): every checkout and worktree of the project on
+# this machine shares it, so a fresh clone checks in ~8 s instead of ~60 s. mypy trusts a cached module only
+# while its source's hash matches, so a shared cache never hides an error.
+MYPY_CACHE_DIR ?= $(HOME)/.cache/rop-dashboard/mypy
+
 lint: python
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports --no-cache
-	$(BIN)/mypy
+	$(BIN)/mypy --cache-dir $(MYPY_CACHE_DIR)
 
 # Tests run in parallel, one module per worker at a time (module fixtures build a world once), in the
 # order tests/conftest.py gives (the slow modules first, so none is left running alone at the end).
