@@ -237,16 +237,28 @@ def with_row_counts(events: Iterable[Any], manifest: Mapping[str, Any], warehous
     What dagster-dbt's `fetch_row_counts()` does, without its wait: that one hands the events to a
     thread pool and polls the pool's empty queue in a loop that never sleeps (`dagster._core.utils.imap`),
     so a whole core spins for as long as dbt builds: every 15 minutes, on a two-core box where dbt
-    itself needs that core. Here the events are gathered until the dbt process has exited (on DuckDB no
-    other process may open the file while dbt writes it: dagster-dbt waits too), then every table is
-    counted in one query through the warehouse resource. A failed count costs the counts, never the run.
+    itself needs that core. Here, on PostgreSQL each table is counted as its event arrives; on DuckDB
+    the events are gathered until the dbt process has exited (no other process may open the file while
+    dbt writes it: dagster-dbt waits too) and every table is counted in one query. Either way through
+    the warehouse resource; a failed count costs the counts, never the run or an event.
     """
+    if warehouse.kind != "duckdb":
+        for event in events:
+            yield from _counted([event], manifest, warehouse)
+        return
     built: list[Any] = []
     failure: Exception | None = None
     try:
         built.extend(events)
     except Exception as exc:  # a failed model: what was built is still reported, then the failure
         failure = exc
+    yield from _counted(built, manifest, warehouse)
+    if failure is not None:
+        raise failure
+
+
+def _counted(built: list[Any], manifest: Mapping[str, Any], warehouse: Warehouse) -> Iterator[Any]:
+    """`built` with the row count on each table's event, counted in one query."""
     nodes = manifest.get("nodes", {})
     tables: dict[int, str] = {}
     for i, event in enumerate(built):
@@ -259,7 +271,7 @@ def with_row_counts(events: Iterable[Any], manifest: Mapping[str, Any], warehous
         sql = " union all ".join(f"select {i} as i, count(*) as n from {name}" for i, name in tables.items())
         try:
             counts = {int(i): int(n) for i, n in warehouse.query(sql).rows()}
-        except Exception as exc:  # a table gone since (a failed model yields no event): no counts this run
+        except Exception as exc:  # a table gone since (a failed model yields no event): no counts this time
             get_dagster_logger().warning(f"row counts skipped: {exc}")
     storage = manifest.get("metadata", {}).get("adapter_type")
     for i, event in enumerate(built):
@@ -270,8 +282,6 @@ def with_row_counts(events: Iterable[Any], manifest: Mapping[str, Any], warehous
             yield event.with_metadata({**event.metadata, **counted})
         else:
             yield event
-    if failure is not None:
-        raise failure
 
 
 def build_dbt_assets(project: DbtProject = dbt_project) -> AssetsDefinition:
