@@ -24,7 +24,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -44,14 +44,13 @@ def dbt(
     dbt_vars: Mapping[str, Any] | str | None = None,
     timezone: str | None = "Europe/Moscow",
     timeout: float = 900,
-    extra_env: Mapping[str, str] | None = None,
 ) -> subprocess.CompletedProcess:
     """Run `dbt <args>` against the warehouse, its target and logs under `target`; returns the process.
 
     `dbt_vars` as a mapping (sent as JSON) or the literal `--vars` text; `timezone` sets COMPANY_TIMEZONE
     (None leaves the project's default). COMPANY_CRM is never passed on: the tests say the CRM in vars.
     """
-    env = {**os.environ, **warehouse.dbt_env(), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false", **(extra_env or {})}
+    env = {**os.environ, **warehouse.dbt_env(), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
     env.pop("COMPANY_CRM", None)
     if timezone is None:
         env.pop("COMPANY_TIMEZONE", None)
@@ -114,8 +113,3 @@ def _keep_seed(source: Path, seed: Path) -> None:
         os.close(fd)
         shutil.copy2(source, tmp)
         os.replace(tmp, seed)
-
-
-def build_args(select: Sequence[str] = ()) -> list[str]:
-    """`build` (optionally `--select ...`)."""
-    return ["build", *(["--select", *select] if select else [])]
