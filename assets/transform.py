@@ -300,11 +300,11 @@ def build_dbt_assets(project: DbtProject = dbt_project) -> AssetsDefinition:
     def warehouse_dbt(context: AssetExecutionContext, dbt: DbtCliResource, warehouse: Warehouse):
         """`dbt build` of the selected models against the configured warehouse.
 
-        Each table's row count goes to Dagster (`dagster/row_count`), counted after the build
-        (`with_row_counts`; views get none: counting would run their query). The column schema
-        (`dagster/column_schema`) is the one the models' yml documents, on the asset definitions. Fetching it from the warehouse on every run
-        (`.fetch_column_metadata()`) doubled this asset's time on M (79 s -> 170 s), on a refresh
-        that runs every 15 minutes, so it is left out.
+        Each table's row count goes to Dagster (`dagster/row_count`, `with_row_counts`; views get
+        none: counting would run their query). The column schema (`dagster/column_schema`) is the one
+        the models' yml documents, on the asset definitions. Fetching it from the warehouse on every run
+        (`.fetch_column_metadata()`) doubled this asset's time on M (79 s -> 170 s, measured while
+        dagster-dbt's busy wait below was still in), on a refresh every 15 minutes, so it is left out.
         """
         args = ["build", "--vars", json.dumps(dbt_vars())]
         env = warehouse.dbt_env()

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import resource
 import tempfile
 import time
@@ -22,7 +21,6 @@ from pathlib import Path
 from typing import Any
 
 from assets.transform import (
-    DBT_PROJECT_DIR,
     dbt_cli_resource,
     ensure_manifest,
     manifest_project,
@@ -75,7 +73,6 @@ def main() -> int:
     warehouse = Warehouse(url=f"duckdb:///{path}")
     project = manifest_project(warehouse.dbt_env())
     manifest = json.loads(ensure_manifest(project, warehouse.dbt_env()).read_text())
-    os.chdir(DBT_PROJECT_DIR)
     results = {
         "dagster-dbt fetch_row_counts() (baseline)": measure(
             warehouse, manifest, lambda events, _inv: events.fetch_row_counts()

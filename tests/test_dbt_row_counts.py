@@ -16,8 +16,10 @@ from resources.warehouse import Warehouse
 from tests.support.pg import temporary_database
 
 
-def manifest(database: str) -> dict[str, Any]:
-    """The slice of dbt's manifest the counts read: each model's relation and materialization."""
+def _manifest(wh: Warehouse) -> dict[str, Any]:
+    """The slice of dbt's manifest the counts read: each model's relation (named as dbt names it for this
+    warehouse) and materialization."""
+    database = warehouse_database(wh.dbt_env())
 
     def node(name: str, materialized: str) -> dict[str, Any]:
         return {"relation_name": f'"{database}"."marts"."{name}"', "config": {"materialized": materialized}}
@@ -49,10 +51,6 @@ def _filled(wh: Warehouse) -> Warehouse:
         cur.execute("create table marts.empty (i int)")
         cur.execute("create view marts.recent as select * from marts.won where i > 1")
     return wh
-
-
-def _manifest(wh: Warehouse) -> dict[str, Any]:
-    return manifest(warehouse_database(wh.dbt_env()))
 
 
 def _events() -> list[Any]:

@@ -24,6 +24,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -35,6 +36,7 @@ DBT_DIR = ROOT / "dbt_project"
 DBT = Path(sys.executable).parent / "dbt"
 SEEDS = DBT_DIR / "target" / "test-parse"
 PARTIAL_PARSE = "partial_parse.msgpack"
+SEED_UNUSED_S = 24 * 3600
 
 
 def dbt(
@@ -66,7 +68,8 @@ def dbt(
     shape = _shape(env, vars_text)
     seed = SEEDS / shape / PARTIAL_PARSE
     if seed.exists() and not (target_path / PARTIAL_PARSE).exists():
-        shutil.copy2(seed, target_path / PARTIAL_PARSE)
+        with contextlib.suppress(OSError):  # pruned by another worker meanwhile: dbt parses in full
+            shutil.copy2(seed, target_path / PARTIAL_PARSE)
     cmd = [
         str(DBT),
         *args,
@@ -104,9 +107,18 @@ def _shape(env: Mapping[str, str], vars_text: str | None) -> str:
 
 
 def _keep_seed(source: Path, seed: Path) -> None:
-    """Publish the parse for the next call of the same shape (whole file or nothing: a rename)."""
+    """Publish the parse for the next call of the same shape (whole file or nothing: a rename).
+
+    Seeds unused for a day are dropped: a PostgreSQL shape names the worker's process, so it never comes
+    back in a later session, and each seed is a couple of megabytes.
+    """
     if seed.exists():
+        seed.touch()
         return
+    for old in SEEDS.glob(f"*/{PARTIAL_PARSE}") if SEEDS.exists() else []:
+        with contextlib.suppress(OSError):
+            if time.time() - old.stat().st_mtime > SEED_UNUSED_S:
+                shutil.rmtree(old.parent)
     seed.parent.mkdir(parents=True, exist_ok=True)
     with contextlib.suppress(OSError):
         fd, tmp = tempfile.mkstemp(dir=seed.parent, prefix=".seed-")
