@@ -190,6 +190,102 @@ def test_a_week_whose_forecast_missed_counts_its_actual_from_the_days_it_saw() -
     assert errors["error"].to_list() == pytest.approx([-1.0, -0.25])  # 29 Sep: nothing sold; 6 Oct: 75 of 100
 
 
+def _estimates(weeks: dict[date, tuple[float, float, float]], kind: str = "company", weekday: int = 2) -> pl.DataFrame:
+    """Earlier rows with the three estimates of each week (keyed by its Monday) made on `weekday`: the
+    week to date 300 and (like days, open deals, ruler) as the remaining revenue each foresaw."""
+    return pl.DataFrame(
+        {
+            "as_of_day": [m + timedelta(days=weekday) for m in weeks],
+            "week_start": list(weeks),
+            "scope_type": [kind] * len(weeks),
+            "scope_id": [week.COMPANY_ID if kind == "company" else 7] * len(weeks),
+            "forecast_rub": [500.0] * len(weeks),
+            "actual_wtd_rub": [300.0] * len(weeks),
+            "like_days_rub": [300.0 + e[0] for e in weeks.values()],
+            "pipeline_rub": [300.0 + e[1] for e in weeks.values()],
+            "ruler_rub": [300.0 + e[2] for e in weeks.values()],
+        }
+    )
+
+
+def test_the_weights_between_the_estimates_are_learned_from_the_same_weekday_of_ended_weeks() -> None:
+    """Ten earlier Wednesdays, each week 500 (300 to date, 200 to come). Five weeks the like days foresaw
+    100 more, the open deals 300, the ruler 1 000; five weeks 150, 250 and 100. Only half and half of the
+    first two explains every week (the three equations w_l + w_o + w_r = 1, 100 w_l + 300 w_o + 1000 w_r =
+    200, 150 w_l + 250 w_o + 100 w_r = 200 have the one solution 0.5, 0.5, 0).
+
+    By hand, calibration's rule: ten weeks are trusted 10 / (10 + 6) = 0.625, the rest goes by each
+    estimate's inverse mean squared error over the usual week of 500: like days (100² + 50²) / 2 / 500²
+    = 0.025, open deals the same, ruler (800² + 100²) / 2 / 500² = 1.3, so the prior is 40 : 40 : 10/13,
+    i.e. 52/105, 52/105, 1/105; the weights 0.625 × 0.5 + 0.375 × 52/105 = 0.498214 twice and
+    0.375 / 105 = 0.003571. Tuesdays' rows, the current week's and weeks older than MAX_WEEKS (all
+    absurd) are not read; a manager seen on five Wednesdays only is not learned."""
+    first = {MONDAY - timedelta(weeks=k): (100.0, 300.0, 1000.0) for k in range(1, 6)}
+    second = {MONDAY - timedelta(weeks=k): (150.0, 250.0, 100.0) for k in range(6, 11)}
+    absurd = (1e6, 0.0, 5e5)
+    past = pl.concat(
+        [
+            _estimates(first | second),
+            _estimates({MONDAY - timedelta(weeks=k): absurd for k in range(1, 11)}, weekday=1),
+            _estimates({MONDAY: absurd}),
+            _estimates({MONDAY - timedelta(weeks=week.MAX_WEEKS + k): absurd for k in range(1, 4)}),
+            _estimates({MONDAY - timedelta(weeks=k): (0.0, 0.0, 0.0) for k in range(1, 6)}, kind="manager"),
+        ]
+    )
+    actuals = {("company", week.COMPANY_ID, MONDAY - timedelta(weeks=k)): 500.0 for k in range(1, 40)}
+    actuals |= {("manager", 7, MONDAY - timedelta(weeks=k)): 500.0 for k in range(1, 6)}
+    learned = week.learn_weights(past, actuals, AS_OF)
+    assert set(learned) == {"company"} and learned["company"].months == 10
+    weights = learned["company"].weights
+    assert weights["like_days"] == pytest.approx(0.498214, abs=1e-6)
+    assert weights["pipeline"] == pytest.approx(0.498214, abs=1e-6)
+    assert weights["ruler"] == pytest.approx(0.003571, abs=1e-6)
+    # blended: 300 to date + 0.498214 × 100 + 0.498214 × 300 + 0.003571 × 1 000 = 502.86
+    forecast, said = week.blend(300.0, {"like_days": 400.0, "pipeline": 600.0, "ruler": 1300.0}, learned["company"])
+    assert forecast == pytest.approx(502.857, abs=1e-3) and said.endswith("(weights learned on 10 weeks)")
+    # without the open deals (a CRM export): the like days and the ruler renormalised, 52.3125 : 0.375 (in 105ths)
+    alone, _ = week.blend(300.0, {"like_days": 400.0, "ruler": 1300.0}, learned["company"])
+    assert alone == pytest.approx(300.0 + (52.3125 * 100 + 0.375 * 1000) / 52.6875, abs=1e-3)
+
+
+def test_weights_are_not_learned_for_one_estimate_nor_used_without_one_present_today() -> None:
+    """A table written before the estimates were kept knows only the ruler: one estimate is not weighed
+    (it would be the forecast by a weight of 1 learned from nothing). Weights learned before the deals were
+    read do not know the open deals' estimate: today's forecast is that estimate, as before the weights."""
+    weeks = {MONDAY - timedelta(weeks=k): (100.0, 300.0, 1000.0) for k in range(1, 11)}
+    actuals = {("company", week.COMPANY_ID, m): 500.0 for m in weeks}
+    ruler_only = _estimates(weeks).with_columns(
+        pl.lit(None, dtype=pl.Float64).alias(c) for c in ("like_days_rub", "pipeline_rub")
+    )
+    assert week.learn_weights(ruler_only, actuals, AS_OF) == {}
+    no_deals = week.learn_weights(_estimates(weeks).with_columns(pipeline_rub=None), actuals, AS_OF)["company"]
+    assert set(no_deals.weights) == {"like_days", "ruler"}
+    today = {"like_days": 400.0, "pipeline": 600.0, "ruler": 1300.0}
+    assert week.blend(300.0, today, no_deals) == (600.0, "pipeline")
+
+
+def test_the_forecast_follows_the_estimate_that_was_right_in_earlier_weeks() -> None:
+    """In ten earlier weeks the ruler foresaw each Wednesday exactly the 200 still to come, the like days
+    100 and 150, the open deals 300 and 350 (one solution: the ruler alone, and its squared error 0 makes
+    the prior all ruler too). This week sold 200 a day Monday to Wednesday: the ruler says 600 ÷ 3 × 5 =
+    1 000, the like days 600 + 2 × 100 = 800. Without those weeks the like days' 800 stands; with them, 1 000."""
+    hot = STEADY.with_columns(
+        pl.when(pl.col("day").is_between(MONDAY, AS_OF))
+        .then(200.0)
+        .otherwise(pl.col("revenue_rub"))
+        .alias("revenue_rub")
+    )
+    weeks = {
+        MONDAY - timedelta(weeks=k): (100.0 if k % 2 else 150.0, 300.0 if k % 2 else 350.0, 200.0) for k in range(1, 11)
+    }
+    before = week.forecast_week(hot, AS_OF).row(0, named=True)
+    assert (before["forecast_rub"], before["like_days_rub"], before["ruler_rub"]) == (800.0, 800.0, 1000.0)
+    assert before["method"] == week.METHOD
+    row = week.forecast_week(hot, AS_OF, past=_estimates(weeks)).row(0, named=True)
+    assert row["forecast_rub"] == 1000.0 and row["remaining_rub"] == 400.0
+    assert row["method"].startswith(week.BLENDED) and "ruler 1.00" in row["method"]
+
+
 def test_the_weekly_ruler_by_hand() -> None:
     holidays: set[date] = set()
     assert week.week_ruler(300.0, AS_OF, holidays) == 500.0  # 300 ÷ 3 working days × 5
@@ -307,3 +403,21 @@ def test_a_backfill_learns_its_interval_as_it_goes(tmp_path) -> None:
         [date(2025, 9, 10), date(2025, 9, 17), AS_OF],
     )
     assert wednesdays.rows() == [(week.DRAWN, 0), (week.LEARNED, 6), (week.LEARNED, 10)]
+    methods = warehouse.query(
+        "select method from ml.forecast_week where scope_type = 'company' and as_of_day in (?, ?) order by as_of_day",
+        [date(2025, 9, 10), AS_OF],
+    )["method"].to_list()
+    assert methods[0] == week.METHOD and methods[1].startswith(week.BLENDED)  # 5 earlier Wednesdays, then 10
+
+    # a table written before the estimates were kept: the next day learns its interval from it, adds the columns
+    with warehouse.connect() as con:
+        for column in ("like_days_rub", "pipeline_rub"):
+            con.execute(f"alter table ml.forecast_week drop column {column}")
+    day = AS_OF + timedelta(weeks=1)
+    result = materialize([week_asset, *WEEK_CHECKS], partition_key=day.isoformat(), resources={"warehouse": warehouse})
+    assert result.success and all(e.passed for e in result.get_asset_check_evaluations())
+    row = warehouse.query(
+        "select interval_method, method, like_days_rub from ml.forecast_week where scope_type = 'company' and as_of_day = ?",
+        [day],
+    ).row(0, named=True)
+    assert (row["interval_method"], row["method"]) == (week.LEARNED, week.METHOD) and row["like_days_rub"] > 0

@@ -90,7 +90,7 @@ def _fit(rows: pl.DataFrame, actuals: dict[date, float], present: list[str], mon
     remaining = np.column_stack([rows[f"{p}_rub"].to_numpy().astype(float) - mtd for p in present])
     a = remaining / actual[:, None]
     b = (actual - mtd) / actual
-    w = _weights(a, b, months)
+    w = blend_weights(a, b, months)
     if w is None:
         return None
     # the interval from out-of-sample errors: each month forecast with weights learned without it
@@ -98,15 +98,16 @@ def _fit(rows: pl.DataFrame, actuals: dict[date, float], present: list[str], mon
     errors = np.empty(len(b))
     for i in range(len(b)):
         others = np.arange(len(b)) != i
-        w_i = _weights(a[others], b[others], months - 1)
+        w_i = blend_weights(a[others], b[others], months - 1)
         share = mtd[i] / actual[i] + a[i] @ (w if w_i is None else w_i)  # forecast / actual
         errors[i] = 1.0 / max(share, 1e-9) - 1.0
     return Calibration(weights=dict(zip(present, (float(x) for x in w))), errors=errors, months=months)
 
 
-def _weights(a: np.ndarray, b: np.ndarray, months: int) -> np.ndarray | None:
+def blend_weights(a: np.ndarray, b: np.ndarray, months: int) -> np.ndarray | None:
     """Non-negative weights summing to one that best explain b by a (a stiff extra row holds the sum),
-    drawn towards equal weights while few months back them (months / (months + SHRINK_MONTHS))."""
+    drawn towards the prior below while few months (or weeks, for the week's forecast) back them
+    (months / (months + SHRINK_MONTHS))."""
     from scipy.optimize import nnls
 
     a = np.vstack([a, np.full(a.shape[1], SUM_STIFFNESS)])

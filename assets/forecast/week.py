@@ -15,6 +15,15 @@ A scope's open deals are its own (the deal's manager, department, pipeline); the
 company's. Prophet and CatBoost are not refitted for the week: they are fitted once a day for the month's
 remaining days, and a fit per scope and horizon would multiply the morning's cost.
 
+Three estimates of the week's end are kept side by side (`like_days_rub`, `pipeline_rub`, `ruler_rub`) and
+blended with weights learned, per kind of scope and weekday, from the forecasts of the weeks that ended
+before (`learn_weights`): non-negative least squares summing to one, as the month's parts are weighed
+(calibration.py), each error taken relative to the scope's usual week so that a big department does not
+outweigh a small manager nor a manager's empty week explode. Each estimate wins somewhere: the open deals
+early in the week, the like days at its end, the ruler for a manager on Friday (nothing more comes at the
+weekend). Until `MIN_WEEKS` such weeks of a kind hold every estimate made today, the open deals' estimate
+stands alone (the like days' without deals).
+
 The 80 % interval and P(week plan) are learned like the month scopes' (scope_intervals.py, reused):
 each scope's relative errors actual / forecast − 1 of its forecasts made on the same weekday of the
 weeks that ended before (at most `MAX_WEEKS` back), their scale shrunk towards the kind's, their shape
@@ -38,7 +47,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from assets.forecast import scope_intervals
+from assets.forecast import calibration, scope_intervals
 from assets.forecast.leads import gap_rub
 from assets.forecast.model import INTERVAL, _ru_holidays, month_bounds
 from assets.forecast.pipeline import STAGES_SCHEMA, PipelineEstimate, estimate_at
@@ -46,6 +55,7 @@ from assets.forecast.pipeline import STAGES_SCHEMA, PipelineEstimate, estimate_a
 PROFILE_WEEKS = 8  # same-weekday days a remaining day's expected revenue is the mean of
 MAX_WEEKS = 26  # the most recent weeks' errors teach the interval: a team changes
 PIPELINE_WEEKS = 26  # earlier weeks whose same weekday teaches P(won by Sunday)
+MIN_WEEKS = 6  # ended weeks of a kind before the weights between the estimates are learned
 SEEN_DAYS = 90  # a scope with no row in these days and no plan is gone (a manager who left)
 SEARCH_DAYS = 120  # how far back a remaining day's like days are looked for
 DRAWS = 1000  # simulated weeks of the fallback interval
@@ -57,6 +67,8 @@ METHOD_PIPELINE = (
     "week to date + open deals × P(won by Sunday) + the new deals' share of each remaining day at the mean of "
     f"its last {PROFILE_WEEKS} like days"
 )
+BLENDED = "the week's estimates weighed as they did in earlier weeks"
+PARTS = ("like_days", "pipeline", "ruler")  # column `<part>_rub`: the week's end by that estimate alone
 SCOPE_KEYS = {"department": "department_id", "manager": "manager_id", "pipeline": "pipeline_id"}
 KIND_ORDER = {"company": 0, "department": 1, "pipeline": 2, "manager": 3}
 
@@ -75,6 +87,8 @@ COLUMNS: dict[str, Any] = {
     "open_deals_expected_rub": pl.Float64,
     "new_deals_share": pl.Float64,
     "forecast_rub": pl.Float64,
+    "like_days_rub": pl.Float64,
+    "pipeline_rub": pl.Float64,
     "forecast_low_rub": pl.Float64,
     "forecast_high_rub": pl.Float64,
     "prob_reach_plan": pl.Float64,
@@ -94,6 +108,10 @@ PAST_COLUMNS = {
     "scope_type": pl.Utf8,
     "scope_id": pl.Int64,
     "forecast_rub": pl.Float64,
+    "actual_wtd_rub": pl.Float64,
+    "like_days_rub": pl.Float64,
+    "pipeline_rub": pl.Float64,
+    "ruler_rub": pl.Float64,
 }
 
 
@@ -260,16 +278,9 @@ def relative_errors(past: pl.DataFrame, actuals: dict[tuple[str, int, date], flo
     """actual / forecast − 1 of each scope's forecast made on `as_of_day`'s weekday of the weeks that
     ended before its week (at most MAX_WEEKS back), in scope_intervals.ERROR_COLUMNS (the week's Monday
     in `month`). A week the scope made nothing in is an actual of 0."""
-    current = week_bounds(as_of_day)[0]
-    oldest = current - timedelta(weeks=MAX_WEEKS)
     if past.is_empty():
         return pl.DataFrame(schema=scope_intervals.ERROR_COLUMNS)
-    near = past.select([pl.col(c).cast(t) for c, t in PAST_COLUMNS.items()]).filter(
-        (pl.col("week_start") < current)
-        & (pl.col("week_start") >= oldest)
-        & (pl.col("as_of_day").dt.weekday() == as_of_day.isoweekday())
-        & (pl.col("forecast_rub") > 0)
-    )
+    near = _same_weekday(past, as_of_day).filter(pl.col("forecast_rub") > 0)
     rows = [
         {
             "scope_type": r["scope_type"],
@@ -282,6 +293,84 @@ def relative_errors(past: pl.DataFrame, actuals: dict[tuple[str, int, date], flo
     return pl.DataFrame(rows, schema=scope_intervals.ERROR_COLUMNS, orient="row").sort(
         ["scope_type", "scope_id", "month"]
     )
+
+
+def past_rows(frame: pl.DataFrame) -> pl.DataFrame:
+    """`frame` in PAST_COLUMNS; a column it lacks (an older table's, written before the estimates were
+    kept) is empty."""
+    return frame.select(
+        [pl.col(c).cast(t) if c in frame.columns else pl.lit(None, dtype=t).alias(c) for c, t in PAST_COLUMNS.items()]
+    )
+
+
+def _same_weekday(past: pl.DataFrame, as_of_day: date) -> pl.DataFrame:
+    """`past`'s forecasts made on `as_of_day`'s weekday of the MAX_WEEKS weeks before its week."""
+    current = week_bounds(as_of_day)[0]
+    return past_rows(past).filter(
+        (pl.col("week_start") < current)
+        & (pl.col("week_start") >= current - timedelta(weeks=MAX_WEEKS))
+        & (pl.col("as_of_day").dt.weekday() == as_of_day.isoweekday())
+    )
+
+
+# --- the weights between the estimates --------------------------------------------------------------
+def learn_weights(
+    past: pl.DataFrame, actuals: dict[tuple[str, int, date], float], as_of_day: date
+) -> dict[str, calibration.Calibration]:
+    """Per kind of scope: the weights of PARTS that best explain the ended weeks from the estimates made
+    on `as_of_day`'s weekday (at most MAX_WEEKS back), and the number of weeks behind them.
+
+    Each row is one scope-week: every estimate's remaining revenue (its week end − the week to date) and
+    the actual's, over the scope's mean actual week in the window, so that every scope weighs by how far
+    it missed its own usual week. An estimate missing from too many rows (the open deals before the
+    deals were read) is left out rather than the weeks: the kept ones have MIN_WEEKS weeks with them all.
+    A kind with fewer weeks, or a scope that sold nothing in the window, is not learned from."""
+    near = _same_weekday(past, as_of_day)
+    if near.is_empty():
+        return {}
+    actual = near.select(
+        pl.struct("scope_type", "scope_id", "week_start")
+        .map_elements(
+            lambda k: actuals.get((k["scope_type"], k["scope_id"], k["week_start"]), 0.0), return_dtype=pl.Float64
+        )
+        .alias("actual_rub")
+    )["actual_rub"]
+    rows = near.with_columns(actual.alias("actual_rub")).with_columns(
+        pl.col("actual_rub").mean().over(["scope_type", "scope_id"]).alias("usual_rub")
+    )
+    learned: dict[str, calibration.Calibration] = {}
+    for kind in sorted(set(rows["scope_type"].to_list())):
+        mine = rows.filter((pl.col("scope_type") == kind) & (pl.col("usual_rub") > 0))
+        present = [p for p in PARTS if mine[f"{p}_rub"].null_count() < mine.height]
+        while len(present) > 1:  # one estimate alone has nothing to be weighed against
+            complete = mine.filter(pl.all_horizontal([pl.col(f"{p}_rub").is_not_null() for p in present]))
+            weeks = complete["week_start"].n_unique()
+            if weeks >= MIN_WEEKS:
+                usual = complete["usual_rub"].to_numpy()
+                wtd = complete["actual_wtd_rub"].to_numpy()
+                a = np.column_stack([(complete[f"{p}_rub"].to_numpy() - wtd) / usual for p in present])
+                b = (complete["actual_rub"].to_numpy() - wtd) / usual
+                w = calibration.blend_weights(a, b, weeks)
+                if w is not None:
+                    errors = np.asarray([], dtype=float)  # the interval is learned elsewhere (scope_intervals)
+                    learned[kind] = calibration.Calibration(dict(zip(present, map(float, w))), errors, weeks)
+                break
+            present.remove(max(present, key=lambda p: mine[f"{p}_rub"].null_count()))
+    return learned
+
+
+def blend(wtd: float, estimates: dict[str, float], weights: calibration.Calibration | None) -> tuple[float, str]:
+    """The week's end from the estimates present (PARTS' week ends) and what was used, said in a few words.
+    Without learned weights, or with weights that miss an estimate present today (the deals read for the
+    first time: no ended week knows what their estimate was worth), the open deals' estimate where there
+    is one, else the like days'."""
+    if weights is None or not set(estimates) <= set(weights.weights):
+        chosen = "pipeline" if "pipeline" in estimates else "like_days"
+        return estimates[chosen], chosen
+    shares = weights.weights_for({name: value - wtd for name, value in estimates.items()})
+    forecast = wtd + sum(shares[name] * (estimates[name] - wtd) for name in estimates)
+    said = " + ".join(f"{name} {shares[name]:.2f}" for name in PARTS if shares.get(name, 0.0) >= 0.005)
+    return forecast, f"{said} (weights learned on {weights.months} weeks)"
 
 
 # --- the forecast -----------------------------------------------------------------------------------
@@ -345,12 +434,10 @@ def forecast_week(
     seen_from = as_of_day - timedelta(days=SEEN_DAYS - 1)
     scopes = {("company", COMPANY_ID)} | {k for k, v in series.items() if any(d >= seen_from for d in v)}
     scopes |= {k for k, v in plans.items() if any(p for p in v.values())}
-    errors = relative_errors(
-        past if past is not None else pl.DataFrame(schema=PAST_COLUMNS),
-        week_actuals(series, as_of_day),
-        as_of_day,
-    )
+    actuals = week_actuals(series, as_of_day)
+    errors = relative_errors(past if past is not None else pl.DataFrame(schema=PAST_COLUMNS), actuals, as_of_day)
     learned = scope_intervals.learn(errors)
+    weights = learn_weights(past if past is not None else pl.DataFrame(schema=PAST_COLUMNS), actuals, as_of_day)
     labels = _labels(names)
     elapsed, in_week = working_days(monday, as_of_day, holidays), working_days(monday, sunday, holidays)
     pipeline = None
@@ -366,8 +453,11 @@ def forecast_week(
         values = series.get((kind, scope_id), {})
         wtd, level, picks = _point(values, as_of_day, holidays)
         n_open, expected = _scope_pipeline(pipeline[1], kind, scope_id) if pipeline is not None else (0, 0.0)
-        remaining = expected + share * level
-        forecast = wtd + remaining
+        base = wtd + expected + share * level  # the open deals' estimate (the like days' without deals)
+        ruler = week_ruler(wtd, as_of_day, holidays)
+        estimates = {"like_days": wtd + level, "ruler": ruler} | ({"pipeline": base} if pipeline is not None else {})
+        forecast, blended = blend(wtd, estimates, weights.get(kind))
+        remaining = forecast - wtd
         plan = week_plan(monday, plans.get((kind, scope_id), {}), holidays)
         errs = learned.get(kind)
         if errs is not None:
@@ -376,7 +466,7 @@ def forecast_week(
             prob = scope_intervals.probability(forecast, wtd, plan, scale, errs.standardised, shift)
             interval_method, weeks = LEARNED, errs.months.get(scope_id, 0)
         else:
-            low, high, prob = _drawn(wtd + expected, picks, share, plan, seed)
+            low, high, prob = _drawn(wtd + expected + forecast - base, picks, share, plan, seed)
             interval_method, weeks = DRAWN, 0
         name, department = labels.get((kind, scope_id), (None, None))
         gap = gap_rub(plan, forecast)
@@ -396,14 +486,18 @@ def forecast_week(
                 "open_deals_expected_rub": round(expected, 2) if pipeline is not None else None,
                 "new_deals_share": round(share, 4) if pipeline is not None else None,
                 "forecast_rub": round(forecast, 2),
+                "like_days_rub": round(wtd + level, 2),
+                "pipeline_rub": round(base, 2) if pipeline is not None else None,
                 "forecast_low_rub": round(min(low, forecast), 2),
                 "forecast_high_rub": round(max(high, forecast), 2),
                 "prob_reach_plan": prob,
                 "gap_rub": None if gap is None else round(gap, 2),
-                "ruler_rub": round(week_ruler(wtd, as_of_day, holidays), 2),
+                "ruler_rub": round(ruler, 2),
                 "working_days_elapsed": elapsed,
                 "working_days_in_week": in_week,
-                "method": METHOD_PIPELINE if pipeline is not None else METHOD,
+                "method": f"{BLENDED}: {blended}"
+                if blended not in PARTS
+                else (METHOD_PIPELINE if pipeline is not None else METHOD),
                 "interval_method": interval_method,
                 "interval_weeks": weeks,
             }

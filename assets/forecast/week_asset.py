@@ -147,11 +147,13 @@ def _past(warehouse: Warehouse, first: date, before: date) -> pl.DataFrame:
     """The table's rows of the weeks from `first`'s to the one before `before`'s: what the interval learns from."""
     if not warehouse.table_exists(SCHEMA, TABLE):
         return pl.DataFrame(schema=week.PAST_COLUMNS)
+    have = set(warehouse.query(f"select * from {SCHEMA}.{TABLE} limit 0").columns)
+    kept = [c for c in week.PAST_COLUMNS if c in have]  # a table written before the estimates were kept lacks them
     frame = warehouse.query(
-        f"select {', '.join(week.PAST_COLUMNS)} from {SCHEMA}.{TABLE} where week_start >= ? and week_start < ?",
+        f"select {', '.join(kept)} from {SCHEMA}.{TABLE} where week_start >= ? and week_start < ?",
         [week.week_bounds(first)[0], week.week_bounds(before)[0]],
     )
-    return _typed(frame, week.PAST_COLUMNS)
+    return week.past_rows(frame)
 
 
 @asset(
