@@ -5,10 +5,14 @@ walks forward over every day from MAX_WEEKS weeks before the scored year, foreca
 ISO week for the company, each department, manager and pipeline exactly as the asset does (nothing
 after the as-of day; the interval learned from the forecasts of the weeks that ended before).
 Scored: every complete week of the 12 months before --today, as of each Monday … Saturday (Sunday
-knows its week), against the realised week. Printed per as-of weekday and kind of scope: scope-weeks,
-MAPE of the model and of the ruler (week to date ÷ working days elapsed × working days in the week;
-scope-weeks with no revenue are left out of MAPE), the model's bias, its 80 % interval's coverage and
-mean width (share of the actual), and the Brier score of P(week plan) beside always saying the base rate.
+knows its week), against the realised week. The walk runs twice: as the product does (the estimates
+blended with weights learned from earlier weeks) and with the weights never learned (the open deals'
+estimate alone, the product before the blend). Printed per as-of weekday and kind of scope: scope-weeks,
+MAPE of the model, of it without the learned weights, of the like days' estimate alone and of the ruler
+(week to date ÷ working days elapsed × working days in the week; scope-weeks with no revenue are left out
+of MAPE), the model's bias, its 80 % interval's coverage and mean width (share of the actual) and the
+Brier score of P(week plan) beside always saying the base rate, with and without the learned weights;
+then the weights the last scored week was forecast with.
 
 --dagster N: instead, materialize the asset (with its check) through Dagster on the same world: one
 as-of day (the day before --today), then one single-run backfill of the N months before it, both timed.
@@ -72,6 +76,64 @@ def main() -> int:
     if first_scored < date(today.year - 1, today.month, today.day):
         first_scored += timedelta(weeks=1)
     last_scored = week.week_bounds(today)[0] - timedelta(weeks=1)  # the last complete week's Monday
+    learned = _walk(daily, plans, deals, stages, first_scored, last_scored)
+    walked = time.perf_counter()
+    min_weeks, week.MIN_WEEKS = week.MIN_WEEKS, 10**9  # the same walk, the weights never learned
+    fixed = _walk(daily, plans, deals, stages, first_scored, last_scored)
+    week.MIN_WEEKS = min_weeks
+    actuals = (
+        daily.with_columns(pl.col("day").cast(pl.Date).dt.truncate("1w").alias("week_start"))
+        .group_by(["scope_type", "scope_id", "week_start"])
+        .agg(pl.col("revenue_rub").sum().alias("actual_rub"))
+    )
+
+    def scored(forecasts: pl.DataFrame) -> pl.DataFrame:
+        return forecasts.join(actuals, on=["scope_type", "scope_id", "week_start"], how="left").with_columns(
+            pl.col("actual_rub").fill_null(0.0), pl.col("as_of_day").dt.weekday().alias("weekday")
+        )
+
+    joined, before = scored(learned), scored(fixed)
+    print(
+        f"M world, weeks {first_scored} … {last_scored + timedelta(days=6)} "
+        f"({(last_scored - first_scored).days // 7 + 1} weeks), profile of {week.PROFILE_WEEKS} like days, "
+        f"{'no open deals' if deals is None else 'with the open deals'}; "
+        f"{walked - started:.0f} s to the learned weights' last forecast, {time.perf_counter() - walked:.0f} s without"
+    )
+    print(
+        "| scope | as of | scope-weeks | model MAPE % | without learned weights | like days alone | ruler MAPE % "
+        "| model bias % | 80 % covers (width) | without: covers (width) | Brier P(plan) (base rate) | without: Brier |"
+    )
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for kind in kinds:
+        for number, name in enumerate(WEEKDAYS, 1):
+            part = joined.filter((pl.col("scope_type") == kind) & (pl.col("weekday") == number))
+            if part.is_empty():
+                continue
+            then = _scores(before.filter((pl.col("scope_type") == kind) & (pl.col("weekday") == number)))
+            now = _scores(part)
+            like = _scores(part.with_columns(pl.col("like_days_rub").alias("forecast_rub")))[1].strip("*")
+            row = [now[0], now[1], then[1].strip("*"), like, now[2], now[3], now[4], then[4], now[5], then[5]]
+            print(f"| {kind} | {name} | " + " | ".join(row) + " |")
+    print(f"\nThe weights the last scored week ({last_scored}) was forecast with, per kind of scope and as-of weekday:")
+    final = learned.filter(pl.col("week_start") == last_scored)
+    for kind in kinds:
+        for number, name in enumerate(WEEKDAYS, 1):
+            said = final.filter((pl.col("scope_type") == kind) & (pl.col("as_of_day").dt.weekday() == number))["method"]
+            if len(said):
+                print(f"  {kind} {name}: {said[0].removeprefix(week.BLENDED + ': ')}")
+    return 0
+
+
+def _walk(
+    daily: pl.DataFrame,
+    plans: pl.DataFrame,
+    deals: pl.DataFrame | None,
+    stages: pl.DataFrame | None,
+    first_scored: date,
+    last_scored: date,
+) -> pl.DataFrame:
+    """Every day's forecast from MAX_WEEKS weeks before `first_scored` to the Saturday after `last_scored`,
+    each learning from the days before it as the asset's backfill does; the scored days' rows."""
     day = first_scored - timedelta(weeks=week.MAX_WEEKS)
     past: list[pl.DataFrame] = []
     scored: list[pl.DataFrame] = []
@@ -83,34 +145,7 @@ def main() -> int:
         day += timedelta(days=1)
         if day.weekday() == 6:  # Sunday knows its week: nothing to forecast, nothing to learn
             day += timedelta(days=1)
-    elapsed = time.perf_counter() - started
-    forecasts = pl.concat(scored)
-    actuals = (
-        daily.with_columns(pl.col("day").cast(pl.Date).dt.truncate("1w").alias("week_start"))
-        .group_by(["scope_type", "scope_id", "week_start"])
-        .agg(pl.col("revenue_rub").sum().alias("actual_rub"))
-    )
-    joined = forecasts.join(actuals, on=["scope_type", "scope_id", "week_start"], how="left").with_columns(
-        pl.col("actual_rub").fill_null(0.0), pl.col("as_of_day").dt.weekday().alias("weekday")
-    )
-    print(
-        f"M world, weeks {first_scored} … {last_scored + timedelta(days=6)} "
-        f"({(last_scored - first_scored).days // 7 + 1} weeks), profile of {week.PROFILE_WEEKS} like days, "
-        f"{'no open deals' if deals is None else 'with the open deals'}; "
-        f"{elapsed:.0f} s in all"
-    )
-    print(
-        "| scope | as of | scope-weeks | model MAPE % | ruler MAPE % | model bias % | 80 % covers (width) "
-        "| Brier P(plan) (base rate) |"
-    )
-    print("|---|---|---:|---:|---:|---:|---:|---:|")
-    for kind in kinds:
-        for number, name in enumerate(WEEKDAYS, 1):
-            part = joined.filter((pl.col("scope_type") == kind) & (pl.col("weekday") == number))
-            if part.is_empty():
-                continue
-            print(f"| {kind} | {name} | " + " | ".join(_scores(part)) + " |")
-    return 0
+    return pl.concat(scored)
 
 
 def _through_dagster(path: Path, today: date, months: int) -> None:
