@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import csv
 import json
+import subprocess
+import sys
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
@@ -44,6 +46,29 @@ OTHER_SOURCES = {
     ("raw_onec", "payments"): "onec",
     ("raw_telephony", "calls"): "telephony",
 }
+
+
+def test_processes_importing_the_definitions_at_once_keep_their_spec_pipelines_apart() -> None:
+    """Test workers, a code server and a benchmark import the definitions at once: each writes the spec
+    pipelines' state, and a folder they shared lost one's state.json to another (FileNotFoundError at
+    import). Each process has its own folder, gone when it exits; importing all the sources at once works."""
+    script = (
+        "import definitions\n"
+        "from assets.ingest.common import spec_pipeline\n"
+        "print(spec_pipeline('probe', 'raw_probe').pipelines_dir)\n"
+    )
+    root = Path(__file__).resolve().parent.parent
+    runs = [
+        subprocess.Popen(
+            [sys.executable, "-c", script], cwd=root, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        for _ in range(3)
+    ]
+    results = [run.communicate(timeout=300) for run in runs]
+    assert all(run.returncode == 0 for run in runs), [err[-2000:] for _, err in results]
+    folders = [out.strip().splitlines()[-1] for out, _ in results]
+    assert len(set(folders)) == 3
+    assert not any(Path(f).exists() for f in folders)
 
 
 def test_asset_keys_groups_and_tags():

@@ -7,10 +7,12 @@ the same keys join the lineage into one graph. The dlt pipeline is built at run 
 
 from __future__ import annotations
 
+import atexit
+import functools
 import hashlib
+import shutil
 import tempfile
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import dlt
@@ -61,17 +63,28 @@ def _resource_doc(resource: Any) -> str | None:
     return getattr(gen, "__doc__", None) if callable(gen) else None
 
 
+@functools.cache
+def _spec_dir() -> str:
+    """This process's own temp folder for the spec pipelines, removed when it exits. A folder shared by
+    every process raced: processes importing the definitions at once (test workers, a code server and a
+    benchmark) each write the spec pipeline's state.json there, and one could lose its file to another
+    (FileNotFoundError at import)."""
+    folder = tempfile.mkdtemp(prefix="rop_dlt_asset_specs_")
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    return folder
+
+
 def spec_pipeline(pipeline_name: str, dataset_name: str) -> dlt.Pipeline:
     """The pipeline handed to @dlt_assets at definition time: only its name and dataset are used.
 
-    Kept in the temp folder so importing the definitions writes nothing into the project; the run
+    Kept in a temp folder so importing the definitions writes nothing into the project; the run
     builds the real pipeline with `run_pipeline` (destination from the warehouse resource).
     """
     return dlt.pipeline(
         pipeline_name=f"{pipeline_name}_spec",
         dataset_name=dataset_name,
         destination="duckdb",
-        pipelines_dir=str(Path(tempfile.gettempdir()) / "rop_dlt_asset_specs"),
+        pipelines_dir=_spec_dir(),
     )
 
 
