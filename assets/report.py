@@ -397,6 +397,8 @@ REPORT_TABLES: dict[str, tuple[str, str, bool, dict[str, pl.DataType]]] = {
             "working_days_in_week": pl.Int64(),
             "open_deals": pl.Int64(),
             "open_deals_expected_rub": pl.Float64(),
+            "pipeline_rub": pl.Float64(),
+            "like_days_rub": pl.Float64(),
         },
     ),
     "forecast_deals": (

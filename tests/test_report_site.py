@@ -321,17 +321,18 @@ def write_forecast_page_tables(con: duckdb.DuckDBPyConnection) -> None:
         "create table ml.forecast_week (as_of_day date, week_start date, week_end date, scope_type text, "
         "scope_id bigint, scope_name text, plan_rub double, actual_wtd_rub double, forecast_rub double, "
         "forecast_low_rub double, forecast_high_rub double, prob_reach_plan double, gap_rub double, ruler_rub double, "
-        "working_days_elapsed bigint, working_days_in_week bigint, open_deals bigint, open_deals_expected_rub double)"
+        "working_days_elapsed bigint, working_days_in_week bigint, open_deals bigint, open_deals_expected_rub double, "
+        "pipeline_rub double, like_days_rub double)"
     )
     week = [date(2026, 11, 30), date(2026, 12, 6)]
     con.execute(
         "insert into ml.forecast_week values (?, ?, ?, 'company', 0, null, 2000000, 700000, 1876543, 1600000, "
-        "2100000, 0.42, 123457, 1166667, 3, 5, 12, 345678)",
+        "2100000, 0.42, 123457, 1166667, 3, 5, 12, 345678, 1912345, 1754321)",
         [S_TODAY, *week],
     )
     con.execute(
         "insert into ml.forecast_week values (?, ?, ?, 'department', 7, 'Отдел недели', 900000, 300000, 876543, "
-        "800000, 950000, 0.4, 23457, 500000, 3, 5, 4, 111111)",
+        "800000, 950000, 0.4, 23457, 500000, 3, 5, 4, 111111, 880000, 870000)",
         [S_TODAY, *week],
     )
     con.execute(
@@ -653,6 +654,7 @@ def test_forecast_page_lists_the_deals_expected_to_close_and_the_backtest(built_
     # the current week (ml.forecast_week): its dates, the company's interval and open deals, each department
     assert "30.11–06.12.2026" in text and rub(1_600_000) in text and rub(2_100_000) in text
     assert rub(345_678) in text
+    assert rub(1_912_345) in text and rub(1_754_321) in text  # the open deals' and the like days' estimates
     assert "Отдел недели" in text and rub(876_543) in text and rub(23_457) in text
     assert "Прогноза на текущую неделю ещё нет" not in text
 

@@ -19,10 +19,11 @@ Three estimates of the week's end are kept side by side (`like_days_rub`, `pipel
 blended with weights learned, per kind of scope and weekday, from the forecasts of the weeks that ended
 before (`learn_weights`): non-negative least squares summing to one, as the month's parts are weighed
 (calibration.py), each error taken relative to the scope's usual week so that a big department does not
-outweigh a small manager nor a manager's empty week explode. Each estimate wins somewhere: the open deals
-early in the week, the like days at its end, the ruler for a manager on Friday (nothing more comes at the
-weekend). Until `MIN_WEEKS` such weeks of a kind hold every estimate made today, the open deals' estimate
-stands alone (the like days' without deals).
+outweigh a small manager nor a manager's empty week explode. On the M world the open deals carry most of
+the weight (0.5–0.9), the like days a share early in the week, the ruler a little at its end (a manager's
+Saturday: nothing more comes at the weekend); the mix moves MAPE by under a point but the company's P(week
+plan) gains (benchmarks/RESULTS.md). Until `MIN_WEEKS` such weeks of a kind hold every estimate made
+today, the open deals' estimate stands alone (the like days' without deals).
 
 The 80 % interval and P(week plan) are learned like the month scopes' (scope_intervals.py, reused):
 each scope's relative errors actual / forecast − 1 of its forecasts made on the same weekday of the
