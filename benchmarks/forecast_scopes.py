@@ -8,7 +8,8 @@ up to the company.
 
 --months N: then days --days (10,15,20) of the N months before, one run each in order, and per day and
 kind of scope over the last 12: MAPE, the 80 % interval's coverage (learned, and the company's shared
-out as before) and the Brier score of P(plan) against always saying the base rate.
+out as before) and the Brier score of P(plan) against always saying the base rate (the scored year's
+share, the goal's yardstick, and the share of the months before each, known when it was forecast).
 --backfill-months N: instead, one single-run backfill of forecast_month_end + forecast_accuracy over
 every day of the N months before --today, timed (the goal: 24 months in under 30 min), and what
 ml.forecast_accuracy / ml.forecast_scope_accuracy say on its last day.
@@ -23,6 +24,7 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, cast
 
+import numpy as np
 import polars as pl
 from dagster import materialize
 
@@ -162,6 +164,19 @@ def _brier(p: "pl.Series", reached: "pl.Series") -> tuple[float, float]:
     return float(cast(float, ((p - o) ** 2).mean())), float(cast(float, ((base - o) ** 2).mean()))
 
 
+def _brier_known_then(planned: "pl.DataFrame", history: "pl.DataFrame") -> float | None:
+    """Brier score of saying, for each scope-month, the share of the kind's earlier scope-months (in
+    `history`: month, reached) that reached plan: the base rate as it was known when the forecast was
+    made, where the goal's base rate is the scored year's own share (known only after it)."""
+    said, seen = [], []
+    for month, reached in planned.select("month", pl.col("actual_rub") >= pl.col("plan_rub")).iter_rows():
+        earlier = history.filter(pl.col("month") < month)["reached"]
+        if earlier.len():
+            said.append(float(cast(float, earlier.cast(pl.Float64).mean())))
+            seen.append(float(reached))
+    return float(np.mean((np.asarray(said) - np.asarray(seen)) ** 2)) if said else None
+
+
 def _accuracy(warehouse: "Warehouse", today: date, months: int, days: list[int]) -> None:
     """Forecast days `days` of each of the `months` months before `today`'s, one run each in order (the
     weights and the scopes' intervals learn from the earlier ones, as the daily runs would), then per
@@ -215,11 +230,21 @@ def _accuracy(warehouse: "Warehouse", today: date, months: int, days: list[int])
     )
     actual = pl.concat([actual, pipelines], how="diagonal_relaxed")
     company_actual = won.group_by("month").agg(pl.col("won_rub").cast(pl.Float64).sum().alias("actual_rub"))
+    history = pl.concat(  # every benchmarked scope-month with a plan: did it reach it
+        [
+            scopes.join(actual, on=["month", "scope_type", "scope_id"], how="left"),
+            company.join(company_actual, on="month").with_columns(pl.lit("company").alias("scope_type")),
+        ],
+        how="diagonal_relaxed",
+    ).filter((pl.col("plan_rub") > 0) & (pl.col("month") < date(today.year, today.month, 1)))
+    history = history.unique(["month", "scope_type", "scope_id"]).select(
+        "month", "scope_type", (pl.col("actual_rub").fill_null(0.0) >= pl.col("plan_rub")).alias("reached")
+    )
     print(
         "| as-of day | scope | scope-months | MAPE % (median) | 80 % covers (width) | before: company's interval "
-        "shared out | Brier (base rate, better by) |"
+        "shared out | Brier (base rate, better by) | base rate known then: Brier (better by) |"
     )
-    print("|---:|---|---:|---:|---:|---:|---:|")
+    print("|---:|---|---:|---:|---:|---:|---:|---:|")
     for day in days:
         c = company.filter(pl.col("month").is_in(scored) & (pl.col("as_of_day").dt.day() == day)).join(
             company_actual, on="month"
@@ -242,6 +267,7 @@ def _accuracy(warehouse: "Warehouse", today: date, months: int, days: list[int])
             c.with_columns(
                 pl.col("forecast_low_rub").alias("before_low"), pl.col("forecast_high_rub").alias("before_high")
             ),
+            history.filter(pl.col("scope_type") == "company"),
         )
         at = (
             scopes.filter(pl.col("month").is_in(scored) & (pl.col("as_of_day").dt.day() == day))
@@ -260,10 +286,10 @@ def _accuracy(warehouse: "Warehouse", today: date, months: int, days: list[int])
         )
         for kind in ("department", "manager", "pipeline"):
             part = at.filter(pl.col("scope_type") == kind)
-            _line(day, kind, part, part)
+            _line(day, kind, part, part, history.filter(pl.col("scope_type") == kind))
 
 
-def _line(day: int, kind: str, rows: "pl.DataFrame", before: "pl.DataFrame") -> None:
+def _line(day: int, kind: str, rows: "pl.DataFrame", before: "pl.DataFrame", history: "pl.DataFrame") -> None:
     """One table line: errors and coverage over the scope-months that made something, Brier over those with a plan."""
     made = rows.filter(pl.col("actual_rub") > 0)
     ape = (made["forecast_rub"] - made["actual_rub"]).abs() / made["actual_rub"]
@@ -272,15 +298,18 @@ def _line(day: int, kind: str, rows: "pl.DataFrame", before: "pl.DataFrame") -> 
     b = before.filter(pl.col("actual_rub") > 0)
     inside_before = b["actual_rub"].is_between(b["before_low"], b["before_high"])
     planned = rows.filter((pl.col("plan_rub") > 0) & pl.col("prob_reach_plan").is_not_null())
-    brier = "—"
+    brier = then = "—"
     if planned.height:
         score, base = _brier(planned["prob_reach_plan"], planned["actual_rub"] >= planned["plan_rub"])
         better = f"{(1 - score / base):+.0%}" if base > 0 else "base rate exact"
         brier = f"{score:.3f} ({base:.3f}, {better}; {planned.height})"
+        known = _brier_known_then(planned, history)
+        if known:
+            then = f"{known:.3f} ({1 - score / known:+.0%})"
     print(
         f"| {day} | {kind} | {made.height} | {float(cast(float, ape.mean())):.1%} ({float(cast(float, ape.median())):.1%}) "
         f"| {float(cast(float, inside.mean())):.0%} ({float(cast(float, width.mean())):.0%}) "
-        f"| {float(cast(float, inside_before.mean())):.0%} | {brier} |"
+        f"| {float(cast(float, inside_before.mean())):.0%} | {brier} | {then} |"
     )
 
 
