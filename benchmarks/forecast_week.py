@@ -1,4 +1,4 @@
-"""The week's forecast (assets/forecast/week.py) against the weekly ruler, on the M world.
+"""The week's forecast (assets/forecast/week.py) against the weekly ruler, on the M world or Superstore.
 
 Builds the M world (seed 42, 24 months through --today) with the marts the forecast reads, then
 walks forward over every day from MAX_WEEKS weeks before the scored year, forecasting each day's
@@ -14,11 +14,15 @@ of MAPE), the model's bias, its 80 % interval's coverage and mean width (share o
 Brier score of P(week plan) beside always saying the base rate, with and without the learned weights;
 then the weights the last scored week was forecast with.
 
+--world superstore: the public Superstore orders instead (../shared/datasets through the CRM-export
+source, as benchmarks/forecast_accuracy.py loads them; no plan, no open deals: the like days and the
+ruler are weighed), scored over the year before the day after the last order.
+
 --dagster N: instead, materialize the asset (with its check) through Dagster on the same world: one
 as-of day (the day before --today), then one single-run backfill of the N months before it, both timed.
 
     .venv/bin/python -m benchmarks.forecast_week [--today 2026-12-01] [--cache /tmp/week_bench]
-        [--profile-weeks 8] [--kinds company,department] [--dagster 12]
+        [--profile-weeks 8] [--kinds company,department] [--dagster 12] [--world superstore [--datasets DIR]]
 """
 
 from __future__ import annotations
@@ -33,7 +37,7 @@ import polars as pl
 
 from assets.forecast import week
 from benchmarks.forecast_scopes import SELECT
-from benchmarks.forecast_worlds import build_m
+from benchmarks.forecast_worlds import build_m, build_superstore
 
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat")
 
@@ -51,8 +55,12 @@ def read_inputs(path: Path) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame | 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--today", default="2026-12-01")
+    parser.add_argument(
+        "--today", default=None, help="default 2026-12-01 (M), the day after the last order (superstore)"
+    )
     parser.add_argument("--cache", default="/tmp/week_bench", type=Path)
+    parser.add_argument("--world", choices=("M", "superstore"), default="M")
+    parser.add_argument("--datasets", default=None, type=Path, help="the datasets folder (default DATASETS_DIR)")
     parser.add_argument("--profile-weeks", type=int, default=week.PROFILE_WEEKS)
     parser.add_argument("--kinds", default="company,department,pipeline,manager")
     parser.add_argument("--no-pipeline", action="store_true", help="what if: without the open deals' part")
@@ -60,13 +68,21 @@ def main() -> int:
     args = parser.parse_args()
     week.PROFILE_WEEKS = args.profile_weeks
     args.cache.mkdir(parents=True, exist_ok=True)
-    today = date.fromisoformat(args.today)
     started = time.perf_counter()
-    path = build_m(args.cache, today, SELECT)
+    if args.world == "superstore":
+        from resources.settings import load_settings
+
+        path = build_superstore(args.cache, args.datasets or load_settings().datasets_dir)
+        daily, plans, deals, stages = read_inputs(path)
+        last_day: date = daily["day"].cast(pl.Date).max()  # type: ignore[assignment]
+        today = date.fromisoformat(args.today) if args.today else last_day + timedelta(days=1)
+    else:
+        today = date.fromisoformat(args.today or "2026-12-01")
+        path = build_m(args.cache, today, SELECT)
+        daily, plans, deals, stages = read_inputs(path)
     if args.dagster:
         _through_dagster(path, today, args.dagster)
         return 0
-    daily, plans, deals, stages = read_inputs(path)
     if args.no_pipeline:
         deals = stages = None
     kinds = args.kinds.split(",")
@@ -94,7 +110,7 @@ def main() -> int:
 
     joined, before = scored(learned), scored(fixed)
     print(
-        f"M world, weeks {first_scored} … {last_scored + timedelta(days=6)} "
+        f"{'M world' if args.world == 'M' else 'Superstore'}, weeks {first_scored} … {last_scored + timedelta(days=6)} "
         f"({(last_scored - first_scored).days // 7 + 1} weeks), profile of {week.PROFILE_WEEKS} like days, "
         f"{'no open deals' if deals is None else 'with the open deals'}; "
         f"{walked - started:.0f} s to the learned weights' last forecast, {time.perf_counter() - walked:.0f} s without"
