@@ -171,8 +171,9 @@ def _past(warehouse: Warehouse, first: date, before: date) -> pl.DataFrame:
     kinds={"python"},
     description=(
         "The current ISO week's revenue forecast as of the partition's day, for the company and each department, "
-        "manager and pipeline: week to date + the open deals × P(won by Sunday) + the new deals' share of each "
-        "remaining day at its recent same-weekday level; 80 % interval "
+        "manager and pipeline: three estimates of the week's end (week to date + the open deals × P(won by Sunday) "
+        "+ the new deals' share of each remaining day at its recent same-weekday level; the like days alone; the "
+        "weekly ruler), weighed as they did on the same weekday of earlier weeks; 80 % interval "
         "learned from earlier weeks' errors, the week's plan (the month's plan per working day × the week's "
         "working days), P(week plan), beside the weekly ruler. No data after the as-of day. Table ml.forecast_week."
     ),
