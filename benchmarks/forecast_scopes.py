@@ -41,6 +41,7 @@ def main() -> None:
     parser.add_argument("--today", default="2026-12-01")
     parser.add_argument("--as-of", default="2026-11-15")
     parser.add_argument("--cache", default="/tmp/scopes_bench")
+    parser.add_argument("--size", choices=("M", "L"), default="M", help="the world: L has 30 departments, 240 managers")
     parser.add_argument("--months", type=int, default=0, help="also forecast day --day of this many past months")
     parser.add_argument("--days", default="10,15,20", help="the as-of days of month forecast in each past month")
     parser.add_argument(
@@ -53,8 +54,8 @@ def main() -> None:
     cache = Path(args.cache)
     cache.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
-    path = build_m(cache, date.fromisoformat(args.today), SELECT)
-    print(f"M world with its marts: {time.perf_counter() - started:.0f} s ({path})")
+    path = build_m(cache, date.fromisoformat(args.today), SELECT, args.size)
+    print(f"{args.size} world with its marts: {time.perf_counter() - started:.0f} s ({path})")
     if args.backfill_months:
         _backfill(path, date.fromisoformat(args.today), args.backfill_months)
         return

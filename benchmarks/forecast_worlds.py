@@ -20,6 +20,7 @@ from pathlib import Path
 import polars as pl
 
 from benchmarks.dbt_build import run_dbt
+from demo.world.sizes import Size
 
 # what the forecast reads, with everything upstream of it
 DBT_SELECT = ["+mart_revenue_daily", "+stage_history", "+lead", "+mart_plan_fact"]
@@ -48,26 +49,27 @@ def _dbt_run(duckdb_path: Path, target: Path, crm: str, select: list[str] = DBT_
     run_dbt("run", env, target, "--select", *select)
 
 
-def build_m(cache: Path, today: date, select: list[str] = DBT_SELECT) -> Path:
-    """The M world (24 months through `today`) into a DuckDB file, marts built (`select`: which)."""
+def build_m(cache: Path, today: date, select: list[str] = DBT_SELECT, size: Size = "M") -> Path:
+    """The M world (or another `size`; 24 months through `today`) into a DuckDB file, marts built
+    (`select`: which)."""
     import duckdb
 
     from benchmarks.dbt_build import _write_table, load_direct
     from demo.world import generate
 
-    path = cache / f"m_{today.isoformat()}.duckdb"
+    path = cache / f"{size.lower()}_{today.isoformat()}.duckdb"
     if path.exists():
         return path
     tmp = path.with_suffix(".tmp.duckdb")
     tmp.unlink(missing_ok=True)
-    load_direct("M", today.isoformat(), tmp)
-    world = generate("M", today, 42)
+    load_direct(size, today.isoformat(), tmp)
+    world = generate(size, today, 42)
     con = duckdb.connect(str(tmp))
     try:
         _write_table(con, "raw_bitrix24.stage_history_deals", world.stage_history_deals, "1700000000.000000")
     finally:
         con.close()
-    _dbt_run(tmp, cache / "target_m", "bitrix24", select)
+    _dbt_run(tmp, cache / f"target_{size.lower()}", "bitrix24", select)
     tmp.rename(path)
     return path
 
