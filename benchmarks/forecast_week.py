@@ -16,7 +16,8 @@ then the weights the last scored week was forecast with.
 
 --world superstore: the public Superstore orders instead (../shared/datasets through the CRM-export
 source, as benchmarks/forecast_accuracy.py loads them; no plan, no open deals: the like days and the
-ruler are weighed), scored over the year before the day after the last order.
+ruler are weighed), scored over the year before the day after the last order. With --dagster, set
+AS_OF_START_DATE early enough for the partitions to reach its years (2015-01-01).
 
 --dagster N: instead, materialize the asset (with its check) through Dagster on the same world: one
 as-of day (the day before --today), then one single-run backfill of the N months before it, both timed.
