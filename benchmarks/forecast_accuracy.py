@@ -51,7 +51,7 @@ from assets.forecast.model import (
 )
 from assets.forecast.pipeline import estimate as pipeline_estimate
 from assets.forecast.pipeline import same_day
-from benchmarks.forecast_worlds import WorldData, build_m, build_superstore, read_world
+from benchmarks.forecast_worlds import WorldData, build_superstore, build_world, read_world
 
 DAYS = (5, 10, 15, 20, 25)
 
@@ -198,7 +198,7 @@ def main() -> int:
     started = time.perf_counter()
     lines = list(HEADER)
     if args.only in (None, "M"):
-        m = read_world("M", build_m(args.cache, today))
+        m = read_world("M", build_world(args.cache, today))
         last = date(today.year - (today.month == 1), (today.month - 2) % 12 + 1, 1)  # the last complete month
         first = date(last.year - 1, last.month, 1)
         first = date(first.year + (first.month == 12), first.month % 12 + 1, 1)

@@ -28,7 +28,7 @@ import numpy as np
 import polars as pl
 from dagster import materialize
 
-from benchmarks.forecast_worlds import DBT_SELECT, build_m
+from benchmarks.forecast_worlds import DBT_SELECT, build_world
 
 if TYPE_CHECKING:
     from resources.warehouse import Warehouse
@@ -54,7 +54,7 @@ def main() -> None:
     cache = Path(args.cache)
     cache.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
-    path = build_m(cache, date.fromisoformat(args.today), SELECT, args.size)
+    path = build_world(cache, date.fromisoformat(args.today), SELECT, args.size)
     print(f"{args.size} world with its marts: {time.perf_counter() - started:.0f} s ({path})")
     if args.backfill_months:
         _backfill(path, date.fromisoformat(args.today), args.backfill_months)
@@ -305,7 +305,7 @@ def _line(day: int, kind: str, rows: "pl.DataFrame", before: "pl.DataFrame", his
         better = f"{(1 - score / base):+.0%}" if base > 0 else "base rate exact"
         brier = f"{score:.3f} ({base:.3f}, {better}; {planned.height})"
         known = _brier_known_then(planned, history)
-        if known:
+        if known is not None and known > 0:
             then = f"{known:.3f} ({1 - score / known:+.0%})"
     print(
         f"| {day} | {kind} | {made.height} | {float(cast(float, ape.mean())):.1%} ({float(cast(float, ape.median())):.1%}) "

@@ -38,7 +38,7 @@ import polars as pl
 
 from assets.forecast import week
 from benchmarks.forecast_scopes import SELECT
-from benchmarks.forecast_worlds import build_m, build_superstore
+from benchmarks.forecast_worlds import build_superstore, build_world
 
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat")
 
@@ -74,13 +74,12 @@ def main() -> int:
         from resources.settings import load_settings
 
         path = build_superstore(args.cache, args.datasets or load_settings().datasets_dir)
-        daily, plans, deals, stages = read_inputs(path)
-        last_day: date = daily["day"].cast(pl.Date).max()  # type: ignore[assignment]
-        today = date.fromisoformat(args.today) if args.today else last_day + timedelta(days=1)
     else:
-        today = date.fromisoformat(args.today or "2026-12-01")
-        path = build_m(args.cache, today, SELECT)
-        daily, plans, deals, stages = read_inputs(path)
+        args.today = args.today or "2026-12-01"
+        path = build_world(args.cache, date.fromisoformat(args.today), SELECT)
+    daily, plans, deals, stages = read_inputs(path)
+    last_day: date = daily["day"].cast(pl.Date).max()  # type: ignore[assignment]
+    today = date.fromisoformat(args.today) if args.today else last_day + timedelta(days=1)  # superstore's default
     if args.dagster:
         _through_dagster(path, today, args.dagster)
         return 0

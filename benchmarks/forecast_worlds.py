@@ -49,9 +49,9 @@ def _dbt_run(duckdb_path: Path, target: Path, crm: str, select: list[str] = DBT_
     run_dbt("run", env, target, "--select", *select)
 
 
-def build_m(cache: Path, today: date, select: list[str] = DBT_SELECT, size: Size = "M") -> Path:
-    """The M world (or another `size`; 24 months through `today`) into a DuckDB file, marts built
-    (`select`: which)."""
+def build_world(cache: Path, today: date, select: list[str] = DBT_SELECT, size: Size = "M") -> Path:
+    """The demo world of `size` (24 months through `today`; M unless said) into a DuckDB file, marts
+    built (`select`: which)."""
     import duckdb
 
     from benchmarks.dbt_build import _write_table, load_direct
