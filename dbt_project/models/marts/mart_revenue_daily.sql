@@ -60,8 +60,17 @@ paid_by_day as (
 
 pipeline_moves as (
 
-    -- +amount on the day a deal is created, -amount on the day it closes
-    select deals.created_day as day, managers.department_id, deals.amount_rub as rub_change, 1 as count_change
+    -- +amount on the day a deal is created, -amount on the day it closes. A closed deal with no creation
+    -- day (an export that keeps only the closing date: Olist's) or one stamped as created after it closed
+    -- enters on its closing day: it was never seen open, and the running count never goes below zero.
+    select
+        case
+            when deals.created_day is null or deals.created_day > deals.closed_day then deals.closed_day
+            else deals.created_day
+        end as day,
+        managers.department_id,
+        deals.amount_rub as rub_change,
+        1 as count_change
     from deals left join managers on deals.manager_id = managers.manager_id
     union all
     select deals.closed_day, managers.department_id, -deals.amount_rub, -1
