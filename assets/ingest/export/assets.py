@@ -10,6 +10,7 @@ from assets.ingest.common import IngestConfig, IngestTranslator, load_format, ru
 from assets.ingest.export.source import crm_export_source
 from assets.ingest.guard import load_or_report
 from resources.crm_export import CrmExport
+from resources.settings import load_settings
 from resources.warehouse import Warehouse
 
 PIPELINE_NAME = "crm_export"
@@ -38,7 +39,9 @@ def export_raw(
         context.log.info(f"CRM export: {export_dir} with mapping {mapping.name}")
         yield from dlt.run(
             context=context,
-            dlt_source=crm_export_source(export_dir=str(export_dir), mapping_file=str(mapping)),
+            dlt_source=crm_export_source(
+                export_dir=str(export_dir), mapping_file=str(mapping), company_timezone=load_settings().company_timezone
+            ),
             dlt_pipeline=run_pipeline(PIPELINE_NAME, DATASET, warehouse),
             dagster_dlt_translator=TRANSLATOR,
             **run_kwargs(config),

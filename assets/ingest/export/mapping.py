@@ -7,6 +7,8 @@ its columns become the canonical fields (plain Python, no Dagster, no dlt).
       delimiter: ","                      # "\t" for TSV, ";" for European Excel
       date_format: "%Y-%m-%d"             # strptime format(s); a list tries each in turn
       currency: USD                       # the currency of amounts when no column says it
+      timezone: Europe/Moscow             # the zone of times written without an offset (default: the
+                                          # company's, COMPANY_TIMEZONE: a CRM exports local time)
       replace: {"\u00a0": " "}            # text replaced in every value before parsing (default: NBSP -> space);
                                           # runs of spaces are then collapsed and the value trimmed
     entities:
@@ -35,8 +37,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
+
+from resources.settings import DEFAULT_TIMEZONE
 
 # Canonical fields per entity: name -> type. The first field is the entity's key.
 CANONICAL: dict[str, dict[str, str]] = {
@@ -131,6 +136,7 @@ class FieldSpec:
     strict_map: bool = False
     default: Any = None
     date_format: tuple[str, ...] = ()
+    tz: ZoneInfo | None = None  # the zone of a time without an offset
 
 
 @dataclass(frozen=True)
@@ -162,8 +168,16 @@ def _formats(value: Any) -> tuple[str, ...]:
     return (value,) if isinstance(value, str) else tuple(value)
 
 
-def load_mapping(path: str | Path) -> ExportMapping:
-    """Read and validate a mapping YAML; every problem names the file and the entity/field."""
+def _zone(name: Any, where: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(str(name))
+    except (ZoneInfoNotFoundError, ValueError):
+        raise MappingError(f"{where}: timezone {name!r} is not an IANA zone such as {DEFAULT_TIMEZONE}") from None
+
+
+def load_mapping(path: str | Path, company_timezone: str = DEFAULT_TIMEZONE) -> ExportMapping:
+    """Read and validate a mapping YAML; every problem names the file and the entity/field. Times without
+    an offset are read in the mapping's `timezone:`, else in `company_timezone`."""
     path = Path(path)
     if not path.is_file():
         raise MappingError(f"CRM_EXPORT_MAPPING: no mapping file at {path}")
@@ -187,6 +201,7 @@ def load_mapping(path: str | Path) -> ExportMapping:
             raise MappingError(f"{where}: needs `file:`")
         opts = {**defaults, **{k: v for k, v in raw.items() if k not in ("file", "fields")}}
         date_format = _formats(opts.get("date_format")) or ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d")
+        tz = _zone(opts.get("timezone") or company_timezone, where)
         fields_raw = raw.get("fields") or {}
         bad = set(fields_raw) - set(CANONICAL[name])
         if bad:
@@ -195,7 +210,7 @@ def load_mapping(path: str | Path) -> ExportMapping:
         for fname, spec in fields_raw.items():
             ftype = CANONICAL[name][fname]
             if isinstance(spec, str):
-                fields[fname] = FieldSpec(fname, ftype, column=spec, date_format=date_format)
+                fields[fname] = FieldSpec(fname, ftype, column=spec, date_format=date_format, tz=tz)
             elif isinstance(spec, dict):
                 if "column" not in spec and "const" not in spec:
                     raise MappingError(f"{where}.fields.{fname}: needs `column:` or `const:`")
@@ -208,6 +223,7 @@ def load_mapping(path: str | Path) -> ExportMapping:
                     strict_map=bool(spec.get("strict_map", False)),
                     default=spec.get("default"),
                     date_format=_formats(spec.get("date_format")) or date_format,
+                    tz=tz,
                 )
             else:
                 raise MappingError(f"{where}.fields.{fname}: a column name or a mapping")

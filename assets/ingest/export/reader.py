@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from assets.ingest.export.mapping import CANONICAL, DEAL_STATUSES, SURROGATE_KEYS, EntitySpec, FieldSpec
 from assets.ingest.exportfiles import read_header_and_rows
@@ -56,17 +57,19 @@ def parse_decimal(text: str) -> Decimal:
     return result
 
 
-def parse_timestamp(text: str, formats: tuple[str, ...]) -> datetime:
-    """The first format that parses; naive values are taken as UTC (dates at midnight)."""
+def parse_timestamp(text: str, formats: tuple[str, ...], tz: ZoneInfo | None = None) -> datetime:
+    """The first format that parses, as an aware time; a value without an offset is a wall-clock time in
+    `tz` (the company's zone: a CRM writes its exports in local time, so a deal won at 23:30 on the
+    31st stays in its month), UTC when no zone is given; a bare date is midnight there."""
     for fmt in formats:
         try:
             parsed = datetime.strptime(text, fmt)
         except ValueError:
             continue
-        return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+        return parsed if parsed.tzinfo else parsed.replace(tzinfo=tz or UTC)
     try:  # ISO 8601 with an offset, whatever the configured formats
         parsed = datetime.fromisoformat(text)
-        return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+        return parsed if parsed.tzinfo else parsed.replace(tzinfo=tz or UTC)
     except ValueError:
         raise ValueError(f"not a date in {' or '.join(formats)}: {text!r}") from None
 
@@ -84,8 +87,8 @@ def convert(value: Any, spec: FieldSpec) -> Any:
             raise ValueError(f"not a whole number: {value!r}")
         return int(number)
     if spec.type in ("timestamp", "date"):
-        stamp = parse_timestamp(value, spec.date_format)
-        return stamp.date() if spec.type == "date" else stamp
+        stamp = parse_timestamp(value, spec.date_format, spec.tz)
+        return stamp.date() if spec.type == "date" else stamp.astimezone(UTC)
     raise AssertionError(spec.type)
 
 

@@ -24,6 +24,7 @@ from dlt.sources import DltResource
 
 from assets.ingest.export.mapping import CANONICAL, SURROGATE_KEYS, ExportMapping, load_mapping
 from assets.ingest.export.reader import read_entity
+from resources.settings import DEFAULT_TIMEZONE
 
 _DLT_TYPES = {"text": "text", "int": "bigint", "decimal": "decimal", "timestamp": "timestamp", "date": "date"}
 QUARANTINE_COLUMNS: TTableSchemaColumns = {
@@ -55,13 +56,16 @@ def _columns(entity: str) -> dict[str, Any]:
 
 
 @dlt.source(name="crm_export", max_table_nesting=0)
-def crm_export_source(export_dir: str, mapping_file: str) -> Sequence[DltResource]:
-    """Every entity the mapping names, read from `export_dir`; bad rows go to `quarantine`."""
+def crm_export_source(
+    export_dir: str, mapping_file: str, company_timezone: str = DEFAULT_TIMEZONE
+) -> Sequence[DltResource]:
+    """Every entity the mapping names, read from `export_dir`; bad rows go to `quarantine`. Times written
+    without an offset are the company's wall-clock times (or the mapping's `timezone:`)."""
     state: dict[str, ExportMapping] = {}
 
     def mapping() -> ExportMapping:
         if "m" not in state:  # read when the load runs, not when the source is built
-            state["m"] = load_mapping(mapping_file)
+            state["m"] = load_mapping(mapping_file, company_timezone)
         return state["m"]
 
     def make(entity: str) -> DltResource:
