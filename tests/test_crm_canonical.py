@@ -735,3 +735,34 @@ def test_maven_crm_won_revenue_equals_the_csv(tmp_path: Path, maven: Path) -> No
     assert (md["n"], Decimal(md["usd"]), md["rub"]) == (len(won), won_usd, pytest.approx(float(won_usd * 60)))
     assert md["m"] == len({r["sales_agent"] for r in won})
     assert rows(wh, "select count(*) as n from marts.mart_deals")[0]["n"] == 8800
+
+
+@pytest.mark.datasets
+def test_olist_deals_without_a_creation_day_never_open(tmp_path: Path) -> None:
+    """Olist's closed deals carry only the day they were won: the open-pipeline count must stay at zero
+    (before, each won deal left the pipeline without having entered it, and dbt's not-negative test
+    stopped `make load-dataset DATASET=olist`), and each month's wins are the file's."""
+    olist = require_datasets(ds.OLIST) / ds.OLIST
+    with (olist / "olist_closed_deals_dataset.csv").open(newline="", encoding="utf-8") as fh:
+        won_days = [r["won_date"][:10] for r in csv.DictReader(fh)]
+    by_month: dict[date, int] = {}
+    for day in won_days:
+        month = date.fromisoformat(day).replace(day=1)
+        by_month[month] = by_month.get(month, 0) + 1
+    wh = Warehouse(url=f"duckdb:///{tmp_path}/olist.duckdb")
+    create_tables(wh, SIDE_TABLES, {})
+    load_export(wh, olist, SHIPPED_MAPPINGS / "olist.yaml", tmp_path)
+    build = dbt(wh, tmp_path, "build")
+    assert build.returncode == 0 and "ERROR=0" in build.stdout, build.stdout[-3000:]
+    # its one warning: deals without an amount (Olist has no deal values), counted, not an error
+    assert "WARN=1" in build.stdout and "not_null_deal_amount_rub" in build.stdout, build.stdout[-3000:]
+    daily = rows(
+        wh, "select min(open_deals) as lo, max(open_deals) as hi, sum(won_count) as won from marts.mart_revenue_daily"
+    )
+    assert (daily[0]["lo"], daily[0]["hi"], daily[0]["won"]) == (0, 0, len(won_days))
+    months = rows(
+        wh,
+        "select date_trunc('month', day)::date as month, sum(won_count) as n from marts.mart_revenue_daily "
+        "group by 1 having sum(won_count) > 0",
+    )
+    assert {r["month"]: r["n"] for r in months} == by_month

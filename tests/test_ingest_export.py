@@ -123,8 +123,11 @@ def test_superstore_windows_1252_crlf_and_us_dates(datasets, tmp_path):
     assert b"\r\n" in raw  # the trap is really there
     rows = _rows(SUPERSTORE / "sample_superstore.csv", encoding="cp1252")
     wh = _load(tmp_path, SUPERSTORE, "superstore")
+    # the file's dates are the company's (Moscow) days: stored as that midnight in UTC
     n, total, first, last = _one(
-        wh, "select count(*), sum(amount), min(created_at)::date, max(created_at)::date from raw_export.deals"
+        wh,
+        "select count(*), sum(amount), min(created_at at time zone 'Europe/Moscow')::date,"
+        " max(created_at at time zone 'Europe/Moscow')::date from raw_export.deals",
     )
     assert n == len(rows) == 9994
     assert total == sum(Decimal(r["Sales"]) for r in rows)
@@ -325,3 +328,78 @@ def test_an_xlsx_export_loads_the_same_raw_rows_as_its_csv(tmp_path, typed):
         .rows()
     ]
     assert summary == [("1", "won", "1000.5000"), ("2", "lost", "12.0000"), ("4", "open", "None")]
+
+
+ZONE_MAPPING = """
+entities:
+  deals:
+    file: deals.csv
+    delimiter: ";"
+    date_format: ["%d.%m.%Y %H:%M", "%d.%m.%Y"]
+    fields: {deal_id: ID, status: {const: won}, closed_at: Won, amount: Sum, currency: Cur}
+"""
+
+
+def _zone_export(tmp_path: Path, mapping_text: str) -> tuple[Path, Path]:
+    export = tmp_path / "export"
+    export.mkdir(exist_ok=True)
+    # a late win on the last evening of January, a bare date, and a time with its own offset
+    (export / "deals.csv").write_text(
+        "ID;Won;Sum;Cur\n1;31.01.2025 23:30;100;USD\n2;01.02.2025;50;RUB\n3;2025-01-31T23:30:00+00:00;7;\n",
+        encoding="utf-8",
+    )
+    mapping = tmp_path / "zone.yaml"
+    mapping.write_text(mapping_text, encoding="utf-8")
+    return export, mapping
+
+
+def test_times_without_an_offset_are_the_companys_wall_clock(tmp_path):
+    """A CRM exports local time: 23:30 on 31 January in Moscow is 20:30 UTC and stays in January; the
+    mapping's `timezone:` overrides the company's; an explicit offset is kept; a bad zone is named."""
+    from datetime import UTC, datetime
+
+    export, mapping = _zone_export(tmp_path, ZONE_MAPPING)
+    rows = {r["deal_id"]: r["closed_at"] for r in read_entity(load_mapping(mapping).entities["deals"], export, "x")[0]}
+    assert rows == {
+        "1": datetime(2025, 1, 31, 20, 30, tzinfo=UTC),  # Moscow is UTC+3
+        "2": datetime(2025, 1, 31, 21, 0, tzinfo=UTC),  # midnight of 1 February in Moscow
+        "3": datetime(2025, 1, 31, 23, 30, tzinfo=UTC),
+    }
+    spec = load_mapping(mapping, company_timezone="Asia/Novosibirsk").entities["deals"]  # UTC+7
+    assert read_entity(spec, export, "x")[0][0]["closed_at"] == datetime(2025, 1, 31, 16, 30, tzinfo=UTC)
+    zoned = tmp_path / "zoned"
+    zoned.mkdir()
+    export, mapping = _zone_export(zoned, ZONE_MAPPING.replace("    file:", "    timezone: UTC\n    file:"))
+    spec = load_mapping(mapping, company_timezone="Asia/Novosibirsk").entities["deals"]
+    assert read_entity(spec, export, "x")[0][0]["closed_at"] == datetime(2025, 1, 31, 23, 30, tzinfo=UTC)
+    mapping.write_text(ZONE_MAPPING.replace("    file:", "    timezone: Mars/Olympus\n    file:"), encoding="utf-8")
+    with pytest.raises(MappingError, match="entities.deals: timezone 'Mars/Olympus' is not an IANA zone"):
+        load_mapping(mapping)
+
+
+def test_span_gives_the_business_days_and_writes_one_fixed_rate(tmp_path, capsys):
+    """What `make load-dataset` reads before the run: first and last business day (Moscow), the
+    currencies with an amount, and a rates file the CBR source reads (one row a foreign currency)."""
+    from datetime import date
+
+    from assets.ingest.cbr.source import cbr_source
+    from assets.ingest.export.span import EmptyExport, export_span, main
+
+    export, mapping = _zone_export(tmp_path, ZONE_MAPPING)
+    span = export_span(export, load_mapping(mapping))
+    # deal 3 (23:30 UTC) is 1 February in Moscow, as is deal 2; deal 1 is 31 January
+    assert (span.first_day, span.last_day, span.currencies) == (date(2025, 1, 31), date(2025, 2, 1), ("RUB", "USD"))
+    rates = tmp_path / "data" / "rates.csv"
+    assert main([str(export), str(mapping), "--rates-out", str(rates), "--rub-per-unit", "92,5"]) == 0
+    assert capsys.readouterr().out.strip() == "first=2025-01-31 last=2025-02-01 currencies=RUB,USD"
+    assert rates.read_text(encoding="utf-8").splitlines() == ["date,char_code,nominal,value", "2025-01-31,USD,1,92.5"]
+    loaded = list(cbr_source(base_url="", start_date=date(2025, 1, 1), rates_file=str(rates)))
+    assert [(r["char_code"], float(r["value"])) for r in loaded] == [("USD", 92.5)]
+
+    with pytest.raises(SystemExit):  # a rate must be a positive number
+        main([str(export), str(mapping), "--rates-out", str(rates), "--rub-per-unit", "-1"])
+    (export / "deals.csv").write_text("ID;Won;Sum;Cur\n1;;10;RUB\n", encoding="utf-8")
+    with pytest.raises(EmptyExport, match="no row of the export has a date"):
+        export_span(export, load_mapping(mapping))
+    assert main([str(tmp_path / "nowhere"), str(mapping)]) == 1
+    assert "no file matches" in capsys.readouterr().err
