@@ -53,9 +53,15 @@ dagster-home:
 	@mkdir -p $(DAGSTER_HOME)
 	@test -f $(DAGSTER_HOME)/dagster.yaml || cp deploy/local/dagster.yaml $(DAGSTER_HOME)/dagster.yaml
 
-# The dbt manifest that dagster-dbt reads when definitions load (target/ is not committed).
+# The dbt manifest that dagster-dbt reads when definitions load (target/ is not committed): parsed when
+# missing or older than a project file or the installed packages (assets/transform.py manifest_is_stale
+# says the same), so a make run beside a running Dagster or test worker does not rewrite it under them.
+DBT_INPUTS := dbt_project/dbt_project.yml dbt_project/profiles.yml $(wildcard $(addprefix dbt_project/,models macros tests seeds snapshots))
 dbt-manifest: python
-	cd dbt_project && ../$(BIN)/dbt parse --quiet --profiles-dir . --project-dir . >/dev/null
+	@m=dbt_project/target/manifest.json; \
+	if [ ! -f $$m ] || [ -n "$$(find $(DBT_INPUTS) $(STAMP) -type f -newer $$m 2>/dev/null | head -1)" ]; then \
+	  echo "dbt parse (the manifest is missing or older than the project)"; \
+	  cd dbt_project && ../$(BIN)/dbt parse --quiet --profiles-dir . --project-dir . >/dev/null; fi
 
 # Where the settings put things (DATA_DIR: data/ for the demo, data/company/ once a CRM is configured).
 SETTING = $(BIN)/python -m resources.settings
@@ -72,8 +78,12 @@ run: setup
 
 # One public dataset (DATASETS_DIR, default ../shared/datasets) as a company's CRM export folder:
 #   make load-dataset DATASET=maven_crm|superstore|olist
-# runs the whole graph on it (warehouse, forecast, site) in its own folder data/dataset-<name>/, rates
-# from CBR_RATES_FILE if given (the datasets are in dollars or reais), else no CBR (a closed network).
+# runs the whole graph on it (warehouse, forecast, site) in its own folder data/dataset-<name>/, as of
+# the dataset's own last day (TODAY=... to choose another) with its whole history as the backfill range
+# (AS_OF_START_DATE, else its first day). Its dollars become rubles at CBR_RATES_FILE's rates if given,
+# else at one fixed rate, DATASET_RUB_PER_UNIT (default 1: the site's "₽" are then the dataset's own
+# dollars, comparable with its published totals); no CBR either way (a closed network).
+DATASET_RUB_PER_UNIT ?= 1
 load-dataset: setup
 	@case "$(DATASET)" in \
 	  maven|maven_crm) dir=maven_crm_sales_opportunities; map=maven_crm;; \
@@ -82,8 +92,16 @@ load-dataset: setup
 	  *) echo "DATASET must be maven_crm, superstore or olist"; exit 2;; esac; \
 	root=$$($(SETTING) datasets); \
 	test -d "$$root/$$dir" || { echo "no $$root/$$dir: the public datasets folder is absent (set DATASETS_DIR)"; exit 1; }; \
-	DATA_DIR=$${DATA_DIR:-$(CURDIR)/data/dataset-$$map} CRM_EXPORT_DIR="$$root/$$dir" CRM_EXPORT_MAPPING=$$map \
-	  CBR_API_URL=$${CBR_API_URL:-off} $(MAKE) --no-print-directory run
+	data="$${DATA_DIR:-$(CURDIR)/data/dataset-$$map}"; fixed="$$data/fixed_rates.csv"; rm -f "$$fixed"; args=(); \
+	[ -n "$${CBR_RATES_FILE:-}" ] || args=(--rates-out "$$fixed" --rub-per-unit "$(DATASET_RUB_PER_UNIT)"); \
+	span=$$($(BIN)/python -m assets.ingest.export.span "$$root/$$dir" $$map "$${args[@]}") || exit 1; eval "$$span"; \
+	rates="$${CBR_RATES_FILE:-}"; how="at CBR_RATES_FILE's rates"; \
+	if [ -z "$$rates" ] && [ -f "$$fixed" ]; then rates="$$fixed"; how="at a fixed $(DATASET_RUB_PER_UNIT) ₽ per unit (DATASET_RUB_PER_UNIT)"; fi; \
+	today=$(if $(filter file,$(origin TODAY)),$$last,$(TODAY)); \
+	amounts="$${currencies:+in $$currencies $$how}"; echo "$(DATASET): $$first … $$last, as of $$today; amounts $${amounts:-without a currency}"; \
+	DATA_DIR="$$data" CRM_EXPORT_DIR="$$root/$$dir" CRM_EXPORT_MAPPING=$$map CBR_RATES_FILE="$$rates" \
+	  AS_OF_START_DATE=$${AS_OF_START_DATE:-$$first} CBR_API_URL=$${CBR_API_URL:-off} \
+	  $(MAKE) --no-print-directory run TODAY=$$today
 
 # dbt's documentation of every model, column, test and the lineage, from the built warehouse
 # (run `make run` first): writes dbt_project/target/static_index.html (one file, opens offline)

@@ -1,0 +1,76 @@
+"""`make load-dataset DATASET=superstore`, the README's command, run as a person runs it.
+
+The public orders end on 30 December 2017: the product must analyse them as of that day (the ML
+partition, the forecast, the report), not as of the calendar's today when they have no sale at all,
+and turn their dollars into rubles at the fixed rate it says it used. Every expected figure comes from
+the CSV through the csv module.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import subprocess
+from datetime import date, datetime
+from decimal import ROUND_HALF_UP, Decimal
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from tests.support import datasets as ds
+from tests.support.datasets import require_datasets
+
+pytestmark = [pytest.mark.slow, pytest.mark.datasets]
+
+ROOT = Path(__file__).resolve().parents[1]
+RATE = Decimal("2.5")
+CENT = Decimal("0.01")
+
+
+def rub(sales: str) -> Decimal:
+    """An order's rubles as the warehouse keeps money: the amount to the cent, its rubles to the kopeck."""
+    return (Decimal(sales).quantize(CENT, ROUND_HALF_UP) * RATE).quantize(CENT, ROUND_HALF_UP)
+
+
+def test_superstore_is_analysed_as_of_its_own_last_day(tmp_path: Path) -> None:
+    root = require_datasets(ds.SUPERSTORE)
+    with (root / ds.SUPERSTORE / "sample_superstore.csv").open(encoding="cp1252", newline="") as fh:
+        orders = [(datetime.strptime(r["Order Date"], "%m/%d/%Y").date(), rub(r["Sales"])) for r in csv.DictReader(fh)]
+    last = max(day for day, _ in orders)
+    month_to_date = sum(amount for day, amount in orders if day.replace(day=1) == last.replace(day=1))
+    data = tmp_path / "data"
+    env = {
+        **os.environ,
+        "DATASETS_DIR": str(root),
+        "DATA_DIR": str(data),
+        "DAGSTER_HOME": str(tmp_path / "dagster_home"),
+    }
+    for name in ("CBR_RATES_FILE", "AS_OF_START_DATE", "TODAY", "CBR_API_URL"):
+        env.pop(name, None)
+    proc = subprocess.run(
+        ["make", "--no-print-directory", "load-dataset", "DATASET=superstore", f"DATASET_RUB_PER_UNIT={RATE}"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=1200,
+    )
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-3000:]
+    assert (
+        f"superstore: 2014-01-03 … {last.isoformat()}, as of {last.isoformat()}; "
+        f"amounts in USD at a fixed {RATE} ₽ per unit (DATASET_RUB_PER_UNIT)"
+    ) in proc.stdout
+    assert (data / "site" / "index.html").is_file()
+
+    con = duckdb.connect(str(data / "warehouse.duckdb"), read_only=True)
+    try:
+        (revenue,) = con.execute("select sum(won_rub) from marts.mart_revenue_daily").fetchone()
+        assert Decimal(str(revenue)).quantize(CENT) == sum(amount for _, amount in orders)
+        (as_of, actual_mtd) = con.execute(
+            "select as_of_day, actual_mtd_rub from ml.forecast_month_end where coalesce(scope, 'company') = 'company'"
+        ).fetchone()
+        assert as_of == last == date(2017, 12, 30)
+        assert Decimal(str(actual_mtd)).quantize(CENT) == month_to_date
+    finally:
+        con.close()
