@@ -55,3 +55,20 @@ def test_maven_export_only_builds_everything_from_the_files_alone(maven_only):
     revenue = run.one("select sum(won_rub) as rub from marts.mart_revenue_daily")
     assert Decimal(str(revenue["rub"])) == won_usd * USD_RUB
     assert run.one("select count(*) as n from marts.mart_deals")["n"] == len(rows)
+
+
+@pytest.mark.datasets
+def test_pages_read_on_a_company_without_calls_or_anomalies(maven_only):
+    """No telephony, no calls in the export, no anomaly on the day: tables the site exports empty. Their
+    date columns once reached the browser as numbers (Evidence wrote all-null dates as DOUBLE), and the
+    anomalies and calls pages failed in DuckDB ("TIMESTAMP -> DOUBLE", strftime(DOUBLE))."""
+    from tests.browser import serve_dir, visit
+
+    run = maven_only
+    assert run.one("select count(*) as n from ml.manager_anomalies where is_anomaly")["n"] == 0
+    with serve_dir(run.tmp / "data" / "site") as url:
+        pages = {slug: visit(url + slug) for slug in ("", "anomalii", "zvonki", "prognoz")}
+    for slug, page in pages.items():
+        assert page.console_errors == [], (slug, page.console_errors[:3])
+    assert "Сегодня аномалий не найдено" in pages["anomalii"].text
+    assert "Звонков пока нет" in pages["zvonki"].text
