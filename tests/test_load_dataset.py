@@ -2,8 +2,8 @@
 
 The public orders end on 30 December 2017: the product must analyse them as of that day (the ML
 partition, the forecast, the report), not as of the calendar's today when they have no sale at all,
-and turn their dollars into rubles at the fixed rate it says it used. Every expected figure comes from
-the CSV through the csv module.
+and turn their dollars into rubles at the fixed rate it says it used; its pages must read without a
+manager in the data. Every expected figure comes from the CSV through the csv module.
 """
 
 from __future__ import annotations
@@ -62,6 +62,18 @@ def test_superstore_is_analysed_as_of_its_own_last_day(tmp_path: Path) -> None:
         f"amounts in USD at a fixed {RATE} ₽ per unit (DATASET_RUB_PER_UNIT)"
     ) in proc.stdout
     assert (data / "site" / "index.html").is_file()
+    # a shop's orders name no manager: the team page says so instead of loading for ever
+    from tests.browser import serve_dir, visit
+
+    with serve_dir(data / "site") as url:
+        team = visit(url + "komanda", wait_for_text="Менеджеров в данных нет")
+        forecast = visit(url + "prognoz", wait_for_text="Прогноз выручки на конец месяца")
+        plan_fact = visit(url + "plan-fakt", wait_for_text="Динамика по месяцам")
+    assert team.console_errors == [] and "Загрузка" not in team.text
+    # the month's sales, under a named group rather than "null"
+    assert plan_fact.console_errors == [] and "Без отдела" in plan_fact.text and "Без менеджера" in plan_fact.text
+    assert "null" not in plan_fact.text.split()
+    assert forecast.console_errors == [] and "30.12.2017" in forecast.text
 
     con = duckdb.connect(str(data / "warehouse.duckdb"), read_only=True)
     try:
