@@ -112,6 +112,7 @@ REPORT_TABLES: dict[str, tuple[str, str, bool, dict[str, pl.DataType]]] = {
         True,
         {
             "deal_id": pl.Utf8(),
+            "deal_number": pl.Utf8(),
             "deal_title": pl.Utf8(),
             "crm_url": pl.Utf8(),
             "pipeline_name": pl.Utf8(),
@@ -140,6 +141,7 @@ REPORT_TABLES: dict[str, tuple[str, str, bool, dict[str, pl.DataType]]] = {
             "as_of_day": pl.Date(),
             "entity_type": pl.Utf8(),
             "entity_id": pl.Utf8(),
+            "entity_number": pl.Utf8(),
             "title": pl.Utf8(),
             "manager_name": pl.Utf8(),
             "department_id": pl.Utf8(),

@@ -7,10 +7,12 @@ share (the run, the assertions, the S world) is in tests/support/real_company.py
 from __future__ import annotations
 
 import csv
+import re
 from decimal import Decimal
 
 import pytest
 
+from tests.support.datasets import MAVEN
 from tests.support.real_company import (
     USD_RUB,
     Run,
@@ -55,6 +57,9 @@ def test_maven_export_only_builds_everything_from_the_files_alone(maven_only):
     revenue = run.one("select sum(won_rub) as rub from marts.mart_revenue_daily")
     assert Decimal(str(revenue["rub"])) == won_usd * USD_RUB
     assert run.one("select count(*) as n from marts.mart_deals")["n"] == len(rows)
+    # each deal keeps the export's own id, the one the company's CRM shows, beside the warehouse's key
+    numbers = run.warehouse.query("select deal_number from marts.mart_deals")["deal_number"].to_list()
+    assert sorted(numbers) == sorted(r["opportunity_id"] for r in rows)
 
 
 @pytest.mark.datasets
@@ -67,8 +72,21 @@ def test_pages_read_on_a_company_without_calls_or_anomalies(maven_only):
     run = maven_only
     assert run.one("select count(*) as n from ml.manager_anomalies where is_anomaly")["n"] == 0
     with serve_dir(run.tmp / "data" / "site") as url:
-        pages = {slug: visit(url + slug) for slug in ("", "anomalii", "zvonki", "prognoz")}
+        pages = {slug: visit(url + slug) for slug in ("", "anomalii", "zvonki", "prognoz", "sdelki", "nezabudka")}
     for slug, page in pages.items():
         assert page.console_errors == [], (slug, page.console_errors[:3])
     assert "Сегодня аномалий не найдено" in pages["anomalii"].text
     assert "Звонков пока нет" in pages["zvonki"].text
+    # the export names no deal: the deal and forgotten lists name each by the export's own id
+    # (what the company's CRM shows), never by the warehouse's surrogate number
+    from tests.support.datasets import require_datasets
+
+    with (require_datasets(MAVEN) / MAVEN / "sales_pipeline.csv").open(newline="", encoding="utf-8") as fh:
+        ids = {r["opportunity_id"] for r in csv.DictReader(fh)}
+    for slug in ("sdelki", "nezabudka"):
+        named = re.findall(r"Сделка № (\S+)", pages[slug].text)
+        assert named and set(named) <= ids, (slug, named[:5])
+    # and so does the morning's advice on the largest forgotten deal
+    advice = " ".join(run.warehouse.query("select text from ml.insights")["text"].to_list())
+    named = re.findall(r"сделка № (\S+) ", advice)
+    assert named and set(named) <= ids, advice

@@ -13,6 +13,7 @@ day, which may be a day the marts hold no event of yet (the 06:00 run of today).
 from __future__ import annotations
 
 import calendar
+import re
 from datetime import date, timedelta
 from typing import Any, Protocol
 
@@ -65,7 +66,7 @@ class ForgottenDeal(BaseModel):
     anyone who can edit a deal can write instructions into one), so they never reach a prompt.
     """
 
-    deal_id: str
+    deal_id: str = Field(description="the number the CRM shows (an export's own id), what the reader searches for")
     manager_name: str
     amount_rub: float
     days_idle: int
@@ -184,6 +185,20 @@ def lagging_managers(month_rows: pl.DataFrame, day: date) -> list[LaggingManager
     return sorted(lagging, key=lambda m: (-(m.expected_rub - m.actual_rub), m.manager_name))
 
 
+# an id as CRMs and exports write them; anything else in the field (free text) stays out of a prompt
+_SAFE_NUMBER = re.compile(r"[0-9A-Za-zА-Яа-яЁё_\-/.#]{1,40}")
+
+
+def deal_number(row: dict) -> str:
+    """The number the head of sales can search the CRM for: an export's own id ("1C1I7A6R"), not
+    the surrogate the warehouse keys it by; the warehouse id when the number is missing or is not
+    an id (an export column holding free text)."""
+    number = row.get("entity_number")
+    if isinstance(number, str) and _SAFE_NUMBER.fullmatch(number.strip()):
+        return number.strip()
+    return str(row["entity_id"])
+
+
 def forgotten_deals(forgotten: pl.DataFrame) -> tuple[int, float, ForgottenDeal | None]:
     """Count, rubles and the largest of mart_forgotten's forgotten deals (leads and deals with a task aside)."""
     deals = forgotten.filter((pl.col("entity_type") == "deal") & pl.col("is_forgotten").cast(pl.Boolean))
@@ -191,7 +206,7 @@ def forgotten_deals(forgotten: pl.DataFrame) -> tuple[int, float, ForgottenDeal 
         return 0, 0.0, None
     top = deals.sort(["amount_rub", "entity_id"], descending=[True, False], nulls_last=True).row(0, named=True)
     largest = ForgottenDeal(
-        deal_id=str(top["entity_id"]),
+        deal_id=deal_number(top),
         manager_name=str(top.get("manager_name") or top.get("manager_id") or "без менеджера"),
         amount_rub=float(top["amount_rub"] or 0.0),
         days_idle=int(top["days_idle"]),
@@ -267,11 +282,8 @@ def collect_facts(warehouse: Queryable, day: date) -> DayFacts:
         else None
     )
     forgotten = (
-        warehouse.query(
-            "select entity_type, entity_id, manager_id, manager_name, amount_rub, days_idle, threshold_days,"
-            " is_forgotten"
-            " from marts.mart_forgotten"
-        )
+        # every column: entity_number arrived later, a warehouse built before it has none
+        warehouse.query("select * from marts.mart_forgotten").drop("title", strict=False)
         if warehouse.table_exists("marts", "mart_forgotten")
         else None
     )

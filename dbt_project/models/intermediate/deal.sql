@@ -8,7 +8,7 @@
 --   prices in the account's currency, taken as rubles (the account currency is not ingested).
 --   A lead is its own canonical lead too (see lead), so lead_id = deal_id.
 -- - Export files: ids are the ingestion-time bigint surrogates of the text ids (deal_id_key, ...;
---   assets/ingest/export/reader.py surrogate_key); the pipeline 0 when the export names none;
+--   assets/ingest/export/reader.py surrogate_key), deal_number the text id itself; the pipeline 0 when the export names none;
 --   amounts in the row's currency, else the mapping's declared one, else rubles; a deal without a
 --   creation date (Maven's Prospecting deals) keeps created_at null.
 -- Return customer (amoCRM, export): the company / account already had a won deal closed before
@@ -41,6 +41,7 @@ bitrix24 as (
 
     select
         bitrix24_deals.deal_id,
+        cast(bitrix24_deals.deal_id as varchar) as deal_number,
         bitrix24_deals.pipeline_id,
         bitrix24_deals.stage_id,
         bitrix24_deals.manager_id,
@@ -92,6 +93,7 @@ amocrm as (
 
     select
         amocrm_leads.lead_id as deal_id,
+        cast(amocrm_leads.lead_id as varchar) as deal_number,
         amocrm_leads.pipeline_id,
         {{ amocrm_stage_id('amocrm_leads.pipeline_id', 'amocrm_leads.status_id') }} as stage_id,
         amocrm_leads.manager_id,
@@ -124,7 +126,8 @@ amocrm as (
 export as (
 
     select
-        deal_id_key as deal_id,
+        export_deals.deal_id_key as deal_id,
+        export_deals.deal_id as deal_number,
         coalesce(pipeline_key, 0) as pipeline_id,
         {{ export_stage_id('pipeline_key', 'stage_name', 'status') }} as stage_id,
         manager_key as manager_id,
@@ -147,9 +150,9 @@ export as (
         coalesce(closed_at, created_at) as modified_at,
         closed_at as close_date_at
 
-    from {{ ref('stg_export__deals') }}
+    from {{ ref('stg_export__deals') }} as export_deals
     where {{ crm_is('export') }}
-        and deal_id_key is not null
+        and export_deals.deal_id_key is not null
 
 ),
 
@@ -184,6 +187,7 @@ classified as (
 
     select
         unioned.deal_id,
+        unioned.deal_number,
         unioned.pipeline_id,
         unioned.stage_id,
         unioned.manager_id,
@@ -268,6 +272,8 @@ final as (
 
         ---------- ids
         deal_id,
+        -- the key the CRM shows: its own id, an export's text id ("1C1I7A6R") rather than the surrogate
+        deal_number,
         pipeline_id,
         stage_id,
         manager_id,

@@ -46,6 +46,7 @@ bitrix24 as (
 
     select
         bitrix24_leads.lead_id,
+        cast(bitrix24_leads.lead_id as varchar) as lead_number,
         bitrix24_leads.manager_id,
         bitrix24_leads.source_id as channel,
         bitrix24_leads.utm_source,
@@ -135,6 +136,7 @@ amocrm as (
 
     select
         lead_id,
+        cast(lead_id as varchar) as lead_number,
         manager_id,
         cast(source_id as varchar) as channel,
         cast(null as varchar) as utm_source,
@@ -184,6 +186,7 @@ export as (
 
     select
         export_leads.lead_id_key as lead_id,
+        export_leads.lead_id as lead_number,
         export_leads.manager_key as manager_id,
         export_leads.source_name as channel,
         cast(null as varchar) as utm_source,
@@ -222,6 +225,8 @@ final as (
 
     select
         cast(lead_id as bigint) as lead_id,
+        -- the key the CRM shows (an export's text id rather than its surrogate)
+        cast(lead_number as varchar) as lead_number,
         cast(manager_id as bigint) as manager_id,
         cast(channel as varchar) as channel,
         cast(utm_source as varchar) as utm_source,

@@ -88,6 +88,7 @@ final as (
 
         ---------- the deal
         deals.deal_id,
+        deals.deal_number,
         deals.deal_title,
         deals.crm_source,
         {{ crm_url('deal', 'deals.deal_id') }} as crm_url,

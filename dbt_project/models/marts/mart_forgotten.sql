@@ -67,6 +67,7 @@ open_entities as (
     select
         'lead' as entity_type,
         lead_id as entity_id,
+        lead_number as entity_number,
         cast(null as varchar) as title,
         manager_id,
         created_day,
@@ -82,6 +83,7 @@ open_entities as (
     select
         'deal' as entity_type,
         deal_id as entity_id,
+        deal_number as entity_number,
         deal_title as title,
         manager_id,
         created_day,
@@ -127,6 +129,7 @@ final as (
         measured.as_of_day,
         measured.entity_type,
         measured.entity_id,
+        measured.entity_number,
         measured.title,
         measured.manager_id,
         managers.manager_name,
