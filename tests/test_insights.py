@@ -357,6 +357,41 @@ def test_the_largest_forgotten_deal_is_named_by_the_number_the_crm_shows(tmp_pat
     assert "сделка № 2300567810749873" in template_recommendations(facts)[2]
 
 
+def test_forgotten_deals_without_amounts_start_with_the_oldest(tmp_path):
+    """An export whose open deals carry no value (Maven's): no "largest" deal at 0 ₽; the advice
+    names the deal idle longest and says the amounts are missing."""
+    wh = Warehouse(url=f"duckdb:///{tmp_path}/w.duckdb")
+    small_day.write_to(wh)
+    small_day.write_chase_lists(wh)
+    frame = small_day.forgotten().with_columns(amount_rub=pl.lit(None, dtype=pl.Float64))
+    wh.replace_rows("marts", "mart_forgotten", frame, where={})
+    facts = collect_facts(wh, small_day.DAY)
+    # № 501 is idle 20 days, № 502 15 days: the older one first
+    assert facts.top_forgotten is not None and facts.top_forgotten.deal_id == "501"
+    assert facts.top_forgotten.amount_rub is None
+    advice = next(r for r in template_recommendations(facts) if r.startswith("Забыто"))
+    assert advice.startswith("Забыто 2 сделки (суммы в CRM не указаны)")
+    assert "сделка № 501 (Петров Пётр) без активности 20 дн." in advice
+    assert "0 ₽" not in advice and "крупнейш" not in advice
+
+
+def test_no_checklist_advice_about_what_the_company_does_not_have():
+    """A shop's orders: no forgotten deal and no lead at all. The morning text must not tell the head
+    of sales to check forgotten deals or idle leads (it once did, on the Superstore orders)."""
+    empty = small_day.plan_fact().head(0)
+    nothing = small_day.forgotten().head(0)
+    facts = build_facts(small_day.DAY, empty, None, None, forgotten=nothing)
+    assert (facts.forgotten_deals, facts.open_leads) == (0, 0)
+    text = "\n".join(template_recommendations(facts))
+    assert "забытые сделки" not in text and "лиды" not in text
+    assert "План на месяц не загружен" in text
+    # the same company with open leads still hears about them
+    leads_only = small_day.forgotten().filter(pl.col("entity_type") == "lead")
+    facts = build_facts(small_day.DAY, empty, None, None, forgotten=leads_only)
+    text = "\n".join(template_recommendations(facts))
+    assert "Проверьте лиды" in text and "Проверьте забытые сделки" not in text
+
+
 @pytest.mark.parametrize(
     ("answer", "reason"),
     [

@@ -69,6 +69,24 @@ def test_superstore_is_analysed_as_of_its_own_last_day(tmp_path: Path) -> None:
         team = visit(url + "komanda", wait_for_text="Менеджеров в данных нет")
         forecast = visit(url + "prognoz", wait_for_text="Прогноз выручки на конец месяца")
         plan_fact = visit(url + "plan-fakt", wait_for_text="Динамика по месяцам")
+        director = visit(url)
+        standup = visit(url + "stendap")
+        anomalies = visit(url + "anomalii")
+    for page in (director, standup, anomalies):
+        assert page.console_errors == [], page.console_errors[:3]
+    # no plan sheet: the actual alone, never "a plan of 0 ₽"
+    for page in (director, plan_fact, standup):
+        assert "плана нет" in page.text and "План месяца" not in page.text
+    # the month against the same days of the month before, from the CSV: one sign, the arrow's
+    previous = last.replace(month=last.month - 1)
+    before = sum(amount for day, amount in orders if day.replace(day=1) == previous.replace(day=1) and day <= previous)
+    change = f"{abs(month_to_date / before - 1) * 100:.1f}".replace(".", ",")
+    flat = " ".join(director.text.replace("\u00a0", " ").split())
+    assert f"{'▼' if month_to_date < before else '▲'} {change} %" in flat, flat[:800]
+    assert "▼ -" not in flat
+    assert "Без менеджера" in director.text and "Менеджеров в данных нет" in standup.text
+    # 30.12.2017 is a Saturday: nobody was scored, which is not "no anomalies"
+    assert "модель никого не оценивала" in anomalies.text and "аномалий не найдено" not in anomalies.text
     assert team.console_errors == [] and "Загрузка" not in team.text
     # the month's sales, under a named group rather than "null"
     assert plan_fact.console_errors == [] and "Без отдела" in plan_fact.text and "Без менеджера" in plan_fact.text
@@ -84,5 +102,10 @@ def test_superstore_is_analysed_as_of_its_own_last_day(tmp_path: Path) -> None:
         ).fetchone()
         assert as_of == last == date(2017, 12, 30)
         assert Decimal(str(actual_mtd)).quantize(CENT) == month_to_date
+        # every order is closed and no lead exists: the morning advice has nothing to say about either
+        (open_deals,) = con.execute("select count(*) from marts.mart_deals where not is_closed").fetchone()
+        assert open_deals == 0
+        advice = " ".join(r for (r,) in con.execute("select text from ml.insights").fetchall())
+        assert advice and "забыт" not in advice.lower() and "лид" not in advice.lower(), advice
     finally:
         con.close()

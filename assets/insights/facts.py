@@ -68,7 +68,10 @@ class ForgottenDeal(BaseModel):
 
     deal_id: str = Field(description="the number the CRM shows (an export's own id), what the reader searches for")
     manager_name: str
-    amount_rub: float
+    amount_rub: float | None = Field(
+        description="None when no forgotten deal has an amount (an export without open deals' values): "
+        "the deal is then the one idle longest, not a 'largest' one at 0 ₽"
+    )
     days_idle: int
     threshold_days: int = Field(description="forgotten_deal_days as the mart applied it")
 
@@ -101,6 +104,9 @@ class DayFacts(BaseModel):
     )
     forgotten_deals_rub: float = 0.0
     top_forgotten: ForgottenDeal | None = None
+    open_leads: int | None = Field(
+        default=None, description="open leads the CRM holds (mart_forgotten's lead rows); 0: a CRM without leads"
+    )
     missed_calls_yesterday: int | None = Field(
         default=None, description="inbound calls of the day before never returned (mart_missed_calls)"
     )
@@ -204,11 +210,15 @@ def forgotten_deals(forgotten: pl.DataFrame) -> tuple[int, float, ForgottenDeal 
     deals = forgotten.filter((pl.col("entity_type") == "deal") & pl.col("is_forgotten").cast(pl.Boolean))
     if deals.is_empty():
         return 0, 0.0, None
-    top = deals.sort(["amount_rub", "entity_id"], descending=[True, False], nulls_last=True).row(0, named=True)
+    valued = deals.filter(pl.col("amount_rub").fill_null(0.0) > 0)
+    if valued.height:  # the largest forgotten deal
+        top = valued.sort(["amount_rub", "entity_id"], descending=[True, False]).row(0, named=True)
+    else:  # no amounts to rank by: the one forgotten longest
+        top = deals.sort(["days_idle", "entity_id"], descending=[True, False], nulls_last=True).row(0, named=True)
     largest = ForgottenDeal(
         deal_id=deal_number(top),
         manager_name=str(top.get("manager_name") or top.get("manager_id") or "без менеджера"),
-        amount_rub=float(top["amount_rub"] or 0.0),
+        amount_rub=float(top["amount_rub"]) if valued.height else None,
         days_idle=int(top["days_idle"]),
         threshold_days=int(top["threshold_days"]),
     )
@@ -243,6 +253,7 @@ def build_facts(
     if before and fc and before.get("month") is not None and str(before["month"])[:7] != str(fc.get("month"))[:7]:
         before = None  # the 1st against the last day of the month before: two months' forecasts, no change
     count, rub, top = forgotten_deals(forgotten) if forgotten is not None else (None, 0.0, None)
+    open_leads = forgotten.filter(pl.col("entity_type") == "lead").height if forgotten is not None else None
 
     return DayFacts(
         as_of_day=day,
@@ -264,6 +275,7 @@ def build_facts(
         forgotten_deals=count,
         forgotten_deals_rub=rub,
         top_forgotten=top,
+        open_leads=open_leads,
         missed_calls_yesterday=missed_calls_of(day - timedelta(days=1), missed_calls)
         if missed_calls is not None
         else None,

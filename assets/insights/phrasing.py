@@ -18,7 +18,6 @@ from assets.insights.facts import DayFacts
 from assets.insights.grounding import ungrounded
 from assets.insights.writer import (
     FILLER_TOPIC,
-    FILLERS,
     MAX_RECOMMENDATIONS,
     MIN_RECOMMENDATIONS,
     SYSTEM_PROMPT,
@@ -26,6 +25,7 @@ from assets.insights.writer import (
     fact_items,
     facts_header,
     facts_prompt,
+    fillers,
     template_items,
 )
 from resources.llm import LLMClient, LLMError
@@ -113,7 +113,7 @@ def write_insights(llm: LLMClient, facts: DayFacts) -> WrittenInsights:
         else:
             texts.append(answer_text)
             sources.append("openai")
-    for filler in FILLERS:
+    for filler in fillers(facts):
         if len(texts) >= MIN_RECOMMENDATIONS:
             break
         texts.append(filler)

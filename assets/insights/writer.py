@@ -245,23 +245,29 @@ def fact_items(facts: DayFacts) -> list[FactItem]:
     top = facts.top_forgotten
     if facts.forgotten_deals and top is not None:
         count = f"{facts.forgotten_deals} {plural_deals(facts.forgotten_deals)}"
-        items.append(
-            FactItem(
-                key="forgotten",
-                lines=[
-                    f"Забытые сделки (без активности {top.threshold_days} дн. и дольше): {count} на "
-                    f"{format_rub(facts.forgotten_deals_rub)}.",
-                    f"Крупнейшая забытая: сделка № {top.deal_id} менеджера {top.manager_name}, "
-                    f"{format_rub(top.amount_rub)}, без активности {top.days_idle} дн.",
-                ],
-                template=(
-                    f"Забыто {count} на {format_rub(facts.forgotten_deals_rub)}. Начните с крупнейшей: "
-                    f"сделка № {top.deal_id} ({format_rub(top.amount_rub)}, {top.manager_name}) без активности "
-                    f"{top.days_idle} дн. — попросите менеджера связаться с клиентом сегодня."
-                ),
-                money_rub=facts.forgotten_deals_rub,
+        if top.amount_rub is not None:
+            lines = [
+                f"Забытые сделки (без активности {top.threshold_days} дн. и дольше): {count} на "
+                f"{format_rub(facts.forgotten_deals_rub)}.",
+                f"Крупнейшая забытая: сделка № {top.deal_id} менеджера {top.manager_name}, "
+                f"{format_rub(top.amount_rub)}, без активности {top.days_idle} дн.",
+            ]
+            template = (
+                f"Забыто {count} на {format_rub(facts.forgotten_deals_rub)}. Начните с крупнейшей: "
+                f"сделка № {top.deal_id} ({format_rub(top.amount_rub)}, {top.manager_name}) без активности "
+                f"{top.days_idle} дн. — попросите менеджера связаться с клиентом сегодня."
             )
-        )
+        else:  # the CRM gives open deals no amount: no rubles to quote, the oldest comes first
+            lines = [
+                f"Забытые сделки (без активности {top.threshold_days} дн. и дольше): {count}; суммы в CRM не указаны.",
+                f"Дольше всех без активности: сделка № {top.deal_id} менеджера {top.manager_name}, {top.days_idle} дн.",
+            ]
+            template = (
+                f"Забыто {count} (суммы в CRM не указаны). Начните с самой давней: сделка № {top.deal_id} "
+                f"({top.manager_name}) без активности {top.days_idle} дн. — попросите менеджера связаться с "
+                "клиентом сегодня или закрыть сделку как проигранную."
+            )
+        items.append(FactItem(key="forgotten", lines=lines, template=template, money_rub=facts.forgotten_deals_rub))
     frame = [item for item in items if item.key in {"plan", "forecast"}]
     ranked = sorted((item for item in items if item.key not in {"plan", "forecast"}), key=lambda i: -i.money_rub)
     return (frame + ranked)[:MAX_RECOMMENDATIONS]
@@ -276,10 +282,20 @@ def plural_deals(n: int) -> str:
     return "сделок"
 
 
-FILLERS = [
-    "Проверьте забытые сделки (без активности 14 дней) и поставьте по каждой задачу с датой.",
-    "Проверьте лиды без активности 3 дня: каждому нужен звонок или письмо сегодня.",
-]
+FORGOTTEN_FILLER = "Проверьте забытые сделки (без активности 14 дней) и поставьте по каждой задачу с датой."
+LEADS_FILLER = "Проверьте лиды без активности 3 дня: каждому нужен звонок или письмо сегодня."
+FILLERS = [FORGOTTEN_FILLER, LEADS_FILLER]
+
+
+def fillers(facts: DayFacts) -> list[str]:
+    """The checklist items that can apply to this company today: none about forgotten deals when the
+    CRM shows there are none, none about leads when the CRM holds no lead (a shop's orders)."""
+    out = []
+    if facts.forgotten_deals != 0:
+        out.append(FORGOTTEN_FILLER)
+    if facts.open_leads != 0:
+        out.append(LEADS_FILLER)
+    return out
 
 
 FILLER_TOPIC = "checklist"
@@ -288,7 +304,7 @@ FILLER_TOPIC = "checklist"
 def template_items(facts: DayFacts) -> list[tuple[str, str]]:
     """3-5 (topic, recommendation) pairs from the facts alone; the topic is the fact item's key."""
     recs = [(item.key, item.template) for item in fact_items(facts)]
-    for filler in FILLERS:
+    for filler in fillers(facts):
         if len(recs) >= MIN_RECOMMENDATIONS:
             break
         recs.append((FILLER_TOPIC, filler))

@@ -8,7 +8,8 @@
 --   response time       median minutes to the first outgoing contact (INVERTED: z = -(x - mean) / sd)
 -- score = sum of weight x z (vars ranking_weights: 0.30, 0.20, 0.15, 0.20, 0.15); rank 1 is best.
 -- Badges: "Снайпер конверсии" best win rate among managers with >= sniper_min_closed_deals (10)
--- closed deals; "Апселл-Гуру" largest share of won rubles from repeat sales; "Rocket Growth"
+-- closed deals; "Апселл-Гуру" largest share of won rubles from repeat sales (not when every ranked
+-- manager has that share: a badge for all singles nobody out); "Rocket Growth"
 -- largest growth of won rubles over the previous month (from a non-zero previous month).
 -- Ties share a badge. Ranked: managers with a plan, a closed deal or an activity in the month.
 
@@ -221,6 +222,10 @@ badged as (
                 over (partition by month)
         end as best_sniper_win_rate,
         max(case when repeat_won_rub > 0 then repeat_share_pct end) over (partition by month) as best_repeat_share,
+        -- a share every ranked manager has (all sales repeat ones, an export's accounts) singles nobody out
+        min(case when repeat_won_rub > 0 then repeat_share_pct else -1 end) over (partition by month)
+            as worst_repeat_share,
+        count(*) over (partition by month) as ranked_count,
         max(case when growth_pct > 0 then growth_pct end) over (partition by month) as best_growth
 
     from weighted
@@ -263,12 +268,14 @@ final as (
 
         ---------- badges
         coalesce(badged.win_rate_pct = badged.best_sniper_win_rate, false) as is_sniper,
-        coalesce(badged.repeat_won_rub > 0 and badged.repeat_share_pct = badged.best_repeat_share, false)
+        coalesce(badged.repeat_won_rub > 0 and badged.repeat_share_pct = badged.best_repeat_share
+            and (badged.ranked_count = 1 or badged.worst_repeat_share < badged.best_repeat_share), false)
             as is_upsell_guru,
         coalesce(badged.growth_pct > 0 and badged.growth_pct = badged.best_growth, false) as is_rocket_growth,
         nullif(concat_ws(', ',
             case when badged.win_rate_pct = badged.best_sniper_win_rate then 'Снайпер конверсии' end,
             case when badged.repeat_won_rub > 0 and badged.repeat_share_pct = badged.best_repeat_share
+            and (badged.ranked_count = 1 or badged.worst_repeat_share < badged.best_repeat_share)
                 then 'Апселл-Гуру' end,
             case when badged.growth_pct > 0 and badged.growth_pct = badged.best_growth then 'Rocket Growth' end
         ), '') as badges
