@@ -98,7 +98,7 @@ def test_pages_read_on_a_company_without_calls_or_anomalies(maven_only):
             lost_months[r["close_date"][:7]] = lost_months.get(r["close_date"][:7], 0) + 1
     last_lost = max(lost_months)
 
-    slugs = ("", "anomalii", "zvonki", "prognoz", "sdelki", "nezabudka", "voronka", "stendap", "plan-fakt")
+    slugs = ("", "anomalii", "zvonki", "prognoz", "sdelki", "nezabudka", "voronka", "stendap", "plan-fakt", "komanda")
     with serve_dir(run.tmp / "data" / "site") as url:
         pages = {slug: visit(url + slug) for slug in slugs}
         pages["agent"] = visit(url + "menedzher/" + agent.replace(" ", "%20"))
@@ -119,6 +119,7 @@ def test_pages_read_on_a_company_without_calls_or_anomalies(maven_only):
     # no leads in the export: no "0 new leads"; no telephony: no "norm met on 0 days"
     assert "Новых лидов" not in pages[""].text
     assert "Звонков в данных нет" in pages["agent"].text and "Норма —" not in pages["agent"].text
+    assert "Звонков и задач в данных нет" in pages["komanda"].text and "Дней с нормой" not in pages["komanda"].text
     # his open deals are listed by their export ids (they have no title and no amount), with no
     # dead "Открыть" link (the export has no CRM address) and no "0 ₽" sum
     agent_deals = re.findall(r"Сделка № (\S+)", pages["agent"].text)
