@@ -98,7 +98,7 @@ def test_pages_read_on_a_company_without_calls_or_anomalies(maven_only):
             lost_months[r["close_date"][:7]] = lost_months.get(r["close_date"][:7], 0) + 1
     last_lost = max(lost_months)
 
-    slugs = ("", "anomalii", "zvonki", "prognoz", "sdelki", "nezabudka", "voronka", "stendap", "plan-fakt", "komanda")
+    slugs = ("", "anomalii", "zvonki", "prognoz", "sdelki", "nezabudka", "voronka", "stendap", "plan-fakt", "komanda", "finansy", "istochniki")
     with serve_dir(run.tmp / "data" / "site") as url:
         pages = {slug: visit(url + slug) for slug in slugs}
         pages["agent"] = visit(url + "menedzher/" + agent.replace(" ", "%20"))
@@ -120,6 +120,12 @@ def test_pages_read_on_a_company_without_calls_or_anomalies(maven_only):
     assert "Новых лидов" not in pages[""].text
     assert "Звонков в данных нет" in pages["agent"].text and "Норма —" not in pages["agent"].text
     assert "Звонков и задач в данных нет" in pages["komanda"].text and "Дней с нормой" not in pages["komanda"].text
+    assert "Пропущено и не перезвонили" not in pages["zvonki"].text  # not "0 missed" without any call
+    # no 1C and no leads: no payment figures, and the reconciliation's CRM leads are a dash, never 0
+    assert "Оплат из 1С нет" in pages["finansy"].text and "Платежей" not in pages["finansy"].text
+    months = re.findall(r"^\d{2}\.\d{4}\t(.*)$", pages["finansy"].text, flags=re.M)
+    assert months and all(row.split("\t")[1] == "-" for row in months), months[:3]
+    assert "Лид → сделка" not in pages["istochniki"].text and "(none)" not in pages["istochniki"].text
     # his open deals are listed by their export ids (they have no title and no amount), with no
     # dead "Открыть" link (the export has no CRM address) and no "0 ₽" sum
     agent_deals = re.findall(r"Сделка № (\S+)", pages["agent"].text)
