@@ -284,7 +284,6 @@ def plural_deals(n: int) -> str:
 
 FORGOTTEN_FILLER = "Проверьте забытые сделки (без активности 14 дней) и поставьте по каждой задачу с датой."
 LEADS_FILLER = "Проверьте лиды без активности 3 дня: каждому нужен звонок или письмо сегодня."
-FILLERS = [FORGOTTEN_FILLER, LEADS_FILLER]
 
 
 def fillers(facts: DayFacts) -> list[str]:

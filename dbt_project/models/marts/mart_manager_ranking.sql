@@ -232,6 +232,20 @@ badged as (
 
 ),
 
+upsell as (
+
+    select
+        windowed.*,
+        coalesce(
+            windowed.repeat_won_rub > 0 and windowed.repeat_share_pct = windowed.best_repeat_share
+            and (windowed.ranked_count = 1 or windowed.worst_repeat_share < windowed.best_repeat_share),
+            false
+        ) as is_upsell_guru
+
+    from badged as windowed
+
+),
+
 final as (
 
     select
@@ -268,19 +282,15 @@ final as (
 
         ---------- badges
         coalesce(badged.win_rate_pct = badged.best_sniper_win_rate, false) as is_sniper,
-        coalesce(badged.repeat_won_rub > 0 and badged.repeat_share_pct = badged.best_repeat_share
-            and (badged.ranked_count = 1 or badged.worst_repeat_share < badged.best_repeat_share), false)
-            as is_upsell_guru,
+        badged.is_upsell_guru,
         coalesce(badged.growth_pct > 0 and badged.growth_pct = badged.best_growth, false) as is_rocket_growth,
         nullif(concat_ws(', ',
             case when badged.win_rate_pct = badged.best_sniper_win_rate then 'Снайпер конверсии' end,
-            case when badged.repeat_won_rub > 0 and badged.repeat_share_pct = badged.best_repeat_share
-            and (badged.ranked_count = 1 or badged.worst_repeat_share < badged.best_repeat_share)
-                then 'Апселл-Гуру' end,
+            case when badged.is_upsell_guru then 'Апселл-Гуру' end,
             case when badged.growth_pct > 0 and badged.growth_pct = badged.best_growth then 'Rocket Growth' end
         ), '') as badges
 
-    from badged
+    from upsell as badged
 
     left join managers
         on badged.manager_id = managers.manager_id
