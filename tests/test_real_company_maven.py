@@ -98,7 +98,20 @@ def test_pages_read_on_a_company_without_calls_or_anomalies(maven_only):
             lost_months[r["close_date"][:7]] = lost_months.get(r["close_date"][:7], 0) + 1
     last_lost = max(lost_months)
 
-    slugs = ("", "anomalii", "zvonki", "prognoz", "sdelki", "nezabudka", "voronka", "stendap", "plan-fakt", "komanda", "finansy", "istochniki")
+    slugs = (
+        "",
+        "anomalii",
+        "zvonki",
+        "prognoz",
+        "sdelki",
+        "nezabudka",
+        "voronka",
+        "stendap",
+        "plan-fakt",
+        "komanda",
+        "finansy",
+        "istochniki",
+    )
     with serve_dir(run.tmp / "data" / "site") as url:
         pages = {slug: visit(url + slug) for slug in slugs}
         pages["agent"] = visit(url + "menedzher/" + agent.replace(" ", "%20"))
