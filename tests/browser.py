@@ -42,6 +42,21 @@ _SETTLED = """() => {
 }"""
 
 
+# Tables wider than the box they scroll in, i.e. columns a reader must scroll sideways to find:
+# [the first headers, the table's width, the box's width] for each.
+WIDE_TABLES_PROBE = """() => [...document.querySelectorAll('table')]
+    .filter((t) => t.getBoundingClientRect().width > 0)
+    .map((t) => {
+        let box = t.parentElement;
+        while (box && box !== document.body && !['auto', 'scroll'].includes(getComputedStyle(box).overflowX)) {
+            box = box.parentElement;
+        }
+        const heads = [...t.querySelectorAll('thead th')].map((th) => th.innerText.trim()).filter(Boolean);
+        return [heads.slice(0, 3).join(' | '), box.scrollWidth, box.clientWidth];
+    })
+    .filter(([, wide, room]) => wide > room + 1)"""
+
+
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):
     def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - stdlib signature
         pass

@@ -22,7 +22,7 @@ from assets.report import REPORT_TABLES, build_defs, read_report_tables, report_
 from resources.evidence import EvidenceCLI, EvidenceError, scrubbed_env
 from resources.warehouse import Warehouse
 from tests import report_world as world
-from tests.browser import serve_dir, visit
+from tests.browser import WIDE_TABLES_PROBE, serve_dir, visit
 from tests.support.dbt import dbt
 
 pytestmark = pytest.mark.slow  # whole graph, browser or PostgreSQL end to end: not in `make test-fast`
@@ -383,6 +383,7 @@ def built_site(tmp_path_factory: pytest.TempPathFactory) -> dict:
                 wait_for_text=LOADED[slug],
                 screenshot=SHOTS / f"{slug.replace('/', '_').replace('{manager}', 'one') or 'index'}.png",
                 open_chrome=True,
+                probe=WIDE_TABLES_PROBE,
                 act=pick_department(chosen)
                 if slug == "plan-fakt"
                 else PAGE_ACTS[slug](con)
@@ -601,6 +602,12 @@ def test_page_shows_only_todays_anomalies_and_insights(built_site: dict) -> None
         assert (insight in text) == (day == world.TODAY), insight
     assert "Исходящие звонки" in text  # Сидоров's anomaly today
     assert "Создано сделок" not in text  # Иванов's anomaly was yesterday
+
+
+def test_every_column_fits_a_laptop_screen(built_site: dict) -> None:
+    """At 1280 px no table hides columns behind a sideways scroll (Премия, Темп on План-факт were)."""
+    wide = {slug: page.probed for slug, page in built_site["pages"].items() if page.probed}
+    assert wide == {}, wide
 
 
 def test_phone_and_dark_screens_open(built_site: dict) -> None:
