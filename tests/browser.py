@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import http.server
+import re
 import tempfile
 import threading
 from collections.abc import Callable, Iterator
@@ -188,3 +189,8 @@ def _chrome_text(page: Any) -> str:
     page.keyboard.press("Escape")
     page.mouse.move(0, 0)
     return "\n".join(parts)
+
+
+def stray_spaces(text: str) -> list[str]:
+    """Places where a space stands before a full stop, comma, semicolon, colon or closing bracket."""
+    return [m.group(0) for m in re.finditer(r"\S{1,12} [.,;:)](?=\s|$)", text)]

@@ -76,7 +76,7 @@ def test_pages_read_on_a_company_without_calls_or_anomalies(maven_only):
     """No telephony, no calls in the export, no anomaly on the day: tables the site exports empty. Their
     date columns once reached the browser as numbers (Evidence wrote all-null dates as DOUBLE), and the
     anomalies and calls pages failed in DuckDB ("TIMESTAMP -> DOUBLE", strftime(DOUBLE))."""
-    from tests.browser import WIDE_TABLES_PROBE, serve_dir, visit
+    from tests.browser import WIDE_TABLES_PROBE, serve_dir, stray_spaces, visit
 
     run = maven_only
     assert run.one("select count(*) as n from ml.manager_anomalies where is_anomaly")["n"] == 0
@@ -118,6 +118,7 @@ def test_pages_read_on_a_company_without_calls_or_anomalies(maven_only):
     for slug, page in pages.items():
         assert page.console_errors == [], (slug, page.console_errors[:3])
         assert page.probed == [], (slug, "columns hidden behind a sideways scroll at 1280 px", page.probed)
+        assert stray_spaces(page.text) == [], (slug, "a space before punctuation", stray_spaces(page.text))
     # nobody was scored on the day (the export's managers stopped in 2017): not "no anomalies"
     assert run.one(f"select count(*) as n from ml.manager_anomalies where as_of_day = date '{TODAY}'")["n"] == 0
     assert "Сегодня аномалий не найдено" not in pages["anomalii"].text + pages[""].text
