@@ -129,14 +129,24 @@ def test_superstore_windows_1252_crlf_and_us_dates(datasets, tmp_path):
         "select count(*), sum(amount), min(created_at at time zone 'Europe/Moscow')::date,"
         " max(created_at at time zone 'Europe/Moscow')::date from raw_export.deals",
     )
-    assert n == len(rows) == 9994
+    # a row per order line: the 9,994 lines are the 5,009 orders' deals, each the total of its lines
+    assert len(rows) == 9994 and n == len({r["Order ID"] for r in rows}) == 5009
     assert total == sum(Decimal(r["Sales"]) for r in rows)
     assert (str(first), str(last)) == ("2014-01-03", "2017-12-30")
-    # The product names keep their accents (cp1252) and lose their non-breaking spaces.
+    biggest = Counter(r["Order ID"] for r in rows).most_common(1)[0][0]
+    lines = [r for r in rows if r["Order ID"] == biggest]
+    amount, quantity, pipeline = _one(
+        wh, f"select amount, quantity, pipeline from raw_export.deals where deal_id = '{biggest}'"
+    )
+    assert amount == sum(Decimal(r["Sales"]) for r in lines) and quantity == sum(int(r["Quantity"]) for r in lines)
+    assert pipeline == lines[0]["Segment"]
+    # Names keep their accents (cp1252) and lose their non-breaking spaces.
     names = {p for (p,) in wh.query("select distinct product from raw_export.deals").rows()}
     assert not any("\u00a0" in p for p in names)
     assert any("é" in p for p in names)
-    assert "Konftel 250 Conference phone - Charcoal black" in names
+    assert any("Konftel 250 Conference phone - Charcoal black" in p.split("; ") for p in names)
+    accounts = {a for (a,) in wh.query("select distinct account from raw_export.deals").rows()}
+    assert "Roy Französisch" in accounts
     assert (
         wh.query(
             "select count(*) as n from information_schema.tables "
@@ -214,6 +224,65 @@ def test_bad_rows_are_quarantined_with_file_line_and_reason(tmp_path):
     wh = _load(tmp_path, export, str(mapping))
     assert wh.query("select count(*) as n from raw_export.deals")["n"][0] == 1
     assert wh.query("select count(*) as n from raw_export.quarantine")["n"][0] == 0
+
+
+ORDER_LINES_MAPPING = """
+name: shop
+defaults: {date_format: "%d.%m.%Y", currency: RUB, delimiter: ";"}
+entities:
+  deals:
+    file: orders.csv
+    lines: Line
+    fields:
+      deal_id: Order
+      status: {const: won}
+      pipeline: Segment
+      product: Product
+      amount: Sum
+      quantity: Qty
+      created_at: Ordered
+      closed_at: Paid
+      currency: {column: Currency, default: null}
+"""
+
+
+def test_an_orders_lines_are_one_deal(tmp_path):
+    """A shop's export has a row per order line: the order is the deal, its amount the lines' total."""
+    export = tmp_path / "export"
+    export.mkdir()
+    (export / "orders.csv").write_text(
+        "Line;Order;Segment;Product;Sum;Qty;Ordered;Paid;Currency\n"
+        "1;A-1;Retail;Chair;100,10;2;03.02.2025;05.02.2025;\n"  # line 2
+        "2;A-1;Retail;Desk;50,05;1;03.02.2025;07.02.2025;\n"  # line 3: same order, paid later
+        "3;B-7;Corporate;Lamp;20;4;04.02.2025;04.02.2025;\n"  # line 4: an order of one line
+        "4;A-1;Retail;Chair;9,85;1;02.02.2025;05.02.2025;\n"  # line 5: a second chair, ordered a day earlier
+        "2;A-1;Retail;Desk;50,05;1;03.02.2025;07.02.2025;\n"  # line 6: line 2 exported twice
+        "5;A-1;Corporate;Pen;1;1;03.02.2025;05.02.2025;\n"  # line 7: a second pipeline for one order
+        "6;A-1;Retail;Pen;1;1;03.02.2025;05.02.2025;USD\n",  # line 8: a second currency for one order
+        encoding="utf-8",
+    )
+    mapping = tmp_path / "m.yaml"
+    mapping.write_text(ORDER_LINES_MAPPING, encoding="utf-8")
+    wh = _load(tmp_path, export, str(mapping))
+    rows = wh.query(
+        "select deal_id, pipeline, product, amount, quantity, currency, source_line,"
+        " cast(created_at at time zone 'Europe/Moscow' as date) as ordered,"
+        " cast(closed_at at time zone 'Europe/Moscow' as date) as paid from raw_export.deals order by deal_id"
+    ).rows()
+    assert [r[:7] for r in rows] == [
+        ("A-1", "Retail", "Chair; Desk", Decimal("160"), Decimal("4"), "RUB", 2),  # 100.10 + 50.05 + 9.85
+        ("B-7", "Corporate", "Lamp", Decimal("20"), Decimal("4"), "RUB", 4),
+    ]
+    assert [(str(r[7]), str(r[8])) for r in rows] == [("2025-02-02", "2025-02-07"), ("2025-02-04", "2025-02-04")]
+    bad = wh.query("select line, reason from raw_export.quarantine order by line").rows()
+    assert [line for line, _ in bad] == [6, 7, 8]
+    assert bad[0][1] == "duplicate Line '2' (first at line 3)"
+    assert bad[1][1].startswith("pipeline 'Corporate' differs from 'Retail' of deal_id 'A-1' (its first line is 2)")
+    assert bad[2][1].startswith("currency 'USD' differs from 'RUB'")
+    # a line id column the file does not have stops the load, naming it
+    (export / "orders.csv").write_text("Order;Segment;Product;Sum;Qty;Ordered;Paid;Currency\n", encoding="utf-8")
+    with pytest.raises(ExportFileError, match=r"columns \['Line'\] are not in the header"):
+        read_entity(load_mapping(mapping).entities["deals"], export, "x")
 
 
 def test_whole_file_problems_name_the_file_and_the_fix(tmp_path):

@@ -28,15 +28,22 @@ RATE = Decimal("2.5")
 CENT = Decimal("0.01")
 
 
-def rub(sales: str) -> Decimal:
+def rub(sales: Decimal) -> Decimal:
     """An order's rubles as the warehouse keeps money: the amount to the cent, its rubles to the kopeck."""
-    return (Decimal(sales).quantize(CENT, ROUND_HALF_UP) * RATE).quantize(CENT, ROUND_HALF_UP)
+    return (sales.quantize(CENT, ROUND_HALF_UP) * RATE).quantize(CENT, ROUND_HALF_UP)
 
 
 def test_superstore_is_analysed_as_of_its_own_last_day(tmp_path: Path) -> None:
     root = require_datasets(ds.SUPERSTORE)
+    # a row per order line; the deal is the order, its amount the total of its lines (rounded once)
+    lines: dict[str, list[dict[str, str]]] = {}
     with (root / ds.SUPERSTORE / "sample_superstore.csv").open(encoding="cp1252", newline="") as fh:
-        orders = [(datetime.strptime(r["Order Date"], "%m/%d/%Y").date(), rub(r["Sales"])) for r in csv.DictReader(fh)]
+        for r in csv.DictReader(fh):
+            lines.setdefault(r["Order ID"], []).append(r)
+    orders = [
+        (datetime.strptime(rs[0]["Order Date"], "%m/%d/%Y").date(), rub(sum(Decimal(r["Sales"]) for r in rs)))
+        for rs in lines.values()
+    ]
     last = max(day for day, _ in orders)
     month_to_date = sum(amount for day, amount in orders if day.replace(day=1) == last.replace(day=1))
     data = tmp_path / "data"
@@ -105,6 +112,11 @@ def test_superstore_is_analysed_as_of_its_own_last_day(tmp_path: Path) -> None:
         # every order is closed and no lead exists: the morning advice has nothing to say about either
         (open_deals,) = con.execute("select count(*) from marts.mart_deals where not is_closed").fetchone()
         assert open_deals == 0
+        # a deal is an order, not an order line: 5,009 orders, the last month's as many as its orders
+        deals, december = con.execute(
+            "select count(*), count(*) filter (where closed_month = date '2017-12-01') from marts.mart_deals"
+        ).fetchone()
+        assert deals == len(orders) and december == sum(day.replace(day=1) == last.replace(day=1) for day, _ in orders)
         advice = " ".join(r for (r,) in con.execute("select text from ml.insights").fetchall())
         assert advice and "забыт" not in advice.lower() and "лид" not in advice.lower(), advice
     finally:

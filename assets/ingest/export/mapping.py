@@ -26,6 +26,12 @@ its columns become the canonical fields (plain Python, no Dagster, no dlt).
           pipeline: {const: Sales}        # a constant for every row
           account: {column: account, default: null}   # blank -> default (null unless given)
 
+An order export lists one row per order line; `lines: <column>` (the column numbering the lines, e.g.
+Superstore's "Row ID") makes the rows sharing a key one record (`reader.combine_line`): amounts,
+quantities and profit summed, the earliest created_at and the latest closed_at, the lines' distinct texts
+(products) joined by "; "; the fields one record has once (`ONE_PER_RECORD`: status, currency, owner,
+pipeline, stage, account, lead) must agree, else the line is quarantined. A repeated line id is a duplicate.
+
 Each canonical field has a type (text, int, decimal, date, timestamp); values are parsed into it while
 reading, so a bad value is found at its file and line. A row whose key is blank, whose typed value does
 not parse, or whose mapped value is not in a closed `map` (`strict_map: true`) is quarantined with the
@@ -114,6 +120,9 @@ SURROGATE_KEYS: dict[str, tuple[str, ...]] = {
     "activities": ("activity_id", "manager", "deal_id", "lead_id"),
     "managers": ("manager", "department"),
 }
+# A record made of several lines (`lines:`) has each of these once: a line that differs is quarantined
+# (summing one order's amounts across two currencies or two owners would misstate both).
+ONE_PER_RECORD = ("status", "currency", "manager_id", "manager_name", "pipeline", "stage", "account", "lead_id")
 REQUIRED_ENTITIES = ("deals",)
 DEAL_STATUSES = ("open", "won", "lost")
 # Non-breaking and narrow no-break spaces (Excel and 1C love them) become plain spaces.
@@ -149,6 +158,7 @@ class EntitySpec:
     currency: str | None
     replace: dict[str, str]
     fields: dict[str, FieldSpec]
+    lines: str | None = None  # the column naming a line when several rows are one record (an order's lines)
 
     @property
     def key(self) -> str:
@@ -199,7 +209,10 @@ def load_mapping(path: str | Path, company_timezone: str = DEFAULT_TIMEZONE) -> 
         where = f"{path}: entities.{name}"
         if not isinstance(raw, dict) or not raw.get("file"):
             raise MappingError(f"{where}: needs `file:`")
-        opts = {**defaults, **{k: v for k, v in raw.items() if k not in ("file", "fields")}}
+        opts = {**defaults, **{k: v for k, v in raw.items() if k not in ("file", "fields", "lines")}}
+        lines = raw.get("lines")
+        if lines is not None and (not isinstance(lines, str) or not lines.strip()):
+            raise MappingError(f"{where}.lines: the name of the column that numbers the lines (e.g. Row ID)")
         date_format = _formats(opts.get("date_format")) or ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d")
         tz = _zone(opts.get("timezone") or company_timezone, where)
         fields_raw = raw.get("fields") or {}
@@ -241,5 +254,6 @@ def load_mapping(path: str | Path, company_timezone: str = DEFAULT_TIMEZONE) -> 
             currency=opts.get("currency"),
             replace=dict(opts.get("replace") or DEFAULT_REPLACE),
             fields=fields,
+            lines=lines.strip() if lines else None,
         )
     return ExportMapping(name=str(doc.get("name") or path.stem), path=path, entities=entities)

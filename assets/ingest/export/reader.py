@@ -21,7 +21,14 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from assets.ingest.export.mapping import CANONICAL, DEAL_STATUSES, SURROGATE_KEYS, EntitySpec, FieldSpec
+from assets.ingest.export.mapping import (
+    CANONICAL,
+    DEAL_STATUSES,
+    ONE_PER_RECORD,
+    SURROGATE_KEYS,
+    EntitySpec,
+    FieldSpec,
+)
 from assets.ingest.exportfiles import read_header_and_rows
 
 _SPACES = re.compile(r"\s+")
@@ -114,6 +121,8 @@ def _read_file(spec: EntitySpec, path: Path, export_name: str) -> tuple[list[dic
     good: list[dict] = []
     bad: list[dict] = []
     first_line: dict[Any, int] = {}
+    line_ids: dict[str, int] = {}  # with `lines:`, where each line id was first seen
+    lines_of: dict[Any, list[tuple[int, dict, dict]]] = {}  # key -> its lines (line, row, raw record)
 
     def reject(line: int, reason: str, record: Any) -> None:
         bad.append(
@@ -132,7 +141,8 @@ def _read_file(spec: EntitySpec, path: Path, export_name: str) -> tuple[list[dic
             return good, bad
         header = [normalise(h, spec.replace) or "" for h in header]
         header[0] = header[0].lstrip("\ufeff")
-        missing = sorted({f.column for f in spec.fields.values() if f.column} - set(header))
+        mapped = {f.column for f in spec.fields.values() if f.column} | ({spec.lines} if spec.lines else set())
+        missing = sorted(mapped - set(header))
         if missing:
             raise ExportFileError(
                 f"{path}: the mapping's columns {missing} are not in the header ({', '.join(header)})"
@@ -150,6 +160,20 @@ def _read_file(spec: EntitySpec, path: Path, export_name: str) -> tuple[list[dic
                 reject(line, str(exc), dict(zip(header, record)))
                 continue
             key = row[spec.key]
+            if spec.lines:
+                line_id = normalise(record[index[spec.lines]], spec.replace)
+                if line_id is None:
+                    reject(line, f"blank {spec.lines}", dict(zip(header, record)))
+                elif line_id in line_ids:
+                    reject(
+                        line,
+                        f"duplicate {spec.lines} {line_id!r} (first at line {line_ids[line_id]})",
+                        dict(zip(header, record)),
+                    )
+                else:
+                    line_ids[line_id] = line
+                    lines_of.setdefault(key, []).append((line, row, dict(zip(header, record))))
+                continue
             if key in first_line:
                 reject(
                     line, f"duplicate {spec.key} {key!r} (first at line {first_line[key]})", dict(zip(header, record))
@@ -158,6 +182,13 @@ def _read_file(spec: EntitySpec, path: Path, export_name: str) -> tuple[list[dic
             first_line[key] = line
             row.update({"export_name": export_name, "source_file": path.name, "source_line": line})
             good.append(row)
+        for lines in lines_of.values():
+            combined, conflicts = combine_lines(spec, [(at, canonical) for at, canonical, _ in lines])
+            raw_of = {at: raw for at, _, raw in lines}
+            for at, reason in conflicts:
+                reject(at, reason, raw_of[at])
+            combined.update({"export_name": export_name, "source_file": path.name, "source_line": lines[0][0]})
+            good.append(combined)
     except UnicodeDecodeError as exc:
         raise ExportFileError(
             f"{path}: not {spec.encoding} text (byte {exc.start}: {exc.object[exc.start : exc.start + 1]!r}); "
@@ -237,6 +268,55 @@ def _canonical(spec: EntitySpec, record: list[str], index: dict[str, int]) -> di
         row["currency"] = spec.currency
     add_surrogate_keys(spec.name, row)
     return row
+
+
+def combine_lines(spec: EntitySpec, lines: list[tuple[int, dict]]) -> tuple[dict, list[tuple[int, str]]]:
+    """One record of the lines sharing its key (an order's lines make one deal), and the lines left out.
+
+    Numbers are summed (the order's amount is its lines' total, rounded once, as the shop bills it);
+    created_at is the earliest, closed_at the latest; a text said differently by the lines (the products)
+    is their distinct values joined by "; ". A field a record has once (`ONE_PER_RECORD`) that a line
+    says differently leaves that line out, named with the reason, rather than mixing currencies or owners.
+    """
+    first_line, first = lines[0]
+    record = dict(first)
+    texts = {name: [first[name]] if first.get(name) is not None else [] for name in CANONICAL[spec.name]}
+    conflicts: list[tuple[int, str]] = []
+    for line, row in lines[1:]:
+        clash = next(
+            (
+                name
+                for name in ONE_PER_RECORD
+                if row.get(name) is not None and record.get(name) is not None and row[name] != record[name]
+            ),
+            None,
+        )
+        if clash is not None:
+            conflicts.append(
+                (
+                    line,
+                    f"{clash} {row[clash]!r} differs from {record[clash]!r} of {spec.key} {record[spec.key]!r} "
+                    f"(its first line is {first_line}): one record cannot have two",
+                )
+            )
+            continue
+        for name, kind in CANONICAL[spec.name].items():
+            value = row.get(name)
+            if value is None or name == spec.key:
+                continue
+            if record.get(name) is None:
+                record[name] = value
+            elif kind in ("decimal", "int"):
+                record[name] += value
+            elif kind in ("timestamp", "date"):
+                record[name] = max(record[name], value) if name == "closed_at" else min(record[name], value)
+            if kind == "text" and name not in ONE_PER_RECORD and value not in texts[name]:
+                texts[name].append(value)
+    for name, values in texts.items():
+        if len(values) > 1:
+            record[name] = "; ".join(values)
+    add_surrogate_keys(spec.name, record)
+    return record, conflicts
 
 
 def surrogate_key(text: str | None) -> int | None:
