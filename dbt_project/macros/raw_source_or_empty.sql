@@ -6,8 +6,7 @@
     `source()` is always called, so the lineage from the dlt asset stays in the graph. -#}
 {% macro raw_source_or_empty(source_name, table_name) -%}
     {%- set rel = source(source_name, table_name) -%}
-    {%- if execute and adapter.get_relation(database=rel.database, schema=rel.schema,
-                                            identifier=rel.identifier) is none -%}
+    {%- if execute and optional_relation(rel.schema, rel.identifier, rel.database) is none -%}
         (select 1 as no_rows_yet where 1 = 0) as not_loaded_yet
     {%- else -%}
         {{ rel }}
@@ -20,7 +19,7 @@
         {{ return([]) }}
     {%- endif -%}
     {%- set rel = source(source_name, table_name) -%}
-    {%- set found = adapter.get_relation(database=rel.database, schema=rel.schema, identifier=rel.identifier) -%}
+    {%- set found = optional_relation(rel.schema, rel.identifier, rel.database) -%}
     {{ return(column_names(found) if found is not none else []) }}
 {%- endmacro %}
 
