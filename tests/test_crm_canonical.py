@@ -736,6 +736,31 @@ def test_tiny_export_world_on_duckdb_and_postgresql(tmp_path: Path) -> None:
         assert _build_export_world(Warehouse(url=url), tmp_path / "pg") == got
 
 
+def test_an_export_without_names_shows_its_own_manager_ids(tmp_path: Path) -> None:
+    """Olist's closed deals name a sales rep by a hex id only: the report must show that id, the one the
+    CRM shows, never the warehouse's 63-bit surrogate of it ("ID 7110654958559137119")."""
+    folder = tmp_path / "export"
+    folder.mkdir()
+    (folder / "deals.csv").write_text(
+        "ID;Rep;Sum;Closed\nD-1;4ef15afb;100;10.01.2025\nD-2;4ef15afb;50;11.01.2025\nD-3;9a0c;70;12.01.2025\n",
+        encoding="utf-8",
+    )
+    (tmp_path / "m.yaml").write_text(
+        'name: reps\ndefaults: {delimiter: ";", date_format: "%d.%m.%Y", currency: RUB}\n'
+        "entities:\n  deals:\n    file: deals.csv\n    fields:\n      deal_id: ID\n      manager_id: Rep\n"
+        "      status: {const: won}\n      amount: Sum\n      created_at: Closed\n      closed_at: Closed\n",
+        encoding="utf-8",
+    )
+    wh = Warehouse(url=f"duckdb:///{tmp_path}/reps.duckdb")
+    create_tables(wh, SIDE_TABLES, {})
+    load_export(wh, folder, tmp_path / "m.yaml", tmp_path)
+    dbt_build(wh, tmp_path)
+    names = {r["manager_id"]: r["manager_name"] for r in rows(wh, "select * from intermediate.manager")}
+    assert names == {surrogate("4ef15afb"): "ID 4ef15afb", surrogate("9a0c"): "ID 9a0c"}
+    won = rows(wh, "select manager_name, sum(won_count) as n from marts.mart_plan_fact group by 1 order by 1")
+    assert [(r["manager_name"], r["n"]) for r in won] == [("ID 4ef15afb", 2), ("ID 9a0c", 1)]
+
+
 @pytest.fixture
 def maven() -> Path:
     return require_datasets(ds.MAVEN) / ds.MAVEN

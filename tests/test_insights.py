@@ -417,3 +417,23 @@ def test_a_rate_limit_and_a_server_error_are_retried_within_the_budget(facts):
         written = write_insights(LLMClient(api_key=SECRET_KEY, base_url=ai.base_url), facts)
     assert len(ai.requests) == 3 and written.source == "template"  # the budget spent: the template
     assert "503" in (written.fallback_reason or "")
+
+
+def test_won_deals_without_amounts_are_said_so_not_reported_as_zero_revenue():
+    """Olist's export: deals are won, none with an amount. «Факт 0 ₽», «прогноз 0 ₽ (80 %: 0 ₽ – 0 ₽).
+    Держите темп» would read as a month without sales."""
+    month = small_day.plan_fact()
+    no_rubles = month.with_columns(
+        [pl.lit(0.0).alias(c) for c in month.columns if c.endswith("_rub")]
+        + [pl.lit(None, dtype=pl.Float64).alias(c) for c in month.columns if c.endswith("fulfilment_pct")]
+    )
+    forecast = small_day.forecast()
+    zero_forecast = forecast.with_columns([pl.lit(0.0).alias(c) for c in forecast.columns if c.endswith("_rub")])
+    facts = build_facts(small_day.DAY, no_rubles, zero_forecast, None)
+    won_in_march = sum(n for m, n in zip(month["month"], month["won_count"]) if m == small_day.MONTH)
+    assert facts.amounts_missing and facts.won_mtd == won_in_march == 7
+    text = " ".join(template_recommendations(facts))
+    assert f"выиграно сделок: {won_in_march}, но ни у одной нет суммы" in text
+    assert "Прогноз на конец месяца" not in text and "0 ₽" not in text, text
+    # with amounts, the same month is reported in rubles as before
+    assert not build_facts(small_day.DAY, month, forecast, None).amounts_missing

@@ -119,6 +119,7 @@ def test_pages_read_on_a_company_without_calls_or_anomalies(maven_only):
         assert page.console_errors == [], (slug, page.console_errors[:3])
         assert page.probed == [], (slug, "columns hidden behind a sideways scroll at 1280 px", page.probed)
         assert stray_spaces(page.text) == [], (slug, "a space before punctuation", stray_spaces(page.text))
+        assert "01.01.1970" not in page.text, (slug, "a missing date shown as the Unix epoch")
     # nobody was scored on the day (the export's managers stopped in 2017): not "no anomalies"
     assert run.one(f"select count(*) as n from ml.manager_anomalies where as_of_day = date '{TODAY}'")["n"] == 0
     assert "Сегодня аномалий не найдено" not in pages["anomalii"].text + pages[""].text

@@ -446,6 +446,7 @@ def test_every_page_opens_without_errors_and_offline(built_site: dict) -> None:
         assert page.requests and page.foreign_requests == [], slug
         assert not re.search(r"Error in Query|Catalog Error|^error$|Dataset is empty", page.text, flags=re.M), slug
         assert PAGES[slug] in page.text, slug
+        assert "01.01.1970" not in page.text, slug  # a missing date read as the Unix epoch
         assert not re.search(r"extensions\.duckdb\.org|segment\.io|evidence\.dev/", " ".join(page.requests))
 
 

@@ -94,6 +94,7 @@ class DayFacts(BaseModel):
         default=None, description="actual / plan × 100 (mart_plan_fact); None without a plan"
     )
     remaining_rub: float = Field(default=0.0, description="max(plan − actual, 0) (mart_plan_fact)")
+    won_mtd: int = Field(default=0, description="deals won this month to the day (mart_plan_fact)")
     lagging_managers: list[LaggingManager] = Field(default_factory=list)
     anomalies: list[AnomalyFact] = Field(default_factory=list)
     forecast_yesterday_rub: float | None = Field(
@@ -117,6 +118,15 @@ class DayFacts(BaseModel):
         if self.forecast_rub is None or self.forecast_yesterday_rub is None:
             return None
         return self.forecast_rub - self.forecast_yesterday_rub
+
+    @property
+    def amounts_missing(self) -> bool:
+        """Deals were won this month and not one ruble: the CRM (or an export, Olist's) has no amounts.
+
+        Every ruble figure is then 0 for want of data, not of sales: neither the plan's fulfilment nor a
+        forecast of 0 ₽ may be reported as news.
+        """
+        return self.won_mtd > 0 and self.actual_mtd_rub == 0
 
     @property
     def days_left(self) -> int:
@@ -264,6 +274,7 @@ def build_facts(
         actual_mtd_rub=_num(company.get("company_actual_rub")) or 0.0,
         fulfilment_pct=_num(company.get("company_fulfilment_pct")),
         remaining_rub=_num(company.get("company_remaining_rub")) or 0.0,
+        won_mtd=int(pf["won_count"].sum() or 0) if "won_count" in pf.columns else 0,
         forecast_rub=_num(fc.get("forecast_rub")) if fc else None,
         forecast_low_rub=_num(fc.get("forecast_low_rub")) if fc else None,
         forecast_high_rub=_num(fc.get("forecast_high_rub")) if fc else None,

@@ -135,7 +135,18 @@ def fact_items(facts: DayFacts) -> list[FactItem]:
     against pace, revenue below its usual level, the forgotten deals' amount)."""
     items: list[FactItem] = []
     day = format_day(facts.as_of_day)
-    if facts.plan_rub > 0:
+    if facts.amounts_missing:
+        items.append(
+            FactItem(
+                key="plan",
+                lines=[f"Выиграно сделок с начала месяца: {facts.won_mtd}; ни у одной нет суммы."],
+                template=(
+                    f"С начала месяца выиграно сделок: {facts.won_mtd}, но ни у одной нет суммы, поэтому выручку, "
+                    "план-факт и прогноз в рублях не посчитать. Заполните сумму сделки в CRM."
+                ),
+            )
+        )
+    elif facts.plan_rub > 0:
         fulfilment = format_pct(facts.fulfilment_pct or 0)
         text = (
             f"На {day} выполнено {fulfilment} плана месяца: "
@@ -175,7 +186,7 @@ def fact_items(facts: DayFacts) -> list[FactItem]:
             )
         )
 
-    if facts.forecast_rub is not None:
+    if facts.forecast_rub is not None and not facts.amounts_missing:
         text = f"Прогноз на конец месяца — {format_rub(facts.forecast_rub)}"
         lines = [f"Прогноз на конец месяца: {format_rub(facts.forecast_rub)}."]
         if facts.forecast_low_rub is not None and facts.forecast_high_rub is not None:
@@ -194,7 +205,7 @@ def fact_items(facts: DayFacts) -> list[FactItem]:
             text += " Держите темп и следите за сделками на финальных этапах."
         items.append(FactItem(key="forecast", lines=lines, template=text))
 
-    if facts.leads_needed is not None and facts.leads_needed > 0:
+    if facts.leads_needed is not None and facts.leads_needed > 0 and not facts.amounts_missing:
         items.append(
             FactItem(
                 key="leads",

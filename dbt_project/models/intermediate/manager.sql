@@ -104,19 +104,19 @@ amocrm as (
 export_named as (
 
     -- the managers file and every manager named on deals, leads, activities
-    select manager_key, manager_name, department_key
+    select manager_key, manager_name, manager_id, department_key
     from {{ ref('stg_export__managers') }}
     where {{ crm_is('export') }}
     union all
-    select manager_key, manager_name, cast(null as bigint)
+    select manager_key, manager_name, manager_id, cast(null as bigint)
     from {{ ref('stg_export__deals') }}
     where {{ crm_is('export') }}
     union all
-    select manager_key, manager_name, cast(null as bigint)
+    select manager_key, manager_name, manager_id, cast(null as bigint)
     from {{ ref('stg_export__leads') }}
     where {{ crm_is('export') }}
     union all
-    select manager_key, manager_name, cast(null as bigint)
+    select manager_key, manager_name, manager_id, cast(null as bigint)
     from {{ ref('stg_export__activities') }}
     where {{ crm_is('export') }}
 
@@ -126,7 +126,9 @@ export as (
 
     select
         manager_key as manager_id,
-        coalesce(min(manager_name), 'ID ' || cast(manager_key as varchar)) as manager_name,
+        -- an export without names (Olist's sales reps) names a manager by the export's own id, as the
+        -- CRM shows it, never by the warehouse's surrogate key
+        coalesce(min(manager_name), 'ID ' || min(manager_id), 'ID ' || cast(manager_key as varchar)) as manager_name,
         min(manager_name) as first_name,
         cast(null as varchar) as last_name,
         coalesce(min(department_key), 0) as department_id,
