@@ -27,7 +27,7 @@ its columns become the canonical fields (plain Python, no Dagster, no dlt).
           account: {column: account, default: null}   # blank -> default (null unless given)
 
 An order export lists one row per order line; `lines: <column>` (the column numbering the lines, e.g.
-Superstore's "Row ID") makes the rows sharing a key one record (`reader.combine_line`): amounts,
+Superstore's "Row ID") makes the rows sharing a key one record (`reader.combine_lines`): amounts,
 quantities and profit summed, the earliest created_at and the latest closed_at, the lines' distinct texts
 (products) joined by "; "; the fields one record has once (`ONE_PER_RECORD`: status, currency, owner,
 pipeline, stage, account, lead) must agree, else the line is quarantined. A repeated line id is a duplicate.
