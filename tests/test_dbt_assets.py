@@ -143,8 +143,11 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def marts_read_by(page: Path) -> set[str]:
-    """The marts a page's SQL blocks read (rop.mart_*), parsed from the page itself."""
-    blocks = re.findall(r"```sql[^\n]*\n(.*?)```", page.read_text(), flags=re.S)
+    """The marts a page's SQL blocks read (rop.mart_*), parsed from the page and the partials it includes
+    (`{@partial "x.md"}`, reports_evidence/partials/, inlined by Evidence before the page is read)."""
+    partials = ROOT / "reports_evidence" / "partials"
+    text = re.sub(r'\{@partial\s+"(.*?)"\s*\}', lambda m: (partials / m[1]).read_text(), page.read_text())
+    blocks = re.findall(r"```sql[^\n]*\n(.*?)```", text, flags=re.S)
     return set(re.findall(r"\brop\.(mart_\w+)", "\n".join(blocks)))
 
 

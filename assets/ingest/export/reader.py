@@ -280,7 +280,11 @@ def combine_lines(spec: EntitySpec, lines: list[tuple[int, dict]]) -> tuple[dict
     """
     first_line, first = lines[0]
     record = dict(first)
-    texts = {name: [first[name]] if first.get(name) is not None else [] for name in CANONICAL[spec.name]}
+    texts = {  # the texts a record may list several of (its products), as the lines say them
+        name: [first[name]] if first.get(name) is not None else []
+        for name, kind in CANONICAL[spec.name].items()
+        if kind == "text" and name not in ONE_PER_RECORD
+    }
     conflicts: list[tuple[int, str]] = []
     for line, row in lines[1:]:
         clash = next(
@@ -310,7 +314,7 @@ def combine_lines(spec: EntitySpec, lines: list[tuple[int, dict]]) -> tuple[dict
                 record[name] += value
             elif kind in ("timestamp", "date"):
                 record[name] = max(record[name], value) if name == "closed_at" else min(record[name], value)
-            if kind == "text" and name not in ONE_PER_RECORD and value not in texts[name]:
+            if name in texts and value not in texts[name]:
                 texts[name].append(value)
     for name, values in texts.items():
         if len(values) > 1:

@@ -127,8 +127,8 @@ export as (
     select
         manager_key as manager_id,
         -- an export without names (Olist's sales reps) names a manager by the export's own id, as the
-        -- CRM shows it, never by the warehouse's surrogate key
-        coalesce(min(manager_name), 'ID ' || min(manager_id), 'ID ' || cast(manager_key as varchar)) as manager_name,
+        -- CRM shows it, never by the warehouse's surrogate key (a key is made of the id or the name)
+        coalesce(min(manager_name), 'ID ' || min(manager_id)) as manager_name,
         min(manager_name) as first_name,
         cast(null as varchar) as last_name,
         coalesce(min(department_key), 0) as department_id,
